@@ -1,0 +1,82 @@
+//! Configuration: command-line flags, each also read from `RESPIRE_<NAME>`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// respire: a Redis-protocol server whose state lives in SQL.
+#[derive(Parser, Clone)]
+#[command(name = "respire", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "RESPIRE_BIND", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "RESPIRE_PORT", default_value_t = 6379)]
+    pub port: u16,
+    /// Data directory of the embedded store (created if missing).
+    #[arg(long, env = "RESPIRE_DIR", default_value = "./data")]
+    pub dir: PathBuf,
+    /// Database URL: sqlite://path (default: respire.db in --dir) or
+    /// mysql://user:pass@host:port/db.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Password clients must give with AUTH before anything else.
+    #[arg(long, env = "RESPIRE_REQUIREPASS")]
+    pub requirepass: Option<String>,
+    /// Number of logical databases (SELECT 0..N-1).
+    #[arg(long, env = "RESPIRE_DATABASES", default_value_t = 16)]
+    pub databases: u32,
+    /// Most simultaneous client connections.
+    #[arg(long, env = "RESPIRE_MAXCLIENTS", default_value_t = 10000)]
+    pub maxclients: usize,
+    /// Largest bulk string a request may carry, in bytes.
+    #[arg(long, env = "RESPIRE_PROTO_MAX_BULK_LEN", default_value_t = 512 * 1024 * 1024)]
+    pub proto_max_bulk_len: i64,
+    /// How long the event log keeps relayed events, in seconds.
+    #[arg(long, env = "RESPIRE_EVENT_RETENTION", default_value_t = 7 * 24 * 3600)]
+    pub event_retention: u64,
+}
+
+impl Config {
+    /// The configuration with every default, as tests start from.
+    pub fn defaults() -> Config {
+        Config::parse_from(["respire"])
+    }
+
+    /// The store URL: the explicit one or SQLite in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.dir.join("respire.db").display()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("requirepass", &self.requirepass.as_ref().map(|_| "<hidden>"))
+            .field("databases", &self.databases)
+            .field("maxclients", &self.maxclients)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password in a `scheme://user:pass@host` URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let auth = &url[s + 3..at];
+            match auth.find(':') {
+                Some(c) => format!("{}{}:<hidden>{}", &url[..s + 3], &auth[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

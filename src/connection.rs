@@ -1,0 +1,317 @@
+//! One client connection: reads pipelined requests, runs them in order,
+//! writes every reply of a batch with one flush, and interleaves pub/sub
+//! deliveries.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+use tracing::debug;
+
+use crate::bus::{Delivery, DeliveryTx};
+use crate::clock::now_ms;
+use crate::cmd::errors::{self, CmdError};
+use crate::cmd::{self, CommandSpec, Ctx, Family};
+use crate::protocol::parse_request;
+use crate::reply::Reply;
+use crate::server::{ClientHandle, ClientInfo, Shared};
+use crate::store::Db;
+
+/// Commands a RESP2 connection may run while subscribed.
+const SUBSCRIBED_ALLOWED: [&str; 9] =
+    ["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"];
+/// Commands that run at once even inside MULTI.
+const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// A MULTI block being queued.
+#[derive(Default)]
+pub struct MultiState {
+    pub queue: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    /// A queued command was rejected: EXEC must answer EXECABORT.
+    pub dirty: bool,
+}
+
+/// A key under WATCH and the version it had (`None`: absent or expired).
+pub struct Watched {
+    pub db: Db,
+    pub key: Bytes,
+    pub version: Option<i64>,
+}
+
+pub struct Connection {
+    pub shared: Arc<Shared>,
+    socket: TcpStream,
+    inbuf: BytesMut,
+    outbuf: BytesMut,
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub db: Db,
+    /// Negotiated with HELLO 3.
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub multi: Option<MultiState>,
+    pub watched: Vec<Watched>,
+    /// Subscribed channels and patterns, in subscription order.
+    pub channels: Vec<Bytes>,
+    pub patterns: Vec<Bytes>,
+    pub delivery_tx: DeliveryTx,
+    delivery_rx: mpsc::UnboundedReceiver<Delivery>,
+    /// What CLIENT LIST shows of this connection.
+    pub info: Arc<Mutex<ClientInfo>>,
+    kill: Arc<Notify>,
+    /// Set by QUIT and protocol errors: close once replies are written.
+    pub close_after_reply: bool,
+}
+
+impl Connection {
+    pub fn new(shared: Arc<Shared>, socket: TcpStream, addr: SocketAddr) -> Connection {
+        let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let (delivery_tx, delivery_rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let info = Arc::new(Mutex::new(ClientInfo {
+            id,
+            addr,
+            name: Bytes::new(),
+            lib_name: Bytes::new(),
+            lib_ver: Bytes::new(),
+            db: 0,
+            created: now,
+            last_active: now,
+            last_cmd: "NULL".into(),
+            sub: 0,
+            psub: 0,
+            multi: -1,
+            resp: 2,
+        }));
+        let kill = Arc::new(Notify::new());
+        shared.clients.insert(id, ClientHandle { info: info.clone(), kill: kill.clone() });
+        let authenticated = shared.config.requirepass.is_none();
+        Connection {
+            shared,
+            socket,
+            inbuf: BytesMut::with_capacity(16 * 1024),
+            outbuf: BytesMut::with_capacity(16 * 1024),
+            id,
+            addr,
+            db: 0,
+            resp3: false,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            delivery_tx,
+            delivery_rx,
+            info,
+            kill,
+            close_after_reply: false,
+        }
+    }
+
+    pub async fn run(mut self) {
+        if let Err(e) = self.serve().await {
+            debug!(client = self.id, error = %e, "connection closed");
+        }
+        self.cleanup();
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        let mut shutdown = self.shared.shutdown.clone();
+        let max_bulk = self.shared.config.proto_max_bulk_len;
+        loop {
+            // Answer every complete request in the buffer, then flush once.
+            loop {
+                match parse_request(&mut self.inbuf, max_bulk) {
+                    Ok(Some(args)) if args.is_empty() => continue,
+                    Ok(Some(args)) => {
+                        let reply = self.dispatch(args).await;
+                        reply.encode(&mut self.outbuf, self.resp3);
+                        if self.close_after_reply {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        Reply::Error(e.reply_text()).encode(&mut self.outbuf, self.resp3);
+                        self.close_after_reply = true;
+                        break;
+                    }
+                }
+            }
+            self.flush().await?;
+            if self.close_after_reply || self.shared.is_shutting_down() {
+                return Ok(());
+            }
+            tokio::select! {
+                read = self.socket.read_buf(&mut self.inbuf) => {
+                    let n = read?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    self.shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Some(delivery) = self.delivery_rx.recv() => {
+                    self.encode_delivery(delivery);
+                    while let Ok(more) = self.delivery_rx.try_recv() {
+                        self.encode_delivery(more);
+                    }
+                }
+                _ = self.kill.notified() => return Ok(()),
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.outbuf.is_empty() {
+            return Ok(());
+        }
+        self.shared.stats.net_output_bytes.fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
+        self.socket.write_all(&self.outbuf).await?;
+        self.outbuf.clear();
+        if self.outbuf.capacity() > 1024 * 1024 {
+            // Give back the memory a huge reply needed.
+            self.outbuf = BytesMut::with_capacity(16 * 1024);
+        }
+        Ok(())
+    }
+
+    fn encode_delivery(&mut self, delivery: Delivery) {
+        let frame = match delivery {
+            Delivery::Message { channel, payload } => {
+                Reply::Push(vec![Reply::bulk_str("message"), Reply::Bulk(channel), Reply::Bulk(payload)])
+            }
+            Delivery::PMessage { pattern, channel, payload } => Reply::Push(vec![
+                Reply::bulk_str("pmessage"),
+                Reply::Bulk(pattern),
+                Reply::Bulk(channel),
+                Reply::Bulk(payload),
+            ]),
+        };
+        frame.encode(&mut self.outbuf, self.resp3);
+    }
+
+    /// Validates a request against the command table and runs (or queues) it.
+    async fn dispatch(&mut self, args: Vec<Bytes>) -> Reply {
+        self.shared.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+        let spec = match self.check(&args) {
+            Ok(spec) => spec,
+            Err(text) => {
+                if let Some(multi) = &mut self.multi {
+                    multi.dirty = true;
+                }
+                return Reply::Error(text);
+            }
+        };
+        self.touch_info(spec, &args);
+        if self.shared.config.requirepass.is_some() && !self.authenticated && !spec.has_flag("no-auth") {
+            return Reply::error(errors::NOAUTH);
+        }
+        if let Some(multi) = &mut self.multi {
+            if !NOT_QUEUED.contains(&spec.name) {
+                multi.queue.push((spec, args));
+                self.info.lock().unwrap().multi = multi.queue.len() as i64;
+                return Reply::Status("QUEUED");
+            }
+        }
+        if !self.resp3 && self.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name) {
+            return Reply::Error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+        }
+        self.call(spec, args).await
+    }
+
+    /// The table lookup, arity and subcommand checks.
+    fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, String> {
+        let spec = cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
+        if !CommandSpec::arity_ok(spec.arity, args.len()) {
+            return Err(errors::wrong_arity(spec.name));
+        }
+        if !spec.subcommands.is_empty() {
+            let sub = spec
+                .subcommand(&args[1])
+                .ok_or_else(|| errors::unknown_subcommand(&args[1], spec.name))?;
+            if !CommandSpec::arity_ok(sub.arity, args.len()) {
+                return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
+            }
+        }
+        Ok(spec)
+    }
+
+    fn touch_info(&self, spec: &CommandSpec, args: &[Bytes]) {
+        let mut info = self.info.lock().unwrap();
+        info.last_active = Instant::now();
+        info.last_cmd = match spec.subcommand(args.get(1).map_or(&b""[..], |a| a)) {
+            Some(sub) if !spec.subcommands.is_empty() => format!("{}|{}", spec.name, sub.name),
+            _ => spec.name.to_string(),
+        };
+    }
+
+    pub fn is_subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty()
+    }
+
+    /// Runs one validated command.
+    pub async fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+        let result = match spec.family {
+            Family::String | Family::Hash | Family::Keys => return self.run_data(spec, &args).await,
+            Family::Connection => cmd::connection::execute(self, spec, &args).await,
+            Family::Server => cmd::info::execute(self, spec, &args).await,
+            Family::PubSub => cmd::pubsub::execute(self, spec, &args).await,
+            Family::Transaction => cmd::transaction::execute(self, spec, &args).await,
+        };
+        result.unwrap_or_else(CmdError::into_reply)
+    }
+
+    /// Runs a data command in its own store transaction; the reply is sent
+    /// only after the commit.
+    async fn run_data(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+        let mut txn = match self.shared.store.begin(spec.is_write()).await {
+            Ok(txn) => txn,
+            Err(e) => return Reply::Error(e.reply_text()),
+        };
+        let mut ctx = Ctx {
+            txn: &mut *txn,
+            db: self.db,
+            now: now_ms(),
+            events: Vec::new(),
+            shared: &self.shared,
+            resp3: self.resp3,
+        };
+        let result = cmd::execute(&mut ctx, spec, args).await;
+        let (events, now) = (std::mem::take(&mut ctx.events), ctx.now);
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => return e.into_reply(),
+        };
+        if !events.is_empty() {
+            if let Err(e) = txn.log_events(&events, now).await {
+                return Reply::Error(e.reply_text());
+            }
+        }
+        if let Err(e) = txn.commit().await {
+            return Reply::Error(e.reply_text());
+        }
+        if !events.is_empty() {
+            self.shared.relay_wake.notify_one();
+        }
+        reply
+    }
+
+    fn cleanup(&mut self) {
+        for channel in self.channels.drain(..) {
+            self.shared.bus.unsubscribe(self.id, &channel);
+        }
+        for pattern in self.patterns.drain(..) {
+            self.shared.bus.punsubscribe(self.id, &pattern);
+        }
+        self.shared.clients.remove(&self.id);
+    }
+}

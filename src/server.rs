@@ -1,0 +1,181 @@
+//! The listener: accepts connections, bounds their number, starts the
+//! background tasks (event relay, expiry sweeper) and shuts everything down
+//! gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::bus::Bus;
+use crate::cmd::errors;
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::events::{flags, relay, sweeper};
+use crate::store::{self, Store};
+
+/// The settings row holding notify-keyspace-events.
+pub const NOTIFY_SETTING: &str = "notify-keyspace-events";
+
+/// State every connection and background task shares.
+pub struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bus: Bus,
+    /// notify-keyspace-events, as bits of [`flags`].
+    pub notify_flags: AtomicU32,
+    /// Woken after every commit that logged events.
+    pub relay_wake: Notify,
+    /// Connected clients, for CLIENT LIST/KILL and INFO.
+    pub clients: DashMap<u64, ClientHandle>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub started: Instant,
+    /// Flips to true when the server begins shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Where the listener is bound (INFO's tcp_port, CLIENT LIST's laddr).
+    pub local_addr: SocketAddr,
+}
+
+/// Counters INFO stats reports.
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+/// What other connections may see and do to a connection.
+pub struct ClientHandle {
+    pub info: Arc<Mutex<ClientInfo>>,
+    /// Notified by CLIENT KILL.
+    pub kill: Arc<Notify>,
+}
+
+/// The fields CLIENT LIST/INFO print.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub name: Bytes,
+    pub lib_name: Bytes,
+    pub lib_ver: Bytes,
+    pub db: u32,
+    pub created: Instant,
+    pub last_active: Instant,
+    pub last_cmd: String,
+    pub sub: usize,
+    pub psub: usize,
+    /// Queued commands while in MULTI, -1 outside.
+    pub multi: i64,
+    pub resp: u8,
+}
+
+impl Shared {
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Ordering::Relaxed)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` completes.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let url = config.store_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.dir)
+            .with_context(|| format!("cannot create data directory {}", config.dir.display()))?;
+    }
+    let store = store::open(&url).await.with_context(|| format!("cannot open the store at {url}"))?;
+    let notify = match store.get_setting(NOTIFY_SETTING).await? {
+        Some(text) => flags::parse(text.as_bytes()).unwrap_or(0),
+        None => 0,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        local_addr: listener.local_addr()?,
+        config,
+        store,
+        bus: Bus::default(),
+        notify_flags: AtomicU32::new(notify),
+        relay_wake: Notify::new(),
+        clients: DashMap::new(),
+        next_client_id: AtomicU64::new(1),
+        stats: Stats::default(),
+        started: Instant::now(),
+        shutdown: stop_rx,
+    });
+    info!(addr = %shared.local_addr, "respire ready to accept connections");
+
+    let mut background = JoinSet::new();
+    background.spawn(relay::run(shared.clone()));
+    background.spawn(sweeper::run(shared.clone()));
+
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((socket, addr)) => {
+                    let _ = socket.set_nodelay(true);
+                    shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+                    if shared.clients.len() >= shared.config.maxclients {
+                        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                        reject(socket).await;
+                        continue;
+                    }
+                    let conn = Connection::new(shared.clone(), socket, addr);
+                    connections.spawn(conn.run());
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off, don't spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+
+    info!("shutting down: no new connections, finishing in-flight commands");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        warn!("connections still busy after 10 s; closing them");
+        connections.shutdown().await;
+    }
+    // The relay delivers what is left in the log, then stops.
+    shared.relay_wake.notify_one();
+    let stop_background = async { while background.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), stop_background).await.is_err() {
+        background.shutdown().await;
+    }
+    shared.store.close().await;
+    info!("bye");
+    Ok(())
+}
+
+async fn reject(mut socket: tokio::net::TcpStream) {
+    let text = format!("-{}\r\n", errors::MAX_CLIENTS);
+    let _ = socket.write_all(text.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}

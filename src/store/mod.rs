@@ -1,0 +1,210 @@
+//! The storage layer: a trait of typed operations and its SQL implementations.
+//!
+//! Commands never see SQL: they open a [`Txn`] (one database transaction),
+//! call typed operations on it, and commit. Keys, fields and values are
+//! bytes. Expiry deadlines are absolute Unix milliseconds; the store returns
+//! them as stored and the command layer decides what "expired" means at its
+//! `now`, so every read path is lazily correct.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// A logical database number (SELECT).
+pub type Db = u32;
+
+/// What a key holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    String,
+    Hash,
+}
+
+impl KeyKind {
+    pub fn code(self) -> i64 {
+        match self {
+            KeyKind::String => 0,
+            KeyKind::Hash => 1,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Result<KeyKind, StoreError> {
+        match code {
+            0 => Ok(KeyKind::String),
+            1 => Ok(KeyKind::Hash),
+            other => Err(StoreError::Other(format!("unknown key kind {other} in store"))),
+        }
+    }
+
+    /// The name TYPE answers and SCAN TYPE matches.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::String => "string",
+            KeyKind::Hash => "hash",
+        }
+    }
+}
+
+/// Per-key metadata, one row per key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyMeta {
+    pub kind: KeyKind,
+    /// Absolute Unix milliseconds; `None` means no TTL.
+    pub expire_at: Option<i64>,
+    /// Changes on every write to the key; WATCH compares it at EXEC.
+    pub version: i64,
+}
+
+impl KeyMeta {
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.expire_at.is_none_or(|at| at > now_ms)
+    }
+}
+
+/// A keyspace event produced by a mutation, written to the event log in the
+/// mutation's transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub db: Db,
+    pub key: Bytes,
+    /// Redis's event name: `set`, `hset`, `del`, `expired`, ...
+    pub name: &'static str,
+    /// The notify-keyspace-events class character: `g`, `$`, `h`, `x`, `n`.
+    pub class: u8,
+}
+
+/// An event as read back from the log, with its id (commit order for one
+/// key; allocation order overall).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedEvent {
+    pub id: i64,
+    pub db: Db,
+    pub key: Bytes,
+    pub name: String,
+    pub class: u8,
+}
+
+/// Keys and expiring keys of one database, for INFO keyspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbCounts {
+    pub db: Db,
+    pub keys: i64,
+    pub expires: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (or the pool is closed).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The value or key exceeds what the database accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// The error reply a client sees when a command fails in the store.
+    pub fn reply_text(&self) -> String {
+        match self {
+            StoreError::Unavailable(_) => crate::cmd::errors::STORE_UNAVAILABLE.to_string(),
+            StoreError::TooLarge(msg) => format!("ERR {msg}"),
+            StoreError::Other(msg) => format!("ERR store error: {msg}"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            other => StoreError::Other(other.to_string()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A database holding respire's state.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Opens a transaction. Write transactions hold the locks they take
+    /// until commit; read transactions see one snapshot.
+    async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>>;
+    /// Up to `limit` logged events with id greater than `after`, by id.
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
+    /// The highest event id in the log (0 when empty).
+    async fn last_event_id(&self) -> StoreResult<i64>;
+    /// Where the relay stopped; 0 before it ever ran.
+    async fn relay_position(&self, relay: &str) -> StoreResult<i64>;
+    async fn save_relay_position(&self, relay: &str, id: i64) -> StoreResult<()>;
+    /// Deletes up to `limit` events with id at most `up_to` logged before
+    /// `before_ms`; returns how many went.
+    async fn trim_events(&self, up_to: i64, before_ms: i64, limit: u32) -> StoreResult<u64>;
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()>;
+    /// Closes every connection after in-flight work finishes.
+    async fn close(&self);
+}
+
+/// One database transaction. Dropping it without [`Txn::commit`] rolls it back.
+#[async_trait]
+pub trait Txn: Send {
+    /// The key's metadata, expired or not.
+    async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>>;
+    /// A string key's metadata and value in one read.
+    async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>>;
+    /// Creates or replaces a string key (any previous content must already
+    /// have been deleted by the caller if it was not a string).
+    async fn string_put(&mut self, db: Db, key: &[u8], value: &[u8], expire_at: Option<i64>) -> StoreResult<()>;
+    /// Removes a key and everything it holds; false if it did not exist.
+    async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool>;
+    /// Sets or clears an existing key's deadline.
+    async fn set_expire(&mut self, db: Db, key: &[u8], expire_at: Option<i64>) -> StoreResult<()>;
+    /// Values of the given fields, in order.
+    async fn hash_get(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<Vec<Option<Bytes>>>;
+    /// All field/value pairs, ordered by field.
+    async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>>;
+    async fn hash_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64>;
+    /// Sets fields, creating the hash if absent; returns how many were new.
+    async fn hash_put(&mut self, db: Db, key: &[u8], pairs: &[(Bytes, Bytes)]) -> StoreResult<i64>;
+    /// Removes fields; returns how many existed. Deletes the key when the
+    /// hash becomes empty and reports that as the second value.
+    async fn hash_delete(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<(i64, bool)>;
+    /// Up to `limit` pairs with field greater than `after`, ordered by field.
+    async fn hash_scan(&mut self, db: Db, key: &[u8], after: Option<&[u8]>, limit: u32) -> StoreResult<Vec<(Bytes, Bytes)>>;
+    /// About `limit` keys whose [`key_hash`](crate::cmd::key_hash) is
+    /// greater than `cursor`, in hash order (expired ones included; callers
+    /// filter), and the cursor to continue from (0 when done). Keys sharing
+    /// the last hash are all returned, so no key is ever skipped.
+    async fn scan(&mut self, db: Db, cursor: i64, limit: u32) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)>;
+    /// Every key starting with `prefix` (expired included), ordered.
+    async fn keys_with_prefix(&mut self, db: Db, prefix: &[u8]) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
+    /// A random live key, if any.
+    async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>>;
+    /// Live keys and live keys with a deadline, per non-empty database.
+    async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>>;
+    /// Empties one database, or all of them.
+    async fn flush(&mut self, db: Option<Db>) -> StoreResult<()>;
+    /// Up to `limit` keys whose deadline is at or before `now_ms`.
+    async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>>;
+    /// Appends events to the log.
+    async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()>;
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Opens the store a URL names: `sqlite://path` (or a bare path) for the
+/// embedded store.
+pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        return Err(StoreError::Other(
+            "the MySQL/TiDB backend is not available in this build yet".into(),
+        ));
+    }
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+}

@@ -1,0 +1,488 @@
+//! The embedded store: SQLite through sqlx, in WAL mode.
+//!
+//! Writers are serialised in-process by a mutex and open their transaction
+//! with `BEGIN IMMEDIATE`, so SQLite never answers SQLITE_BUSY to a writer
+//! of this process; readers run concurrently on the pool.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::{DbCounts, Db, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// One writer at a time, so `BEGIN IMMEDIATE` never waits on SQLite's
+    /// busy handler.
+    writer: Arc<Mutex<()>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path`
+    /// or a plain path) and runs the migrations.
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a committed transaction survives the
+            // process being killed (not a power cut), at far less cost.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        Ok(SqliteStore { pool, writer: Arc::new(Mutex::new(())) })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>> {
+        if write {
+            let guard = self.writer.clone().lock_owned().await;
+            let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            Ok(Box::new(SqliteTxn { tx, _writer: Some(guard) }))
+        } else {
+            let tx = self.pool.begin().await?;
+            Ok(Box::new(SqliteTxn { tx, _writer: None }))
+        }
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+        let rows = sqlx::query("SELECT id, db, key, name, class FROM kv_events WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LoggedEvent {
+                    id: r.try_get(0)?,
+                    db: r.try_get::<i64, _>(1)? as Db,
+                    key: Bytes::from(r.try_get::<Vec<u8>, _>(2)?),
+                    name: r.try_get(3)?,
+                    class: r.try_get::<i64, _>(4)? as u8,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> StoreResult<i64> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM kv_events").fetch_one(&self.pool).await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn relay_position(&self, relay: &str) -> StoreResult<i64> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT last_id FROM kv_relay WHERE name = ?")
+            .bind(relay)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn save_relay_position(&self, relay: &str, id: i64) -> StoreResult<()> {
+        let _w = self.writer.lock().await;
+        sqlx::query("INSERT INTO kv_relay (name, last_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last_id = excluded.last_id")
+            .bind(relay)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn trim_events(&self, up_to: i64, before_ms: i64, limit: u32) -> StoreResult<u64> {
+        let _w = self.writer.lock().await;
+        let done = sqlx::query(
+            "DELETE FROM kv_events WHERE id IN (SELECT id FROM kv_events WHERE id <= ? AND at_ms < ? ORDER BY id LIMIT ?)",
+        )
+        .bind(up_to)
+        .bind(before_ms)
+        .bind(limit as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM kv_settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
+        let _w = self.writer.lock().await;
+        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+struct SqliteTxn {
+    tx: Transaction<'static, Sqlite>,
+    /// Held for the life of a write transaction.
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+fn meta_from(kind: i64, expire_at: Option<i64>, version: i64) -> StoreResult<KeyMeta> {
+    Ok(KeyMeta { kind: KeyKind::from_code(kind)?, expire_at, version })
+}
+
+fn new_version() -> i64 {
+    rand::random::<i64>() & i64::MAX
+}
+
+#[async_trait]
+impl Txn for SqliteTxn {
+    async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>> {
+        let row = sqlx::query("SELECT kind, expire_at, version FROM kv_keys WHERE db = ? AND key = ?")
+            .bind(db as i64)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)).transpose()
+    }
+
+    async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>> {
+        let row = sqlx::query("SELECT kind, expire_at, version, value FROM kv_keys WHERE db = ? AND key = ?")
+            .bind(db as i64)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| {
+            let meta = meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?;
+            let value: Option<Vec<u8>> = r.try_get(3)?;
+            Ok((meta, Bytes::from(value.unwrap_or_default())))
+        })
+        .transpose()
+    }
+
+    async fn string_put(&mut self, db: Db, key: &[u8], value: &[u8], expire_at: Option<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, 0, ?, ?, ?) \
+             ON CONFLICT(db, key) DO UPDATE SET kind = 0, expire_at = excluded.expire_at, \
+             version = excluded.version, value = excluded.value",
+        )
+        .bind(db as i64)
+        .bind(key)
+        .bind(crate::cmd::key_hash(key))
+        .bind(expire_at)
+        .bind(new_version())
+        .bind(value)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool> {
+        let kind: Option<i64> = sqlx::query_scalar("DELETE FROM kv_keys WHERE db = ? AND key = ? RETURNING kind")
+            .bind(db as i64)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        if kind == Some(KeyKind::Hash.code()) {
+            sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ?")
+                .bind(db as i64)
+                .bind(key)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(kind.is_some())
+    }
+
+    async fn set_expire(&mut self, db: Db, key: &[u8], expire_at: Option<i64>) -> StoreResult<()> {
+        sqlx::query("UPDATE kv_keys SET expire_at = ?, version = ? WHERE db = ? AND key = ?")
+            .bind(expire_at)
+            .bind(new_version())
+            .bind(db as i64)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn hash_get(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<Vec<Option<Bytes>>> {
+        let mut out = Vec::with_capacity(fields.len());
+        for field in fields {
+            let v: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT value FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?")
+                    .bind(db as i64)
+                    .bind(key)
+                    .bind(field.as_ref())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+            out.push(v.map(Bytes::from));
+        }
+        Ok(out)
+    }
+
+    async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>> {
+        let rows = sqlx::query("SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field")
+            .bind(db as i64)
+            .bind(key)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        pairs(rows)
+    }
+
+    async fn hash_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE db = ? AND key = ?")
+            .bind(db as i64)
+            .bind(key)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn hash_put(&mut self, db: Db, key: &[u8], pairs: &[(Bytes, Bytes)]) -> StoreResult<i64> {
+        sqlx::query(
+            "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, 1, NULL, ?, NULL) \
+             ON CONFLICT(db, key) DO UPDATE SET version = excluded.version",
+        )
+        .bind(db as i64)
+        .bind(key)
+        .bind(crate::cmd::key_hash(key))
+        .bind(new_version())
+        .execute(&mut *self.tx)
+        .await?;
+        let mut added = 0;
+        for (field, value) in pairs {
+            let existed: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?",
+            )
+            .bind(db as i64)
+            .bind(key)
+            .bind(field.as_ref())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO kv_hash_fields (db, key, field, value) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT(db, key, field) DO UPDATE SET value = excluded.value",
+            )
+            .bind(db as i64)
+            .bind(key)
+            .bind(field.as_ref())
+            .bind(value.as_ref())
+            .execute(&mut *self.tx)
+            .await?;
+            if existed.is_none() {
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    async fn hash_delete(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<(i64, bool)> {
+        let mut removed = 0;
+        for field in fields {
+            let done = sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?")
+                .bind(db as i64)
+                .bind(key)
+                .bind(field.as_ref())
+                .execute(&mut *self.tx)
+                .await?;
+            removed += done.rows_affected() as i64;
+        }
+        if removed == 0 {
+            return Ok((0, false));
+        }
+        if self.hash_len(db, key).await? == 0 {
+            self.delete(db, key).await?;
+            return Ok((removed, true));
+        }
+        sqlx::query("UPDATE kv_keys SET version = ? WHERE db = ? AND key = ?")
+            .bind(new_version())
+            .bind(db as i64)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok((removed, false))
+    }
+
+    async fn hash_scan(&mut self, db: Db, key: &[u8], after: Option<&[u8]>, limit: u32) -> StoreResult<Vec<(Bytes, Bytes)>> {
+        let sql = match after {
+            Some(_) => "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? AND field > ? ORDER BY field LIMIT ?",
+            None => "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field LIMIT ?",
+        };
+        let mut query = sqlx::query(sql).bind(db as i64).bind(key);
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let rows = query.bind(limit as i64).fetch_all(&mut *self.tx).await?;
+        pairs(rows)
+    }
+
+    async fn scan(&mut self, db: Db, cursor: i64, limit: u32) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)> {
+        let rows = sqlx::query(
+            "SELECT key, kind, expire_at, version, kh FROM kv_keys WHERE db = ? AND kh > ? ORDER BY kh LIMIT ?",
+        )
+        .bind(db as i64)
+        .bind(cursor)
+        .bind(limit as i64)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        if (rows.len() as u32) < limit || rows.is_empty() {
+            return Ok((key_rows(rows)?, 0));
+        }
+        let last: i64 = rows[rows.len() - 1].try_get(4)?;
+        let mut keys = key_rows(rows)?;
+        // Every key sharing the last hash, so the next page can start after it.
+        let same = sqlx::query("SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND kh = ?")
+            .bind(db as i64)
+            .bind(last)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        for (key, meta) in key_rows(same)? {
+            if !keys.iter().any(|(k, _)| *k == key) {
+                keys.push((key, meta));
+            }
+        }
+        Ok((keys, last))
+    }
+
+    async fn keys_with_prefix(&mut self, db: Db, prefix: &[u8]) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+        let rows = match prefix_upper_bound(prefix) {
+            Some(upper) if !prefix.is_empty() => sqlx::query(
+                "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key",
+            )
+            .bind(db as i64)
+            .bind(prefix)
+            .bind(upper)
+            .fetch_all(&mut *self.tx)
+            .await?,
+            _ => sqlx::query("SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? ORDER BY key")
+                .bind(db as i64)
+                .bind(prefix)
+                .fetch_all(&mut *self.tx)
+                .await?,
+        };
+        key_rows(rows)
+    }
+
+    async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>> {
+        let start = crate::cmd::key_hash(&rand::random::<[u8; 8]>());
+        for from in [start, 0] {
+            let key: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT key FROM kv_keys WHERE db = ? AND kh >= ? AND (expire_at IS NULL OR expire_at > ?) ORDER BY kh LIMIT 1",
+            )
+            .bind(db as i64)
+            .bind(from)
+            .bind(now_ms)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            if let Some(key) = key {
+                return Ok(Some(Bytes::from(key)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>> {
+        let rows = sqlx::query(
+            "SELECT db, COUNT(*), COUNT(expire_at) FROM kv_keys WHERE expire_at IS NULL OR expire_at > ? GROUP BY db ORDER BY db",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DbCounts { db: r.try_get::<i64, _>(0)? as Db, keys: r.try_get(1)?, expires: r.try_get(2)? })
+            })
+            .collect()
+    }
+
+    async fn flush(&mut self, db: Option<Db>) -> StoreResult<()> {
+        match db {
+            Some(db) => {
+                for sql in ["DELETE FROM kv_keys WHERE db = ?", "DELETE FROM kv_hash_fields WHERE db = ?"] {
+                    sqlx::query(sql).bind(db as i64).execute(&mut *self.tx).await?;
+                }
+            }
+            None => {
+                for sql in ["DELETE FROM kv_keys", "DELETE FROM kv_hash_fields"] {
+                    sqlx::query(sql).execute(&mut *self.tx).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>> {
+        let rows = sqlx::query("SELECT db, key FROM kv_keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?")
+            .bind(now_ms)
+            .bind(limit as i64)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)? as Db, Bytes::from(r.try_get::<Vec<u8>, _>(1)?))))
+            .collect()
+    }
+
+    async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()> {
+        for e in events {
+            sqlx::query("INSERT INTO kv_events (db, key, name, class, at_ms) VALUES (?, ?, ?, ?, ?)")
+                .bind(e.db as i64)
+                .bind(e.key.as_ref())
+                .bind(e.name)
+                .bind(e.class as i64)
+                .bind(now_ms)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<Vec<(Bytes, Bytes)>> {
+    rows.iter()
+        .map(|r| Ok((Bytes::from(r.try_get::<Vec<u8>, _>(0)?), Bytes::from(r.try_get::<Vec<u8>, _>(1)?))))
+        .collect()
+}
+
+fn key_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
+                meta_from(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?,
+            ))
+        })
+        .collect()
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix`; `None` when the prefix is all 0xff bytes.
+pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < 0xff {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
