@@ -59,8 +59,14 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("port", &self.port)
             .field("dir", &self.dir)
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
-            .field("requirepass", &self.requirepass.as_ref().map(|_| "<hidden>"))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field(
+                "requirepass",
+                &self.requirepass.as_ref().map(|_| "<hidden>"),
+            )
             .field("databases", &self.databases)
             .field("maxclients", &self.maxclients)
             .finish_non_exhaustive()

@@ -23,8 +23,17 @@ use crate::server::{ClientHandle, ClientInfo, Shared};
 use crate::store::Db;
 
 /// Commands a RESP2 connection may run while subscribed.
-const SUBSCRIBED_ALLOWED: [&str; 9] =
-    ["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"];
+const SUBSCRIBED_ALLOWED: [&str; 9] = [
+    "subscribe",
+    "psubscribe",
+    "unsubscribe",
+    "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+    "ping",
+    "quit",
+    "reset",
+];
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -89,7 +98,13 @@ impl Connection {
             resp: 2,
         }));
         let kill = Arc::new(Notify::new());
-        shared.clients.insert(id, ClientHandle { info: info.clone(), kill: kill.clone() });
+        shared.clients.insert(
+            id,
+            ClientHandle {
+                info: info.clone(),
+                kill: kill.clone(),
+            },
+        );
         let authenticated = shared.config.requirepass.is_none();
         Connection {
             shared,
@@ -171,7 +186,10 @@ impl Connection {
         if self.outbuf.is_empty() {
             return Ok(());
         }
-        self.shared.stats.net_output_bytes.fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
         self.socket.write_all(&self.outbuf).await?;
         self.outbuf.clear();
         if self.outbuf.capacity() > 1024 * 1024 {
@@ -183,10 +201,16 @@ impl Connection {
 
     fn encode_delivery(&mut self, delivery: Delivery) {
         let frame = match delivery {
-            Delivery::Message { channel, payload } => {
-                Reply::Push(vec![Reply::bulk_str("message"), Reply::Bulk(channel), Reply::Bulk(payload)])
-            }
-            Delivery::PMessage { pattern, channel, payload } => Reply::Push(vec![
+            Delivery::Message { channel, payload } => Reply::Push(vec![
+                Reply::bulk_str("message"),
+                Reply::Bulk(channel),
+                Reply::Bulk(payload),
+            ]),
+            Delivery::PMessage {
+                pattern,
+                channel,
+                payload,
+            } => Reply::Push(vec![
                 Reply::bulk_str("pmessage"),
                 Reply::Bulk(pattern),
                 Reply::Bulk(channel),
@@ -198,7 +222,10 @@ impl Connection {
 
     /// Validates a request against the command table and runs (or queues) it.
     async fn dispatch(&mut self, args: Vec<Bytes>) -> Reply {
-        self.shared.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .commands_processed
+            .fetch_add(1, Ordering::Relaxed);
         let spec = match self.check(&args) {
             Ok(spec) => spec,
             Err(text) => {
@@ -209,7 +236,10 @@ impl Connection {
             }
         };
         self.touch_info(spec, &args);
-        if self.shared.config.requirepass.is_some() && !self.authenticated && !spec.has_flag("no-auth") {
+        if self.shared.config.requirepass.is_some()
+            && !self.authenticated
+            && !spec.has_flag("no-auth")
+        {
             return Reply::error(errors::NOAUTH);
         }
         if let Some(multi) = &mut self.multi {
@@ -230,7 +260,8 @@ impl Connection {
 
     /// The table lookup, arity and subcommand checks.
     fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, String> {
-        let spec = cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
+        let spec =
+            cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
         if !CommandSpec::arity_ok(spec.arity, args.len()) {
             return Err(errors::wrong_arity(spec.name));
         }
@@ -261,9 +292,12 @@ impl Connection {
     /// Runs one validated command.
     pub async fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
         let result = match spec.family {
-            Family::String | Family::Hash | Family::Keys => return self.run_data(spec, &args).await,
+            Family::String | Family::Hash | Family::Keys => {
+                return self.run_data(spec, &args).await;
+            }
             Family::Connection => cmd::connection::execute(self, spec, &args).await,
             Family::Server => cmd::info::execute(self, spec, &args).await,
+            Family::Introspection => cmd::introspection::execute(self, spec, &args).await,
             Family::PubSub => cmd::pubsub::execute(self, spec, &args).await,
             Family::Transaction => cmd::transaction::execute(self, spec, &args).await,
         };
@@ -306,12 +340,7 @@ impl Connection {
     }
 
     fn cleanup(&mut self) {
-        for channel in self.channels.drain(..) {
-            self.shared.bus.unsubscribe(self.id, &channel);
-        }
-        for pattern in self.patterns.drain(..) {
-            self.shared.bus.punsubscribe(self.id, &pattern);
-        }
+        cmd::pubsub::unsubscribe_all(self);
         self.shared.clients.remove(&self.id);
     }
 }

@@ -139,7 +139,10 @@ mod tests {
         assert!(matches(b"h[a-b]llo", b"hbllo"));
         assert!(matches(b"h\\*llo", b"h*llo"));
         assert!(!matches(b"h\\*llo", b"hello"));
-        assert!(matches(b"dc/*/r1/u1/media/pub/*", b"dc/n1/r1/u1/media/pub/m1"));
+        assert!(matches(
+            b"dc/*/r1/u1/media/pub/*",
+            b"dc/n1/r1/u1/media/pub/m1"
+        ));
         assert!(matches(b"__key*__:*", b"__keyspace@0__:foo"));
         assert!(!matches(b"", b"a"));
         assert!(matches(b"", b""));

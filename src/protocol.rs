@@ -44,7 +44,11 @@ pub fn parse_request(
 
 /// Finds the `\r\n`-terminated line starting at `start`; returns the index of
 /// the `\r`. `too_big` is the error when no line end arrives within the limit.
-fn find_line(buf: &[u8], start: usize, too_big: &'static str) -> Result<Option<usize>, ProtocolError> {
+fn find_line(
+    buf: &[u8],
+    start: usize,
+    too_big: &'static str,
+) -> Result<Option<usize>, ProtocolError> {
     match buf[start..].iter().position(|&b| b == b'\r') {
         Some(off) if start + off + 1 < buf.len() => Ok(Some(start + off)),
         Some(_) => Ok(None),
@@ -53,7 +57,10 @@ fn find_line(buf: &[u8], start: usize, too_big: &'static str) -> Result<Option<u
     }
 }
 
-fn parse_multibulk(buf: &mut BytesMut, max_bulk_len: i64) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+fn parse_multibulk(
+    buf: &mut BytesMut,
+    max_bulk_len: i64,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(cr) = find_line(buf, 0, "too big mbulk count string")? else {
         return Ok(None);
     };
@@ -90,7 +97,9 @@ fn parse_multibulk(buf: &mut BytesMut, max_bulk_len: i64) -> Result<Option<Vec<B
         pos = start + len + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    Ok(Some(spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect()))
+    Ok(Some(
+        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
+    ))
 }
 
 /// Redis names the unexpected byte in this error: a static text per
@@ -259,17 +268,38 @@ mod tests {
         assert_eq!(got, vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(parse(b"*2\r\n$3\r\nGET\r\n$1\r\n").unwrap(), None);
         let got = parse(b"set k \"a b\\x41\"\r\n").unwrap().unwrap();
-        assert_eq!(got, vec![Bytes::from("set"), Bytes::from("k"), Bytes::from("a bA")]);
-        assert_eq!(parse(b"PING\n").unwrap().unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(
+            got,
+            vec![Bytes::from("set"), Bytes::from("k"), Bytes::from("a bA")]
+        );
+        assert_eq!(
+            parse(b"PING\n").unwrap().unwrap(),
+            vec![Bytes::from("PING")]
+        );
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse(b"*x\r\n"), Err(ProtocolError("invalid multibulk length")));
-        assert_eq!(parse(b"*2000000\r\n"), Err(ProtocolError("invalid multibulk length")));
-        assert_eq!(parse(b"*1\r\n+x\r\n"), Err(ProtocolError("expected '$', got '+'")));
-        assert_eq!(parse(b"*1\r\n$-5\r\n"), Err(ProtocolError("invalid bulk length")));
-        assert_eq!(parse(b"set \"k\r\n"), Err(ProtocolError("unbalanced quotes in request")));
+        assert_eq!(
+            parse(b"*x\r\n"),
+            Err(ProtocolError("invalid multibulk length"))
+        );
+        assert_eq!(
+            parse(b"*2000000\r\n"),
+            Err(ProtocolError("invalid multibulk length"))
+        );
+        assert_eq!(
+            parse(b"*1\r\n+x\r\n"),
+            Err(ProtocolError("expected '$', got '+'"))
+        );
+        assert_eq!(
+            parse(b"*1\r\n$-5\r\n"),
+            Err(ProtocolError("invalid bulk length"))
+        );
+        assert_eq!(
+            parse(b"set \"k\r\n"),
+            Err(ProtocolError("unbalanced quotes in request"))
+        );
         assert_eq!(parse_i64(b"007"), None);
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
     }

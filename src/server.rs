@@ -97,13 +97,19 @@ impl Shared {
 }
 
 /// Runs the server on `listener` until `shutdown` completes.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let url = config.store_url();
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("cannot create data directory {}", config.dir.display()))?;
     }
-    let store = store::open(&url).await.with_context(|| format!("cannot open the store at {url}"))?;
+    let store = store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {url}"))?;
     let notify = match store.get_setting(NOTIFY_SETTING).await? {
         Some(text) => flags::parse(text.as_bytes()).unwrap_or(0),
         None => 0,
@@ -159,14 +165,20 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     drop(listener);
     let _ = stop_tx.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         warn!("connections still busy after 10 s; closing them");
         connections.shutdown().await;
     }
     // The relay delivers what is left in the log, then stops.
     shared.relay_wake.notify_one();
     let stop_background = async { while background.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), stop_background).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), stop_background)
+        .await
+        .is_err()
+    {
         background.shutdown().await;
     }
     shared.store.close().await;

@@ -125,7 +125,13 @@ fn parse_frame(buf: &[u8], start: usize) -> Parsed<Frame> {
                     return Ok(None);
                 };
                 let raw = buf[start..next].to_vec();
-                return Ok(Some((Frame { raw, value: reply.value }, next)));
+                return Ok(Some((
+                    Frame {
+                        raw,
+                        value: reply.value,
+                    },
+                    next,
+                )));
             }
             Value::Map(pairs(items))
         }
@@ -161,7 +167,10 @@ fn find_crlf(buf: &[u8], start: usize) -> Option<usize> {
     if from > buf.len() {
         return None;
     }
-    buf[from..].windows(2).position(|w| w == b"\r\n").map(|i| from + i)
+    buf[from..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| from + i)
 }
 
 fn parse_number(text: &[u8]) -> Result<i64, String> {
@@ -175,7 +184,9 @@ fn parse_number(text: &[u8]) -> Result<i64, String> {
 fn parse_length(text: &[u8]) -> Result<Option<usize>, String> {
     match parse_number(text)? {
         -1 => Ok(None),
-        n => usize::try_from(n).map(Some).map_err(|_| format!("bad length {n}")),
+        n => usize::try_from(n)
+            .map(Some)
+            .map_err(|_| format!("bad length {n}")),
     }
 }
 
@@ -206,7 +217,10 @@ impl Conn {
             .map_err(|_| format!("connecting to {addr} timed out"))?
             .map_err(|e| format!("connecting to {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(Conn { stream, buf: Vec::new() })
+        Ok(Conn {
+            stream,
+            buf: Vec::new(),
+        })
     }
 
     /// Opens a connection and selects the test database.
@@ -255,7 +269,11 @@ impl Conn {
         self.send(&args).await?;
         let reply = self.read_frames(1).await?.remove(0);
         if reply.raw != b"+OK\r\n" {
-            return Err(format!("{} replied {}", show_args(&args), escape(&reply.raw)));
+            return Err(format!(
+                "{} replied {}",
+                show_args(&args),
+                escape(&reply.raw)
+            ));
         }
         Ok(())
     }
@@ -327,9 +345,14 @@ enum Action {
         frames: usize,
     },
     /// Read one more frame (e.g. a pub/sub message) from a connection.
-    Read { conn: u32 },
+    Read {
+        conn: u32,
+    },
     /// Open a subscriber connection and send a (P)SUBSCRIBE command on it.
-    Subscribe { args: Vec<Vec<u8>>, frames: usize },
+    Subscribe {
+        args: Vec<Vec<u8>>,
+        frames: usize,
+    },
     /// Drain every subscriber and compare what each received since the last
     /// drain.
     ExpectMessages,
@@ -359,7 +382,9 @@ impl Case {
 }
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("compat").join("cases")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("compat")
+        .join("cases")
 }
 
 fn load_cases(dir: &Path) -> Result<Vec<Case>, String> {
@@ -408,7 +433,11 @@ fn parse_case_file(file: &str, text: &str) -> Result<Vec<Case>, String> {
             .last_mut()
             .ok_or_else(|| at("command before the first `=== name` header".into()))?;
         if let Some(action) = parse_line(line, &mut conn).map_err(at)? {
-            case.steps.push(Step { line: lineno, text: line.to_string(), action });
+            case.steps.push(Step {
+                line: lineno,
+                text: line.to_string(),
+                action,
+            });
         }
     }
     for case in &mut cases {
@@ -422,7 +451,10 @@ fn finish_case(case: &mut Case) -> Result<(), String> {
     let Some(last) = case.steps.last() else {
         return Err(format!("case {:?} has no commands", case.name));
     };
-    let subscribes = case.steps.iter().any(|s| matches!(s.action, Action::Subscribe { .. }));
+    let subscribes = case
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Subscribe { .. }));
     if subscribes && !matches!(last.action, Action::ExpectMessages) {
         let line = last.line;
         case.steps.push(Step {
@@ -440,7 +472,9 @@ fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
     let Some(directive) = line.strip_prefix('@') else {
         return command(split_args(line)?, Check::Exact, *conn).map(Some);
     };
-    let (word, rest) = directive.split_once(char::is_whitespace).unwrap_or((directive, ""));
+    let (word, rest) = directive
+        .split_once(char::is_whitespace)
+        .unwrap_or((directive, ""));
     let mut tokens = split_args(rest)?.into_iter();
     let mut number = |what: &str| -> Result<i64, String> {
         let token = tokens.next().ok_or(format!("@{word} needs {what}"))?;
@@ -451,7 +485,10 @@ fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
     let check = match word {
         "conn" => {
             let n = number("a connection number")?;
-            *conn = u32::try_from(n).ok().filter(|&n| n > 0).ok_or("@conn needs a number >= 1")?;
+            *conn = u32::try_from(n)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or("@conn needs a number >= 1")?;
             return no_more(word, tokens).map(|()| None);
         }
         "sleep" => {
@@ -477,11 +514,22 @@ fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
         }
         "frames" => {
             let frames = number("a frame count")?;
-            let frames = usize::try_from(frames).ok().filter(|&n| n > 0).ok_or("@frames needs a count >= 1")?;
-            let Action::Command { conn, args, check, .. } = command(tokens.collect(), Check::Exact, *conn)? else {
+            let frames = usize::try_from(frames)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or("@frames needs a count >= 1")?;
+            let Action::Command {
+                conn, args, check, ..
+            } = command(tokens.collect(), Check::Exact, *conn)?
+            else {
                 unreachable!("command() builds a Command");
             };
-            return Ok(Some(Action::Command { conn, args, check, frames }));
+            return Ok(Some(Action::Command {
+                conn,
+                args,
+                check,
+                frames,
+            }));
         }
         "range" => {
             let lo = number("a lower bound")?;
@@ -504,7 +552,12 @@ fn command(args: Vec<Vec<u8>>, check: Check, conn: u32) -> Result<Action, String
         return Err("missing command".into());
     }
     let frames = default_frames(&args);
-    Ok(Action::Command { conn, args, check, frames })
+    Ok(Action::Command {
+        conn,
+        args,
+        check,
+        frames,
+    })
 }
 
 fn no_more(word: &str, mut tokens: impl Iterator<Item = Vec<u8>>) -> Result<(), String> {
@@ -516,10 +569,20 @@ fn no_more(word: &str, mut tokens: impl Iterator<Item = Vec<u8>>) -> Result<(), 
 
 /// (Un)subscribe commands with N channels reply with N frames.
 fn default_frames(args: &[Vec<u8>]) -> usize {
-    const MULTI_REPLY: [&str; 6] =
-        ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"];
+    const MULTI_REPLY: [&str; 6] = [
+        "SUBSCRIBE",
+        "PSUBSCRIBE",
+        "SSUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE",
+    ];
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    if MULTI_REPLY.contains(&name.as_str()) && args.len() > 1 { args.len() - 1 } else { 1 }
+    if MULTI_REPLY.contains(&name.as_str()) && args.len() > 1 {
+        args.len() - 1
+    } else {
+        1
+    }
 }
 
 /// Splits a line into arguments. Whitespace separates arguments; inside
@@ -565,7 +628,9 @@ fn parse_quoted(bytes: &[u8], mut i: usize, arg: &mut Vec<u8>) -> Result<usize, 
                     Some(b'n') => b'\n',
                     Some(b't') => b'\t',
                     Some(b'x') => {
-                        let hex = bytes.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+                        let hex = bytes
+                            .get(i + 2..i + 4)
+                            .and_then(|h| std::str::from_utf8(h).ok());
                         let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
                         arg.push(byte.ok_or("\\x needs two hex digits")?);
                         i += 4;
@@ -607,14 +672,20 @@ struct Session<'a> {
 
 impl<'a> Session<'a> {
     fn new(addr: &'a str) -> Self {
-        Session { addr, conns: Vec::new(), subscribers: Vec::new() }
+        Session {
+            addr,
+            conns: Vec::new(),
+            subscribers: Vec::new(),
+        }
     }
 
     /// Empties the test database and turns keyspace notifications off.
     async fn reset(&self) -> Result<(), String> {
         let mut admin = Conn::open_selected(self.addr).await?;
         admin.expect_ok(&["FLUSHDB"]).await?;
-        admin.expect_ok(&["CONFIG", "SET", "notify-keyspace-events", ""]).await
+        admin
+            .expect_ok(&["CONFIG", "SET", "notify-keyspace-events", ""])
+            .await
     }
 
     async fn conn(&mut self, id: u32) -> Result<&mut Conn, String> {
@@ -631,12 +702,19 @@ impl<'a> Session<'a> {
 
     async fn exec(&mut self, action: &Action) -> Result<Outcome, String> {
         match action {
-            Action::Command { conn, args, frames, .. } => {
+            Action::Command {
+                conn, args, frames, ..
+            } => {
                 let conn = self.conn(*conn).await?;
                 conn.send(args).await?;
                 conn.read_frames(*frames).await.map(Outcome::Frames)
             }
-            Action::Read { conn } => self.conn(*conn).await?.read_frames(1).await.map(Outcome::Frames),
+            Action::Read { conn } => self
+                .conn(*conn)
+                .await?
+                .read_frames(1)
+                .await
+                .map(Outcome::Frames),
             Action::Subscribe { args, frames } => {
                 let mut conn = Conn::open(self.addr).await?;
                 conn.send(args).await?;
@@ -646,7 +724,10 @@ impl<'a> Session<'a> {
             }
             Action::ExpectMessages => {
                 let drained = join_all(self.subscribers.iter_mut().map(Conn::drain)).await;
-                drained.into_iter().collect::<Result<_, _>>().map(Outcome::Messages)
+                drained
+                    .into_iter()
+                    .collect::<Result<_, _>>()
+                    .map(Outcome::Messages)
             }
             Action::Sleep(duration) => {
                 sleep(*duration).await;
@@ -660,7 +741,10 @@ impl<'a> Session<'a> {
 /// first error (a broken connection, a timeout) the case stops there.
 async fn run_on(addr: &str, case: &Case) -> Result<Vec<Result<Outcome, String>>, String> {
     let mut session = Session::new(addr);
-    session.reset().await.map_err(|e| format!("resetting {addr} failed: {e}"))?;
+    session
+        .reset()
+        .await
+        .map_err(|e| format!("resetting {addr} failed: {e}"))?;
     let mut outcomes = Vec::with_capacity(case.steps.len());
     for step in &case.steps {
         let outcome = session.exec(&step.action).await;
@@ -683,7 +767,9 @@ fn canonical(check: Check, frame: &Frame) -> Result<Vec<u8>, String> {
     match check {
         Check::Exact => Ok(frame.raw.clone()),
         Check::Type => Ok(vec![frame.kind()]),
-        Check::Len => Ok(format!("{}{}", frame.kind() as char, elements(frame)?.len()).into_bytes()),
+        Check::Len => {
+            Ok(format!("{}{}", frame.kind() as char, elements(frame)?.len()).into_bytes())
+        }
         Check::Range(lo, hi) => match frame.value {
             Value::Integer(n) if (lo..=hi).contains(&n) => Ok(b"in range".to_vec()),
             _ => Err(format!("expected an integer in {lo}..={hi}")),
@@ -715,7 +801,11 @@ fn elements(frame: &Frame) -> Result<Vec<&Frame>, String> {
 /// always groups by pairs).
 fn multiset(frame: &Frame, group: usize) -> Result<Vec<u8>, String> {
     let items = elements(frame)?;
-    let group = if matches!(frame.value, Value::Map(_)) { 2 } else { group };
+    let group = if matches!(frame.value, Value::Map(_)) {
+        2
+    } else {
+        group
+    };
     if items.len() % group != 0 {
         return Err("odd number of elements for pairs".into());
     }
@@ -740,28 +830,58 @@ struct Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "--- {} (line {}): {}", self.case, self.line, self.what)?;
-        self.lines.iter().try_for_each(|line| writeln!(f, "    {line}"))
+        self.lines
+            .iter()
+            .try_for_each(|line| writeln!(f, "    {line}"))
     }
 }
 
-fn compare_case(case: &Case, expected: &[Result<Outcome, String>], got: &[Result<Outcome, String>]) -> Option<Failure> {
+fn compare_case(
+    case: &Case,
+    expected: &[Result<Outcome, String>],
+    got: &[Result<Outcome, String>],
+) -> Option<Failure> {
     let verbose = std::env::var_os("COMPAT_VERBOSE").is_some();
     for (index, step) in case.steps.iter().enumerate() {
-        let failure = |what: String, lines: Vec<String>| Failure { case: case.id(), line: step.line, what, lines };
+        let failure = |what: String, lines: Vec<String>| Failure {
+            case: case.id(),
+            line: step.line,
+            what,
+            lines,
+        };
         let (Some(expected), Some(got)) = (expected.get(index), got.get(index)) else {
             return None;
         };
         if verbose {
-            loud(&format!("{}:{} {} => {}", case.file, step.line, step.text, show_outcome(expected)));
+            loud(&format!(
+                "{}:{} {} => {}",
+                case.file,
+                step.line,
+                step.text,
+                show_outcome(expected)
+            ));
+            if let Ok(Outcome::Messages(lists)) = expected {
+                lists
+                    .iter()
+                    .flat_map(|list| show_messages(list))
+                    .for_each(|line| loud(&line));
+            }
         }
         let mismatch = match (expected, got) {
             (Err(e), _) => {
                 let what = format!("{} [reference failed: the case is broken]", step.text);
                 return Some(failure(what, vec![e.clone()]));
             }
-            (Ok(_), Err(e)) => Some(vec![format!("expected: {}", show_outcome(expected)), format!("got:      error: {e}")]),
-            (Ok(Outcome::Frames(expected)), Ok(Outcome::Frames(got))) => compare_frames(step, expected, got),
-            (Ok(Outcome::Messages(expected)), Ok(Outcome::Messages(got))) => compare_messages(case, expected, got),
+            (Ok(_), Err(e)) => Some(vec![
+                format!("expected: {}", show_outcome(expected)),
+                format!("got:      error: {e}"),
+            ]),
+            (Ok(Outcome::Frames(expected)), Ok(Outcome::Frames(got))) => {
+                compare_frames(step, expected, got)
+            }
+            (Ok(Outcome::Messages(expected)), Ok(Outcome::Messages(got))) => {
+                compare_messages(case, expected, got)
+            }
             _ => None,
         };
         if let Some(lines) = mismatch {
@@ -779,7 +899,9 @@ fn compare_frames(step: &Step, expected: &[Frame], got: &[Frame]) -> Option<Vec<
     for (e, g) in expected.iter().zip(got) {
         let reference = canonical(check, e);
         let note = match (&reference, canonical(check, g)) {
-            (Err(problem), _) => format!("the reference reply fails the check ({problem}): the case is broken"),
+            (Err(problem), _) => {
+                format!("the reference reply fails the check ({problem}): the case is broken")
+            }
             (Ok(_), Err(problem)) => problem,
             (Ok(a), Ok(b)) if *a != b => format!("replies differ (check: {})", check.describe()),
             _ => continue,
@@ -793,14 +915,23 @@ fn compare_frames(step: &Step, expected: &[Frame], got: &[Frame]) -> Option<Vec<
     None
 }
 
-fn compare_messages(case: &Case, expected: &[Vec<Frame>], got: &[Vec<Frame>]) -> Option<Vec<String>> {
-    let subscribes: Vec<&Step> =
-        case.steps.iter().filter(|s| matches!(s.action, Action::Subscribe { .. })).collect();
+fn compare_messages(
+    case: &Case,
+    expected: &[Vec<Frame>],
+    got: &[Vec<Frame>],
+) -> Option<Vec<String>> {
+    let subscribes: Vec<&Step> = case
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Subscribe { .. }))
+        .collect();
     for (n, (e, g)) in expected.iter().zip(got).enumerate() {
         let first_diff = e.iter().zip(g).position(|(a, b)| a.raw != b.raw);
         let first_diff = first_diff.or((e.len() != g.len()).then(|| e.len().min(g.len())));
         let Some(at) = first_diff else { continue };
-        let sub = subscribes.get(n).map_or(String::new(), |s| format!("{} (line {})", s.text, s.line));
+        let sub = subscribes
+            .get(n)
+            .map_or(String::new(), |s| format!("{} (line {})", s.text, s.line));
         let mut lines = vec![format!(
             "subscriber #{} {sub}: {} messages expected, {} received, first difference at #{at}",
             n + 1,
@@ -817,8 +948,12 @@ fn compare_messages(case: &Case, expected: &[Vec<Frame>], got: &[Vec<Frame>]) ->
 }
 
 fn show_messages(frames: &[Frame]) -> Vec<String> {
-    let mut lines: Vec<String> =
-        frames.iter().take(SHOW_MESSAGES).enumerate().map(|(i, f)| format!("  #{i} {}", escape(&f.raw))).collect();
+    let mut lines: Vec<String> = frames
+        .iter()
+        .take(SHOW_MESSAGES)
+        .enumerate()
+        .map(|(i, f)| format!("  #{i} {}", escape(&f.raw)))
+        .collect();
     if frames.len() > SHOW_MESSAGES {
         lines.push(format!("  ... {} more", frames.len() - SHOW_MESSAGES));
     }
@@ -890,7 +1025,10 @@ struct Target {
 impl Target {
     async fn start() -> Target {
         if let Ok(addr) = std::env::var("COMPAT_TARGET") {
-            return Target { addr, _server: None };
+            return Target {
+                addr,
+                _server: None,
+            };
         }
         Self::start_respire().await
     }
@@ -898,7 +1036,10 @@ impl Target {
     #[cfg(any())]
     async fn start_respire() -> Target {
         let server = common::TestServer::start().await;
-        Target { addr: server.addr.to_string(), _server: Some(Box::new(server)) }
+        Target {
+            addr: server.addr.to_string(),
+            _server: Some(Box::new(server)),
+        }
     }
 
     #[cfg(not(any()))]
@@ -932,14 +1073,20 @@ async fn compat() {
     let mut failures = Vec::new();
     for case in &cases {
         let (expected, got) = if sequential {
-            (run_on(REFERENCE, case).await, run_on(&target.addr, case).await)
+            (
+                run_on(REFERENCE, case).await,
+                run_on(&target.addr, case).await,
+            )
         } else {
             tokio::join!(run_on(REFERENCE, case), run_on(&target.addr, case))
         };
         let failure = match (expected, got) {
-            (Err(e), _) | (_, Err(e)) => {
-                Some(Failure { case: case.id(), line: case.line, what: "reset".into(), lines: vec![e] })
-            }
+            (Err(e), _) | (_, Err(e)) => Some(Failure {
+                case: case.id(),
+                line: case.line,
+                what: "reset".into(),
+                lines: vec![e],
+            }),
             (Ok(expected), Ok(got)) => compare_case(case, &expected, &got),
         };
         failures.extend(failure);
@@ -947,9 +1094,17 @@ async fn compat() {
     // Leave the shared reference as the next user expects it.
     let _ = Session::new(REFERENCE).reset().await;
 
-    loud(&format!("compat: {} cases, {} failed", cases.len(), failures.len()));
+    loud(&format!(
+        "compat: {} cases, {} failed",
+        cases.len(),
+        failures.len()
+    ));
     if !failures.is_empty() {
         let report: String = failures.iter().map(|f| f.to_string()).collect();
-        panic!("{} of {} compat cases failed:\n{report}", failures.len(), cases.len());
+        panic!(
+            "{} of {} compat cases failed:\n{report}",
+            failures.len(),
+            cases.len()
+        );
     }
 }

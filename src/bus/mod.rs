@@ -13,8 +13,15 @@ use crate::glob;
 /// A message on its way to one subscribed connection.
 #[derive(Clone, Debug)]
 pub enum Delivery {
-    Message { channel: Bytes, payload: Bytes },
-    PMessage { pattern: Bytes, channel: Bytes, payload: Bytes },
+    Message {
+        channel: Bytes,
+        payload: Bytes,
+    },
+    PMessage {
+        pattern: Bytes,
+        channel: Bytes,
+        payload: Bytes,
+    },
 }
 
 /// Where a connection receives its deliveries.
@@ -37,7 +44,13 @@ pub struct Bus {
 
 impl Bus {
     pub fn subscribe(&self, id: SubscriberId, channel: Bytes, tx: DeliveryTx) {
-        self.subs.write().unwrap().channels.entry(channel).or_default().insert(id, tx);
+        self.subs
+            .write()
+            .unwrap()
+            .channels
+            .entry(channel)
+            .or_default()
+            .insert(id, tx);
     }
 
     pub fn unsubscribe(&self, id: SubscriberId, channel: &[u8]) {
@@ -45,7 +58,13 @@ impl Bus {
     }
 
     pub fn psubscribe(&self, id: SubscriberId, pattern: Bytes, tx: DeliveryTx) {
-        self.subs.write().unwrap().patterns.entry(pattern).or_default().insert(id, tx);
+        self.subs
+            .write()
+            .unwrap()
+            .patterns
+            .entry(pattern)
+            .or_default()
+            .insert(id, tx);
     }
 
     pub fn punsubscribe(&self, id: SubscriberId, pattern: &[u8]) {
@@ -59,7 +78,10 @@ impl Bus {
         let mut receivers = 0;
         if let Some(clients) = subs.channels.get(channel) {
             for tx in clients.values() {
-                let msg = Delivery::Message { channel: channel.clone(), payload: payload.clone() };
+                let msg = Delivery::Message {
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                };
                 receivers += tx.send(msg).is_ok() as usize;
             }
         }
@@ -90,7 +112,12 @@ impl Bus {
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.subs.read().unwrap().channels.get(channel).map_or(0, HashMap::len)
+        self.subs
+            .read()
+            .unwrap()
+            .channels
+            .get(channel)
+            .map_or(0, HashMap::len)
     }
 
     /// Number of distinct patterns subscribed to.
@@ -106,7 +133,11 @@ impl Bus {
     }
 }
 
-fn remove(map: &mut HashMap<Bytes, HashMap<SubscriberId, DeliveryTx>>, id: SubscriberId, name: &[u8]) {
+fn remove(
+    map: &mut HashMap<Bytes, HashMap<SubscriberId, DeliveryTx>>,
+    id: SubscriberId,
+    name: &[u8],
+) {
     if let Some(clients) = map.get_mut(name) {
         clients.remove(&id);
         if clients.is_empty() {

@@ -1,13 +1,543 @@
-//! connection commands.
+//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, CLIENT.
 
 use bytes::Bytes;
 
-use super::CommandSpec;
-use super::errors::{CmdResult, err};
+use super::errors::{self, CmdResult, err};
+use super::{CommandSpec, Family, NO_KEYS, SubSpec, int_arg, is, spec};
 use crate::connection::Connection;
+use crate::reply::{OK, Reply};
+use crate::server::ClientInfo;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+/// The Redis version respire answers as (HELLO, INFO).
+pub const REDIS_VERSION: &str = "7.0.15";
 
-pub async fn execute(_conn: &mut Connection, spec: &'static CommandSpec, _args: &[Bytes]) -> CmdResult {
-    err(format!("ERR unhandled command '{}'", spec.name))
+const G: &str = "connection";
+const F: Family = Family::Connection;
+const NOAUTH: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no-auth",
+    "allow-busy",
+];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "ping",
+        -1,
+        &["fast"],
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Ping the server",
+    ),
+    spec(
+        "echo",
+        2,
+        &["fast"],
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Echo the given string",
+    ),
+    spec(
+        "quit",
+        -1,
+        NOAUTH,
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Close the connection",
+    ),
+    spec(
+        "reset",
+        1,
+        NOAUTH,
+        NO_KEYS,
+        F,
+        G,
+        "6.2.0",
+        "Reset the connection",
+    ),
+    spec(
+        "select",
+        2,
+        &["loading", "stale", "fast"],
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Change the selected database for the current connection",
+    ),
+    spec(
+        "auth",
+        -2,
+        NOAUTH,
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Authenticate to the server",
+    ),
+    spec(
+        "hello",
+        -1,
+        NOAUTH,
+        NO_KEYS,
+        F,
+        G,
+        "6.0.0",
+        "Handshake with Redis",
+    ),
+    CommandSpec {
+        subcommands: CLIENT_SUBCOMMANDS,
+        ..spec(
+            "client",
+            -2,
+            &["sentinel"],
+            NO_KEYS,
+            F,
+            G,
+            "2.4.0",
+            "A container for client connection commands",
+        )
+    },
+];
+
+static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "id",
+        arity: 2,
+        summary: "Returns the client ID for the current connection",
+    },
+    SubSpec {
+        name: "getname",
+        arity: 2,
+        summary: "Get the current connection name",
+    },
+    SubSpec {
+        name: "setname",
+        arity: 3,
+        summary: "Set the current connection name",
+    },
+    SubSpec {
+        name: "info",
+        arity: 2,
+        summary: "Returns information about the current client connection.",
+    },
+    SubSpec {
+        name: "list",
+        arity: -2,
+        summary: "Get the list of client connections",
+    },
+    SubSpec {
+        name: "setinfo",
+        arity: 4,
+        summary: "Set client or connection specific info",
+    },
+    SubSpec {
+        name: "kill",
+        arity: -3,
+        summary: "Kill the connection of a client",
+    },
+    SubSpec {
+        name: "help",
+        arity: 2,
+        summary: "Show helpful text about the different subcommands",
+    },
+];
+
+pub async fn execute(
+    conn: &mut Connection,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    match spec.name {
+        "ping" => ping(conn, args),
+        "echo" => Ok(Reply::Bulk(args[1].clone())),
+        "quit" => {
+            conn.close_after_reply = true;
+            Ok(OK)
+        }
+        "reset" => {
+            reset(conn);
+            Ok(Reply::Status("RESET"))
+        }
+        "select" => {
+            let db = int_arg(&args[1])?;
+            if db < 0 || db >= conn.shared.config.databases as i64 {
+                return err(errors::DB_OUT_OF_RANGE);
+            }
+            conn.db = db as u32;
+            conn.info.lock().unwrap().db = conn.db;
+            Ok(OK)
+        }
+        "auth" => auth(conn, args),
+        "hello" => hello(conn, args),
+        "client" => client(conn, args),
+        _ => err(format!("ERR unhandled command '{}'", spec.name)),
+    }
+}
+
+fn ping(conn: &Connection, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return err(errors::wrong_arity("ping"));
+    }
+    if conn.is_subscribed() && !conn.resp3 {
+        let payload = args.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk_str("pong"),
+            Reply::Bulk(payload),
+        ]));
+    }
+    Ok(match args.get(1) {
+        Some(msg) => Reply::Bulk(msg.clone()),
+        None => Reply::Status("PONG"),
+    })
+}
+
+/// RESET: back to a fresh connection's state.
+pub fn reset(conn: &mut Connection) {
+    conn.multi = None;
+    conn.watched.clear();
+    super::pubsub::unsubscribe_all(conn);
+    conn.db = 0;
+    conn.resp3 = false;
+    conn.authenticated = conn.shared.config.requirepass.is_none();
+    let mut info = conn.info.lock().unwrap();
+    info.db = 0;
+    info.resp = 2;
+    info.multi = -1;
+    info.name = Bytes::new();
+}
+
+/// Checks a username/password pair against `--requirepass`.
+fn credentials_ok(conn: &Connection, user: &[u8], pass: &[u8]) -> bool {
+    user == b"default"
+        && conn
+            .shared
+            .config
+            .requirepass
+            .as_deref()
+            .is_none_or(|p| p.as_bytes() == pass)
+}
+
+fn auth(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+    let (user, pass) = match args.len() {
+        2 => (&b"default"[..], &args[1]),
+        3 => (&args[1][..], &args[2]),
+        _ => return err(errors::SYNTAX),
+    };
+    if args.len() == 2 && conn.shared.config.requirepass.is_none() {
+        return err(errors::AUTH_NOT_CONFIGURED);
+    }
+    if !credentials_ok(conn, user, pass) {
+        return err(errors::WRONGPASS);
+    }
+    conn.authenticated = true;
+    Ok(OK)
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+fn hello(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+    let mut proto = None;
+    if let Some(v) = args.get(1) {
+        let v = crate::protocol::parse_i64(v).ok_or_else(|| {
+            super::errors::CmdError::Reply(
+                "ERR Protocol version is not an integer or out of range".into(),
+            )
+        })?;
+        if !(2..=3).contains(&v) {
+            return err(errors::PROTO_VERSION);
+        }
+        proto = Some(v);
+    }
+    let mut creds = None;
+    let mut name = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if is(&args[i], "auth") && more >= 2 {
+            creds = Some((&args[i + 1], &args[i + 2]));
+            i += 3;
+        } else if is(&args[i], "setname") && more >= 1 {
+            name = Some(&args[i + 1]);
+            i += 2;
+        } else {
+            return err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            ));
+        }
+    }
+    if let Some((user, pass)) = creds {
+        if !credentials_ok(conn, user, pass) {
+            return err(errors::WRONGPASS);
+        }
+        conn.authenticated = true;
+    }
+    if !conn.authenticated {
+        return err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    if let Some(name) = name {
+        set_name(conn, name)?;
+    }
+    if let Some(v) = proto {
+        conn.resp3 = v == 3;
+        conn.info.lock().unwrap().resp = v as u8;
+    }
+    Ok(Reply::Map(vec![
+        (Reply::bulk_str("server"), Reply::bulk_str("redis")),
+        (Reply::bulk_str("version"), Reply::bulk_str(REDIS_VERSION)),
+        (
+            Reply::bulk_str("proto"),
+            Reply::Int(if conn.resp3 { 3 } else { 2 }),
+        ),
+        (Reply::bulk_str("id"), Reply::Int(conn.id as i64)),
+        (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),
+        (Reply::bulk_str("role"), Reply::bulk_str("master")),
+        (Reply::bulk_str("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+fn set_name(conn: &mut Connection, name: &Bytes) -> Result<(), super::errors::CmdError> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return err(errors::CLIENT_NAME);
+    }
+    conn.info.lock().unwrap().name = name.clone();
+    Ok(())
+}
+
+fn client(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+    let sub = args[1].to_ascii_lowercase();
+    match &sub[..] {
+        b"id" => Ok(Reply::Int(conn.id as i64)),
+        b"getname" => {
+            let name = conn.info.lock().unwrap().name.clone();
+            Ok(if name.is_empty() { Reply::Nil } else { Reply::Bulk(name) })
+        }
+        b"setname" => {
+            set_name(conn, &args[2])?;
+            Ok(OK)
+        }
+        b"setinfo" => {
+            let value = &args[3];
+            if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+                return err(format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&args[2]).to_lowercase()
+                ));
+            }
+            let mut info = conn.info.lock().unwrap();
+            if is(&args[2], "lib-name") {
+                info.lib_name = value.clone();
+            } else if is(&args[2], "lib-ver") {
+                info.lib_ver = value.clone();
+            } else {
+                return err(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2])));
+            }
+            Ok(OK)
+        }
+        b"info" => {
+            let info = conn.info.lock().unwrap().clone();
+            Ok(Reply::Verbatim(Bytes::from(client_line(&info, conn) + "\n")))
+        }
+        b"list" => client_list(conn, args),
+        b"kill" => client_kill(conn, args),
+        b"help" => Ok(Reply::Array(
+            [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options: TYPE (NORMAL|PUBSUB), ID <client-id> ...",
+                "SETINFO <option> <value>",
+                "    Set client meta attributes: LIB-NAME or LIB-VER.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::Status(l))
+            .collect(),
+        )),
+        _ => err(errors::unknown_subcommand(&args[1], "client")),
+    }
+}
+
+/// One CLIENT LIST line, with Redis 7's field names.
+fn client_line(info: &ClientInfo, conn: &Connection) -> String {
+    let flags = if info.multi >= 0 {
+        "x"
+    } else if info.sub + info.psub > 0 {
+        "P"
+    } else {
+        "N"
+    };
+    format!(
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
+         qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
+         cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        info.id,
+        info.addr,
+        conn.shared.local_addr,
+        String::from_utf8_lossy(&info.name),
+        info.created.elapsed().as_secs(),
+        info.last_active.elapsed().as_secs(),
+        flags,
+        info.db,
+        info.sub,
+        info.psub,
+        info.multi,
+        info.last_cmd,
+        info.resp,
+        String::from_utf8_lossy(&info.lib_name),
+        String::from_utf8_lossy(&info.lib_ver),
+    )
+}
+
+fn all_clients(conn: &Connection) -> Vec<ClientInfo> {
+    let mut all: Vec<ClientInfo> = conn
+        .shared
+        .clients
+        .iter()
+        .map(|c| c.value().info.lock().unwrap().clone())
+        .collect();
+    all.sort_by_key(|c| c.id);
+    all
+}
+
+/// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
+fn client_list(conn: &Connection, args: &[Bytes]) -> CmdResult {
+    let mut clients = all_clients(conn);
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "type") && i + 1 < args.len() {
+            let t = args[i + 1].to_ascii_lowercase();
+            let pubsub = match &t[..] {
+                b"normal" => false,
+                b"pubsub" => true,
+                b"master" | b"replica" | b"slave" => {
+                    clients.clear();
+                    i += 2;
+                    continue;
+                }
+                _ => {
+                    return err(format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(&args[i + 1])
+                    ));
+                }
+            };
+            clients.retain(|c| (c.sub + c.psub > 0) == pubsub);
+            i += 2;
+        } else if is(&args[i], "id") && i + 1 < args.len() {
+            let mut ids = Vec::new();
+            for a in &args[i + 1..] {
+                match crate::protocol::parse_i64(a) {
+                    Some(id) if id > 0 => ids.push(id as u64),
+                    _ => return err("ERR Invalid client ID"),
+                }
+            }
+            clients.retain(|c| ids.contains(&c.id));
+            i = args.len();
+        } else {
+            return err(errors::SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for c in &clients {
+        text.push_str(&client_line(c, conn));
+        text.push('\n');
+    }
+    Ok(Reply::Verbatim(Bytes::from(text)))
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [TYPE t] [USER u]
+fn client_kill(conn: &Connection, args: &[Bytes]) -> CmdResult {
+    let clients = all_clients(conn);
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]);
+        let Some(target) = clients.iter().find(|c| c.addr.to_string() == addr) else {
+            return err(errors::NO_SUCH_CLIENT);
+        };
+        kill(conn, target.id);
+        return Ok(OK);
+    }
+    let mut targets: Vec<&ClientInfo> = clients.iter().collect();
+    let mut skip_me = true;
+    let mut i = 2;
+    while i < args.len() {
+        let Some(value) = args.get(i + 1) else {
+            return err(errors::SYNTAX);
+        };
+        let text = String::from_utf8_lossy(value);
+        if is(&args[i], "id") {
+            let id = crate::protocol::parse_i64(value)
+                .filter(|&id| id > 0)
+                .ok_or_else(|| {
+                    super::errors::CmdError::Reply("ERR client-id should be greater than 0".into())
+                })?;
+            targets.retain(|c| c.id == id as u64);
+        } else if is(&args[i], "addr") {
+            targets.retain(|c| c.addr.to_string() == text);
+        } else if is(&args[i], "laddr") {
+            let local = conn.shared.local_addr.to_string() == text;
+            targets.retain(|_| local);
+        } else if is(&args[i], "skipme") {
+            skip_me = match text.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return err(errors::SYNTAX),
+            };
+        } else if is(&args[i], "user") {
+            let default = text == "default";
+            targets.retain(|_| default);
+        } else if is(&args[i], "type") {
+            let pubsub = match text.to_ascii_lowercase().as_str() {
+                "normal" => false,
+                "pubsub" => true,
+                "master" | "replica" | "slave" => {
+                    targets.clear();
+                    i += 2;
+                    continue;
+                }
+                _ => return err(format!("ERR Unknown client type '{text}'")),
+            };
+            targets.retain(|c| (c.sub + c.psub > 0) == pubsub);
+        } else {
+            return err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let mut killed = 0;
+    for t in targets {
+        if skip_me && t.id == conn.id {
+            continue;
+        }
+        kill(conn, t.id);
+        killed += 1;
+    }
+    Ok(Reply::Int(killed))
+}
+
+fn kill(conn: &Connection, id: u64) {
+    if let Some(handle) = conn.shared.clients.get(&id) {
+        handle.kill.notify_one();
+    }
 }

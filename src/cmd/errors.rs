@@ -24,10 +24,12 @@ pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
-pub const EXPIRE_OPTIONS: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_OPTIONS: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
 pub const GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
 pub const PERSIST_COMBINED: &str = "ERR syntax error";
-pub const CLIENT_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const CLIENT_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const PROTO_VERSION: &str = "NOPROTO unsupported protocol version";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";

@@ -1,13 +1,475 @@
-//! info commands.
+//! Server commands: INFO, CONFIG, TIME, LASTSAVE.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use super::CommandSpec;
-use super::errors::{CmdResult, err};
+use super::connection::REDIS_VERSION;
+use super::errors::{self, CmdResult, err};
+use super::{CommandSpec, Family, NO_KEYS, SubSpec, spec};
+use crate::clock::{now_ms, now_us};
 use crate::connection::Connection;
+use crate::events::flags;
+use crate::glob;
+use crate::reply::{OK, Reply};
+use crate::server::NOTIFY_SETTING;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+const G: &str = "server";
+const F: Family = Family::Server;
 
-pub async fn execute(_conn: &mut Connection, spec: &'static CommandSpec, _args: &[Bytes]) -> CmdResult {
-    err(format!("ERR unhandled command '{}'", spec.name))
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "info",
+        -1,
+        &["loading", "stale", "sentinel"],
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Get information and statistics about the server",
+    ),
+    CommandSpec {
+        subcommands: CONFIG_SUBCOMMANDS,
+        ..spec(
+            "config",
+            -2,
+            &[],
+            NO_KEYS,
+            F,
+            G,
+            "2.0.0",
+            "A container for server configuration commands",
+        )
+    },
+    spec(
+        "time",
+        1,
+        &["loading", "stale", "fast"],
+        NO_KEYS,
+        F,
+        G,
+        "2.6.0",
+        "Return the current server time",
+    ),
+    spec(
+        "lastsave",
+        1,
+        &["loading", "stale", "fast"],
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Get the UNIX time stamp of the last successful save to disk",
+    ),
+];
+
+static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
+    SubSpec {
+        name: "get",
+        arity: -3,
+        summary: "Get the values of configuration parameters",
+    },
+    SubSpec {
+        name: "set",
+        arity: -4,
+        summary: "Set configuration parameters to the given values",
+    },
+    SubSpec {
+        name: "resetstat",
+        arity: 2,
+        summary: "Reset the stats returned by INFO",
+    },
+    SubSpec {
+        name: "rewrite",
+        arity: 2,
+        summary: "Rewrite the configuration file with the in memory configuration",
+    },
+    SubSpec {
+        name: "help",
+        arity: 2,
+        summary: "Show helpful text about the different subcommands",
+    },
+];
+
+pub async fn execute(
+    conn: &mut Connection,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    match spec.name {
+        "info" => info(conn, args).await,
+        "config" => config(conn, args).await,
+        "time" => {
+            let us = now_us();
+            Ok(Reply::Array(vec![
+                Reply::bulk_str(&(us / 1_000_000).to_string()),
+                Reply::bulk_str(&(us % 1_000_000).to_string()),
+            ]))
+        }
+        "lastsave" => Ok(Reply::Int(now_ms() / 1000)),
+        _ => err(format!("ERR unhandled command '{}'", spec.name)),
+    }
+}
+
+/// Parameters CONFIG GET answers: (name, value). Only notify-keyspace-events
+/// can be set; the rest describe respire and are read-only.
+fn parameters(conn: &Connection) -> Vec<(&'static str, String)> {
+    let c = &conn.shared.config;
+    vec![
+        (
+            "notify-keyspace-events",
+            flags::format(conn.shared.notify_flags()),
+        ),
+        ("bind", c.bind.clone()),
+        ("port", conn.shared.local_addr.port().to_string()),
+        ("databases", c.databases.to_string()),
+        ("maxclients", c.maxclients.to_string()),
+        ("requirepass", c.requirepass.clone().unwrap_or_default()),
+        ("dir", c.dir.display().to_string()),
+        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        ("save", String::new()),
+        ("appendonly", "no".into()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("timeout", "0".into()),
+        ("tcp-keepalive", "300".into()),
+        ("hz", "10".into()),
+        ("loglevel", "notice".into()),
+        ("daemonize", "no".into()),
+        ("cluster-enabled", "no".into()),
+        ("io-threads", "1".into()),
+        ("slowlog-log-slower-than", "10000".into()),
+        ("slowlog-max-len", "128".into()),
+        (
+            "client-output-buffer-limit",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
+        ),
+        ("hash-max-listpack-entries", "512".into()),
+        ("hash-max-listpack-value", "64".into()),
+        ("hash-max-ziplist-entries", "512".into()),
+        ("hash-max-ziplist-value", "64".into()),
+        ("lua-time-limit", "5000".into()),
+        ("repl-backlog-size", "1048576".into()),
+    ]
+}
+
+async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+    let sub = args[1].to_ascii_lowercase();
+    match &sub[..] {
+        b"get" => {
+            let params = parameters(conn);
+            let mut pairs = Vec::new();
+            for (name, value) in &params {
+                let wanted = args[2..]
+                    .iter()
+                    .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()));
+                if wanted {
+                    pairs.push((Reply::bulk_str(name), Reply::bulk_str(value)));
+                }
+            }
+            Ok(Reply::Map(pairs))
+        }
+        b"set" => config_set(conn, args).await,
+        b"resetstat" => {
+            let s = &conn.shared.stats;
+            for counter in [
+                &s.connections_received,
+                &s.commands_processed,
+                &s.rejected_connections,
+                &s.keyspace_hits,
+                &s.keyspace_misses,
+                &s.expired_keys,
+                &s.net_input_bytes,
+                &s.net_output_bytes,
+            ] {
+                counter.store(0, Relaxed);
+            }
+            Ok(OK)
+        }
+        b"rewrite" => err("ERR The server is running without a config file"),
+        b"help" => Ok(Reply::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::Status(l))
+            .collect(),
+        )),
+        _ => err(errors::unknown_subcommand(&args[1], "config")),
+    }
+}
+
+/// CONFIG SET name value [name value ...]: all or nothing, as in Redis 7.
+async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return err(errors::wrong_arity("config|set"));
+    }
+    let known = parameters(conn);
+    let mut notify = None;
+    for pair in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        if name == NOTIFY_SETTING {
+            let parsed = flags::parse(&pair[1]).ok_or_else(|| {
+                errors::CmdError::Reply(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                ))
+            })?;
+            notify = Some(parsed);
+        } else if known.iter().any(|(n, _)| *n == name) {
+            return err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ));
+        } else {
+            return err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                String::from_utf8_lossy(&pair[0])
+            ));
+        }
+    }
+    if let Some(bits) = notify {
+        // The setting lives in the database so every instance shares it.
+        conn.shared
+            .store
+            .set_setting(NOTIFY_SETTING, &flags::format(bits))
+            .await?;
+        conn.shared.notify_flags.store(bits, Relaxed);
+    }
+    Ok(OK)
+}
+
+const DEFAULT_SECTIONS: [&str; 8] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
+
+async fn info(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+    let requested: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let everything = requested.iter().any(|s| s == "all" || s == "everything");
+    let sections: Vec<&str> =
+        if requested.is_empty() || requested.iter().any(|s| s == "default") || everything {
+            DEFAULT_SECTIONS.to_vec()
+        } else {
+            DEFAULT_SECTIONS
+                .iter()
+                .copied()
+                .filter(|s| requested.iter().any(|r| r == s))
+                .collect()
+        };
+    let mut out = String::new();
+    for section in sections {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section_text(conn, section, &mut out).await?;
+    }
+    Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+async fn section_text(
+    conn: &Connection,
+    section: &str,
+    out: &mut String,
+) -> Result<(), errors::CmdError> {
+    let shared = &conn.shared;
+    let s = &shared.stats;
+    let mut w = InfoWriter(out);
+    match section {
+        "server" => {
+            w.header("Server");
+            w.field("redis_version", &REDIS_VERSION);
+            w.field("respire_version", &env!("CARGO_PKG_VERSION"));
+            w.field("redis_git_sha1", &"00000000");
+            w.field("redis_git_dirty", &0);
+            w.field("redis_mode", &"standalone");
+            w.field("os", &std::env::consts::OS);
+            w.field("arch_bits", &64);
+            w.field("multiplexing_api", &"epoll");
+            w.field("process_id", &std::process::id());
+            w.field("run_id", &run_id());
+            w.field("tcp_port", &shared.local_addr.port());
+            w.field("server_time_usec", &now_us());
+            let up = shared.started.elapsed().as_secs();
+            w.field("uptime_in_seconds", &up);
+            w.field("uptime_in_days", &(up / 86400));
+            w.field("hz", &10);
+            w.field("configured_hz", &10);
+            w.field(
+                "executable",
+                &std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            w.field("config_file", &"");
+        }
+        "clients" => {
+            w.header("Clients");
+            w.field("connected_clients", &shared.clients.len());
+            w.field("cluster_connections", &0);
+            w.field("maxclients", &shared.config.maxclients);
+            w.field("client_recent_max_input_buffer", &0);
+            w.field("client_recent_max_output_buffer", &0);
+            w.field("blocked_clients", &0);
+            w.field("tracking_clients", &0);
+            w.field("clients_in_timeout_table", &0);
+        }
+        "memory" => {
+            w.header("Memory");
+            let rss = rss_bytes();
+            w.field("used_memory", &rss);
+            w.field("used_memory_human", &human(rss));
+            w.field("used_memory_rss", &rss);
+            w.field("used_memory_rss_human", &human(rss));
+            w.field("used_memory_peak", &rss);
+            w.field("used_memory_peak_human", &human(rss));
+            w.field("maxmemory", &0);
+            w.field("maxmemory_human", &"0B");
+            w.field("maxmemory_policy", &"noeviction");
+            w.field("mem_fragmentation_ratio", &"1.00");
+        }
+        "persistence" => {
+            w.header("Persistence");
+            w.field("loading", &0);
+            w.field("async_loading", &0);
+            w.field("rdb_changes_since_last_save", &0);
+            w.field("rdb_bgsave_in_progress", &0);
+            w.field("rdb_last_save_time", &(now_ms() / 1000));
+            w.field("rdb_last_bgsave_status", &"ok");
+            w.field("aof_enabled", &0);
+            w.field("aof_rewrite_in_progress", &0);
+        }
+        "stats" => {
+            w.header("Stats");
+            w.field(
+                "total_connections_received",
+                &s.connections_received.load(Relaxed),
+            );
+            w.field(
+                "total_commands_processed",
+                &s.commands_processed.load(Relaxed),
+            );
+            w.field("instantaneous_ops_per_sec", &0);
+            w.field("total_net_input_bytes", &s.net_input_bytes.load(Relaxed));
+            w.field("total_net_output_bytes", &s.net_output_bytes.load(Relaxed));
+            w.field(
+                "rejected_connections",
+                &s.rejected_connections.load(Relaxed),
+            );
+            w.field("expired_keys", &s.expired_keys.load(Relaxed));
+            w.field("evicted_keys", &0);
+            w.field("keyspace_hits", &s.keyspace_hits.load(Relaxed));
+            w.field("keyspace_misses", &s.keyspace_misses.load(Relaxed));
+            w.field("pubsub_channels", &shared.bus.channels(None).len());
+            w.field("pubsub_patterns", &shared.bus.numpat());
+            w.field("pubsubshard_channels", &0);
+        }
+        "replication" => {
+            w.header("Replication");
+            w.field("role", &"master");
+            w.field("connected_slaves", &0);
+            w.field("master_failover_state", &"no-failover");
+            w.field("master_repl_offset", &0);
+        }
+        "cpu" => {
+            w.header("CPU");
+            let (user, sys) = cpu_seconds();
+            w.field("used_cpu_sys", &format!("{sys:.6}"));
+            w.field("used_cpu_user", &format!("{user:.6}"));
+        }
+        "keyspace" => {
+            w.header("Keyspace");
+            let mut txn = shared.store.begin(false).await?;
+            for c in txn.counts(now_ms()).await? {
+                w.field(
+                    &format!("db{}", c.db),
+                    &format!("keys={},expires={},avg_ttl=0", c.keys, c.expires),
+                );
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Writes INFO's `# Section` headers and `name:value` lines.
+struct InfoWriter<'a>(&'a mut String);
+
+impl InfoWriter<'_> {
+    fn header(&mut self, title: &str) {
+        let _ = write!(self.0, "# {title}\r\n");
+    }
+
+    fn field(&mut self, name: &str, value: &dyn std::fmt::Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+}
+
+fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+            .collect()
+    })
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (tick(11), tick(12))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
 }

@@ -35,6 +35,8 @@ pub enum Family {
     /// Connection-level commands: run against the connection's state.
     Connection,
     Server,
+    /// COMMAND, answered from the table itself.
+    Introspection,
     PubSub,
     Transaction,
 }
@@ -85,11 +87,17 @@ impl CommandSpec {
     /// True when `argc` (name included) satisfies `arity`.
     pub fn arity_ok(arity: i32, argc: usize) -> bool {
         let argc = argc as i32;
-        if arity >= 0 { argc == arity } else { argc >= -arity }
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
     }
 
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static SubSpec> {
-        self.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -138,7 +146,11 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             transaction::COMMANDS,
             string::EXTRA,
         ];
-        families.iter().flat_map(|f| f.iter()).map(|s| (s.name, s)).collect()
+        families
+            .iter()
+            .flat_map(|f| f.iter())
+            .map(|s| (s.name, s))
+            .collect()
     })
 }
 
@@ -151,7 +163,9 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = &mut lower[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).ok().and_then(|n| table().get(n).copied())
+    std::str::from_utf8(lower)
+        .ok()
+        .and_then(|n| table().get(n).copied())
 }
 
 /// The execution context of a data command: its transaction, the selected
@@ -172,11 +186,19 @@ impl Ctx<'_> {
     /// The key's metadata if it exists and has not expired.
     pub async fn live(&mut self, key: &[u8]) -> Result<Option<KeyMeta>, CmdError> {
         let now = self.now;
-        Ok(self.txn.meta(self.db, key).await?.filter(|m| m.is_live(now)))
+        Ok(self
+            .txn
+            .meta(self.db, key)
+            .await?
+            .filter(|m| m.is_live(now)))
     }
 
     /// Like [`Ctx::live`], but a key of another kind is a WRONGTYPE error.
-    pub async fn live_of(&mut self, key: &[u8], kind: KeyKind) -> Result<Option<KeyMeta>, CmdError> {
+    pub async fn live_of(
+        &mut self,
+        key: &[u8],
+        kind: KeyKind,
+    ) -> Result<Option<KeyMeta>, CmdError> {
         match self.live(key).await? {
             Some(m) if m.kind != kind => err(errors::WRONGTYPE),
             other => Ok(other),
@@ -197,7 +219,11 @@ impl Ctx<'_> {
     }
 
     /// [`Ctx::for_write`] with a WRONGTYPE check.
-    pub async fn for_write_of(&mut self, key: &Bytes, kind: KeyKind) -> Result<Option<KeyMeta>, CmdError> {
+    pub async fn for_write_of(
+        &mut self,
+        key: &Bytes,
+        kind: KeyKind,
+    ) -> Result<Option<KeyMeta>, CmdError> {
         match self.for_write(key).await? {
             Some(m) if m.kind != kind => err(errors::WRONGTYPE),
             other => Ok(other),
@@ -207,14 +233,24 @@ impl Ctx<'_> {
     /// Records a keyspace event of `class` (a notify-keyspace-events
     /// character) for `key`.
     pub fn notify(&mut self, class: u8, name: &'static str, key: &Bytes) {
-        self.events.push(Event { db: self.db, key: key.clone(), name, class });
+        self.events.push(Event {
+            db: self.db,
+            key: key.clone(),
+            name,
+            class,
+        });
     }
 
     /// Counts a read hit or miss for INFO stats.
     pub fn count_lookup(&self, hit: bool) {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = &self.shared.stats;
-        if hit { &stats.keyspace_hits } else { &stats.keyspace_misses }.fetch_add(1, Relaxed);
+        if hit {
+            &stats.keyspace_hits
+        } else {
+            &stats.keyspace_misses
+        }
+        .fetch_add(1, Relaxed);
     }
 }
 
@@ -253,7 +289,11 @@ pub fn format_float(v: f64) -> String {
     }
     let short = format!("{v:.14e}");
     let rounded: f64 = short.parse().unwrap_or(v);
-    let chosen = if ((rounded - v) / v).abs() < 4.0 * f64::EPSILON { rounded } else { v };
+    let chosen = if ((rounded - v) / v).abs() < 4.0 * f64::EPSILON {
+        rounded
+    } else {
+        v
+    };
     let mut text = format!("{chosen}");
     if text.contains('.') {
         while text.ends_with('0') {

@@ -3,7 +3,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::errors::{self, CmdError, CmdResult, err};
-use super::{Ctx, Family, ONE_KEY, float_arg, format_float, int_arg, is, spec, CommandSpec};
+use super::{CommandSpec, Ctx, Family, ONE_KEY, float_arg, format_float, int_arg, is, spec};
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 
@@ -13,45 +13,250 @@ const R: &[&str] = &["readonly", "fast"];
 const G: &str = "string";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("get", 2, R, ONE_KEY, Family::String, G, "1.0.0", "Get the value of a key"),
-    spec("set", -3, W, ONE_KEY, Family::String, G, "1.0.0", "Set the string value of a key"),
-    spec("setnx", 3, WF, ONE_KEY, Family::String, G, "1.0.0", "Set the value of a key, only if the key does not exist"),
-    spec("setex", 4, W, ONE_KEY, Family::String, G, "2.0.0", "Set the value and expiration of a key"),
-    spec("psetex", 4, W, ONE_KEY, Family::String, G, "2.6.0", "Set the value and expiration in milliseconds of a key"),
-    spec("getset", 3, WF, ONE_KEY, Family::String, G, "1.0.0", "Set the string value of a key and return its old value"),
-    spec("getdel", 2, &["write", "fast"], ONE_KEY, Family::String, G, "6.2.0", "Get the value of a key and delete the key"),
-    spec("getex", -2, &["write", "fast"], ONE_KEY, Family::String, G, "6.2.0", "Get the value of a key and optionally set its expiration"),
-    spec("mget", -2, R, (1, -1, 1), Family::String, G, "1.0.0", "Get the values of all the given keys"),
-    spec("mset", -3, W, (1, -1, 2), Family::String, G, "1.0.1", "Set multiple keys to multiple values"),
-    spec("msetnx", -3, W, (1, -1, 2), Family::String, G, "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist"),
-    spec("incr", 2, WF, ONE_KEY, Family::String, G, "1.0.0", "Increment the integer value of a key by one"),
-    spec("decr", 2, WF, ONE_KEY, Family::String, G, "1.0.0", "Decrement the integer value of a key by one"),
-    spec("incrby", 3, WF, ONE_KEY, Family::String, G, "1.0.0", "Increment the integer value of a key by the given amount"),
-    spec("decrby", 3, WF, ONE_KEY, Family::String, G, "1.0.0", "Decrement the integer value of a key by the given number"),
-    spec("incrbyfloat", 3, WF, ONE_KEY, Family::String, G, "2.6.0", "Increment the float value of a key by the given amount"),
-    spec("append", 3, WF, ONE_KEY, Family::String, G, "2.0.0", "Append a value to a key"),
-    spec("strlen", 2, R, ONE_KEY, Family::String, G, "2.2.0", "Get the length of the value stored in a key"),
-    spec("getrange", 4, &["readonly"], ONE_KEY, Family::String, G, "2.4.0", "Get a substring of the string stored at a key"),
-    spec("setrange", 4, W, ONE_KEY, Family::String, G, "2.2.0", "Overwrite part of a string at key starting at the specified offset"),
+    spec(
+        "get",
+        2,
+        R,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Get the value of a key",
+    ),
+    spec(
+        "set",
+        -3,
+        W,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Set the string value of a key",
+    ),
+    spec(
+        "setnx",
+        3,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Set the value of a key, only if the key does not exist",
+    ),
+    spec(
+        "setex",
+        4,
+        W,
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.0.0",
+        "Set the value and expiration of a key",
+    ),
+    spec(
+        "psetex",
+        4,
+        W,
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.6.0",
+        "Set the value and expiration in milliseconds of a key",
+    ),
+    spec(
+        "getset",
+        3,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Set the string value of a key and return its old value",
+    ),
+    spec(
+        "getdel",
+        2,
+        &["write", "fast"],
+        ONE_KEY,
+        Family::String,
+        G,
+        "6.2.0",
+        "Get the value of a key and delete the key",
+    ),
+    spec(
+        "getex",
+        -2,
+        &["write", "fast"],
+        ONE_KEY,
+        Family::String,
+        G,
+        "6.2.0",
+        "Get the value of a key and optionally set its expiration",
+    ),
+    spec(
+        "mget",
+        -2,
+        R,
+        (1, -1, 1),
+        Family::String,
+        G,
+        "1.0.0",
+        "Get the values of all the given keys",
+    ),
+    spec(
+        "mset",
+        -3,
+        W,
+        (1, -1, 2),
+        Family::String,
+        G,
+        "1.0.1",
+        "Set multiple keys to multiple values",
+    ),
+    spec(
+        "msetnx",
+        -3,
+        W,
+        (1, -1, 2),
+        Family::String,
+        G,
+        "1.0.1",
+        "Set multiple keys to multiple values, only if none of the keys exist",
+    ),
+    spec(
+        "incr",
+        2,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Increment the integer value of a key by one",
+    ),
+    spec(
+        "decr",
+        2,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Decrement the integer value of a key by one",
+    ),
+    spec(
+        "incrby",
+        3,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Increment the integer value of a key by the given amount",
+    ),
+    spec(
+        "decrby",
+        3,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "1.0.0",
+        "Decrement the integer value of a key by the given number",
+    ),
+    spec(
+        "incrbyfloat",
+        3,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.6.0",
+        "Increment the float value of a key by the given amount",
+    ),
+    spec(
+        "append",
+        3,
+        WF,
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.0.0",
+        "Append a value to a key",
+    ),
+    spec(
+        "strlen",
+        2,
+        R,
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.2.0",
+        "Get the length of the value stored in a key",
+    ),
+    spec(
+        "getrange",
+        4,
+        &["readonly"],
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.4.0",
+        "Get a substring of the string stored at a key",
+    ),
+    spec(
+        "setrange",
+        4,
+        W,
+        ONE_KEY,
+        Family::String,
+        G,
+        "2.2.0",
+        "Overwrite part of a string at key starting at the specified offset",
+    ),
 ];
 
 /// Kept separate so the table stays one line per command above.
-pub static EXTRA: &[CommandSpec] = &[
-    spec("substr", 4, &["readonly"], ONE_KEY, Family::String, G, "1.0.0", "Get a substring of the string stored at a key"),
-];
+pub static EXTRA: &[CommandSpec] = &[spec(
+    "substr",
+    4,
+    &["readonly"],
+    ONE_KEY,
+    Family::String,
+    G,
+    "1.0.0",
+    "Get a substring of the string stored at a key",
+)];
 
 pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
     match name {
         "get" => Ok(Reply::opt_bulk(get(ctx, &args[1]).await?)),
         "set" => set(ctx, args).await,
         "setnx" => {
-            let done = set_value(ctx, &args[1], &args[2], SetOptions { nx: true, ..Default::default() }).await?;
+            let done = set_value(
+                ctx,
+                &args[1],
+                &args[2],
+                SetOptions {
+                    nx: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
             Ok(Reply::Int(done.is_some() as i64))
         }
         "setex" | "psetex" => {
             let seconds = name == "setex";
             let at = expire_at(ctx, &args[2], seconds, false, name)?;
-            set_value(ctx, &args[1], &args[3], SetOptions { expire_at: Some(at), ..Default::default() }).await?;
+            set_value(
+                ctx,
+                &args[1],
+                &args[3],
+                SetOptions {
+                    expire_at: Some(at),
+                    ..Default::default()
+                },
+            )
+            .await?;
             Ok(OK)
         }
         "getset" => {
@@ -72,7 +277,11 @@ pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult
             let mut out = Vec::with_capacity(args.len() - 1);
             for key in &args[1..] {
                 let value = match ctx.txn.string_get(ctx.db, key).await? {
-                    Some((meta, value)) if meta.is_live(ctx.now) && meta.kind == KeyKind::String => Some(value),
+                    Some((meta, value))
+                        if meta.is_live(ctx.now) && meta.kind == KeyKind::String =>
+                    {
+                        Some(value)
+                    }
                     _ => None,
                 };
                 ctx.count_lookup(value.is_some());
@@ -96,7 +305,9 @@ pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult
         }
         "incrbyfloat" => incr_by_float(ctx, &args[1], &args[2]).await,
         "append" => append(ctx, &args[1], &args[2]).await,
-        "strlen" => Ok(Reply::Int(get(ctx, &args[1]).await?.map_or(0, |v| v.len() as i64))),
+        "strlen" => Ok(Reply::Int(
+            get(ctx, &args[1]).await?.map_or(0, |v| v.len() as i64),
+        )),
         "getrange" | "substr" => getrange(ctx, args).await,
         "setrange" => setrange(ctx, args).await,
         _ => err(format!("ERR unhandled string command '{name}'")),
@@ -126,7 +337,12 @@ struct SetOptions {
 
 /// Writes a string with SET's semantics and events. Returns `None` when NX
 /// or XX prevented the write, else whether the key existed before.
-async fn set_value(ctx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, opts: SetOptions) -> Result<Option<bool>, CmdError> {
+async fn set_value(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    value: &Bytes,
+    opts: SetOptions,
+) -> Result<Option<bool>, CmdError> {
     let existing = ctx.for_write(key).await?;
     if (opts.nx && existing.is_some()) || (opts.xx && existing.is_none()) {
         return Ok(None);
@@ -159,7 +375,13 @@ async fn set_value(ctx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, opts: SetOptio
 
 /// Parses an expire argument into an absolute deadline, with Redis's
 /// checks and its `invalid expire time in '<cmd>' command` error.
-fn expire_at(ctx: &Ctx<'_>, arg: &[u8], seconds: bool, absolute: bool, cmd: &str) -> Result<i64, CmdError> {
+fn expire_at(
+    ctx: &Ctx<'_>,
+    arg: &[u8],
+    seconds: bool,
+    absolute: bool,
+    cmd: &str,
+) -> Result<i64, CmdError> {
     let n = int_arg(arg)?;
     if n <= 0 || (seconds && n > i64::MAX / 1000) {
         return err(errors::invalid_expire(cmd));
@@ -168,7 +390,8 @@ fn expire_at(ctx: &Ctx<'_>, arg: &[u8], seconds: bool, absolute: bool, cmd: &str
     if absolute {
         return Ok(ms);
     }
-    ms.checked_add(ctx.now).ok_or_else(|| CmdError::Reply(errors::invalid_expire(cmd)))
+    ms.checked_add(ctx.now)
+        .ok_or_else(|| CmdError::Reply(errors::invalid_expire(cmd)))
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
@@ -203,7 +426,11 @@ async fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if let Some((seconds, absolute, arg)) = expire {
         opts.expire_at = Some(expire_at(ctx, arg, seconds, absolute, "set")?);
     }
-    let old = if want_get { Some(get(ctx, &args[1]).await?) } else { None };
+    let old = if want_get {
+        Some(get(ctx, &args[1]).await?)
+    } else {
+        None
+    };
     let done = set_value(ctx, &args[1], &args[2], opts).await?;
     Ok(match (old, done) {
         (Some(old), _) => Reply::opt_bulk(old),
@@ -302,7 +529,14 @@ async fn current(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<(Option<Bytes>, Optio
 }
 
 /// Stores a read-modify-write result, with the `new` event for a new key.
-async fn store(ctx: &mut Ctx<'_>, key: &Bytes, existed: bool, value: &[u8], expire_at: Option<i64>, event: &'static str) -> Result<(), CmdError> {
+async fn store(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    existed: bool,
+    value: &[u8],
+    expire_at: Option<i64>,
+    event: &'static str,
+) -> Result<(), CmdError> {
     if !existed {
         ctx.notify(b'n', "new", key);
     }
@@ -314,12 +548,23 @@ async fn store(ctx: &mut Ctx<'_>, key: &Bytes, existed: bool, value: &[u8], expi
 async fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> CmdResult {
     let (value, ttl) = current(ctx, key).await?;
     let old = match &value {
-        Some(v) => crate::protocol::parse_i64(v).ok_or_else(|| CmdError::Reply(errors::NOT_INTEGER.into()))?,
+        Some(v) => crate::protocol::parse_i64(v)
+            .ok_or_else(|| CmdError::Reply(errors::NOT_INTEGER.into()))?,
         None => 0,
     };
-    let new = old.checked_add(by).ok_or_else(|| CmdError::Reply(errors::OVERFLOW.into()))?;
+    let new = old
+        .checked_add(by)
+        .ok_or_else(|| CmdError::Reply(errors::OVERFLOW.into()))?;
     let mut buf = itoa::Buffer::new();
-    store(ctx, key, value.is_some(), buf.format(new).as_bytes(), ttl, "incrby").await?;
+    store(
+        ctx,
+        key,
+        value.is_some(),
+        buf.format(new).as_bytes(),
+        ttl,
+        "incrby",
+    )
+    .await?;
     Ok(Reply::Int(new))
 }
 
@@ -335,7 +580,15 @@ async fn incr_by_float(ctx: &mut Ctx<'_>, key: &Bytes, by: &[u8]) -> CmdResult {
         return err(errors::NAN_OR_INF);
     }
     let text = format_float(new);
-    store(ctx, key, value.is_some(), text.as_bytes(), ttl, "incrbyfloat").await?;
+    store(
+        ctx,
+        key,
+        value.is_some(),
+        text.as_bytes(),
+        ttl,
+        "incrbyfloat",
+    )
+    .await?;
     Ok(Reply::bulk(text))
 }
 

@@ -15,7 +15,8 @@ pub const KEYEVENT: u32 = 1 << 11;
 pub const KEY_MISS: u32 = 1 << 12;
 pub const NEW: u32 = 1 << 13;
 /// What `A` stands for (every class but `m` and `n`).
-pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 /// The class characters in the order Redis prints them when not all set.
 const CLASSES: [(u8, u32); 10] = [
@@ -59,7 +60,12 @@ pub fn format(flags: u32) -> String {
             }
         }
     }
-    for (ch, bit) in [('K', KEYSPACE), ('E', KEYEVENT), ('m', KEY_MISS), ('n', NEW)] {
+    for (ch, bit) in [
+        ('K', KEYSPACE),
+        ('E', KEYEVENT),
+        ('m', KEY_MISS),
+        ('n', NEW),
+    ] {
         if flags & bit != 0 {
             out.push(ch);
         }
@@ -72,7 +78,10 @@ pub fn class_bit(class: u8) -> u32 {
     match class {
         b'n' => NEW,
         b'm' => KEY_MISS,
-        other => CLASSES.iter().find(|(ch, _)| *ch == other).map_or(0, |c| c.1),
+        other => CLASSES
+            .iter()
+            .find(|(ch, _)| *ch == other)
+            .map_or(0, |c| c.1),
     }
 }
 

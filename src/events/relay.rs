@@ -82,7 +82,9 @@ pub fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
     let db = db.format(event.db).as_bytes();
     if flags & flags::KEYSPACE != 0 {
         let channel = channel_name(b"__keyspace@", db, &event.key);
-        shared.bus.publish(&channel, &Bytes::copy_from_slice(event.name.as_bytes()));
+        shared
+            .bus
+            .publish(&channel, &Bytes::copy_from_slice(event.name.as_bytes()));
     }
     if flags & flags::KEYEVENT != 0 {
         let channel = channel_name(b"__keyevent@", db, event.name.as_bytes());

@@ -51,11 +51,19 @@ async fn sweep_once(shared: &Shared) -> StoreResult<usize> {
     let mut events = Vec::with_capacity(keys.len());
     for (db, key) in &keys {
         txn.delete(*db, key).await?;
-        events.push(Event { db: *db, key: key.clone(), name: "expired", class: b'x' });
+        events.push(Event {
+            db: *db,
+            key: key.clone(),
+            name: "expired",
+            class: b'x',
+        });
     }
     txn.log_events(&events, now).await?;
     txn.commit().await?;
-    shared.stats.expired_keys.fetch_add(keys.len() as u64, Ordering::Relaxed);
+    shared
+        .stats
+        .expired_keys
+        .fetch_add(keys.len() as u64, Ordering::Relaxed);
     shared.relay_wake.notify_one();
     Ok(keys.len())
 }

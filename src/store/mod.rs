@@ -33,7 +33,9 @@ impl KeyKind {
         match code {
             0 => Ok(KeyKind::String),
             1 => Ok(KeyKind::Hash),
-            other => Err(StoreError::Other(format!("unknown key kind {other} in store"))),
+            other => Err(StoreError::Other(format!(
+                "unknown key kind {other} in store"
+            ))),
         }
     }
 
@@ -161,13 +163,24 @@ pub trait Txn: Send {
     async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>>;
     /// Creates or replaces a string key (any previous content must already
     /// have been deleted by the caller if it was not a string).
-    async fn string_put(&mut self, db: Db, key: &[u8], value: &[u8], expire_at: Option<i64>) -> StoreResult<()>;
+    async fn string_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+    ) -> StoreResult<()>;
     /// Removes a key and everything it holds; false if it did not exist.
     async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool>;
     /// Sets or clears an existing key's deadline.
     async fn set_expire(&mut self, db: Db, key: &[u8], expire_at: Option<i64>) -> StoreResult<()>;
     /// Values of the given fields, in order.
-    async fn hash_get(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<Vec<Option<Bytes>>>;
+    async fn hash_get(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        fields: &[Bytes],
+    ) -> StoreResult<Vec<Option<Bytes>>>;
     /// All field/value pairs, ordered by field.
     async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>>;
     async fn hash_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64>;
@@ -175,16 +188,36 @@ pub trait Txn: Send {
     async fn hash_put(&mut self, db: Db, key: &[u8], pairs: &[(Bytes, Bytes)]) -> StoreResult<i64>;
     /// Removes fields; returns how many existed. Deletes the key when the
     /// hash becomes empty and reports that as the second value.
-    async fn hash_delete(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<(i64, bool)>;
+    async fn hash_delete(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        fields: &[Bytes],
+    ) -> StoreResult<(i64, bool)>;
     /// Up to `limit` pairs with field greater than `after`, ordered by field.
-    async fn hash_scan(&mut self, db: Db, key: &[u8], after: Option<&[u8]>, limit: u32) -> StoreResult<Vec<(Bytes, Bytes)>>;
+    async fn hash_scan(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Bytes, Bytes)>>;
     /// About `limit` keys whose [`key_hash`](crate::cmd::key_hash) is
     /// greater than `cursor`, in hash order (expired ones included; callers
     /// filter), and the cursor to continue from (0 when done). Keys sharing
     /// the last hash are all returned, so no key is ever skipped.
-    async fn scan(&mut self, db: Db, cursor: i64, limit: u32) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)>;
+    async fn scan(
+        &mut self,
+        db: Db,
+        cursor: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)>;
     /// Every key starting with `prefix` (expired included), ordered.
-    async fn keys_with_prefix(&mut self, db: Db, prefix: &[u8]) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
+    async fn keys_with_prefix(
+        &mut self,
+        db: Db,
+        prefix: &[u8],
+    ) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
     /// A random live key, if any.
     async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>>;
     /// Live keys and live keys with a deadline, per non-empty database.

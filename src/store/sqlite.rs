@@ -14,7 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{DbCounts, Db, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn};
+use super::{
+    Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
@@ -29,7 +31,10 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path`
     /// or a plain path) and runs the migrations.
     pub async fn open(url: &str) -> StoreResult<SqliteStore> {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -43,8 +48,14 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        Ok(SqliteStore { pool, writer: Arc::new(Mutex::new(())) })
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        Ok(SqliteStore {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
     }
 }
 
@@ -54,7 +65,10 @@ impl Store for SqliteStore {
         if write {
             let guard = self.writer.clone().lock_owned().await;
             let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            Ok(Box::new(SqliteTxn { tx, _writer: Some(guard) }))
+            Ok(Box::new(SqliteTxn {
+                tx,
+                _writer: Some(guard),
+            }))
         } else {
             let tx = self.pool.begin().await?;
             Ok(Box::new(SqliteTxn { tx, _writer: None }))
@@ -62,11 +76,13 @@ impl Store for SqliteStore {
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
-        let rows = sqlx::query("SELECT id, db, key, name, class FROM kv_events WHERE id > ? ORDER BY id LIMIT ?")
-            .bind(after)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, db, key, name, class FROM kv_events WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(LoggedEvent {
@@ -81,7 +97,9 @@ impl Store for SqliteStore {
     }
 
     async fn last_event_id(&self) -> StoreResult<i64> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM kv_events").fetch_one(&self.pool).await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM kv_events")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(id.unwrap_or(0))
     }
 
@@ -117,10 +135,12 @@ impl Store for SqliteStore {
     }
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM kv_settings WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM kv_settings WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
@@ -145,7 +165,11 @@ struct SqliteTxn {
 }
 
 fn meta_from(kind: i64, expire_at: Option<i64>, version: i64) -> StoreResult<KeyMeta> {
-    Ok(KeyMeta { kind: KeyKind::from_code(kind)?, expire_at, version })
+    Ok(KeyMeta {
+        kind: KeyKind::from_code(kind)?,
+        expire_at,
+        version,
+    })
 }
 
 fn new_version() -> i64 {
@@ -155,20 +179,24 @@ fn new_version() -> i64 {
 #[async_trait]
 impl Txn for SqliteTxn {
     async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>> {
-        let row = sqlx::query("SELECT kind, expire_at, version FROM kv_keys WHERE db = ? AND key = ?")
-            .bind(db as i64)
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)).transpose()
+        let row =
+            sqlx::query("SELECT kind, expire_at, version FROM kv_keys WHERE db = ? AND key = ?")
+                .bind(db as i64)
+                .bind(key)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.map(|r| meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            .transpose()
     }
 
     async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>> {
-        let row = sqlx::query("SELECT kind, expire_at, version, value FROM kv_keys WHERE db = ? AND key = ?")
-            .bind(db as i64)
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT kind, expire_at, version, value FROM kv_keys WHERE db = ? AND key = ?",
+        )
+        .bind(db as i64)
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
         row.map(|r| {
             let meta = meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?;
             let value: Option<Vec<u8>> = r.try_get(3)?;
@@ -177,7 +205,13 @@ impl Txn for SqliteTxn {
         .transpose()
     }
 
-    async fn string_put(&mut self, db: Db, key: &[u8], value: &[u8], expire_at: Option<i64>) -> StoreResult<()> {
+    async fn string_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, 0, ?, ?, ?) \
              ON CONFLICT(db, key) DO UPDATE SET kind = 0, expire_at = excluded.expire_at, \
@@ -195,11 +229,12 @@ impl Txn for SqliteTxn {
     }
 
     async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool> {
-        let kind: Option<i64> = sqlx::query_scalar("DELETE FROM kv_keys WHERE db = ? AND key = ? RETURNING kind")
-            .bind(db as i64)
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let kind: Option<i64> =
+            sqlx::query_scalar("DELETE FROM kv_keys WHERE db = ? AND key = ? RETURNING kind")
+                .bind(db as i64)
+                .bind(key)
+                .fetch_optional(&mut *self.tx)
+                .await?;
         if kind == Some(KeyKind::Hash.code()) {
             sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ?")
                 .bind(db as i64)
@@ -221,36 +256,46 @@ impl Txn for SqliteTxn {
         Ok(())
     }
 
-    async fn hash_get(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<Vec<Option<Bytes>>> {
+    async fn hash_get(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        fields: &[Bytes],
+    ) -> StoreResult<Vec<Option<Bytes>>> {
         let mut out = Vec::with_capacity(fields.len());
         for field in fields {
-            let v: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT value FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?")
-                    .bind(db as i64)
-                    .bind(key)
-                    .bind(field.as_ref())
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
+            let v: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT value FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?",
+            )
+            .bind(db as i64)
+            .bind(key)
+            .bind(field.as_ref())
+            .fetch_optional(&mut *self.tx)
+            .await?;
             out.push(v.map(Bytes::from));
         }
         Ok(out)
     }
 
     async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>> {
-        let rows = sqlx::query("SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field")
-            .bind(db as i64)
-            .bind(key)
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field",
+        )
+        .bind(db as i64)
+        .bind(key)
+        .fetch_all(&mut *self.tx)
+        .await?;
         pairs(rows)
     }
 
     async fn hash_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE db = ? AND key = ?")
-            .bind(db as i64)
-            .bind(key)
-            .fetch_one(&mut *self.tx)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE db = ? AND key = ?")
+                .bind(db as i64)
+                .bind(key)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
     }
 
     async fn hash_put(&mut self, db: Db, key: &[u8], pairs: &[(Bytes, Bytes)]) -> StoreResult<i64> {
@@ -291,15 +336,21 @@ impl Txn for SqliteTxn {
         Ok(added)
     }
 
-    async fn hash_delete(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<(i64, bool)> {
+    async fn hash_delete(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        fields: &[Bytes],
+    ) -> StoreResult<(i64, bool)> {
         let mut removed = 0;
         for field in fields {
-            let done = sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?")
-                .bind(db as i64)
-                .bind(key)
-                .bind(field.as_ref())
-                .execute(&mut *self.tx)
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?")
+                    .bind(db as i64)
+                    .bind(key)
+                    .bind(field.as_ref())
+                    .execute(&mut *self.tx)
+                    .await?;
             removed += done.rows_affected() as i64;
         }
         if removed == 0 {
@@ -318,10 +369,20 @@ impl Txn for SqliteTxn {
         Ok((removed, false))
     }
 
-    async fn hash_scan(&mut self, db: Db, key: &[u8], after: Option<&[u8]>, limit: u32) -> StoreResult<Vec<(Bytes, Bytes)>> {
+    async fn hash_scan(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Bytes, Bytes)>> {
         let sql = match after {
-            Some(_) => "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? AND field > ? ORDER BY field LIMIT ?",
-            None => "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field LIMIT ?",
+            Some(_) => {
+                "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? AND field > ? ORDER BY field LIMIT ?"
+            }
+            None => {
+                "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field LIMIT ?"
+            }
         };
         let mut query = sqlx::query(sql).bind(db as i64).bind(key);
         if let Some(after) = after {
@@ -331,7 +392,12 @@ impl Txn for SqliteTxn {
         pairs(rows)
     }
 
-    async fn scan(&mut self, db: Db, cursor: i64, limit: u32) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)> {
+    async fn scan(
+        &mut self,
+        db: Db,
+        cursor: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)> {
         let rows = sqlx::query(
             "SELECT key, kind, expire_at, version, kh FROM kv_keys WHERE db = ? AND kh > ? ORDER BY kh LIMIT ?",
         )
@@ -346,11 +412,13 @@ impl Txn for SqliteTxn {
         let last: i64 = rows[rows.len() - 1].try_get(4)?;
         let mut keys = key_rows(rows)?;
         // Every key sharing the last hash, so the next page can start after it.
-        let same = sqlx::query("SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND kh = ?")
-            .bind(db as i64)
-            .bind(last)
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let same = sqlx::query(
+            "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND kh = ?",
+        )
+        .bind(db as i64)
+        .bind(last)
+        .fetch_all(&mut *self.tx)
+        .await?;
         for (key, meta) in key_rows(same)? {
             if !keys.iter().any(|(k, _)| *k == key) {
                 keys.push((key, meta));
@@ -359,7 +427,11 @@ impl Txn for SqliteTxn {
         Ok((keys, last))
     }
 
-    async fn keys_with_prefix(&mut self, db: Db, prefix: &[u8]) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+    async fn keys_with_prefix(
+        &mut self,
+        db: Db,
+        prefix: &[u8],
+    ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
         let rows = match prefix_upper_bound(prefix) {
             Some(upper) if !prefix.is_empty() => sqlx::query(
                 "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key",
@@ -405,7 +477,11 @@ impl Txn for SqliteTxn {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(DbCounts { db: r.try_get::<i64, _>(0)? as Db, keys: r.try_get(1)?, expires: r.try_get(2)? })
+                Ok(DbCounts {
+                    db: r.try_get::<i64, _>(0)? as Db,
+                    keys: r.try_get(1)?,
+                    expires: r.try_get(2)?,
+                })
             })
             .collect()
     }
@@ -413,8 +489,14 @@ impl Txn for SqliteTxn {
     async fn flush(&mut self, db: Option<Db>) -> StoreResult<()> {
         match db {
             Some(db) => {
-                for sql in ["DELETE FROM kv_keys WHERE db = ?", "DELETE FROM kv_hash_fields WHERE db = ?"] {
-                    sqlx::query(sql).bind(db as i64).execute(&mut *self.tx).await?;
+                for sql in [
+                    "DELETE FROM kv_keys WHERE db = ?",
+                    "DELETE FROM kv_hash_fields WHERE db = ?",
+                ] {
+                    sqlx::query(sql)
+                        .bind(db as i64)
+                        .execute(&mut *self.tx)
+                        .await?;
                 }
             }
             None => {
@@ -427,26 +509,35 @@ impl Txn for SqliteTxn {
     }
 
     async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>> {
-        let rows = sqlx::query("SELECT db, key FROM kv_keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?")
-            .bind(now_ms)
-            .bind(limit as i64)
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT db, key FROM kv_keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(limit as i64)
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get::<i64, _>(0)? as Db, Bytes::from(r.try_get::<Vec<u8>, _>(1)?))))
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64, _>(0)? as Db,
+                    Bytes::from(r.try_get::<Vec<u8>, _>(1)?),
+                ))
+            })
             .collect()
     }
 
     async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()> {
         for e in events {
-            sqlx::query("INSERT INTO kv_events (db, key, name, class, at_ms) VALUES (?, ?, ?, ?, ?)")
-                .bind(e.db as i64)
-                .bind(e.key.as_ref())
-                .bind(e.name)
-                .bind(e.class as i64)
-                .bind(now_ms)
-                .execute(&mut *self.tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO kv_events (db, key, name, class, at_ms) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(e.db as i64)
+            .bind(e.key.as_ref())
+            .bind(e.name)
+            .bind(e.class as i64)
+            .bind(now_ms)
+            .execute(&mut *self.tx)
+            .await?;
         }
         Ok(())
     }
@@ -459,7 +550,12 @@ impl Txn for SqliteTxn {
 
 fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<Vec<(Bytes, Bytes)>> {
     rows.iter()
-        .map(|r| Ok((Bytes::from(r.try_get::<Vec<u8>, _>(0)?), Bytes::from(r.try_get::<Vec<u8>, _>(1)?))))
+        .map(|r| {
+            Ok((
+                Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
+                Bytes::from(r.try_get::<Vec<u8>, _>(1)?),
+            ))
+        })
         .collect()
 }
 

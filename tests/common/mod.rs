@@ -48,7 +48,12 @@ impl TestServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        TestServer { addr, dir, stop: Some(stop), task: Some(task) }
+        TestServer {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// `redis://` URL of this server.
@@ -61,7 +66,11 @@ impl TestServer {
     }
 
     pub async fn client(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url()).unwrap().get_multiplexed_async_connection().await.unwrap()
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
     }
 
     /// Stops gracefully and returns the data directory for a restart.
@@ -90,14 +99,20 @@ impl Drop for TestServer {
 /// returns false so the test can return early.
 pub async fn service_available(name: &str, addr: &str) -> bool {
     let up = matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await,
+        tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::net::TcpStream::connect(addr)
+        )
+        .await,
         Ok(Ok(_))
     );
     if !up {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{name} at {addr} is unreachable and CI=true: failing instead of skipping");
         }
-        eprintln!("\n******** SKIPPED: {name} at {addr} is unreachable; start it to run this test ********\n");
+        eprintln!(
+            "\n******** SKIPPED: {name} at {addr} is unreachable; start it to run this test ********\n"
+        );
     }
     up
 }
