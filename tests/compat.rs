@@ -6,10 +6,6 @@
 //! equal, unless a case directive relaxes the comparison. The case syntax and
 //! the environment variables are documented in `compat/README.md`.
 
-// The helpers in `common` are shared with other test crates; not all of them
-// are used here.
-#[cfg(any())]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::HashSet;
@@ -24,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
 
 /// The reference Redis. It is shared: cases only ever touch database [`DB`].
-const REFERENCE: &str = "127.0.0.1:6379";
+const REFERENCE: &str = common::REFERENCE_REDIS;
 const DB: &str = "9";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one reply may take before the case is aborted.
@@ -1019,7 +1015,7 @@ fn loud(message: &str) {
 struct Target {
     addr: String,
     /// Keeps the started server alive; it shuts down on drop.
-    _server: Option<Box<dyn std::any::Any + Send>>,
+    _server: Option<common::TestServer>,
 }
 
 impl Target {
@@ -1030,21 +1026,11 @@ impl Target {
                 _server: None,
             };
         }
-        Self::start_respire().await
-    }
-
-    #[cfg(any())]
-    async fn start_respire() -> Target {
         let server = common::TestServer::start().await;
         Target {
             addr: server.addr.to_string(),
-            _server: Some(Box::new(server)),
+            _server: Some(server),
         }
-    }
-
-    #[cfg(not(any()))]
-    async fn start_respire() -> Target {
-        panic!("tests/common is not there yet: set COMPAT_TARGET=host:port")
     }
 }
 

@@ -22,6 +22,10 @@ const BATCH: u32 = 1000;
 /// How often the relay looks at the log without being woken (catches
 /// writes from other processes sharing the database).
 const IDLE_POLL: Duration = Duration::from_millis(200);
+/// How often the relay's position is written back.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// How often relayed events past their retention are trimmed.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn run(shared: Arc<Shared>) {
     let mut position = loop {
@@ -33,6 +37,8 @@ pub async fn run(shared: Arc<Shared>) {
             }
         }
     };
+    let mut saved = position;
+    let mut last_save = std::time::Instant::now();
     let mut last_trim = std::time::Instant::now();
     let mut shutdown = shared.shutdown.clone();
     loop {
@@ -50,19 +56,28 @@ pub async fn run(shared: Arc<Shared>) {
                 deliver(&shared, flags, event);
             }
             position = last.id;
-            if let Err(e) = shared.store.save_relay_position(RELAY_NAME, position).await {
-                warn!(error = %e, "relay cannot save its position");
-            }
             if batch.len() as u32 == BATCH {
                 continue;
             }
         }
-        if last_trim.elapsed() > Duration::from_secs(60) {
-            last_trim = std::time::Instant::now();
-            trim(&shared, position).await;
+        let stopping = shared.is_shutting_down();
+        // The position is saved at most every SAVE_EVERY (and at shutdown)
+        // so the relay does not double the write load; after a crash it
+        // re-reads at most that much of the log, and only for subscribers
+        // of the new process, who have not seen those events.
+        if position != saved && (stopping || last_save.elapsed() >= SAVE_EVERY) {
+            match shared.store.save_relay_position(RELAY_NAME, position).await {
+                Ok(()) => saved = position,
+                Err(e) => warn!(error = %e, "relay cannot save its position"),
+            }
+            last_save = std::time::Instant::now();
         }
-        if shared.is_shutting_down() {
+        if stopping {
             return;
+        }
+        if last_trim.elapsed() > TRIM_EVERY {
+            last_trim = std::time::Instant::now();
+            trim(&shared, saved).await;
         }
         tokio::select! {
             _ = shared.relay_wake.notified() => {}
