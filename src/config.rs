@@ -33,15 +33,43 @@ pub struct Config {
     /// Largest bulk string a request may carry, in bytes.
     #[arg(long, env = "RESPIRE_PROTO_MAX_BULK_LEN", default_value_t = 512 * 1024 * 1024)]
     pub proto_max_bulk_len: i64,
-    /// How long the event log keeps relayed events, in seconds.
+    /// How long the event log keeps events, in seconds.
     #[arg(long, env = "RESPIRE_EVENT_RETENTION", default_value_t = 7 * 24 * 3600)]
     pub event_retention: u64,
+    /// This instance's name among those sharing a database (its relay
+    /// position and leases are kept under it). Default: hostname:port.
+    #[arg(long, env = "RESPIRE_INSTANCE_NAME")]
+    pub instance_name: Option<String>,
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One-shot commands.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Run the database migrations and exit (for an init container).
+    Migrate,
 }
 
 impl Config {
     /// The configuration with every default, as tests start from.
     pub fn defaults() -> Config {
         Config::parse_from(["respire"])
+    }
+
+    /// The instance name: the flag, or hostname:port.
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = &self.instance_name {
+            return name.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "respire".into());
+        format!("{host}:{}", self.port)
     }
 
     /// The store URL: the explicit one or SQLite in the data directory.

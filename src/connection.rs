@@ -20,7 +20,7 @@ use crate::cmd::{self, CommandSpec, Ctx, Family};
 use crate::protocol::parse_request;
 use crate::reply::Reply;
 use crate::server::{ClientHandle, ClientInfo, Shared};
-use crate::store::Db;
+use crate::store::{Db, StoreError};
 
 /// Commands a RESP2 connection may run while subscribed.
 const SUBSCRIBED_ALLOWED: [&str; 9] = [
@@ -34,6 +34,15 @@ const SUBSCRIBED_ALLOWED: [&str; 9] = [
     "quit",
     "reset",
 ];
+/// How many times a command hit by a deadlock or write conflict is rerun.
+pub const MAX_RETRIES: u32 = 10;
+
+/// A short, growing, jittered pause before rerunning a conflicted command.
+pub fn retry_delay(attempt: u32) -> std::time::Duration {
+    let base = 1u64 << attempt.min(6);
+    std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
+}
+
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -305,12 +314,29 @@ impl Connection {
     }
 
     /// Runs a data command in its own store transaction; the reply is sent
-    /// only after the commit.
+    /// only after the commit. Deadlocks and write conflicts rerun the whole
+    /// command a bounded number of times.
     async fn run_data(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
-        let mut txn = match self.shared.store.begin(spec.is_write()).await {
-            Ok(txn) => txn,
-            Err(e) => return Reply::Error(e.reply_text()),
-        };
+        let mut attempt = 0;
+        loop {
+            match self.try_data(spec, args).await {
+                Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    debug!(client = self.id, attempt, error = %e, "write conflict; retrying");
+                    tokio::time::sleep(retry_delay(attempt)).await;
+                }
+                Err(e) => return Reply::Error(e.reply_text()),
+                Ok(reply) => return reply,
+            }
+        }
+    }
+
+    async fn try_data(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+    ) -> Result<Reply, StoreError> {
+        let mut txn = self.shared.store.begin(spec.is_write()).await?;
         let mut ctx = Ctx {
             txn: &mut *txn,
             db: self.db,
@@ -323,20 +349,17 @@ impl Connection {
         let (events, now) = (std::mem::take(&mut ctx.events), ctx.now);
         let reply = match result {
             Ok(reply) => reply,
-            Err(e) => return e.into_reply(),
+            Err(CmdError::Reply(text)) => return Ok(Reply::Error(text)),
+            Err(CmdError::Store(e)) => return Err(e),
         };
         if !events.is_empty() {
-            if let Err(e) = txn.log_events(&events, now).await {
-                return Reply::Error(e.reply_text());
-            }
+            txn.log_events(&events, now).await?;
         }
-        if let Err(e) = txn.commit().await {
-            return Reply::Error(e.reply_text());
-        }
+        txn.commit().await?;
         if !events.is_empty() {
             self.shared.relay_wake.notify_one();
         }
-        reply
+        Ok(reply)
     }
 
     fn cleanup(&mut self) {

@@ -14,6 +14,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
+    if let Some(respire::config::Command::Migrate) = config.command {
+        let url = config.store_url();
+        respire::store::migrate(&url)
+            .await
+            .with_context(|| format!("migrating {url}"))?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     let addr: SocketAddr = format!("{}:{}", config.bind, config.port)
         .parse()
         .with_context(|| format!("invalid --bind address {:?}", config.bind))?;

@@ -110,9 +110,10 @@ pub async fn run(
     let store = store::open(&url)
         .await
         .with_context(|| format!("cannot open the store at {url}"))?;
-    let notify = match store.get_setting(NOTIFY_SETTING).await? {
-        Some(text) => flags::parse(text.as_bytes()).unwrap_or(0),
-        None => 0,
+    // A database still starting answers later; the relay re-reads it.
+    let notify = match store.get_setting(NOTIFY_SETTING).await {
+        Ok(Some(text)) => flags::parse(text.as_bytes()).unwrap_or(0),
+        _ => 0,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {

@@ -1094,3 +1094,174 @@ async fn compat() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Tests of the runner itself (no server needed)
+// ---------------------------------------------------------------------------
+
+mod runner {
+    use super::*;
+
+    fn frame(raw: &[u8]) -> Frame {
+        let (frame, used) = parse_frame(raw, 0).unwrap().expect("complete frame");
+        assert_eq!(used, raw.len(), "{}", escape(raw));
+        frame
+    }
+
+    #[test]
+    fn split_args_quotes_and_escapes() {
+        let args = split_args(r#"SET "a b" "\x00\r\n\"\\" c\d "" x"y z"  "#).unwrap();
+        let expected: Vec<&[u8]> = vec![b"SET", b"a b", b"\x00\r\n\"\\", b"c\\d", b"", b"xy z"];
+        assert_eq!(args, expected);
+        assert!(split_args(r#"GET "open"#).is_err());
+        assert!(split_args(r#"GET "\q""#).is_err());
+        assert!(split_args(r#"GET "\xZZ""#).is_err());
+    }
+
+    #[test]
+    fn parse_every_frame_type() {
+        let samples: [&[u8]; 14] = [
+            b"+OK\r\n",
+            b"-ERR x\r\n",
+            b":-5\r\n",
+            b"$-1\r\n",
+            b"$4\r\na\r\nb\r\n",
+            b"*-1\r\n",
+            b"_\r\n",
+            b",1.5\r\n",
+            b"#t\r\n",
+            b"(12345678901234567890\r\n",
+            b"!3\r\nerr\r\n",
+            b"=7\r\ntxt:abc\r\n",
+            b"~1\r\n+a\r\n",
+            b"*2\r\n%1\r\n+a\r\n:1\r\n>2\r\n$1\r\nx\r\n_\r\n",
+        ];
+        for raw in samples {
+            assert_eq!(frame(raw).raw, raw);
+            for cut in 0..raw.len() {
+                assert!(
+                    parse_frame(&raw[..cut], 0).unwrap().is_none(),
+                    "{}",
+                    escape(&raw[..cut])
+                );
+            }
+        }
+        assert!(matches!(frame(b":42\r\n").value, Value::Integer(42)));
+        let attributed = frame(b"|1\r\n+key\r\n+val\r\n:7\r\n");
+        assert!(matches!(attributed.value, Value::Integer(7)));
+        assert!(parse_frame(b"?x\r\n", 0).is_err());
+        assert!(parse_frame(b"$1\r\nab\r\n", 0).is_err());
+    }
+
+    #[test]
+    fn checks_relax_the_comparison() {
+        let same =
+            |check, a: &[u8], b: &[u8]| canonical(check, &frame(a)) == canonical(check, &frame(b));
+        assert!(same(
+            Check::Unordered,
+            b"*2\r\n+a\r\n+b\r\n",
+            b"*2\r\n+b\r\n+a\r\n"
+        ));
+        assert!(!same(
+            Check::Unordered,
+            b"*2\r\n+a\r\n+a\r\n",
+            b"*2\r\n+a\r\n+b\r\n"
+        ));
+        assert!(same(
+            Check::Pairs,
+            b"*4\r\n+f\r\n+1\r\n+g\r\n+2\r\n",
+            b"*4\r\n+g\r\n+2\r\n+f\r\n+1\r\n"
+        ));
+        assert!(!same(
+            Check::Pairs,
+            b"*4\r\n+f\r\n+1\r\n+g\r\n+2\r\n",
+            b"*4\r\n+f\r\n+2\r\n+g\r\n+1\r\n"
+        ));
+        assert!(same(
+            Check::Unordered,
+            b"%2\r\n+f\r\n+1\r\n+g\r\n+2\r\n",
+            b"%2\r\n+g\r\n+2\r\n+f\r\n+1\r\n"
+        ));
+        assert!(same(
+            Check::Scan,
+            b"*2\r\n$1\r\n0\r\n*2\r\n+a\r\n+b\r\n",
+            b"*2\r\n$1\r\n0\r\n*2\r\n+b\r\n+a\r\n"
+        ));
+        assert!(!same(
+            Check::Scan,
+            b"*2\r\n$1\r\n0\r\n*0\r\n",
+            b"*2\r\n$1\r\n5\r\n*0\r\n"
+        ));
+        assert!(same(Check::Type, b":1\r\n", b":2\r\n"));
+        assert!(!same(Check::Type, b":1\r\n", b"$1\r\n1\r\n"));
+        assert!(same(Check::Len, b"*1\r\n+a\r\n", b"*1\r\n+b\r\n"));
+        assert!(same(Check::Range(1, 2), b":1\r\n", b":2\r\n"));
+        assert!(canonical(Check::Range(1, 2), &frame(b":3\r\n")).is_err());
+        assert!(canonical(Check::Unordered, &frame(b"+OK\r\n")).is_err());
+    }
+
+    #[test]
+    fn parse_case_files() {
+        let text = "# comment\n=== one\nSET k v\n@conn 2\n@range 1 2 TTL k\n@sub PSUBSCRIBE a b\n\
+                    @frames 2 UNSUBSCRIBE\n@sleep 10\n=== two\n@resp3\n@read\n";
+        let cases = parse_case_file("t.case", text).unwrap();
+        assert_eq!(cases.len(), 2);
+        let one = &cases[0];
+        assert_eq!((one.line, one.steps.len()), (2, 6));
+        assert!(matches!(
+            &one.steps[0].action,
+            Action::Command {
+                conn: 1,
+                check: Check::Exact,
+                frames: 1,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &one.steps[1].action,
+            Action::Command {
+                conn: 2,
+                check: Check::Range(1, 2),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &one.steps[2].action,
+            Action::Subscribe { frames: 2, .. }
+        ));
+        assert!(matches!(
+            &one.steps[3].action,
+            Action::Command {
+                conn: 2,
+                frames: 2,
+                ..
+            }
+        ));
+        assert!(matches!(one.steps[5].action, Action::ExpectMessages));
+        let two = &cases[1];
+        assert!(matches!(
+            &two.steps[0].action,
+            Action::Command {
+                conn: 1,
+                check: Check::Type,
+                ..
+            }
+        ));
+        assert!(matches!(two.steps[1].action, Action::Read { conn: 1 }));
+        for bad in [
+            "SET k v\n",
+            "=== a\n@bogus x\n",
+            "=== a\nGET a\n=== a\nGET b\n",
+            "=== a\n",
+            "=== a\n@conn 0\n",
+        ] {
+            assert!(parse_case_file("t.case", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn case_files_parse() {
+        let cases = load_cases(&cases_dir()).unwrap();
+        assert!(cases.len() >= 170, "only {} cases", cases.len());
+    }
+}

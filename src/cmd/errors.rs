@@ -111,3 +111,13 @@ fn lossy(b: &[u8]) -> String {
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect()
 }
+
+pub const INCR_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
+pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+pub const RANDFIELD_COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// EXPIRE's answer to an option it does not know.
+pub fn unsupported_option(opt: &[u8]) -> String {
+    format!("ERR Unsupported option {}", lossy(opt))
+}

@@ -1,12 +1,586 @@
-//! keys commands.
+//! Generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, the
+//! TTL and EXPIRE families, DBSIZE, FLUSHDB, FLUSHALL, ...
 
 use bytes::Bytes;
 
-use super::errors::{CmdResult, err};
-use super::{CommandSpec, Ctx};
+use super::errors::{self, CmdError, CmdResult, err};
+use super::{CommandSpec, Ctx, Family, NO_KEYS, ONE_KEY, int_arg, is, spec};
+use crate::glob;
+use crate::reply::{OK, Reply};
+use crate::store::KeyKind;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+const G: &str = "generic";
+const S: &str = "server";
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const W: &[&str] = &["write"];
+const WF: &[&str] = &["write", "fast"];
+const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
-pub async fn execute(_ctx: &mut Ctx<'_>, name: &str, _args: &[Bytes]) -> CmdResult {
-    err(format!("ERR unhandled command '{name}'"))
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "del",
+        -2,
+        W,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Delete a key",
+    ),
+    spec(
+        "unlink",
+        -2,
+        WF,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "4.0.0",
+        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+    ),
+    spec(
+        "exists",
+        -2,
+        RF,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Determine if a key exists",
+    ),
+    spec(
+        "touch",
+        -2,
+        RF,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "3.2.1",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+    ),
+    spec(
+        "type",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Determine the type stored at key",
+    ),
+    spec(
+        "keys",
+        2,
+        R,
+        NO_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Find all keys matching the given pattern",
+    ),
+    spec(
+        "scan",
+        -2,
+        R,
+        NO_KEYS,
+        Family::Keys,
+        G,
+        "2.8.0",
+        "Incrementally iterate the keys space",
+    ),
+    spec(
+        "randomkey",
+        1,
+        R,
+        NO_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Return a random key from the keyspace",
+    ),
+    spec(
+        "rename",
+        3,
+        W,
+        (1, 2, 1),
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Rename a key",
+    ),
+    spec(
+        "renamenx",
+        3,
+        WF,
+        (1, 2, 1),
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Rename a key, only if the new key does not exist",
+    ),
+    spec(
+        "ttl",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Get the time to live for a key in seconds",
+    ),
+    spec(
+        "pttl",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.6.0",
+        "Get the time to live for a key in milliseconds",
+    ),
+    spec(
+        "expiretime",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key",
+    ),
+    spec(
+        "pexpiretime",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+    ),
+    spec(
+        "expire",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Set a key's time to live in seconds",
+    ),
+    spec(
+        "pexpire",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.6.0",
+        "Set a key's time to live in milliseconds",
+    ),
+    spec(
+        "expireat",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.2.0",
+        "Set the expiration for a key as a UNIX timestamp",
+    ),
+    spec(
+        "pexpireat",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.6.0",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+    ),
+    spec(
+        "persist",
+        2,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.2.0",
+        "Remove the expiration from a key",
+    ),
+    spec(
+        "dbsize",
+        1,
+        RF,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "1.0.0",
+        "Return the number of keys in the selected database",
+    ),
+    spec(
+        "flushdb",
+        -1,
+        W,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "1.0.0",
+        "Remove all keys from the current database",
+    ),
+    spec(
+        "flushall",
+        -1,
+        W,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "1.0.0",
+        "Remove all keys from all databases",
+    ),
+];
+
+pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
+    match name {
+        "del" | "unlink" => {
+            let mut deleted = 0;
+            for key in &args[1..] {
+                if ctx.for_write(key).await?.is_some() && ctx.txn.delete(ctx.db, key).await? {
+                    ctx.notify(b'g', "del", key);
+                    deleted += 1;
+                }
+            }
+            Ok(Reply::Int(deleted))
+        }
+        "exists" | "touch" => {
+            let mut found = 0;
+            for key in &args[1..] {
+                let hit = ctx.live(key).await?.is_some();
+                ctx.count_lookup(hit);
+                found += hit as i64;
+            }
+            Ok(Reply::Int(found))
+        }
+        "type" => {
+            let meta = ctx.live(&args[1]).await?;
+            ctx.count_lookup(meta.is_some());
+            Ok(Reply::Status(meta.map_or("none", |m| m.kind.name())))
+        }
+        "keys" => keys(ctx, &args[1]).await,
+        "scan" => scan(ctx, args).await,
+        "randomkey" => Ok(Reply::opt_bulk(ctx.txn.random_key(ctx.db, ctx.now).await?)),
+        "rename" | "renamenx" => rename(ctx, &args[1], &args[2], name == "renamenx").await,
+        "ttl" => ttl(ctx, &args[1], false, false).await,
+        "pttl" => ttl(ctx, &args[1], true, false).await,
+        "expiretime" => ttl(ctx, &args[1], false, true).await,
+        "pexpiretime" => ttl(ctx, &args[1], true, true).await,
+        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(ctx, name, args).await,
+        "persist" => {
+            let key = &args[1];
+            match ctx.for_write(key).await? {
+                Some(meta) if meta.expire_at.is_some() => {
+                    ctx.txn.set_expire(ctx.db, key, None).await?;
+                    ctx.notify(b'g', "persist", key);
+                    Ok(Reply::Int(1))
+                }
+                _ => Ok(Reply::Int(0)),
+            }
+        }
+        "dbsize" => {
+            let counts = ctx.txn.counts(ctx.now).await?;
+            Ok(Reply::Int(
+                counts.iter().find(|c| c.db == ctx.db).map_or(0, |c| c.keys),
+            ))
+        }
+        "flushdb" | "flushall" => {
+            // Redis's getFlushCommandFlags: nothing, SYNC or ASYNC.
+            let mode_ok = match args.get(1) {
+                None => true,
+                Some(mode) => args.len() == 2 && (is(mode, "sync") || is(mode, "async")),
+            };
+            if !mode_ok {
+                return err(errors::SYNTAX);
+            }
+            let db = if name == "flushdb" {
+                Some(ctx.db)
+            } else {
+                None
+            };
+            ctx.txn.flush(db).await?;
+            Ok(OK)
+        }
+        _ => err(format!("ERR unhandled keys command '{name}'")),
+    }
+}
+
+/// KEYS pattern: every live key matching, narrowed to the pattern's
+/// literal prefix in the store.
+async fn keys(ctx: &mut Ctx<'_>, pattern: &[u8]) -> CmdResult {
+    let all = pattern == b"*";
+    let candidates = ctx
+        .txn
+        .keys_with_prefix(ctx.db, glob::literal_prefix(pattern))
+        .await?;
+    let now = ctx.now;
+    Ok(Reply::bulks(
+        candidates
+            .into_iter()
+            .filter(|(key, meta)| meta.is_live(now) && (all || glob::matches(pattern, key)))
+            .map(|(key, _)| key),
+    ))
+}
+
+/// Parses a SCAN/HSCAN cursor as Redis does with `strtoul`: no leading
+/// space, an optional sign (a negative cursor wraps), decimal digits, no
+/// trailing bytes, no overflow. The empty string is cursor 0.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::Reply(errors::CURSOR.into());
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// The options shared by SCAN and HSCAN.
+pub struct ScanOptions<'a> {
+    pub count: u64,
+    /// `None` when there is no pattern or it is just `*`.
+    pub pattern: Option<&'a [u8]>,
+    /// SCAN's TYPE filter.
+    pub kind: Option<&'a [u8]>,
+}
+
+impl ScanOptions<'_> {
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern.is_none_or(|p| glob::matches(p, item))
+    }
+}
+
+/// Parses `[MATCH pattern] [COUNT n] [TYPE t]` (TYPE only for SCAN), with
+/// Redis's errors: a bad COUNT is not an integer, COUNT < 1 and anything
+/// unknown are syntax errors.
+pub fn scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOptions<'_>, CmdError> {
+    let mut opts = ScanOptions {
+        count: 10,
+        pattern: None,
+        kind: None,
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let (a, value) = (&args[i], args.get(i + 1));
+        match value {
+            Some(v) if is(a, "count") => {
+                let n = int_arg(v)?;
+                if n < 1 {
+                    return err(errors::SYNTAX);
+                }
+                opts.count = n as u64;
+            }
+            Some(v) if is(a, "match") => opts.pattern = (v.as_ref() != b"*").then_some(v.as_ref()),
+            Some(v) if is(a, "type") && allow_type => opts.kind = Some(v.as_ref()),
+            _ => return err(errors::SYNTAX),
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
+///
+/// The cursor is the [`key_hash`](super::key_hash) of the last key
+/// returned: each page holds about COUNT keys in hash order (the store
+/// never splits keys sharing a hash), then MATCH, TYPE and expiry filter
+/// it, so a page may come back short or empty with a non-zero cursor.
+async fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&args[1])?;
+    let opts = scan_options(&args[2..], true)?;
+    // Key hashes are below 2^62: a larger cursor is past the end.
+    let Ok(cursor) = i64::try_from(cursor) else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
+    let limit = u32::try_from(opts.count).unwrap_or(u32::MAX);
+    let (page, next) = ctx.txn.scan(ctx.db, cursor, limit).await?;
+    let now = ctx.now;
+    let keys = page
+        .into_iter()
+        .filter(|(key, meta)| {
+            meta.is_live(now)
+                && opts.matches(key)
+                && opts
+                    .kind
+                    .is_none_or(|k| k.eq_ignore_ascii_case(meta.kind.name().as_bytes()))
+        })
+        .map(|(key, _)| Reply::Bulk(key))
+        .collect();
+    Ok(scan_reply(next as u64, keys))
+}
+
+/// A SCAN-family reply: the next cursor as a bulk string, then the items.
+pub fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    let mut buf = itoa::Buffer::new();
+    Reply::Array(vec![
+        Reply::bulk(Bytes::copy_from_slice(buf.format(cursor).as_bytes())),
+        Reply::Array(items),
+    ])
+}
+
+/// RENAME / RENAMENX, as Redis's renameGenericCommand: the source must
+/// exist (even when renamed to itself); the value and its TTL move to the
+/// destination, which is replaced if it exists (RENAMENX answers 0).
+async fn rename(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, nx: bool) -> CmdResult {
+    let Some(meta) = ctx.for_write(src).await? else {
+        return err(errors::NO_SUCH_KEY);
+    };
+    if src == dst {
+        return Ok(if nx { Reply::Int(0) } else { OK });
+    }
+    if ctx.for_write(dst).await?.is_some() {
+        if nx {
+            return Ok(Reply::Int(0));
+        }
+        ctx.txn.delete(ctx.db, dst).await?;
+    }
+    match meta.kind {
+        KeyKind::String => {
+            let value = ctx
+                .txn
+                .string_get(ctx.db, src)
+                .await?
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            ctx.txn
+                .string_put(ctx.db, dst, &value, meta.expire_at)
+                .await?;
+        }
+        KeyKind::Hash => {
+            let pairs = ctx.txn.hash_all(ctx.db, src).await?;
+            ctx.txn.hash_put(ctx.db, dst, &pairs).await?;
+            if meta.expire_at.is_some() {
+                ctx.txn.set_expire(ctx.db, dst, meta.expire_at).await?;
+            }
+        }
+    }
+    ctx.txn.delete(ctx.db, src).await?;
+    // Redis's dbAdd announces the destination as a new key first.
+    ctx.notify(b'n', "new", dst);
+    ctx.notify(b'g', "rename_from", src);
+    ctx.notify(b'g', "rename_to", dst);
+    Ok(if nx { Reply::Int(1) } else { OK })
+}
+
+/// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for a missing key, -1 for no
+/// deadline; seconds are rounded to the nearest as Redis does.
+async fn ttl(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
+    let meta = ctx.live(key).await?;
+    ctx.count_lookup(meta.is_some());
+    let Some(meta) = meta else {
+        return Ok(Reply::Int(-2));
+    };
+    let Some(at) = meta.expire_at else {
+        return Ok(Reply::Int(-1));
+    };
+    let left = if absolute { at } else { at - ctx.now }.max(0);
+    Ok(Reply::Int(if ms {
+        left
+    } else {
+        ((left as i128 + 500) / 1000) as i64
+    }))
+}
+
+/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX|XX|GT|LT], as Redis's
+/// expireGenericCommand (a key without a TTL counts as an infinite one).
+async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
+    let seconds = matches!(name, "expire" | "expireat");
+    let relative = matches!(name, "expire" | "pexpire");
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        if is(opt, "nx") {
+            nx = true;
+        } else if is(opt, "xx") {
+            xx = true;
+        } else if is(opt, "gt") {
+            gt = true;
+        } else if is(opt, "lt") {
+            lt = true;
+        } else {
+            return err(errors::unsupported_option(opt));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return err(errors::EXPIRE_OPTIONS);
+    }
+    if gt && lt {
+        return err(errors::GT_LT);
+    }
+    let mut when = int_arg(&args[2])?;
+    if seconds {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            return err(errors::invalid_expire(name));
+        }
+        when *= 1000;
+    }
+    let base = if relative { ctx.now } else { 0 };
+    if when > i64::MAX - base {
+        return err(errors::invalid_expire(name));
+    }
+    when += base;
+
+    let key = &args[1];
+    let Some(meta) = ctx.for_write(key).await? else {
+        return Ok(Reply::Int(0));
+    };
+    let current = meta.expire_at;
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| when <= c))
+        || (lt && current.is_some_and(|c| when >= c));
+    if refused {
+        return Ok(Reply::Int(0));
+    }
+    if when <= ctx.now {
+        ctx.txn.delete(ctx.db, key).await?;
+        ctx.notify(b'g', "del", key);
+    } else {
+        ctx.txn.set_expire(ctx.db, key, Some(when)).await?;
+        ctx.notify(b'g', "expire", key);
+    }
+    Ok(Reply::Int(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"").ok(), Some(0));
+        assert_eq!(parse_cursor(b"0").ok(), Some(0));
+        assert_eq!(parse_cursor(b"+12").ok(), Some(12));
+        assert_eq!(parse_cursor(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615").ok(), Some(u64::MAX));
+        assert!(parse_cursor(b"18446744073709551616").is_err());
+        assert!(parse_cursor(b" 0").is_err());
+        assert!(parse_cursor(b"0 ").is_err());
+        assert!(parse_cursor(b"-").is_err());
+        assert!(parse_cursor(b"x").is_err());
+    }
 }

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use super::errors::{self, CmdError, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, spec};
 use crate::clock::now_ms;
-use crate::connection::{Connection, MultiState, Watched};
+use crate::connection::{Connection, MAX_RETRIES, MultiState, Watched, retry_delay};
 use crate::reply::{OK, Reply};
-use crate::store::{Db, Txn};
+use crate::store::{Db, StoreError, Txn};
 
 const G: &str = "transactions";
 const F: Family = Family::Transaction;
@@ -99,7 +99,19 @@ pub async fn execute(
                 end_multi(conn);
                 return err(errors::EXECABORT);
             }
-            let result = exec(conn, multi.queue).await;
+            let mut attempt = 0;
+            let start_db = conn.db;
+            let result = loop {
+                match exec(conn, &multi.queue).await {
+                    Err(CmdError::Store(StoreError::Conflict(_))) if attempt < MAX_RETRIES => {
+                        attempt += 1;
+                        // A SELECT inside the block ran; start over from the same db.
+                        conn.db = start_db;
+                        tokio::time::sleep(retry_delay(attempt)).await;
+                    }
+                    other => break other,
+                }
+            };
             end_multi(conn);
             result
         }
@@ -153,7 +165,7 @@ async fn live_version(
 }
 
 /// Runs a queued block as one transaction; nil when a watched key changed.
-async fn exec(conn: &mut Connection, queue: Vec<(&'static CommandSpec, Vec<Bytes>)>) -> CmdResult {
+async fn exec(conn: &mut Connection, queue: &[(&'static CommandSpec, Vec<Bytes>)]) -> CmdResult {
     let write = queue.iter().any(|(spec, _)| spec.is_write());
     let mut txn = conn.shared.store.begin(write).await?;
     let now = now_ms();
@@ -167,7 +179,7 @@ async fn exec(conn: &mut Connection, queue: Vec<(&'static CommandSpec, Vec<Bytes
     let shared = conn.shared.clone();
     for (spec, args) in queue {
         if !spec.family.is_data() {
-            replies.push(Box::pin(conn.call(spec, args)).await);
+            replies.push(Box::pin(conn.call(spec, args.clone())).await);
             continue;
         }
         let mut ctx = Ctx {
@@ -178,7 +190,7 @@ async fn exec(conn: &mut Connection, queue: Vec<(&'static CommandSpec, Vec<Bytes
             shared: &shared,
             resp3: conn.resp3,
         };
-        let result = super::execute(&mut ctx, spec, &args).await;
+        let result = super::execute(&mut ctx, spec, args).await;
         events = ctx.events;
         match result {
             Ok(reply) => replies.push(reply),

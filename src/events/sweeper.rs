@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::warn;
 
@@ -17,10 +17,40 @@ const BATCH: u32 = 200;
 /// `expired` event can be.
 const TICK: Duration = Duration::from_millis(50);
 
+/// The lease that makes one sweeper active per deployment.
+const LEASE: &str = "sweeper";
+/// How long a lease lasts without renewal: another instance takes over
+/// this long after the holder dies.
+const LEASE_TTL_MS: i64 = 3000;
+/// How often the lease is renewed (or tried for).
+const LEASE_EVERY: Duration = Duration::from_millis(1000);
+
 pub async fn run(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    let holder = shared.config.instance_name();
+    let mut leased = false;
+    let mut last_lease: Option<Instant> = None;
     loop {
-        match sweep_once(&shared).await {
+        if last_lease.is_none_or(|at| at.elapsed() >= LEASE_EVERY) {
+            leased = match shared
+                .store
+                .try_lease(LEASE, &holder, now_ms(), LEASE_TTL_MS)
+                .await
+            {
+                Ok(held) => held,
+                Err(e) => {
+                    warn!(error = %e, "cannot renew the sweeper lease");
+                    false
+                }
+            };
+            last_lease = Some(Instant::now());
+        }
+        let swept = if leased {
+            sweep_once(&shared).await
+        } else {
+            Ok(0)
+        };
+        match swept {
             Ok(n) if n == BATCH as usize => continue,
             Ok(_) => {}
             Err(e) => warn!(error = %e, "expiry sweep failed"),

@@ -6,6 +6,7 @@
 //! them as stored and the command layer decides what "expired" means at its
 //! `now`, so every read path is lazily correct.
 
+pub mod mysql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -103,6 +104,9 @@ pub enum StoreError {
     /// The value or key exceeds what the database accepts.
     #[error("{0}")]
     TooLarge(String),
+    /// A deadlock or write conflict: the whole command may be retried.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
     #[error("{0}")]
     Other(String),
 }
@@ -113,6 +117,7 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) => crate::cmd::errors::STORE_UNAVAILABLE.to_string(),
             StoreError::TooLarge(msg) => format!("ERR {msg}"),
+            StoreError::Conflict(_) => "TRYAGAIN write conflict, please retry".to_string(),
             StoreError::Other(msg) => format!("ERR store error: {msg}"),
         }
     }
@@ -120,6 +125,24 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if let Some(number) = e
+            .as_database_error()
+            .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+            .map(|d| d.number())
+        {
+            match number {
+                // Deadlock, lock wait timeout, a concurrent creator's
+                // duplicate key, TiDB write conflicts: retry the command.
+                1213 | 1205 | 1062 | 9007 | 8002 | 8022 | 8028 => {
+                    return StoreError::Conflict(e.to_string());
+                }
+                // Packet, row or TiDB entry too large.
+                1153 | 1118 | 1406 | 8025 => {
+                    return StoreError::TooLarge(format!("value too large for the database: {e}"));
+                }
+                _ => {}
+            }
+        }
         match e {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -140,14 +163,25 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>>;
     /// Up to `limit` logged events with id greater than `after`, by id.
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
+    /// The logged events with these ids (those that exist), by id.
+    async fn events_by_id(&self, ids: &[i64]) -> StoreResult<Vec<LoggedEvent>>;
     /// The highest event id in the log (0 when empty).
     async fn last_event_id(&self) -> StoreResult<i64>;
     /// Where the relay stopped; 0 before it ever ran.
     async fn relay_position(&self, relay: &str) -> StoreResult<i64>;
     async fn save_relay_position(&self, relay: &str, id: i64) -> StoreResult<()>;
-    /// Deletes up to `limit` events with id at most `up_to` logged before
-    /// `before_ms`; returns how many went.
-    async fn trim_events(&self, up_to: i64, before_ms: i64, limit: u32) -> StoreResult<u64>;
+    /// Deletes up to `limit` events logged before `before_ms`; returns how
+    /// many went.
+    async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64>;
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`;
+    /// true when `holder` holds it afterwards.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool>;
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
     async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()>;
     /// Closes every connection after in-flight work finishes.
@@ -235,9 +269,21 @@ pub trait Txn: Send {
 /// embedded store.
 pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-        return Err(StoreError::Other(
-            "the MySQL/TiDB backend is not available in this build yet".into(),
-        ));
+        return Ok(std::sync::Arc::new(mysql::MySqlStore::open(url)?));
     }
     Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+}
+
+/// Runs the migrations of the store a URL names, and returns.
+pub async fn migrate(url: &str) -> StoreResult<()> {
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        return mysql::MySqlStore::migrate(url).await;
+    }
+    sqlite::SqliteStore::open(url).await?.close().await;
+    Ok(())
+}
+
+/// A fresh random WATCH version.
+pub(crate) fn new_version() -> i64 {
+    rand::random::<i64>() & i64::MAX
 }

@@ -16,6 +16,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
     Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn,
+    new_version,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
@@ -96,6 +97,19 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn events_by_id(&self, ids: &[i64]) -> StoreResult<Vec<LoggedEvent>> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(
+                self.events_after(id - 1, 1)
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.id == *id),
+            );
+        }
+        Ok(out)
+    }
+
     async fn last_event_id(&self) -> StoreResult<i64> {
         let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM kv_events")
             .fetch_one(&self.pool)
@@ -121,17 +135,38 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn trim_events(&self, up_to: i64, before_ms: i64, limit: u32) -> StoreResult<u64> {
+    async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
         let _w = self.writer.lock().await;
         let done = sqlx::query(
-            "DELETE FROM kv_events WHERE id IN (SELECT id FROM kv_events WHERE id <= ? AND at_ms < ? ORDER BY id LIMIT ?)",
+            "DELETE FROM kv_events WHERE id IN (SELECT id FROM kv_events WHERE at_ms < ? ORDER BY id LIMIT ?)",
         )
-        .bind(up_to)
         .bind(before_ms)
         .bind(limit as i64)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool> {
+        let _w = self.writer.lock().await;
+        let done = sqlx::query(
+            "INSERT INTO kv_leases (name, holder, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE kv_leases.holder = excluded.holder OR kv_leases.expires_at < ?",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now_ms + ttl_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
@@ -170,10 +205,6 @@ fn meta_from(kind: i64, expire_at: Option<i64>, version: i64) -> StoreResult<Key
         expire_at,
         version,
     })
-}
-
-fn new_version() -> i64 {
-    rand::random::<i64>() & i64::MAX
 }
 
 #[async_trait]

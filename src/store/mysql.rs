@@ -1,0 +1,857 @@
+//! The production store: TiDB, MySQL 8 or MariaDB through sqlx's MySQL
+//! driver.
+//!
+//! Transactions run at READ COMMITTED; every write locks its key's row
+//! first (`SELECT ... FOR UPDATE`), so writers of one key serialise and
+//! their events enter the log in commit order. A key seen absent is created
+//! with a plain INSERT, so two instances racing to create it (SET NX) cannot
+//! both succeed: the loser gets a duplicate-key error, reported as a
+//! conflict, and its command is retried from the start.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
+use sqlx::{Connection, Executor, MySqlPool, QueryBuilder, Row, Transaction};
+use tracing::{info, warn};
+
+use super::{
+    Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn,
+    new_version,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/mysql");
+
+/// Longest key or hash field the schema's indexes hold.
+pub const MAX_KEY_LEN: usize = 3000;
+/// Rows per multi-row statement (well under the 65,535 placeholder limit).
+const CHUNK: usize = 1000;
+
+pub struct MySqlStore {
+    pool: MySqlPool,
+    /// Set once the database answered and the migrations ran.
+    ready: Arc<AtomicBool>,
+    /// The server's max_allowed_packet: larger values are refused up front.
+    max_packet: Arc<AtomicI64>,
+}
+
+impl MySqlStore {
+    /// Prepares the pool without waiting for the database: a background task
+    /// creates the database if missing and runs the migrations, retrying
+    /// with backoff; until then data commands answer TRYAGAIN.
+    pub fn open(url: &str) -> StoreResult<MySqlStore> {
+        let url = url.replacen("mariadb://", "mysql://", 1);
+        let options = MySqlConnectOptions::from_str(&url)?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(32)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options.clone());
+        let store = MySqlStore {
+            pool: pool.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+            max_packet: Arc::new(AtomicI64::new(16 * 1024 * 1024)),
+        };
+        tokio::spawn(prepare(
+            options,
+            pool,
+            store.ready.clone(),
+            store.max_packet.clone(),
+        ));
+        Ok(store)
+    }
+
+    /// Runs the migrations alone (for `respire migrate`), waiting for them.
+    pub async fn migrate(url: &str) -> StoreResult<()> {
+        let url = url.replacen("mariadb://", "mysql://", 1);
+        let options = MySqlConnectOptions::from_str(&url)?;
+        create_database(&options).await?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        pool.close().await;
+        Ok(())
+    }
+
+    /// Whether the database is reachable and migrated.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.ready.load(Ordering::Acquire) {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    fn check_ready(&self) -> StoreResult<()> {
+        if self.ready.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the database is not reachable yet".into(),
+            ))
+        }
+    }
+}
+
+async fn create_database(options: &MySqlConnectOptions) -> StoreResult<()> {
+    let Some(name) = options.get_database() else {
+        return Ok(());
+    };
+    if name.contains('`') {
+        return Err(StoreError::Other(format!("invalid database name {name:?}")));
+    }
+    let mut conn = sqlx::MySqlConnection::connect_with(&options.clone().database("")).await?;
+    conn.execute(format!("CREATE DATABASE IF NOT EXISTS `{name}`").as_str())
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// Brings the database up to date, retrying with backoff until it answers.
+async fn prepare(
+    options: MySqlConnectOptions,
+    pool: MySqlPool,
+    ready: Arc<AtomicBool>,
+    max_packet: Arc<AtomicI64>,
+) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let attempt = async {
+            create_database(&options).await?;
+            MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+            let packet: i64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
+                .fetch_one(&pool)
+                .await?;
+            StoreResult::Ok(packet)
+        };
+        match attempt.await {
+            Ok(packet) => {
+                max_packet.store(packet, Ordering::Relaxed);
+                ready.store(true, Ordering::Release);
+                info!("database ready");
+                return;
+            }
+            Err(e) => {
+                warn!(error = %e, retry_in = ?delay, "database unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MySqlStore {
+    async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>> {
+        self.check_ready()?;
+        let tx = self.pool.begin().await?;
+        Ok(Box::new(MySqlTxn {
+            tx,
+            write,
+            known: HashMap::new(),
+            max_value: self.max_packet.load(Ordering::Relaxed) - 64 * 1024,
+        }))
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+        self.check_ready()?;
+        let rows = sqlx::query(
+            "SELECT id, db, `key`, name, class FROM kv_events WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(logged_event).collect()
+    }
+
+    async fn events_by_id(&self, ids: &[i64]) -> StoreResult<Vec<LoggedEvent>> {
+        self.check_ready()?;
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT id, db, `key`, name, class FROM kv_events WHERE id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            for row in q.build().fetch_all(&self.pool).await? {
+                out.push(logged_event(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn last_event_id(&self) -> StoreResult<i64> {
+        self.check_ready()?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM kv_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn relay_position(&self, relay: &str) -> StoreResult<i64> {
+        self.check_ready()?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT last_id FROM kv_relay WHERE name = ?")
+            .bind(relay)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn save_relay_position(&self, relay: &str, id: i64) -> StoreResult<()> {
+        self.check_ready()?;
+        sqlx::query("INSERT INTO kv_relay (name, last_id) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_id = VALUES(last_id)")
+            .bind(relay)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
+        self.check_ready()?;
+        let done = sqlx::query("DELETE FROM kv_events WHERE at_ms < ? ORDER BY id LIMIT ?")
+            .bind(before_ms)
+            .bind(limit as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool> {
+        self.check_ready()?;
+        sqlx::query("INSERT IGNORE INTO kv_leases (name, holder, expires_at) VALUES (?, ?, 0)")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("UPDATE kv_leases SET holder = ?, expires_at = ? WHERE name = ? AND (holder = ? OR expires_at < ?)")
+            .bind(holder)
+            .bind(now_ms + ttl_ms)
+            .bind(name)
+            .bind(holder)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT holder FROM kv_leases WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(current.as_deref() == Some(holder))
+    }
+
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
+        self.check_ready()?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM kv_settings WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
+        self.check_ready()?;
+        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn logged_event(r: &MySqlRow) -> StoreResult<LoggedEvent> {
+    Ok(LoggedEvent {
+        id: r.try_get(0)?,
+        db: r.try_get::<i32, _>(1)? as Db,
+        key: Bytes::from(r.try_get::<Vec<u8>, _>(2)?),
+        name: r.try_get(3)?,
+        class: r.try_get::<i32, _>(4)? as u8,
+    })
+}
+
+struct MySqlTxn {
+    tx: Transaction<'static, MySql>,
+    write: bool,
+    /// Keys this transaction has looked up: their `kid` when they exist
+    /// (locked, in a write transaction), `None` when seen absent.
+    known: HashMap<(Db, Bytes), Option<i64>>,
+    /// Largest value the database accepts in one statement.
+    max_value: i64,
+}
+
+fn check_key(what: &str, b: &[u8]) -> StoreResult<()> {
+    if b.len() > MAX_KEY_LEN {
+        return Err(StoreError::TooLarge(format!(
+            "{what} is too long for the database ({} bytes; at most {MAX_KEY_LEN})",
+            b.len()
+        )));
+    }
+    Ok(())
+}
+
+impl MySqlTxn {
+    fn check_value(&self, len: usize) -> StoreResult<()> {
+        if len as i64 > self.max_value {
+            return Err(StoreError::TooLarge(format!(
+                "value is too large for the database ({len} bytes; max_allowed_packet allows {})",
+                self.max_value
+            )));
+        }
+        Ok(())
+    }
+
+    /// The key's row (locked in a write transaction) with its kid.
+    async fn row(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, i64)>> {
+        check_key("key", key)?;
+        let sql = if self.write {
+            "SELECT kind, expire_at, version, kid FROM kv_keys WHERE db = ? AND `key` = ? FOR UPDATE"
+        } else {
+            "SELECT kind, expire_at, version, kid FROM kv_keys WHERE db = ? AND `key` = ?"
+        };
+        let row = sqlx::query(sql)
+            .bind(db as i32)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let found = row
+            .map(|r| -> StoreResult<(KeyMeta, i64)> {
+                let meta = KeyMeta {
+                    kind: KeyKind::from_code(r.try_get::<i8, _>(0)? as i64)?,
+                    expire_at: r.try_get(1)?,
+                    version: r.try_get(2)?,
+                };
+                Ok((meta, r.try_get(3)?))
+            })
+            .transpose()?;
+        self.known
+            .insert((db, Bytes::copy_from_slice(key)), found.map(|f| f.1));
+        Ok(found)
+    }
+
+    /// The kid of an existing key, looking it up if this transaction has not.
+    async fn kid(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<i64>> {
+        match self.known.get(&(db, Bytes::copy_from_slice(key))) {
+            Some(kid) => Ok(*kid),
+            None => Ok(self.row(db, key).await?.map(|r| r.1)),
+        }
+    }
+
+    /// Creates the key row (plain INSERT: a concurrent creator makes this
+    /// fail as a conflict rather than overwrite) or updates the existing one.
+    async fn upsert_key(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        value: Option<&[u8]>,
+        expire_at: Option<i64>,
+    ) -> StoreResult<i64> {
+        match self.kid(db, key).await? {
+            Some(kid) => {
+                sqlx::query("UPDATE kv_keys SET kind = ?, expire_at = ?, version = ?, value = ? WHERE db = ? AND `key` = ?")
+                    .bind(kind.code() as i8)
+                    .bind(expire_at)
+                    .bind(new_version())
+                    .bind(value)
+                    .bind(db as i32)
+                    .bind(key)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(kid)
+            }
+            None => {
+                let kid = new_version();
+                sqlx::query(
+                    "INSERT INTO kv_keys (db, `key`, kh, kid, kind, expire_at, version, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(db as i32)
+                .bind(key)
+                .bind(crate::cmd::key_hash(key))
+                .bind(kid)
+                .bind(kind.code() as i8)
+                .bind(expire_at)
+                .bind(new_version())
+                .bind(value)
+                .execute(&mut *self.tx)
+                .await?;
+                self.known
+                    .insert((db, Bytes::copy_from_slice(key)), Some(kid));
+                Ok(kid)
+            }
+        }
+    }
+
+    async fn bump_version(&mut self, db: Db, key: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE kv_keys SET version = ? WHERE db = ? AND `key` = ?")
+            .bind(new_version())
+            .bind(db as i32)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
+
+fn pairs(rows: Vec<MySqlRow>) -> StoreResult<Vec<(Bytes, Bytes)>> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
+                Bytes::from(r.try_get::<Vec<u8>, _>(1)?),
+            ))
+        })
+        .collect()
+}
+
+fn key_rows(rows: &[MySqlRow]) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
+                KeyMeta {
+                    kind: KeyKind::from_code(r.try_get::<i8, _>(1)? as i64)?,
+                    expire_at: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Txn for MySqlTxn {
+    async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>> {
+        Ok(self.row(db, key).await?.map(|r| r.0))
+    }
+
+    async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>> {
+        check_key("key", key)?;
+        let sql = if self.write {
+            "SELECT kind, expire_at, version, kid, value FROM kv_keys WHERE db = ? AND `key` = ? FOR UPDATE"
+        } else {
+            "SELECT kind, expire_at, version, kid, value FROM kv_keys WHERE db = ? AND `key` = ?"
+        };
+        let row = sqlx::query(sql)
+            .bind(db as i32)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let Some(r) = row else {
+            self.known.insert((db, Bytes::copy_from_slice(key)), None);
+            return Ok(None);
+        };
+        let meta = KeyMeta {
+            kind: KeyKind::from_code(r.try_get::<i8, _>(0)? as i64)?,
+            expire_at: r.try_get(1)?,
+            version: r.try_get(2)?,
+        };
+        self.known
+            .insert((db, Bytes::copy_from_slice(key)), Some(r.try_get(3)?));
+        let value: Option<Vec<u8>> = r.try_get(4)?;
+        Ok(Some((meta, Bytes::from(value.unwrap_or_default()))))
+    }
+
+    async fn string_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+    ) -> StoreResult<()> {
+        self.check_value(value.len())?;
+        self.upsert_key(db, key, KeyKind::String, Some(value), expire_at)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool> {
+        let Some((meta, kid)) = self.row(db, key).await? else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM kv_keys WHERE db = ? AND `key` = ?")
+            .bind(db as i32)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?;
+        if meta.kind == KeyKind::Hash {
+            sqlx::query("DELETE FROM kv_hash_fields WHERE kid = ?")
+                .bind(kid)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.known.insert((db, Bytes::copy_from_slice(key)), None);
+        Ok(true)
+    }
+
+    async fn set_expire(&mut self, db: Db, key: &[u8], expire_at: Option<i64>) -> StoreResult<()> {
+        check_key("key", key)?;
+        sqlx::query("UPDATE kv_keys SET expire_at = ?, version = ? WHERE db = ? AND `key` = ?")
+            .bind(expire_at)
+            .bind(new_version())
+            .bind(db as i32)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn hash_get(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        fields: &[Bytes],
+    ) -> StoreResult<Vec<Option<Bytes>>> {
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(vec![None; fields.len()]);
+        };
+        let mut found: HashMap<Bytes, Bytes> = HashMap::new();
+        for chunk in fields.chunks(CHUNK) {
+            let mut q =
+                QueryBuilder::<MySql>::new("SELECT field, value FROM kv_hash_fields WHERE kid = ");
+            q.push_bind(kid).push(" AND field IN (");
+            let mut list = q.separated(", ");
+            for f in chunk {
+                list.push_bind(f.as_ref());
+            }
+            q.push(")");
+            found.extend(pairs(q.build().fetch_all(&mut *self.tx).await?)?);
+        }
+        Ok(fields.iter().map(|f| found.get(f).cloned()).collect())
+    }
+
+    async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>> {
+        check_key("key", key)?;
+        let rows = sqlx::query(
+            "SELECT f.field, f.value FROM kv_keys k JOIN kv_hash_fields f ON f.kid = k.kid \
+             WHERE k.db = ? AND k.`key` = ? ORDER BY f.field",
+        )
+        .bind(db as i32)
+        .bind(key)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        pairs(rows)
+    }
+
+    async fn hash_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(0);
+        };
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE kid = ?")
+                .bind(kid)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    async fn hash_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        pairs_in: &[(Bytes, Bytes)],
+    ) -> StoreResult<i64> {
+        for (field, value) in pairs_in {
+            check_key("hash field", field)?;
+            self.check_value(value.len())?;
+        }
+        let existed = self.kid(db, key).await?;
+        let kid = match existed {
+            Some(kid) => {
+                self.bump_version(db, key).await?;
+                kid
+            }
+            None => self.upsert_key(db, key, KeyKind::Hash, None, None).await?,
+        };
+        let distinct: HashSet<&Bytes> = pairs_in.iter().map(|(f, _)| f).collect();
+        let mut present = 0i64;
+        if existed.is_some() {
+            let fields: Vec<&Bytes> = distinct.iter().copied().collect();
+            for chunk in fields.chunks(CHUNK) {
+                let mut q =
+                    QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM kv_hash_fields WHERE kid = ");
+                q.push_bind(kid).push(" AND field IN (");
+                let mut list = q.separated(", ");
+                for f in chunk {
+                    list.push_bind(f.as_ref());
+                }
+                q.push(")");
+                let n: i64 = q.build_query_scalar().fetch_one(&mut *self.tx).await?;
+                present += n;
+            }
+        }
+        for chunk in pairs_in.chunks(CHUNK) {
+            let mut q =
+                QueryBuilder::<MySql>::new("INSERT INTO kv_hash_fields (kid, field, value) ");
+            q.push_values(chunk, |mut row, (field, value)| {
+                row.push_bind(kid)
+                    .push_bind(field.as_ref())
+                    .push_bind(value.as_ref());
+            });
+            q.push(" ON DUPLICATE KEY UPDATE value = VALUES(value)");
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(distinct.len() as i64 - present)
+    }
+
+    async fn hash_delete(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        fields: &[Bytes],
+    ) -> StoreResult<(i64, bool)> {
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok((0, false));
+        };
+        let mut removed = 0i64;
+        for chunk in fields.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new("DELETE FROM kv_hash_fields WHERE kid = ");
+            q.push_bind(kid).push(" AND field IN (");
+            let mut list = q.separated(", ");
+            for f in chunk {
+                list.push_bind(f.as_ref());
+            }
+            q.push(")");
+            removed += q.build().execute(&mut *self.tx).await?.rows_affected() as i64;
+        }
+        if removed == 0 {
+            return Ok((0, false));
+        }
+        if self.hash_len(db, key).await? == 0 {
+            self.delete(db, key).await?;
+            return Ok((removed, true));
+        }
+        self.bump_version(db, key).await?;
+        Ok((removed, false))
+    }
+
+    async fn hash_scan(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Bytes, Bytes)>> {
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(Vec::new());
+        };
+        let rows = match after {
+            Some(after) => {
+                sqlx::query("SELECT field, value FROM kv_hash_fields WHERE kid = ? AND field > ? ORDER BY field LIMIT ?")
+                    .bind(kid)
+                    .bind(after)
+                    .bind(limit as i64)
+                    .fetch_all(&mut *self.tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT field, value FROM kv_hash_fields WHERE kid = ? ORDER BY field LIMIT ?")
+                    .bind(kid)
+                    .bind(limit as i64)
+                    .fetch_all(&mut *self.tx)
+                    .await?
+            }
+        };
+        pairs(rows)
+    }
+
+    async fn scan(
+        &mut self,
+        db: Db,
+        cursor: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)> {
+        let rows = sqlx::query(
+            "SELECT `key`, kind, expire_at, version, kh FROM kv_keys WHERE db = ? AND kh > ? ORDER BY kh LIMIT ?",
+        )
+        .bind(db as i32)
+        .bind(cursor)
+        .bind(limit as i64)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        if (rows.len() as u32) < limit || rows.is_empty() {
+            return Ok((key_rows(&rows)?, 0));
+        }
+        let last: i64 = rows[rows.len() - 1].try_get(4)?;
+        let mut keys = key_rows(&rows)?;
+        // Every key sharing the last hash, so the next page can start after it.
+        let same = sqlx::query(
+            "SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND kh = ?",
+        )
+        .bind(db as i32)
+        .bind(last)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (key, meta) in key_rows(&same)? {
+            if !keys.iter().any(|(k, _)| *k == key) {
+                keys.push((key, meta));
+            }
+        }
+        Ok((keys, last))
+    }
+
+    async fn keys_with_prefix(
+        &mut self,
+        db: Db,
+        prefix: &[u8],
+    ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+        let rows = match super::sqlite::prefix_upper_bound(prefix) {
+            Some(upper) if !prefix.is_empty() => sqlx::query(
+                "SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND `key` >= ? AND `key` < ? ORDER BY `key`",
+            )
+            .bind(db as i32)
+            .bind(prefix)
+            .bind(upper)
+            .fetch_all(&mut *self.tx)
+            .await?,
+            _ => sqlx::query("SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND `key` >= ? ORDER BY `key`")
+                .bind(db as i32)
+                .bind(prefix)
+                .fetch_all(&mut *self.tx)
+                .await?,
+        };
+        key_rows(&rows)
+    }
+
+    async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>> {
+        let start = crate::cmd::key_hash(&rand::random::<[u8; 8]>());
+        for from in [start, 0] {
+            let key: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT `key` FROM kv_keys WHERE db = ? AND kh >= ? AND (expire_at IS NULL OR expire_at > ?) ORDER BY kh LIMIT 1",
+            )
+            .bind(db as i32)
+            .bind(from)
+            .bind(now_ms)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            if let Some(key) = key {
+                return Ok(Some(Bytes::from(key)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>> {
+        let rows = sqlx::query(
+            "SELECT db, COUNT(*), COUNT(expire_at) FROM kv_keys WHERE expire_at IS NULL OR expire_at > ? GROUP BY db ORDER BY db",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DbCounts {
+                    db: r.try_get::<i32, _>(0)? as Db,
+                    keys: r.try_get(1)?,
+                    expires: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn flush(&mut self, db: Option<Db>) -> StoreResult<()> {
+        match db {
+            Some(db) => {
+                sqlx::query("DELETE FROM kv_hash_fields WHERE kid IN (SELECT kid FROM kv_keys WHERE db = ?)")
+                    .bind(db as i32)
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query("DELETE FROM kv_keys WHERE db = ?")
+                    .bind(db as i32)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM kv_hash_fields")
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query("DELETE FROM kv_keys")
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        self.known.clear();
+        Ok(())
+    }
+
+    async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>> {
+        let sql = if self.write {
+            "SELECT db, `key` FROM kv_keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ? FOR UPDATE"
+        } else {
+            "SELECT db, `key` FROM kv_keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?"
+        };
+        let rows = sqlx::query(sql)
+            .bind(now_ms)
+            .bind(limit as i64)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<i32, _>(0)? as Db,
+                    Bytes::from(r.try_get::<Vec<u8>, _>(1)?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()> {
+        for chunk in events.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new(
+                "INSERT INTO kv_events (db, `key`, name, class, at_ms) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.db as i32)
+                    .push_bind(e.key.as_ref())
+                    .push_bind(e.name)
+                    .push_bind(e.class as i32)
+                    .push_bind(now_ms);
+            });
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
