@@ -466,7 +466,7 @@ fn finish_case(case: &mut Case) -> Result<(), String> {
 /// which `@conn` changes. Returns `None` for pure state changes.
 fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
     let Some(directive) = line.strip_prefix('@') else {
-        return command(split_args(line)?, Check::Exact, *conn).map(Some);
+        return command(split_args(line)?, Check::Exact, None, *conn).map(Some);
     };
     let (word, rest) = directive
         .split_once(char::is_whitespace)
@@ -478,7 +478,7 @@ fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
             .parse()
             .map_err(|_| format!("@{word}: {what} must be an integer"))
     };
-    let check = match word {
+    let (check, frames) = match word {
         "conn" => {
             let n = number("a connection number")?;
             *conn = u32::try_from(n)
@@ -498,7 +498,7 @@ fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
         "resp3" => {
             no_more(word, tokens)?;
             let hello = vec![b"HELLO".to_vec(), b"3".to_vec()];
-            return command(hello, Check::Type, *conn).map(Some);
+            return command(hello, Check::Type, None, *conn).map(Some);
         }
         "sub" => {
             let args: Vec<Vec<u8>> = tokens.collect();
@@ -514,40 +514,35 @@ fn parse_line(line: &str, conn: &mut u32) -> Result<Option<Action>, String> {
                 .ok()
                 .filter(|&n| n > 0)
                 .ok_or("@frames needs a count >= 1")?;
-            let Action::Command {
-                conn, args, check, ..
-            } = command(tokens.collect(), Check::Exact, *conn)?
-            else {
-                unreachable!("command() builds a Command");
-            };
-            return Ok(Some(Action::Command {
-                conn,
-                args,
-                check,
-                frames,
-            }));
+            (Check::Exact, Some(frames))
         }
         "range" => {
             let lo = number("a lower bound")?;
             let hi = number("an upper bound")?;
-            Check::Range(lo, hi)
+            (Check::Range(lo, hi), None)
         }
-        "type" => Check::Type,
-        "len" => Check::Len,
-        "unordered" => Check::Unordered,
-        "pairs" => Check::Pairs,
-        "scan" => Check::Scan,
-        "scan-pairs" => Check::ScanPairs,
+        "type" => (Check::Type, None),
+        "len" => (Check::Len, None),
+        "unordered" => (Check::Unordered, None),
+        "pairs" => (Check::Pairs, None),
+        "scan" => (Check::Scan, None),
+        "scan-pairs" => (Check::ScanPairs, None),
         _ => return Err(format!("unknown directive @{word}")),
     };
-    command(tokens.collect(), check, *conn).map(Some)
+    command(tokens.collect(), check, frames, *conn).map(Some)
 }
 
-fn command(args: Vec<Vec<u8>>, check: Check, conn: u32) -> Result<Action, String> {
+/// A command step; `frames` defaults to what [`default_frames`] says.
+fn command(
+    args: Vec<Vec<u8>>,
+    check: Check,
+    frames: Option<usize>,
+    conn: u32,
+) -> Result<Action, String> {
     if args.is_empty() {
         return Err("missing command".into());
     }
-    let frames = default_frames(&args);
+    let frames = frames.unwrap_or_else(|| default_frames(&args));
     Ok(Action::Command {
         conn,
         args,

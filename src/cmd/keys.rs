@@ -533,7 +533,7 @@ async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
     }
     let mut when = int_arg(&args[2])?;
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return err(errors::invalid_expire(name));
         }
         when *= 1000;

@@ -47,11 +47,13 @@ pub async fn run(shared: Arc<Shared>) {
         match shared.store.relay_position(&name).await {
             Ok(p) => break p,
             Err(e) => {
-                warn!(error = %e, "relay cannot read its position; retrying");
+                if !matches!(e, crate::store::StoreError::Unavailable(_)) {
+                    warn!(error = %e, "relay cannot read its position; retrying");
+                }
                 if shared.is_shutting_down() {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };

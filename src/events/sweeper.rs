@@ -39,7 +39,9 @@ pub async fn run(shared: Arc<Shared>) {
             {
                 Ok(held) => held,
                 Err(e) => {
-                    warn!(error = %e, "cannot renew the sweeper lease");
+                    if !matches!(e, crate::store::StoreError::Unavailable(_)) {
+                        warn!(error = %e, "cannot renew the sweeper lease");
+                    }
                     false
                 }
             };

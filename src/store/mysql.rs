@@ -25,8 +25,6 @@ use super::{
     new_version,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/mysql");
-
 /// Longest key or hash field the schema's indexes hold.
 pub const MAX_KEY_LEN: usize = 3000;
 /// Rows per multi-row statement (well under the 65,535 placeholder limit).
@@ -82,10 +80,7 @@ impl MySqlStore {
             .max_connections(2)
             .connect_with(options)
             .await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        run_migrations(&pool).await?;
         pool.close().await;
         Ok(())
     }
@@ -127,6 +122,30 @@ async fn create_database(options: &MySqlConnectOptions) -> StoreResult<()> {
     Ok(())
 }
 
+/// Runs the migrations holding an advisory lock named after the database,
+/// so instances starting together take turns (sqlx's own lock is not
+/// checked on MariaDB).
+async fn run_migrations(pool: &MySqlPool) -> StoreResult<()> {
+    let mut conn = pool.acquire().await?;
+    let locked: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('respire_migrations:', DATABASE()), 60)")
+            .fetch_one(&mut *conn)
+            .await?;
+    if locked != Some(1) {
+        return Err(StoreError::Unavailable(
+            "another instance holds the migration lock".into(),
+        ));
+    }
+    let mut migrator = sqlx::migrate!("src/store/migrations/mysql");
+    migrator.set_locking(false);
+    // The lock is held by `conn`; the migrations may run on any connection.
+    let result = migrator.run(pool).await;
+    let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('respire_migrations:', DATABASE()))")
+        .execute(&mut *conn)
+        .await;
+    result.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+}
+
 /// Brings the database up to date, retrying with backoff until it answers.
 async fn prepare(
     options: MySqlConnectOptions,
@@ -138,10 +157,7 @@ async fn prepare(
     loop {
         let attempt = async {
             create_database(&options).await?;
-            MIGRATOR
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+            run_migrations(&pool).await?;
             let packet: i64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
                 .fetch_one(&pool)
                 .await?;

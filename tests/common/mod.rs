@@ -119,3 +119,424 @@ pub async fn service_available(name: &str, addr: &str) -> bool {
 
 /// The reference Redis the differential tests compare against.
 pub const REFERENCE_REDIS: &str = "127.0.0.1:6379";
+
+/// The MariaDB the MySQL-backend tests use.
+pub const MARIADB: &str = "127.0.0.1:3306";
+
+/// A private database on the test MariaDB, dropped when this is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh `respire_test_<random>` database, or `None` (after a loud
+    /// skip message; a panic under CI=true) when MariaDB is unreachable.
+    pub async fn create() -> Option<TestDb> {
+        if !service_available("MariaDB", MARIADB).await {
+            return None;
+        }
+        let name = format!("respire_test_{:016x}", rand_u64());
+        let url = format!("mysql://root@{MARIADB}/{name}");
+        Some(TestDb { name, url })
+    }
+
+    /// A server on this database (several may share it).
+    pub async fn server(&self) -> TestServer {
+        let url = self.url.clone();
+        let server = TestServer::start_with(|c| c.database_url = Some(url)).await;
+        server.wait_store_ready().await;
+        server
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee: use a private one.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use sqlx::Connection as _;
+                if let Ok(mut conn) =
+                    sqlx::MySqlConnection::connect(&format!("mysql://root@{MARIADB}/")).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+impl TestServer {
+    /// Waits until data commands stop answering TRYAGAIN (the store is
+    /// connected and migrated).
+    pub async fn wait_store_ready(&self) {
+        let mut conn = self.client().await;
+        for _ in 0..500 {
+            let r: redis::RedisResult<i64> = redis::cmd("DBSIZE").query_async(&mut conn).await;
+            if r.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("store never became ready");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Raw RESP access, for tests that assert the exact bytes on the wire.
+
+/// How long a raw read waits before the test fails.
+pub const RAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Bytes shown with escapes, for readable assertion messages.
+pub fn show(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// A request encoded as a RESP array of bulk strings.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Length of the complete RESP2/RESP3 frame at the start of `buf`, or
+/// `None` when more bytes are needed.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    let cr = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&buf[1..cr]).ok();
+    let after = cr + 2;
+    let count = || line.and_then(|l| l.parse::<i64>().ok());
+    match buf[0] {
+        b'$' | b'!' | b'=' => {
+            let n = count()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = count()?;
+            let n = if matches!(buf[0], b'%' | b'|') {
+                n * 2
+            } else {
+                n
+            };
+            let mut pos = after;
+            for _ in 0..n.max(0) {
+                pos += frame_len(&buf[pos..])?;
+            }
+            Some(pos)
+        }
+        _ => Some(after),
+    }
+}
+
+/// A plain TCP connection speaking raw RESP.
+pub struct Raw {
+    pub stream: tokio::net::TcpStream,
+    pub buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: impl tokio::net::ToSocketAddrs) -> Raw {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads more bytes; false on EOF (or a reset connection).
+    async fn fill(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        self.buf.reserve(64 * 1024);
+        match tokio::time::timeout(RAW_TIMEOUT, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => panic!(
+                "no reply within {RAW_TIMEOUT:?}; have so far: {}",
+                show(&self.buf)
+            ),
+            Ok(Ok(0)) | Ok(Err(_)) => false,
+            Ok(Ok(_)) => true,
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    pub async fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            if !self.fill().await {
+                panic!(
+                    "connection closed after {} of {n} bytes: {}",
+                    self.buf.len(),
+                    show(&self.buf)
+                );
+            }
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// Reads one complete reply frame.
+    pub async fn read_frame(&mut self) -> Vec<u8> {
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(n) = frame_len(&self.buf) {
+                    return self.buf.drain(..n).collect();
+                }
+            }
+            if !self.fill().await {
+                panic!("connection closed mid-frame: {}", show(&self.buf));
+            }
+        }
+    }
+
+    /// Sends one request and returns its reply frame.
+    pub async fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&encode(&args)).await;
+        self.read_frame().await
+    }
+
+    /// Asserts the next bytes are exactly `expected`.
+    pub async fn expect(&mut self, expected: &[u8]) {
+        let got = self.read_bytes_or_eof(expected.len()).await;
+        assert_eq!(
+            show(&got),
+            show(expected),
+            "unexpected reply bytes (left: received, right: expected)"
+        );
+    }
+
+    /// Like [`Raw::read_bytes`] but returns what arrived if the peer closes.
+    async fn read_bytes_or_eof(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            if !self.fill().await {
+                break;
+            }
+        }
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n).collect()
+    }
+
+    /// Asserts the server closes the connection with nothing more to say.
+    pub async fn expect_closed(&mut self) {
+        while self.fill().await {}
+        assert!(
+            self.buf.is_empty(),
+            "extra bytes before close: {}",
+            show(&self.buf)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The real binary, for tests that need a process (kill -9, exit codes).
+
+/// A port that was free a moment ago (bind 127.0.0.1:0, read, release).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `respire` running as a child process; killed (SIGKILL) when dropped.
+pub struct ProcessServer {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// Where the child's stderr goes.
+    pub stderr_path: std::path::PathBuf,
+}
+
+impl ProcessServer {
+    /// Starts the binary on a free port with `--dir dir` and waits until it
+    /// accepts connections. `extra` are more command-line flags.
+    pub async fn spawn(dir: &std::path::Path, extra: &[&str]) -> ProcessServer {
+        let port = free_port();
+        let stderr_path = dir.with_extension(format!("stderr-{port}.log"));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_respire"))
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--dir"])
+            .arg(dir)
+            .args(extra)
+            .env_remove("DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn respire");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut server = ProcessServer {
+            child,
+            addr,
+            stderr_path,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return server;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!(
+                    "respire exited with {status} before accepting: {}",
+                    server.stderr()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "respire did not accept connections within 20 s: {}",
+                server.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessServer {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_file(&self.stderr_path);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Keyspace notifications and pub/sub messages, as (channel, payload) pairs.
+
+/// One pattern subscription on its own connection, reading messages.
+pub struct Events {
+    stream: redis::aio::PubSubStream,
+}
+
+impl Events {
+    /// PSUBSCRIBEs `pattern` at `url`; returns once the server confirmed.
+    pub async fn psubscribe(url: &str, pattern: &str) -> Events {
+        let client = redis::Client::open(url).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.expect("pubsub connect");
+        pubsub.psubscribe(pattern).await.expect("psubscribe");
+        Events {
+            stream: pubsub.into_on_message(),
+        }
+    }
+
+    /// The next message, or `None` if none arrives within `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<(String, String)> {
+        use futures::StreamExt;
+        match tokio::time::timeout(wait, self.stream.next()).await {
+            Ok(Some(msg)) => Some((
+                msg.get_channel_name().to_string(),
+                String::from_utf8_lossy(msg.get_payload_bytes()).into_owned(),
+            )),
+            Ok(None) => panic!("the subscriber connection closed"),
+            Err(_) => None,
+        }
+    }
+
+    /// Collects messages up to and including `(channel, payload)`; panics
+    /// (showing what arrived) if it has not come within `wait`.
+    pub async fn until(
+        &mut self,
+        channel: &str,
+        payload: &str,
+        wait: std::time::Duration,
+    ) -> Vec<(String, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut got = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(m) => {
+                    let done = m.0 == channel && m.1 == payload;
+                    got.push(m);
+                    if done {
+                        return got;
+                    }
+                }
+                None => {
+                    panic!("({channel}, {payload}) did not arrive within {wait:?}; got {got:?}")
+                }
+            }
+        }
+    }
+}
+
+/// The two messages Redis sends for one keyspace event with flags `KEA`:
+/// `__keyspace@<db>__:<key>` → event, then `__keyevent@<db>__:<event>` → key.
+pub fn key_event(db: u32, key: &str, event: &str) -> [(String, String); 2] {
+    [
+        (format!("__keyspace@{db}__:{key}"), event.to_string()),
+        (format!("__keyevent@{db}__:{event}"), key.to_string()),
+    ]
+}
+
+/// [`key_event`] for a list of `(key, event)` pairs in db 0.
+pub fn key_events(events: &[(&str, &str)]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .flat_map(|(k, e)| key_event(0, k, e))
+        .collect()
+}
+
+/// The full text of a server error reply (`ERR ...`, `WRONGTYPE ...`).
+pub fn err_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => format!("not a server error: {e}"),
+    }
+}
+
+/// Runs one command and returns its reply, or the error text.
+pub async fn query<T: redis::FromRedisValue>(
+    con: &mut impl redis::aio::ConnectionLike,
+    args: &[&str],
+) -> Result<T, String> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(con).await.map_err(|e| err_text(&e))
+}
