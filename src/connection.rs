@@ -251,12 +251,12 @@ impl Connection {
         {
             return Reply::error(errors::NOAUTH);
         }
-        if let Some(multi) = &mut self.multi {
-            if !NOT_QUEUED.contains(&spec.name) {
-                multi.queue.push((spec, args));
-                self.info.lock().unwrap().multi = multi.queue.len() as i64;
-                return Reply::Status("QUEUED");
-            }
+        if let Some(multi) = &mut self.multi
+            && !NOT_QUEUED.contains(&spec.name)
+        {
+            multi.queue.push((spec, args));
+            self.info.lock().unwrap().multi = multi.queue.len() as i64;
+            return Reply::Status("QUEUED");
         }
         if !self.resp3 && self.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name) {
             return Reply::Error(format!(

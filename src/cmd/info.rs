@@ -212,7 +212,7 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
 
 /// CONFIG SET name value [name value ...]: all or nothing, as in Redis 7.
 async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return err(errors::wrong_arity("config|set"));
     }
     let known = parameters(conn);

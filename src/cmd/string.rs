@@ -501,7 +501,7 @@ async fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return err(errors::wrong_arity(name));
     }
     if name == "msetnx" {

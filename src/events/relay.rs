@@ -140,10 +140,10 @@ async fn fill_gaps(shared: &Shared, gaps: &mut BTreeMap<i64, Instant>) {
 
 /// Picks up a notify-keyspace-events change made on another instance.
 pub async fn refresh_settings(shared: &Shared) {
-    if let Ok(Some(text)) = shared.store.get_setting(NOTIFY_SETTING).await {
-        if let Some(bits) = flags::parse(text.as_bytes()) {
-            shared.notify_flags.store(bits, Ordering::Relaxed);
-        }
+    if let Ok(Some(text)) = shared.store.get_setting(NOTIFY_SETTING).await
+        && let Some(bits) = flags::parse(text.as_bytes())
+    {
+        shared.notify_flags.store(bits, Ordering::Relaxed);
     }
 }
 
@@ -182,7 +182,7 @@ async fn trim(shared: &Shared) {
         crate::clock::now_ms() - (shared.config.event_retention as i64).saturating_mul(1000);
     loop {
         match shared.store.trim_events(before, 10_000).await {
-            Ok(n) if n == 10_000 => tokio::task::yield_now().await,
+            Ok(10_000) => tokio::task::yield_now().await,
             Ok(_) => return,
             Err(e) => {
                 warn!(error = %e, "cannot trim the event log");
