@@ -76,6 +76,45 @@ async fn pipelining_request_split_across_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pipelines_from_many_clients() {
+    let server = TestServer::start().await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut raw = Raw::connect(addr).await;
+            raw.send(&encode(&[b"INCR", b"shared"]).repeat(250)).await;
+            for _ in 0..250 {
+                let frame = raw.read_frame().await;
+                assert_eq!(frame[0], b':', "{}", show(&frame));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut raw = Raw::connect(server.addr).await;
+    assert_eq!(show(&raw.cmd(&["GET", "shared"]).await), "$4\\r\\n2000\\r\\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_values_round_trip() {
+    let server = TestServer::start().await;
+    let mut raw = Raw::connect(server.addr).await;
+    let value: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut input = encode(&[b"SET", b"big", &value]);
+    input.extend(encode(&[b"GET", b"big"]));
+    input.extend(encode(&[b"STRLEN", b"big"]));
+    raw.send(&input).await;
+    raw.expect(b"+OK\r\n").await;
+    let mut want = format!("${}\r\n", value.len()).into_bytes();
+    want.extend(&value);
+    want.extend(b"\r\n:4194304\r\n");
+    let got = raw.read_bytes(want.len()).await;
+    assert!(got == want, "4 MiB value came back different");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_commands() {
     let server = TestServer::start().await;
     let mut raw = Raw::connect(server.addr).await;

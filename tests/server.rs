@@ -389,6 +389,38 @@ async fn config_notify_keyspace_events_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_get_name_forms_and_duplicate_set() {
+    let server = TestServer::start().await;
+    let mut con = server.client().await;
+    let get = ["CONFIG", "GET", "notify-keyspace-events"];
+    assert_eq!(
+        query::<String>(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]).await,
+        Ok("OK".into())
+    );
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &["CONFIG", "GET", "notify-keyspace-*"]).await,
+        Ok(vec!["notify-keyspace-events".into(), "AKE".into()])
+    );
+    assert_eq!(
+        query::<String>(
+            &mut con,
+            &["CONFIG", "SET", "notify-keyspace-events", "E", "notify-keyspace-events", "K"]
+        )
+        .await,
+        Err("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - duplicate parameter".into())
+    );
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &get).await,
+        Ok(vec!["notify-keyspace-events".into(), "AKE".into()])
+    );
+    // Redis 7.0 echoes a glob-free name as it was asked.
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &["CONFIG", "GET", "NOTIFY-KEYSPACE-EVENTS"]).await,
+        Ok(vec!["NOTIFY-KEYSPACE-EVENTS".into(), "AKE".into()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_sections_and_keyspace() {
     let server = TestServer::start().await;
     let mut con = server.client().await;
@@ -451,6 +483,23 @@ async fn command_count_and_docs() {
     );
     assert_eq!(field("since"), Some(Value::BulkString(b"1.0.0".to_vec())));
     assert_eq!(field("group"), Some(Value::BulkString(b"string".to_vec())));
+    // An unknown name is a nil bulk in COMMAND INFO's array, and absent
+    // from COMMAND DOCS.
+    let mut raw = Raw::connect(server.addr).await;
+    assert_eq!(
+        show(&raw.cmd(&["COMMAND", "INFO", "nosuch"]).await),
+        show(b"*1\r\n$-1\r\n")
+    );
+    assert_eq!(
+        show(&raw.cmd(&["COMMAND", "DOCS", "nosuch"]).await),
+        show(b"*0\r\n")
+    );
+    let info = raw.cmd(&["COMMAND", "INFO", "get"]).await;
+    assert!(
+        info.starts_with(b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"),
+        "{}",
+        show(&info)
+    );
 }
 
 // --- MULTI / EXEC / WATCH ----------------------------------------------------
@@ -540,6 +589,25 @@ async fn queued_wrong_arity_aborts_exec() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_with_wrong_arity_aborts_the_transaction() {
+    let server = TestServer::start().await;
+    let mut raw = Raw::connect(server.addr).await;
+    // EXEC itself with the wrong arity aborts (and ends) the transaction.
+    raw.send(b"MULTI\r\nSET k v\r\nEXEC x\r\nEXEC\r\nGET k\r\n")
+        .await;
+    raw.expect(
+        b"+OK\r\n+QUEUED\r\n\
+          -EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n\
+          -ERR EXEC without MULTI\r\n$-1\r\n",
+    )
+    .await;
+    // Outside MULTI too, Redis words it as an EXECABORT.
+    raw.send(b"EXEC x\r\n").await;
+    raw.expect(b"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_error_inside_exec_does_not_stop_the_others() {
     let server = TestServer::start().await;
     let mut raw = Raw::connect(server.addr).await;
@@ -566,6 +634,93 @@ async fn wrongtype_inside_exec_does_not_stop_the_others() {
           -WRONGTYPE Operation against a key holding the wrong kind of value\r\n:2\r\n$1\r\nv\r\n",
     )
     .await;
+}
+
+/// Optimistic locking: every client increments with WATCH / GET / MULTI /
+/// SET / EXEC and retries on a nil EXEC. The total is exact only if EXEC
+/// checks the watched version and commits atomically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_based_increments_from_many_clients_are_exact() {
+    let server = TestServer::start().await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut raw = Raw::connect(addr).await;
+            let mut retries = 0;
+            for _ in 0..30 {
+                loop {
+                    assert_eq!(raw.cmd(&["WATCH", "c"]).await, b"+OK\r\n");
+                    let frame = raw.cmd(&["GET", "c"]).await;
+                    let n: i64 = if frame == b"$-1\r\n" {
+                        0
+                    } else {
+                        let text = String::from_utf8_lossy(&frame);
+                        text.lines().nth(1).unwrap().parse().unwrap()
+                    };
+                    let next = (n + 1).to_string();
+                    raw.send(&common::encode(&[b"MULTI"])).await;
+                    raw.send(&common::encode(&[b"SET", b"c", next.as_bytes()]))
+                        .await;
+                    raw.send(&common::encode(&[b"EXEC"])).await;
+                    raw.expect(b"+OK\r\n+QUEUED\r\n").await;
+                    match &raw.read_frame().await[..] {
+                        b"*1\r\n+OK\r\n" => break,
+                        b"*-1\r\n" => retries += 1,
+                        other => panic!("EXEC answered {}", show(other)),
+                    }
+                }
+            }
+            retries
+        }));
+    }
+    let mut retries = 0;
+    for t in tasks {
+        retries += t.await.unwrap();
+    }
+    let mut raw = Raw::connect(server.addr).await;
+    assert_eq!(
+        show(&raw.cmd(&["GET", "c"]).await),
+        "$3\\r\\n180\\r\\n",
+        "after {retries} retries"
+    );
+}
+
+/// Readers never see half of a transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_exec_is_atomic_for_other_clients() {
+    let server = TestServer::start().await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (addr, done) = (server.addr, done.clone());
+        tokio::spawn(async move {
+            let mut raw = Raw::connect(addr).await;
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let frame = raw.cmd(&["MGET", "a", "b"]).await;
+                // *2, then the two values: equal, or a torn read.
+                let first = common::frame_len(&frame[4..]).unwrap();
+                let (a, b) = frame[4..].split_at(first);
+                assert_eq!(show(a), show(b), "torn read: {}", show(&frame));
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let mut raw = Raw::connect(server.addr).await;
+    for i in 0..150 {
+        let v = i.to_string();
+        let mut batch = common::encode(&[b"MULTI"]);
+        batch.extend(common::encode(&[b"SET", b"a", v.as_bytes()]));
+        batch.extend(common::encode(&[b"SET", b"b", v.as_bytes()]));
+        batch.extend(common::encode(&[b"EXEC"]));
+        raw.send(&batch).await;
+        raw.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n+OK\r\n")
+            .await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.unwrap();
+    assert!(reads > 0);
 }
 
 // --- Keyspace notifications and expiry ----------------------------------------
@@ -916,6 +1071,16 @@ async fn publish_reaches_channel_and_pattern_subscribers() {
     assert_eq!(
         query::<i64>(&mut con, &["PUBLISH", "news", "again"]).await,
         Ok(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_channels_with_too_many_arguments() {
+    let server = TestServer::start().await;
+    let mut con = server.client().await;
+    assert_eq!(
+        query::<Value>(&mut con, &["PUBSUB", "CHANNELS", "a", "b"]).await,
+        Err("ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.".into())
     );
 }
 

@@ -614,8 +614,8 @@ pub mod long_double {
     const MAX_CHARS: usize = 5 * 1024;
     /// 2^16384 is the first power of two past the largest finite value.
     const EXP_OVERFLOW: i64 = 16384;
-    /// Values below half the smallest subnormal (2^-16445) round to zero.
-    const EXP_UNDERFLOW: i64 = -16446;
+    /// The unit of the smallest subnormal is 2^-16445.
+    const MIN_LSB: i64 = -16445;
 
     /// An extended-precision number.
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -792,7 +792,7 @@ pub mod long_double {
             }));
         }
         let exp = exp - 4 * frac as i64;
-        if h.bits() as i64 + exp > EXP_OVERFLOW + 1 || (h.bits() as i64 + exp) < EXP_UNDERFLOW - 1 {
+        if h.bits() as i64 + exp > EXP_OVERFLOW + 1 || (h.bits() as i64 + exp) < MIN_LSB - 2 {
             return Some(None);
         }
         Some(finite_or_reject(round(neg, h, exp, false)))
@@ -818,10 +818,13 @@ pub mod long_double {
                 exp: 0,
             };
         }
-        let (mut mant, mut exp) = if bits <= 64 {
-            ((n.low_u128() as u64) << (64 - bits), exp - (64 - bits))
+        // Drop bits beyond the 64-bit significand, and below the smallest
+        // subnormal's unit.
+        let shift = (bits - 64).max(MIN_LSB - exp);
+        let (q, exp) = if shift <= 0 {
+            (n.low_u128() as u64, exp)
         } else {
-            let shift = (bits - 64) as u64;
+            let shift = shift as u64;
             let mut q = n.shr(shift).low_u128() as u64;
             let half = n.bit(shift - 1);
             let below = sticky || n.any_below(shift - 1);
@@ -835,12 +838,17 @@ pub mod long_double {
             }
             (q, e)
         };
+        if q == 0 {
+            return Ld::Finite {
+                neg,
+                mant: 0,
+                exp: 0,
+            };
+        }
+        let lz = q.leading_zeros() as i64;
+        let (mant, exp) = (q << lz, exp - lz);
         if exp + 64 > EXP_OVERFLOW {
             return Ld::Inf { neg };
-        }
-        if exp + 64 < EXP_UNDERFLOW {
-            mant = 0;
-            exp = 0;
         }
         Ld::Finite { neg, mant, exp }
     }

@@ -158,6 +158,8 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     let sub = args[1].to_ascii_lowercase();
     match &sub[..] {
         b"get" => {
+            // The database holds the deployment-wide value; read it fresh.
+            crate::events::relay::refresh_settings(&conn.shared).await;
             let params = parameters(conn);
             let mut pairs = Vec::new();
             for (name, value) in &params {

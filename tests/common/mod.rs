@@ -328,7 +328,7 @@ impl Raw {
 
     /// Asserts the next bytes are exactly `expected`.
     pub async fn expect(&mut self, expected: &[u8]) {
-        let got = self.read_bytes_or_eof(expected.len()).await;
+        let got = self.read_prefix_of(expected).await;
         assert_eq!(
             show(&got),
             show(expected),
@@ -336,15 +336,29 @@ impl Raw {
         );
     }
 
-    /// Like [`Raw::read_bytes`] but returns what arrived if the peer closes.
-    async fn read_bytes_or_eof(&mut self, n: usize) -> Vec<u8> {
+    /// Reads until `expected.len()` bytes arrived, or the bytes stop
+    /// matching `expected` (then a little more, for the message), or the
+    /// peer closes, or [`RAW_TIMEOUT`] passes; returns at most
+    /// `expected.len()` bytes.
+    async fn read_prefix_of(&mut self, expected: &[u8]) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let n = expected.len();
+        let deadline = tokio::time::Instant::now() + RAW_TIMEOUT;
         while self.buf.len() < n {
-            if !self.fill().await {
+            self.buf.reserve(64 * 1024);
+            if !expected.starts_with(&self.buf) {
+                let more = std::time::Duration::from_millis(200);
+                let _ = tokio::time::timeout(more, self.stream.read_buf(&mut self.buf)).await;
                 break;
             }
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf));
+            match read.await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => break,
+            }
         }
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n).collect()
+        let take = n.min(self.buf.len());
+        self.buf.drain(..take).collect()
     }
 
     /// Asserts the server closes the connection with nothing more to say.

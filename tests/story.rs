@@ -1,0 +1,227 @@
+//! The conformance ("story") suite: the same stories run against every
+//! store backend — the embedded SQLite store and MariaDB (standing in for
+//! TiDB/MySQL).
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{TestDb, TestServer};
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
+
+type Conn = MultiplexedConnection;
+
+async fn strings(c: &mut Conn) {
+    let _: () = c.set("s", "v1").await.unwrap();
+    assert_eq!(c.get::<_, String>("s").await.unwrap(), "v1");
+    assert_eq!(c.append::<_, _, i64>("s", "+").await.unwrap(), 3);
+    assert_eq!(c.incr::<_, _, i64>("n", 41).await.unwrap(), 41);
+    assert_eq!(c.incr::<_, _, i64>("n", 1).await.unwrap(), 42);
+    let f: String = redis::cmd("INCRBYFLOAT").arg("f").arg("10.5").query_async(c).await.unwrap();
+    assert_eq!(f, "10.5");
+    let f: String = redis::cmd("INCRBYFLOAT").arg("f").arg("0.1").query_async(c).await.unwrap();
+    assert_eq!(f, "10.6");
+    let r: Option<String> = redis::cmd("SET").arg("s").arg("x").arg("NX").query_async(c).await.unwrap();
+    assert_eq!(r, None);
+    let r: Option<String> = redis::cmd("SET").arg("s").arg("x").arg("XX").arg("GET").query_async(c).await.unwrap();
+    assert_eq!(r.as_deref(), Some("v1+"));
+    let vals: Vec<Option<String>> = c.mget(&["s", "missing", "n"]).await.unwrap();
+    assert_eq!(vals, vec![Some("x".into()), None, Some("42".into())]);
+    let _: () = c.hset("h", "f", "v").await.unwrap();
+    let err = c.get::<_, String>("h").await.unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"));
+}
+
+async fn binary_and_large(c: &mut Conn) {
+    let key: Vec<u8> = vec![0, 255, b'\r', b'\n', 1, 2];
+    let value: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let _: () = c.set(&key, &value).await.unwrap();
+    assert_eq!(c.get::<_, Vec<u8>>(&key).await.unwrap(), value);
+    let _: () = c.set("", "").await.unwrap();
+    assert_eq!(c.get::<_, Vec<u8>>("").await.unwrap(), Vec::<u8>::new());
+    assert_eq!(c.exists::<_, i64>("").await.unwrap(), 1);
+    let hkey = [&key[..], b"h"].concat();
+    let _: () = c.hset(&hkey, &key[..3], "").await.unwrap();
+    assert_eq!(c.hget::<_, _, Vec<u8>>(&hkey, &key[..3]).await.unwrap(), Vec::<u8>::new());
+}
+
+async fn hashes(c: &mut Conn) {
+    let n: i64 = redis::cmd("HSET").arg("user").arg("a").arg(1).arg("b").arg(2).arg("a").arg(3).query_async(c).await.unwrap();
+    assert_eq!(n, 2);
+    let all: std::collections::HashMap<String, String> = c.hgetall("user").await.unwrap();
+    assert_eq!(all.get("a").map(String::as_str), Some("3"));
+    assert_eq!(all.len(), 2);
+    assert_eq!(c.hlen::<_, i64>("user").await.unwrap(), 2);
+    assert_eq!(c.hincr::<_, _, _, i64>("user", "b", 5).await.unwrap(), 7);
+    assert_eq!(c.hdel::<_, _, i64>("user", &["a", "zz"]).await.unwrap(), 1);
+    assert_eq!(c.hdel::<_, _, i64>("user", "b").await.unwrap(), 1);
+    assert_eq!(c.exists::<_, i64>("user").await.unwrap(), 0, "the last HDEL removes the key");
+    let many: Vec<(String, String)> = (0..2000).map(|i| (format!("f{i}"), format!("v{i}"))).collect();
+    let _: () = c.hset_multiple("big", &many).await.unwrap();
+    assert_eq!(c.hlen::<_, i64>("big").await.unwrap(), 2000);
+    // HSCAN visits every field of a large hash.
+    let mut seen = HashSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, items): (u64, Vec<String>) =
+            redis::cmd("HSCAN").arg("big").arg(cursor).arg("COUNT").arg(100).query_async(c).await.unwrap();
+        for pair in items.chunks(2) {
+            seen.insert(pair[0].clone());
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2000);
+}
+
+async fn expiry(c: &mut Conn) {
+    let _: () = redis::cmd("SET").arg("e").arg(1).arg("PX").arg(150).query_async(c).await.unwrap();
+    let ttl: i64 = c.pttl("e").await.unwrap();
+    assert!((1..=150).contains(&ttl), "{ttl}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Lazily absent on every read path, whatever the sweeper did.
+    assert_eq!(c.get::<_, Option<String>>("e").await.unwrap(), None);
+    assert_eq!(c.exists::<_, i64>("e").await.unwrap(), 0);
+    let keys: Vec<String> = c.keys("e*").await.unwrap();
+    assert!(keys.is_empty());
+    let t: String = redis::cmd("TYPE").arg("e").query_async(c).await.unwrap();
+    assert_eq!(t, "none");
+    let _: () = c.set("p", 1).await.unwrap();
+    assert!(c.expire::<_, bool>("p", 100).await.unwrap());
+    assert!(c.persist::<_, bool>("p").await.unwrap());
+    assert_eq!(c.ttl::<_, i64>("p").await.unwrap(), -1);
+}
+
+async fn scan_never_skips(c: &mut Conn) {
+    let stable: Vec<String> = (0..500).map(|i| format!("stable:{i}")).collect();
+    for chunk in stable.chunks(100) {
+        let pairs: Vec<(&String, i32)> = chunk.iter().map(|k| (k, 1)).collect();
+        let _: () = c.mset(&pairs).await.unwrap();
+    }
+    let mut seen = HashSet::new();
+    let mut cursor = 0u64;
+    let mut round = 0;
+    loop {
+        // Churn other keys during the iteration.
+        let _: () = c.set(format!("churn:{round}"), 1).await.unwrap();
+        let _: () = c.del(format!("churn:{}", round / 2)).await.unwrap();
+        round += 1;
+        let (next, keys): (u64, Vec<Vec<u8>>) =
+            redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(37).query_async(c).await.unwrap();
+        seen.extend(keys.into_iter().map(|k| String::from_utf8_lossy(&k).into_owned()));
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    for k in &stable {
+        assert!(seen.contains(k), "SCAN skipped {k}");
+    }
+}
+
+async fn transactions(c: &mut Conn, other: &mut Conn) {
+    let _: () = c.set("t", 1).await.unwrap();
+    let r: (i64, i64) = redis::pipe().atomic().incr("t", 1).incr("t", 1).query_async(c).await.unwrap();
+    assert_eq!(r, (2, 3));
+    let _: () = redis::cmd("WATCH").arg("t").query_async(c).await.unwrap();
+    let _: () = other.set("t", 10).await.unwrap();
+    let r: Option<(i64,)> = redis::pipe().atomic().incr("t", 1).query_async(c).await.unwrap();
+    assert_eq!(r, None);
+    assert_eq!(c.get::<_, i64>("t").await.unwrap(), 10);
+}
+
+async fn rename(c: &mut Conn) {
+    let _: () = c.hset("r1", "f", "v").await.unwrap();
+    let _: () = c.expire("r1", 100).await.unwrap();
+    let _: () = c.rename("r1", "r2").await.unwrap();
+    assert_eq!(c.hget::<_, _, String>("r2", "f").await.unwrap(), "v");
+    assert!(c.ttl::<_, i64>("r2").await.unwrap() > 90);
+    assert_eq!(c.exists::<_, i64>("r1").await.unwrap(), 0);
+}
+
+async fn events(c: &mut Conn, server: &TestServer) {
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("notify-keyspace-events").arg("KEA").query_async(c).await.unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut sub = client.get_async_pubsub().await.unwrap();
+    sub.psubscribe("__keyspace@0__:ev").await.unwrap();
+    let _: () = redis::cmd("SETEX").arg("ev").arg(100).arg("v").query_async(c).await.unwrap();
+    let _: () = c.hset("ev", "f", "v").await.unwrap_err_or_unit();
+    let _: () = c.del("ev").await.unwrap();
+    let _: () = c.del("ev").await.unwrap();
+    let _: () = redis::cmd("SET").arg("ev").arg(1).arg("PX").arg(50).query_async(c).await.unwrap();
+    let want = ["set", "expire", "del", "set", "expire", "expired"];
+    let mut got = Vec::new();
+    let mut stream = sub.on_message();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < want.len() && Instant::now() < deadline {
+        use futures::StreamExt;
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+            got.push(msg.get_payload::<String>().unwrap());
+        }
+    }
+    assert_eq!(got, want);
+}
+
+/// `unwrap` for a command that is expected to fail with WRONGTYPE.
+trait UnwrapErr {
+    fn unwrap_err_or_unit(self);
+}
+
+impl UnwrapErr for redis::RedisResult<()> {
+    fn unwrap_err_or_unit(self) {
+        let err = self.expect_err("expected WRONGTYPE");
+        assert_eq!(err.code(), Some("WRONGTYPE"));
+    }
+}
+
+async fn run_stories(server: &TestServer) {
+    let mut c = server.client().await;
+    let mut other = server.client().await;
+    strings(&mut c).await;
+    binary_and_large(&mut c).await;
+    hashes(&mut c).await;
+    expiry(&mut c).await;
+    scan_never_skips(&mut c).await;
+    transactions(&mut c, &mut other).await;
+    rename(&mut c).await;
+    events(&mut c, server).await;
+}
+
+/// Data written before a restart is there after it.
+async fn check_survives(c: &mut Conn) {
+    assert_eq!(c.get::<_, i64>("n").await.unwrap(), 42);
+    assert_eq!(c.hlen::<_, i64>("big").await.unwrap(), 2000);
+    let cfg: Vec<String> =
+        redis::cmd("CONFIG").arg("GET").arg("notify-keyspace-events").query_async(c).await.unwrap();
+    assert_eq!(cfg[1], "AKE", "the setting lives in the database");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_stories() {
+    let server = TestServer::start().await;
+    run_stories(&server).await;
+    let config = {
+        let mut c = respire::config::Config::defaults();
+        c.port = 0;
+        c
+    };
+    let mut dir_config = config;
+    let dir = server.stop().await;
+    dir_config.dir = dir.path().to_path_buf();
+    let again = TestServer::start_in(dir, dir_config).await;
+    check_survives(&mut again.client().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_stories() {
+    let Some(db) = TestDb::create().await else { return };
+    let server = db.server().await;
+    run_stories(&server).await;
+    server.stop().await;
+    let again = db.server().await;
+    check_survives(&mut again.client().await).await;
+}
