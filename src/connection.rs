@@ -46,6 +46,14 @@ pub fn retry_delay(attempt: u32) -> std::time::Duration {
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
+/// A command's full name as Redis prints it: `get`, `client|id`.
+fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
+    match args.get(1).and_then(|a| spec.subcommand(a)) {
+        Some(sub) => format!("{}|{}", spec.name, sub.name),
+        None => spec.name.to_string(),
+    }
+}
+
 /// A MULTI block being queued.
 #[derive(Default)]
 pub struct MultiState {
@@ -154,6 +162,13 @@ impl Connection {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
                         let reply = self.dispatch(args).await;
+                        // Messages this command published to this very
+                        // connection go first, as Redis writes them first.
+                        if self.is_subscribed() {
+                            while let Ok(delivery) = self.delivery_rx.try_recv() {
+                                self.encode_delivery(delivery);
+                            }
+                        }
                         reply.encode(&mut self.outbuf, self.resp3);
                         if self.close_after_reply {
                             break;
@@ -238,6 +253,14 @@ impl Connection {
         let spec = match self.check(&args) {
             Ok(spec) => spec,
             Err(text) => {
+                if args[0].eq_ignore_ascii_case(b"exec") {
+                    // A malformed EXEC aborts the transaction (if any) at once.
+                    self.multi = None;
+                    self.watched.clear();
+                    self.info.lock().unwrap().multi = -1;
+                    let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+                    return Reply::Error(format!("{}{reason}", errors::EXECABORT_BECAUSE));
+                }
                 if let Some(multi) = &mut self.multi {
                     multi.dirty = true;
                 }
@@ -261,7 +284,7 @@ impl Connection {
         if !self.resp3 && self.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name) {
             return Reply::Error(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                spec.name
+                full_name(spec, &args)
             ));
         }
         self.call(spec, args).await
@@ -288,10 +311,7 @@ impl Connection {
     fn touch_info(&self, spec: &CommandSpec, args: &[Bytes]) {
         let mut info = self.info.lock().unwrap();
         info.last_active = Instant::now();
-        info.last_cmd = match spec.subcommand(args.get(1).map_or(&b""[..], |a| a)) {
-            Some(sub) if !spec.subcommands.is_empty() => format!("{}|{}", spec.name, sub.name),
-            _ => spec.name.to_string(),
-        };
+        info.last_cmd = full_name(spec, args);
     }
 
     pub fn is_subscribed(&self) -> bool {

@@ -94,7 +94,10 @@ async fn concurrent_pipelines_from_many_clients() {
         t.await.unwrap();
     }
     let mut raw = Raw::connect(server.addr).await;
-    assert_eq!(show(&raw.cmd(&["GET", "shared"]).await), "$4\\r\\n2000\\r\\n");
+    assert_eq!(
+        show(&raw.cmd(&["GET", "shared"]).await),
+        "$4\\r\\n2000\\r\\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,8 +498,8 @@ async fn random_garbage_never_crashes_the_server() {
         .collect();
     for batch in inputs.chunks(25) {
         let mut tasks = Vec::new();
-        for input in batch.iter().cloned() {
-            let addr = server.addr;
+        for input in batch {
+            let (addr, input) = (server.addr, input.clone());
             tasks.push(tokio::spawn(async move {
                 let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
                 let _ = s.write_all(&input).await;
@@ -593,6 +596,23 @@ async fn subscribed_mode_resp2() {
     sub.send(b"UNSUBSCRIBE\r\n").await;
     sub.expect(b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n")
         .await;
+}
+
+/// The refusal names the full command, subcommand included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribed_mode_refusal_names_the_subcommand() {
+    let server = TestServer::start().await;
+    let mut sub = Raw::connect(server.addr).await;
+    sub.send(b"SUBSCRIBE ch\r\n").await;
+    let _ = sub.read_frame().await;
+    for (input, name) in [
+        (&b"CLIENT ID\r\n"[..], "client|id"),
+        (b"CONFIG GET x\r\n", "config|get"),
+    ] {
+        sub.send(input).await;
+        sub.expect(format!("-ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n").as_bytes())
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

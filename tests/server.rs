@@ -135,6 +135,27 @@ async fn auth_hello_3_with_credentials() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_reset_and_failed_auth() {
+    let server = TestServer::start_with(|c| c.requirepass = Some("secret".into())).await;
+    let mut raw = Raw::connect(server.addr).await;
+    // A failed AUTH does not undo an earlier success; RESET does.
+    raw.send(b"AUTH secret\r\nSELECT 2\r\nAUTH wrong\r\nGET k\r\nRESET\r\nGET k\r\n")
+        .await;
+    raw.expect(format!("+OK\r\n+OK\r\n-{WRONGPASS}\r\n$-1\r\n+RESET\r\n-{NOAUTH}\r\n").as_bytes())
+        .await;
+    // HELLO can authenticate and name the connection at once.
+    let mut raw = Raw::connect(server.addr).await;
+    raw.send(b"HELLO 3 AUTH default secret SETNAME ion\r\n")
+        .await;
+    let hello = raw.read_frame().await;
+    assert!(hello.starts_with(b"%7\r\n"), "{}", show(&hello));
+    assert_eq!(
+        show(&raw.cmd(&["CLIENT", "GETNAME"]).await),
+        "$3\\r\\nion\\r\\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_without_requirepass() {
     let server = TestServer::start().await;
     let mut con = server.client().await;
@@ -394,7 +415,11 @@ async fn config_get_name_forms_and_duplicate_set() {
     let mut con = server.client().await;
     let get = ["CONFIG", "GET", "notify-keyspace-events"];
     assert_eq!(
-        query::<String>(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]).await,
+        query::<String>(
+            &mut con,
+            &["CONFIG", "SET", "notify-keyspace-events", "KEA"]
+        )
+        .await,
         Ok("OK".into())
     );
     assert_eq!(
@@ -496,7 +521,9 @@ async fn command_count_and_docs() {
     );
     let info = raw.cmd(&["COMMAND", "INFO", "get"]).await;
     assert!(
-        info.starts_with(b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"),
+        info.starts_with(
+            b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"
+        ),
         "{}",
         show(&info)
     );
@@ -887,6 +914,59 @@ async fn keyspace_events_filtered_by_flags() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_events_carry_the_database_number() {
+    let server = TestServer::start().await;
+    let (mut events, _) = watch_all(&server).await;
+    let mut db3 = connect(&format!("redis://{}/3", server.addr)).await;
+    query::<String>(&mut db3, &["SET", "k", "v"]).await.unwrap();
+    query::<i64>(&mut db3, &["DEL", "k"]).await.unwrap();
+    let got = events
+        .until("__keyevent@3__:del", "k", Duration::from_secs(5))
+        .await;
+    let want: Vec<_> = [key_event(3, "k", "set"), key_event(3, "k", "del")].concat();
+    assert_eq!(got, want);
+}
+
+/// A key that expires is reported `expired` exactly once, whether the
+/// sweeper or a write that finds it dead gets there first; a write to it
+/// then starts from nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_is_emitted_exactly_once_under_lazy_and_active_expiry() {
+    let server = TestServer::start().await;
+    let (mut events, mut con) = watch_all(&server).await;
+    let keys: Vec<String> = (0..20).map(|i| format!("e{i}")).collect();
+    for k in &keys {
+        query::<String>(&mut con, &["SET", k, "v", "PX", "40"])
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(45)).await;
+    for k in &keys {
+        assert_eq!(query::<i64>(&mut con, &["APPEND", k, "x"]).await, Ok(1));
+    }
+    query::<String>(&mut con, &["SET", "end-marker", "1"])
+        .await
+        .unwrap();
+    let got = events
+        .until("__keyevent@0__:set", "end-marker", Duration::from_secs(5))
+        .await;
+    for k in &keys {
+        let channel = format!("__keyspace@0__:{k}");
+        let mine: Vec<&str> = got
+            .iter()
+            .filter(|(c, _)| *c == channel)
+            .map(|(_, e)| e.as_str())
+            .collect();
+        assert_eq!(mine, ["set", "expire", "expired", "append"], "{k}: {got:?}");
+    }
+    // Nothing more (no late duplicate from the sweeper).
+    assert_eq!(events.next(Duration::from_millis(300)).await, None);
+    for k in &keys {
+        assert_eq!(query::<i64>(&mut con, &["TTL", k]).await, Ok(-1), "{k}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_expiry_emits_expired_without_any_read() {
     let server = TestServer::start().await;
     let (mut events, mut con) = watch_all(&server).await;
@@ -921,9 +1001,9 @@ async fn active_expiry_emits_expired_without_any_read() {
 async fn lazy_expiry_hides_the_key_at_the_deadline() {
     let server = TestServer::start().await;
     let mut con = server.client().await;
-    for i in 0..5 {
+    for i in 0..3 {
         let key = format!("lazy{i}");
-        query::<String>(&mut con, &["SET", &key, "v", "PX", "30"])
+        query::<String>(&mut con, &["SET", &key, "v", "PX", "200"])
             .await
             .unwrap();
         let set_at = std::time::Instant::now();
@@ -931,7 +1011,7 @@ async fn lazy_expiry_hides_the_key_at_the_deadline() {
             query::<Option<String>>(&mut con, &["GET", &key]).await,
             Ok(Some("v".into()))
         );
-        tokio::time::sleep_until((set_at + Duration::from_millis(32)).into()).await;
+        tokio::time::sleep_until((set_at + Duration::from_millis(202)).into()).await;
         assert_eq!(
             query::<Option<String>>(&mut con, &["GET", &key]).await,
             Ok(None),
@@ -1075,12 +1155,82 @@ async fn publish_reaches_channel_and_pattern_subscribers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arrive_in_publish_order() {
+    let server = TestServer::start().await;
+    let mut sub = Raw::connect(server.addr).await;
+    sub.send(b"SUBSCRIBE ordered\r\n").await;
+    let _ = sub.read_frame().await;
+    let mut publisher = Raw::connect(server.addr).await;
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        batch.extend(common::encode(&[
+            b"PUBLISH",
+            b"ordered",
+            i.to_string().as_bytes(),
+        ]));
+    }
+    publisher.send(&batch).await;
+    publisher.expect(":1\r\n".repeat(500).as_bytes()).await;
+    for i in 0..500 {
+        let payload = i.to_string();
+        let want = format!(
+            "*3\r\n$7\r\nmessage\r\n$7\r\nordered\r\n${}\r\n{payload}\r\n",
+            payload.len()
+        );
+        sub.expect(want.as_bytes()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_subscriber_leaves_no_subscription_behind() {
+    let server = TestServer::start().await;
+    let mut sub = Raw::connect(server.addr).await;
+    sub.send(b"CLIENT ID\r\nSUBSCRIBE gone\r\nPSUBSCRIBE gone*\r\n")
+        .await;
+    let id = sub.read_frame().await;
+    let id = String::from_utf8_lossy(&id[1..id.len() - 2]).into_owned();
+    let _ = sub.read_frame().await;
+    let _ = sub.read_frame().await;
+    let mut con = server.client().await;
+    let list: String = query(&mut con, &["CLIENT", "LIST", "TYPE", "pubsub"])
+        .await
+        .unwrap();
+    assert!(list.starts_with(&format!("id={id} ")), "{list}");
+    assert!(list.contains(" sub=1 psub=1 "), "{list}");
+    assert_eq!(
+        query::<i64>(&mut con, &["CLIENT", "KILL", "ID", &id]).await,
+        Ok(1)
+    );
+    sub.expect_closed().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: i64 = query(&mut con, &["PUBLISH", "gone", "x"]).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PUBLISH still reaches {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(query::<i64>(&mut con, &["PUBSUB", "NUMPAT"]).await, Ok(0));
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &["PUBSUB", "CHANNELS"]).await,
+        Ok(vec![])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pubsub_channels_with_too_many_arguments() {
     let server = TestServer::start().await;
     let mut con = server.client().await;
     assert_eq!(
         query::<Value>(&mut con, &["PUBSUB", "CHANNELS", "a", "b"]).await,
-        Err("ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.".into())
+        Err(
+            "ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP."
+                .into()
+        )
     );
 }
 

@@ -19,13 +19,36 @@ async fn strings(c: &mut Conn) {
     assert_eq!(c.append::<_, _, i64>("s", "+").await.unwrap(), 3);
     assert_eq!(c.incr::<_, _, i64>("n", 41).await.unwrap(), 41);
     assert_eq!(c.incr::<_, _, i64>("n", 1).await.unwrap(), 42);
-    let f: String = redis::cmd("INCRBYFLOAT").arg("f").arg("10.5").query_async(c).await.unwrap();
+    let f: String = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("10.5")
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(f, "10.5");
-    let f: String = redis::cmd("INCRBYFLOAT").arg("f").arg("0.1").query_async(c).await.unwrap();
+    let f: String = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("0.1")
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(f, "10.6");
-    let r: Option<String> = redis::cmd("SET").arg("s").arg("x").arg("NX").query_async(c).await.unwrap();
+    let r: Option<String> = redis::cmd("SET")
+        .arg("s")
+        .arg("x")
+        .arg("NX")
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(r, None);
-    let r: Option<String> = redis::cmd("SET").arg("s").arg("x").arg("XX").arg("GET").query_async(c).await.unwrap();
+    let r: Option<String> = redis::cmd("SET")
+        .arg("s")
+        .arg("x")
+        .arg("XX")
+        .arg("GET")
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(r.as_deref(), Some("v1+"));
     let vals: Vec<Option<String>> = c.mget(&["s", "missing", "n"]).await.unwrap();
     assert_eq!(vals, vec![Some("x".into()), None, Some("42".into())]);
@@ -44,11 +67,24 @@ async fn binary_and_large(c: &mut Conn) {
     assert_eq!(c.exists::<_, i64>("").await.unwrap(), 1);
     let hkey = [&key[..], b"h"].concat();
     let _: () = c.hset(&hkey, &key[..3], "").await.unwrap();
-    assert_eq!(c.hget::<_, _, Vec<u8>>(&hkey, &key[..3]).await.unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        c.hget::<_, _, Vec<u8>>(&hkey, &key[..3]).await.unwrap(),
+        Vec::<u8>::new()
+    );
 }
 
 async fn hashes(c: &mut Conn) {
-    let n: i64 = redis::cmd("HSET").arg("user").arg("a").arg(1).arg("b").arg(2).arg("a").arg(3).query_async(c).await.unwrap();
+    let n: i64 = redis::cmd("HSET")
+        .arg("user")
+        .arg("a")
+        .arg(1)
+        .arg("b")
+        .arg(2)
+        .arg("a")
+        .arg(3)
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(n, 2);
     let all: std::collections::HashMap<String, String> = c.hgetall("user").await.unwrap();
     assert_eq!(all.get("a").map(String::as_str), Some("3"));
@@ -57,16 +93,28 @@ async fn hashes(c: &mut Conn) {
     assert_eq!(c.hincr::<_, _, _, i64>("user", "b", 5).await.unwrap(), 7);
     assert_eq!(c.hdel::<_, _, i64>("user", &["a", "zz"]).await.unwrap(), 1);
     assert_eq!(c.hdel::<_, _, i64>("user", "b").await.unwrap(), 1);
-    assert_eq!(c.exists::<_, i64>("user").await.unwrap(), 0, "the last HDEL removes the key");
-    let many: Vec<(String, String)> = (0..2000).map(|i| (format!("f{i}"), format!("v{i}"))).collect();
+    assert_eq!(
+        c.exists::<_, i64>("user").await.unwrap(),
+        0,
+        "the last HDEL removes the key"
+    );
+    let many: Vec<(String, String)> = (0..2000)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
     let _: () = c.hset_multiple("big", &many).await.unwrap();
     assert_eq!(c.hlen::<_, i64>("big").await.unwrap(), 2000);
     // HSCAN visits every field of a large hash.
     let mut seen = HashSet::new();
     let mut cursor = 0u64;
     loop {
-        let (next, items): (u64, Vec<String>) =
-            redis::cmd("HSCAN").arg("big").arg(cursor).arg("COUNT").arg(100).query_async(c).await.unwrap();
+        let (next, items): (u64, Vec<String>) = redis::cmd("HSCAN")
+            .arg("big")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(100)
+            .query_async(c)
+            .await
+            .unwrap();
         for pair in items.chunks(2) {
             seen.insert(pair[0].clone());
         }
@@ -79,7 +127,14 @@ async fn hashes(c: &mut Conn) {
 }
 
 async fn expiry(c: &mut Conn) {
-    let _: () = redis::cmd("SET").arg("e").arg(1).arg("PX").arg(150).query_async(c).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("e")
+        .arg(1)
+        .arg("PX")
+        .arg(150)
+        .query_async(c)
+        .await
+        .unwrap();
     let ttl: i64 = c.pttl("e").await.unwrap();
     assert!((1..=150).contains(&ttl), "{ttl}");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -110,9 +165,17 @@ async fn scan_never_skips(c: &mut Conn) {
         let _: () = c.set(format!("churn:{round}"), 1).await.unwrap();
         let _: () = c.del(format!("churn:{}", round / 2)).await.unwrap();
         round += 1;
-        let (next, keys): (u64, Vec<Vec<u8>>) =
-            redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(37).query_async(c).await.unwrap();
-        seen.extend(keys.into_iter().map(|k| String::from_utf8_lossy(&k).into_owned()));
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(37)
+            .query_async(c)
+            .await
+            .unwrap();
+        seen.extend(
+            keys.into_iter()
+                .map(|k| String::from_utf8_lossy(&k).into_owned()),
+        );
         cursor = next;
         if cursor == 0 {
             break;
@@ -125,11 +188,22 @@ async fn scan_never_skips(c: &mut Conn) {
 
 async fn transactions(c: &mut Conn, other: &mut Conn) {
     let _: () = c.set("t", 1).await.unwrap();
-    let r: (i64, i64) = redis::pipe().atomic().incr("t", 1).incr("t", 1).query_async(c).await.unwrap();
+    let r: (i64, i64) = redis::pipe()
+        .atomic()
+        .incr("t", 1)
+        .incr("t", 1)
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(r, (2, 3));
     let _: () = redis::cmd("WATCH").arg("t").query_async(c).await.unwrap();
     let _: () = other.set("t", 10).await.unwrap();
-    let r: Option<(i64,)> = redis::pipe().atomic().incr("t", 1).query_async(c).await.unwrap();
+    let r: Option<(i64,)> = redis::pipe()
+        .atomic()
+        .incr("t", 1)
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(r, None);
     assert_eq!(c.get::<_, i64>("t").await.unwrap(), 10);
 }
@@ -144,22 +218,42 @@ async fn rename(c: &mut Conn) {
 }
 
 async fn events(c: &mut Conn, server: &TestServer) {
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("notify-keyspace-events").arg("KEA").query_async(c).await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query_async(c)
+        .await
+        .unwrap();
     let client = redis::Client::open(server.url()).unwrap();
     let mut sub = client.get_async_pubsub().await.unwrap();
     sub.psubscribe("__keyspace@0__:ev").await.unwrap();
-    let _: () = redis::cmd("SETEX").arg("ev").arg(100).arg("v").query_async(c).await.unwrap();
+    let _: () = redis::cmd("SETEX")
+        .arg("ev")
+        .arg(100)
+        .arg("v")
+        .query_async(c)
+        .await
+        .unwrap();
     let _: () = c.hset("ev", "f", "v").await.unwrap_err_or_unit();
     let _: () = c.del("ev").await.unwrap();
     let _: () = c.del("ev").await.unwrap();
-    let _: () = redis::cmd("SET").arg("ev").arg(1).arg("PX").arg(50).query_async(c).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("ev")
+        .arg(1)
+        .arg("PX")
+        .arg(50)
+        .query_async(c)
+        .await
+        .unwrap();
     let want = ["set", "expire", "del", "set", "expire", "expired"];
     let mut got = Vec::new();
     let mut stream = sub.on_message();
     let deadline = Instant::now() + Duration::from_secs(5);
     while got.len() < want.len() && Instant::now() < deadline {
         use futures::StreamExt;
-        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+        if let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(100), stream.next()).await
+        {
             got.push(msg.get_payload::<String>().unwrap());
         }
     }
@@ -195,8 +289,12 @@ async fn run_stories(server: &TestServer) {
 async fn check_survives(c: &mut Conn) {
     assert_eq!(c.get::<_, i64>("n").await.unwrap(), 42);
     assert_eq!(c.hlen::<_, i64>("big").await.unwrap(), 2000);
-    let cfg: Vec<String> =
-        redis::cmd("CONFIG").arg("GET").arg("notify-keyspace-events").query_async(c).await.unwrap();
+    let cfg: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query_async(c)
+        .await
+        .unwrap();
     assert_eq!(cfg[1], "AKE", "the setting lives in the database");
 }
 
@@ -218,7 +316,9 @@ async fn sqlite_stories() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_stories() {
-    let Some(db) = TestDb::create().await else { return };
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
     let server = db.server().await;
     run_stories(&server).await;
     server.stop().await;

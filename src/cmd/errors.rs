@@ -22,6 +22,7 @@ pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const EXECABORT_BECAUSE: &str = "EXECABORT Transaction discarded because of: ";
 pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
 pub const EXPIRE_OPTIONS: &str =
@@ -93,6 +94,15 @@ pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> String {
         "ERR unknown subcommand '{}'. Try {}.",
         lossy(&sub[..sub.len().min(128)]),
         format_args!("{} HELP", cmd.to_uppercase())
+    )
+}
+
+/// A subcommand given the wrong arguments, in the words Redis uses for it.
+pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        lossy(&sub[..sub.len().min(128)]),
+        cmd.to_uppercase()
     )
 }
 

@@ -161,13 +161,21 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
             // The database holds the deployment-wide value; read it fresh.
             crate::events::relay::refresh_settings(&conn.shared).await;
             let params = parameters(conn);
-            let mut pairs = Vec::new();
-            for (name, value) in &params {
-                let wanted = args[2..]
-                    .iter()
-                    .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()));
-                if wanted {
-                    pairs.push((Reply::bulk_str(name), Reply::bulk_str(value)));
+            let mut pairs: Vec<(Reply, Reply)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for pattern in &args[2..] {
+                let lower = pattern.to_ascii_lowercase();
+                for (name, value) in &params {
+                    if !glob::matches(&lower, name.as_bytes()) || !seen.insert(*name) {
+                        continue;
+                    }
+                    // A plain name is echoed as typed, as Redis does.
+                    let shown = if glob::is_literal(pattern) {
+                        Reply::Bulk(pattern.clone())
+                    } else {
+                        Reply::bulk_str(name)
+                    };
+                    pairs.push((shown, Reply::bulk_str(value)));
                 }
             }
             Ok(Reply::Map(pairs))
@@ -215,13 +223,18 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET name value [name value ...]: all or nothing, as in Redis 7.
 async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
-        return err(errors::wrong_arity("config|set"));
+        return err(errors::SYNTAX);
     }
     let known = parameters(conn);
     let mut notify = None;
     for pair in args[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         if name == NOTIFY_SETTING {
+            if notify.is_some() {
+                return err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - duplicate parameter"
+                ));
+            }
             let parsed = flags::parse(&pair[1]).ok_or_else(|| {
                 errors::CmdError::Reply(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
@@ -243,7 +256,7 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
         // The setting lives in the database so every instance shares it.
         conn.shared
             .store
-            .set_setting(NOTIFY_SETTING, &flags::format(bits))
+            .set_setting(NOTIFY_SETTING, &flags::format_lossless(bits))
             .await?;
         conn.shared.notify_flags.store(bits, Relaxed);
     }

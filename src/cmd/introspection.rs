@@ -72,7 +72,7 @@ pub async fn execute(
             Ok(Reply::Array(
                 args[2..]
                     .iter()
-                    .map(|n| lookup(n).map_or(Reply::NilArray, info_entry))
+                    .map(|n| lookup(n).map_or(Reply::Nil, info_entry))
                     .collect(),
             ))
         }

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod long_double;
 pub mod pubsub;
 pub mod string;
 pub mod transaction;
@@ -267,43 +268,6 @@ pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byte
 /// Parses an integer argument (Redis's `string2ll` rules).
 pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
     crate::protocol::parse_i64(arg).ok_or_else(|| CmdError::Reply(errors::NOT_INTEGER.into()))
-}
-
-/// Parses a float argument (Redis's `string2ld` rules: no leading space,
-/// no NaN, the whole string consumed).
-pub fn float_arg(arg: &[u8]) -> Option<f64> {
-    if arg.is_empty() || arg.len() > 5 * 1024 || arg[0].is_ascii_whitespace() {
-        return None;
-    }
-    let text = std::str::from_utf8(arg).ok()?;
-    let v: f64 = text.parse().ok()?;
-    (!v.is_nan()).then_some(v)
-}
-
-/// Formats a float as Redis's INCRBYFLOAT stores it: fixed notation,
-/// trailing zeros dropped, and (since Redis computes in long double) the
-/// shortest 15-significant-digit form when it is within rounding error.
-pub fn format_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let short = format!("{v:.14e}");
-    let rounded: f64 = short.parse().unwrap_or(v);
-    let chosen = if ((rounded - v) / v).abs() < 4.0 * f64::EPSILON {
-        rounded
-    } else {
-        v
-    };
-    let mut text = format!("{chosen}");
-    if text.contains('.') {
-        while text.ends_with('0') {
-            text.pop();
-        }
-        if text.ends_with('.') {
-            text.pop();
-        }
-    }
-    if text == "-0" { "0".into() } else { text }
 }
 
 /// Case-insensitive comparison of an argument with an option name.

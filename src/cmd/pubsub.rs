@@ -237,10 +237,7 @@ fn pubsub(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     match &sub[..] {
         b"channels" | b"shardchannels" => {
             if args.len() > 3 {
-                return err(errors::wrong_arity(&format!(
-                    "pubsub|{}",
-                    String::from_utf8_lossy(&sub)
-                )));
+                return err(errors::subcommand_syntax(&args[1], "pubsub"));
             }
             if &sub[..] == b"shardchannels" {
                 return Ok(Reply::Array(vec![]));

@@ -3,7 +3,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::errors::{self, CmdError, CmdResult, err};
-use super::{CommandSpec, Ctx, Family, ONE_KEY, float_arg, format_float, int_arg, is, spec};
+use super::{CommandSpec, Ctx, Family, ONE_KEY, int_arg, is, long_double, spec};
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 
@@ -358,17 +358,12 @@ async fn set_value(
     if existing.is_none() {
         ctx.notify(b'n', "new", key);
     }
-    // A deadline already in the past (EXAT/PXAT) leaves no key behind.
-    let past = opts.expire_at.is_some_and(|at| at <= ctx.now);
+    // A deadline already in the past (EXAT/PXAT) is stored as given: the
+    // key reads as absent and expires (with its event) like any other.
     ctx.txn.string_put(ctx.db, key, value, expire_at).await?;
     ctx.notify(b'$', "set", key);
     if opts.expire_at.is_some() {
-        if past {
-            ctx.txn.delete(ctx.db, key).await?;
-            ctx.notify(b'g', "del", key);
-        } else {
-            ctx.notify(b'g', "expire", key);
-        }
+        ctx.notify(b'g', "expire", key);
     }
     Ok(Some(existing.is_some()))
 }
@@ -570,16 +565,18 @@ async fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> CmdResult {
 
 async fn incr_by_float(ctx: &mut Ctx<'_>, key: &Bytes, by: &[u8]) -> CmdResult {
     let (value, ttl) = current(ctx, key).await?;
+    // Redis adds in C long double; emulate it so the digits match.
+    let not_float = || CmdError::Reply(errors::NOT_FLOAT.into());
     let old = match &value {
-        Some(v) => float_arg(v).ok_or_else(|| CmdError::Reply(errors::NOT_FLOAT.into()))?,
-        None => 0.0,
+        Some(v) => long_double::parse(v).ok_or_else(not_float)?,
+        None => long_double::ZERO,
     };
-    let by = float_arg(by).ok_or_else(|| CmdError::Reply(errors::NOT_FLOAT.into()))?;
-    let new = old + by;
+    let by = long_double::parse(by).ok_or_else(not_float)?;
+    let new = long_double::add(old, by);
     if !new.is_finite() {
         return err(errors::NAN_OR_INF);
     }
-    let text = format_float(new);
+    let text = long_double::format(new);
     store(
         ctx,
         key,

@@ -50,25 +50,30 @@ pub fn parse(text: &[u8]) -> Option<u32> {
 
 /// Formats flags as CONFIG GET shows them.
 pub fn format(flags: u32) -> String {
+    // Redis 7.0 prints `n` among the classes, so `A` hides it.
     let mut out = String::new();
     if flags & ALL == ALL {
         out.push('A');
     } else {
-        for (ch, bit) in CLASSES {
+        for (ch, bit) in CLASSES.iter().chain(&[(b'n', NEW)]) {
             if flags & bit != 0 {
-                out.push(ch as char);
+                out.push(*ch as char);
             }
         }
     }
-    for (ch, bit) in [
-        ('K', KEYSPACE),
-        ('E', KEYEVENT),
-        ('m', KEY_MISS),
-        ('n', NEW),
-    ] {
+    for (ch, bit) in [('K', KEYSPACE), ('E', KEYEVENT), ('m', KEY_MISS)] {
         if flags & bit != 0 {
             out.push(ch);
         }
+    }
+    out
+}
+
+/// Formats flags without losing any bit (`n` with `A`), for storage.
+pub fn format_lossless(flags: u32) -> String {
+    let mut out = format(flags);
+    if flags & ALL == ALL && flags & NEW != 0 {
+        out.push('n');
     }
     out
 }
@@ -99,7 +104,12 @@ mod tests {
         assert_eq!(format(parse(b"AKE").unwrap()), "AKE");
         assert_eq!(format(parse(b"Kh$g").unwrap()), "g$hK");
         assert_eq!(format(parse(b"KEA").unwrap()), "AKE");
-        assert_eq!(format(parse(b"nEx").unwrap()), "xEn");
+        assert_eq!(format(parse(b"nEx").unwrap()), "xnE");
+        assert_eq!(format(parse(b"KEAn").unwrap()), "AKE");
+        assert_eq!(
+            parse(format_lossless(parse(b"KEAn").unwrap()).as_bytes()),
+            parse(b"KEAn")
+        );
         assert_eq!(parse(b"KQ"), None);
         assert_eq!(format(0), "");
     }

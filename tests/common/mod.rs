@@ -308,10 +308,8 @@ impl Raw {
     /// Reads one complete reply frame.
     pub async fn read_frame(&mut self) -> Vec<u8> {
         loop {
-            if !self.buf.is_empty() {
-                if let Some(n) = frame_len(&self.buf) {
-                    return self.buf.drain(..n).collect();
-                }
+            if let Some(n) = frame_len(&self.buf) {
+                return self.buf.drain(..n).collect();
             }
             if !self.fill().await {
                 panic!("connection closed mid-frame: {}", show(&self.buf));
