@@ -40,6 +40,55 @@ pub struct Config {
     /// position and leases are kept under it). Default: hostname:port.
     #[arg(long, env = "RESPIRE_INSTANCE_NAME")]
     pub instance_name: Option<String>,
+    /// NATS server(s) joining instances into one pub/sub and keyspace
+    /// notification space (without it, pub/sub stays in-process).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Prefix of every NATS subject (and of the stream name), so several
+    /// deployments can share a NATS cluster.
+    #[arg(long, env = "RESPIRE_NATS_PREFIX", default_value = "respire")]
+    pub nats_prefix: String,
+    /// NATS credentials file (JWT + nkey seed).
+    #[arg(long, env = "RESPIRE_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+    /// NATS token.
+    #[arg(long, env = "RESPIRE_NATS_TOKEN")]
+    pub nats_token: Option<String>,
+    /// NATS nkey seed.
+    #[arg(long, env = "RESPIRE_NATS_NKEY")]
+    pub nats_nkey: Option<String>,
+    /// CA certificate for TLS to NATS (turns TLS on).
+    #[arg(long, env = "RESPIRE_NATS_TLS_CA")]
+    pub nats_tls_ca: Option<PathBuf>,
+    /// Client certificate and key for TLS to NATS.
+    #[arg(long, env = "RESPIRE_NATS_TLS_CERT")]
+    pub nats_tls_cert: Option<PathBuf>,
+    #[arg(long, env = "RESPIRE_NATS_TLS_KEY")]
+    pub nats_tls_key: Option<PathBuf>,
+    /// JetStream stream for keyspace events (default: <PREFIX>_EVENTS).
+    #[arg(long, env = "RESPIRE_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+    /// Stream storage: file or memory.
+    #[arg(long, env = "RESPIRE_NATS_STREAM_STORAGE", default_value = "file")]
+    pub nats_stream_storage: String,
+    /// Stream replicas.
+    #[arg(long, env = "RESPIRE_NATS_STREAM_REPLICAS", default_value_t = 1)]
+    pub nats_stream_replicas: usize,
+    /// How long the stream keeps events, in seconds.
+    #[arg(long, env = "RESPIRE_NATS_STREAM_MAX_AGE", default_value_t = 24 * 3600)]
+    pub nats_stream_max_age: u64,
+    /// JetStream duplicate window (Nats-Msg-Id deduplication), in seconds.
+    #[arg(long, env = "RESPIRE_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
+    pub nats_duplicate_window: u64,
+    /// Pub/sub output buffer hard limit per client, in bytes.
+    #[arg(long, env = "RESPIRE_PUBSUB_HARD_LIMIT", default_value_t = 32 * 1024 * 1024)]
+    pub pubsub_hard_limit: usize,
+    /// Pub/sub output buffer soft limit per client, in bytes...
+    #[arg(long, env = "RESPIRE_PUBSUB_SOFT_LIMIT", default_value_t = 8 * 1024 * 1024)]
+    pub pubsub_soft_limit: usize,
+    /// ...that may be exceeded for this many seconds.
+    #[arg(long, env = "RESPIRE_PUBSUB_SOFT_SECONDS", default_value_t = 60)]
+    pub pubsub_soft_seconds: u64,
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -72,6 +121,32 @@ impl Config {
         format!("{host}:{}", self.port)
     }
 
+    /// The JetStream stream holding keyspace events.
+    pub fn stream_name(&self) -> String {
+        self.nats_stream.clone().unwrap_or_else(|| {
+            let prefix: String = self
+                .nats_prefix
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{prefix}_EVENTS")
+        })
+    }
+
+    pub fn output_limits(&self) -> crate::bus::OutputLimits {
+        crate::bus::OutputLimits {
+            hard: self.pubsub_hard_limit,
+            soft: self.pubsub_soft_limit,
+            soft_for: std::time::Duration::from_secs(self.pubsub_soft_seconds),
+        }
+    }
+
     /// The store URL: the explicit one or SQLite in the data directory.
     pub fn store_url(&self) -> String {
         match &self.database_url {
@@ -97,6 +172,9 @@ impl std::fmt::Debug for Config {
             )
             .field("databases", &self.databases)
             .field("maxclients", &self.maxclients)
+            .field("nats_url", &self.nats_url.as_deref().map(redact_url))
+            .field("nats_prefix", &self.nats_prefix)
+            .field("nats_token", &self.nats_token.as_ref().map(|_| "<hidden>"))
             .finish_non_exhaustive()
     }
 }

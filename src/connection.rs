@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tracing::debug;
 
-use crate::bus::{Delivery, DeliveryTx};
+use crate::bus::{Delivery, Subscriber};
 use crate::clock::now_ms;
 use crate::cmd::errors::{self, CmdError};
 use crate::cmd::{self, CommandSpec, Ctx, Family};
@@ -85,7 +85,8 @@ pub struct Connection {
     /// Subscribed channels and patterns, in subscription order.
     pub channels: Vec<Bytes>,
     pub patterns: Vec<Bytes>,
-    pub delivery_tx: DeliveryTx,
+    /// This connection as a pub/sub subscriber (its queue and limits).
+    pub subscriber: Subscriber,
     delivery_rx: mpsc::UnboundedReceiver<Delivery>,
     /// What CLIENT LIST shows of this connection.
     pub info: Arc<Mutex<ClientInfo>>,
@@ -97,7 +98,6 @@ pub struct Connection {
 impl Connection {
     pub fn new(shared: Arc<Shared>, socket: TcpStream, addr: SocketAddr) -> Connection {
         let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let (delivery_tx, delivery_rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let info = Arc::new(Mutex::new(ClientInfo {
             id,
@@ -115,6 +115,8 @@ impl Connection {
             resp: 2,
         }));
         let kill = Arc::new(Notify::new());
+        let (subscriber, delivery_rx) =
+            Subscriber::new(shared.config.output_limits(), kill.clone());
         shared.clients.insert(
             id,
             ClientHandle {
@@ -137,7 +139,7 @@ impl Connection {
             watched: Vec::new(),
             channels: Vec::new(),
             patterns: Vec::new(),
-            delivery_tx,
+            subscriber,
             delivery_rx,
             info,
             kill,
@@ -224,6 +226,7 @@ impl Connection {
     }
 
     fn encode_delivery(&mut self, delivery: Delivery) {
+        self.subscriber.taken(&delivery);
         let frame = match delivery {
             Delivery::Message { channel, payload } => Reply::Push(vec![
                 Reply::bulk_str("message"),
@@ -377,7 +380,7 @@ impl Connection {
         }
         txn.commit().await?;
         if !events.is_empty() {
-            self.shared.relay_wake.notify_one();
+            self.shared.events_committed().await;
         }
         Ok(reply)
     }

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,11 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::bus::Bus;
+use crate::bus::nats::NatsLink;
 use crate::cmd::errors;
 use crate::config::Config;
 use crate::connection::Connection;
+use crate::events::stream::{self, EventStream};
 use crate::events::{flags, relay, sweeper};
 use crate::store::{self, Store};
 
@@ -36,6 +38,12 @@ pub struct Shared {
     pub notify_flags: AtomicU32,
     /// Woken after every commit that logged events.
     pub relay_wake: Notify,
+    /// Whether this instance holds the NATS relay lease (INFO).
+    pub relay_holder: AtomicBool,
+    /// The last event id the relay handed on (INFO).
+    pub relay_position: AtomicI64,
+    /// The JetStream stream, once created (INFO).
+    pub stream_name: std::sync::OnceLock<String>,
     /// Connected clients, for CLIENT LIST/KILL and INFO.
     pub clients: DashMap<u64, ClientHandle>,
     pub next_client_id: AtomicU64,
@@ -91,6 +99,17 @@ impl Shared {
         self.notify_flags.load(Ordering::Relaxed)
     }
 
+    /// Wakes the relay after a commit that logged events: this instance's
+    /// own, and with NATS the lease holder wherever it runs.
+    pub async fn events_committed(&self) {
+        self.relay_wake.notify_one();
+        if let Some(nats) = &self.bus.nats
+            && !self.relay_holder.load(Ordering::Relaxed)
+        {
+            nats.hint().await;
+        }
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
@@ -99,9 +118,13 @@ impl Shared {
 /// Runs the server on `listener` until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    if config.port == 0 {
+        // Port 0 picked a free port; name the instance after the real one.
+        config.port = listener.local_addr()?.port();
+    }
     let url = config.store_url();
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.dir)
@@ -115,12 +138,19 @@ pub async fn run(
         Ok(Some(text)) => flags::parse(text.as_bytes()).unwrap_or(0),
         _ => 0,
     };
+    let nats = match &config.nats_url {
+        Some(_) => Some(NatsLink::connect(&config).await?),
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         local_addr: listener.local_addr()?,
         config,
         store,
-        bus: Bus::default(),
+        bus: Bus::new(nats),
+        relay_holder: AtomicBool::new(false),
+        relay_position: AtomicI64::new(0),
+        stream_name: std::sync::OnceLock::new(),
         notify_flags: AtomicU32::new(notify),
         relay_wake: Notify::new(),
         clients: DashMap::new(),
@@ -132,7 +162,11 @@ pub async fn run(
     info!(addr = %shared.local_addr, "respire ready to accept connections");
 
     let mut background = JoinSet::new();
-    background.spawn(relay::run(shared.clone()));
+    if shared.bus.nats.is_some() {
+        background.spawn(start_event_stream(shared.clone()));
+    } else {
+        background.spawn(relay::run(shared.clone(), None));
+    }
     background.spawn(sweeper::run(shared.clone()));
 
     let mut connections = JoinSet::new();
@@ -185,6 +219,30 @@ pub async fn run(
     shared.store.close().await;
     info!("bye");
     Ok(())
+}
+
+/// Creates the event stream once NATS answers, then runs the relay and this
+/// instance's stream consumer.
+async fn start_event_stream(shared: Arc<Shared>) {
+    let Some(link) = shared.bus.nats.as_ref() else {
+        return;
+    };
+    let events = loop {
+        match EventStream::open(link, &shared.config).await {
+            Ok(events) => break Arc::new(events),
+            Err(e) => {
+                warn!(error = %e, "cannot set up the event stream; retrying");
+                if shared.is_shutting_down() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let _ = shared.stream_name.set(events.name().to_string());
+    let consumer = tokio::spawn(stream::consume(shared.clone(), events.clone()));
+    relay::run(shared, Some(events)).await;
+    let _ = consumer.await;
 }
 
 async fn reject(mut socket: tokio::net::TcpStream) {

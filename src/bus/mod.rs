@@ -1,12 +1,24 @@
-//! Pub/sub transport. This is the in-process bus: it fans PUBLISH and
-//! keyspace notifications out to the subscribed connections of this
-//! process. (The NATS transport joins it when instances share a bus.)
+//! Pub/sub transport: fans PUBLISH and keyspace notifications out to the
+//! subscribed connections of this process, and (with `--nats-url`) joins
+//! every instance into one pub/sub space over NATS core subjects.
+//!
+//! Without NATS, PUBLISH delivers straight to the local [`Registry`]. With
+//! NATS, PUBLISH goes to NATS only, and this instance receives its own
+//! messages back like every other instance: one NATS subscription per
+//! channel that local clients want (delivering to channel subscribers) and
+//! one wildcard subscription while any pattern is active (delivering to
+//! pattern subscribers), so each matching subscription gets a message once.
+
+pub mod nats;
+pub mod subject;
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::glob;
 
@@ -24,124 +36,271 @@ pub enum Delivery {
     },
 }
 
-/// Where a connection receives its deliveries.
-pub type DeliveryTx = mpsc::UnboundedSender<Delivery>;
+impl Delivery {
+    /// Roughly the bytes it occupies in an output buffer.
+    pub fn size(&self) -> usize {
+        match self {
+            Delivery::Message { channel, payload } => 32 + channel.len() + payload.len(),
+            Delivery::PMessage {
+                pattern,
+                channel,
+                payload,
+            } => 48 + pattern.len() + channel.len() + payload.len(),
+        }
+    }
+}
+
+/// Redis's `client-output-buffer-limit pubsub` for one subscriber.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputLimits {
+    /// Disconnect as soon as this many bytes wait.
+    pub hard: usize,
+    /// Disconnect when more than this waits for `soft_for`.
+    pub soft: usize,
+    pub soft_for: Duration,
+}
+
+/// Where a connection receives its deliveries, and how much is waiting.
+#[derive(Clone)]
+pub struct Subscriber {
+    tx: mpsc::UnboundedSender<Delivery>,
+    /// Bytes queued and not yet written by the connection.
+    pending: Arc<AtomicUsize>,
+    /// When the backlog went over the soft limit.
+    over_soft_since: Arc<Mutex<Option<Instant>>>,
+    /// Notified to disconnect a subscriber over its limits.
+    kill: Arc<Notify>,
+    limits: OutputLimits,
+}
+
+impl Subscriber {
+    pub fn new(
+        limits: OutputLimits,
+        kill: Arc<Notify>,
+    ) -> (Subscriber, mpsc::UnboundedReceiver<Delivery>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sub = Subscriber {
+            tx,
+            pending: Arc::new(AtomicUsize::new(0)),
+            over_soft_since: Arc::new(Mutex::new(None)),
+            kill,
+            limits,
+        };
+        (sub, rx)
+    }
+
+    /// The connection took a delivery off the queue.
+    pub fn taken(&self, delivery: &Delivery) {
+        self.pending.fetch_sub(delivery.size(), Ordering::Relaxed);
+    }
+
+    /// Queues a delivery unless the subscriber is over its limits, in which
+    /// case it is disconnected (as Redis does) and the message dropped.
+    fn send(&self, delivery: Delivery) -> bool {
+        let pending = self.pending.fetch_add(delivery.size(), Ordering::Relaxed) + delivery.size();
+        let over = {
+            let mut since = self.over_soft_since.lock().unwrap();
+            if pending <= self.limits.soft {
+                *since = None;
+                false
+            } else {
+                let first = *since.get_or_insert_with(Instant::now);
+                pending > self.limits.hard || first.elapsed() >= self.limits.soft_for
+            }
+        };
+        if over {
+            self.pending.fetch_sub(delivery.size(), Ordering::Relaxed);
+            self.kill.notify_one();
+            return false;
+        }
+        self.tx.send(delivery).is_ok()
+    }
+}
 
 /// Identifies a subscribing connection (its client id).
 pub type SubscriberId = u64;
 
+type Subscribers = HashMap<Bytes, HashMap<SubscriberId, Subscriber>>;
+
+/// The subscriptions of this process's connections.
 #[derive(Default)]
-struct Subscriptions {
-    channels: HashMap<Bytes, HashMap<SubscriberId, DeliveryTx>>,
-    patterns: HashMap<Bytes, HashMap<SubscriberId, DeliveryTx>>,
+pub struct Registry {
+    channels: RwLock<Subscribers>,
+    patterns: RwLock<Subscribers>,
 }
 
-/// The in-process bus.
-#[derive(Default)]
-pub struct Bus {
-    subs: RwLock<Subscriptions>,
-}
-
-impl Bus {
-    pub fn subscribe(&self, id: SubscriberId, channel: Bytes, tx: DeliveryTx) {
-        self.subs
-            .write()
-            .unwrap()
-            .channels
-            .entry(channel)
-            .or_default()
-            .insert(id, tx);
+impl Registry {
+    /// Adds a subscription; true when it is the channel's (or pattern's) first.
+    fn add(map: &RwLock<Subscribers>, name: Bytes, id: SubscriberId, sub: Subscriber) -> bool {
+        let mut map = map.write().unwrap();
+        let first = !map.contains_key(&name);
+        map.entry(name).or_default().insert(id, sub);
+        first
     }
 
-    pub fn unsubscribe(&self, id: SubscriberId, channel: &[u8]) {
-        remove(&mut self.subs.write().unwrap().channels, id, channel);
-    }
-
-    pub fn psubscribe(&self, id: SubscriberId, pattern: Bytes, tx: DeliveryTx) {
-        self.subs
-            .write()
-            .unwrap()
-            .patterns
-            .entry(pattern)
-            .or_default()
-            .insert(id, tx);
-    }
-
-    pub fn punsubscribe(&self, id: SubscriberId, pattern: &[u8]) {
-        remove(&mut self.subs.write().unwrap().patterns, id, pattern);
-    }
-
-    /// Delivers to channel subscribers, then pattern subscribers (Redis's
-    /// order); returns how many received it.
-    pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
-        let subs = self.subs.read().unwrap();
-        let mut receivers = 0;
-        if let Some(clients) = subs.channels.get(channel) {
-            for tx in clients.values() {
-                let msg = Delivery::Message {
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                };
-                receivers += tx.send(msg).is_ok() as usize;
+    /// Removes a subscription; true when it was the last one.
+    fn remove(map: &RwLock<Subscribers>, name: &[u8], id: SubscriberId) -> bool {
+        let mut map = map.write().unwrap();
+        if let Some(clients) = map.get_mut(name) {
+            clients.remove(&id);
+            if clients.is_empty() {
+                map.remove(name);
+                return true;
             }
         }
-        for (pattern, clients) in &subs.patterns {
-            if !glob::matches(pattern, channel) {
-                continue;
-            }
-            for tx in clients.values() {
+        false
+    }
+
+    /// Delivers to the channel's subscribers; returns how many got it.
+    pub fn deliver_channel(&self, channel: &Bytes, payload: &Bytes) -> usize {
+        let map = self.channels.read().unwrap();
+        let Some(clients) = map.get(channel) else {
+            return 0;
+        };
+        clients
+            .values()
+            .filter(|sub| {
+                sub.send(Delivery::Message {
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                })
+            })
+            .count()
+    }
+
+    /// Delivers to subscribers of every matching pattern.
+    pub fn deliver_patterns(&self, channel: &Bytes, payload: &Bytes) -> usize {
+        let map = self.patterns.read().unwrap();
+        let mut receivers = 0;
+        for (pattern, clients) in map.iter().filter(|(p, _)| glob::matches(p, channel)) {
+            for sub in clients.values() {
                 let msg = Delivery::PMessage {
                     pattern: pattern.clone(),
                     channel: channel.clone(),
                     payload: payload.clone(),
                 };
-                receivers += tx.send(msg).is_ok() as usize;
+                receivers += sub.send(msg) as usize;
             }
         }
         receivers
     }
 
+    /// Subscriptions here that a message on `channel` would reach.
+    fn receivers(&self, channel: &[u8]) -> usize {
+        let direct = self
+            .channels
+            .read()
+            .unwrap()
+            .get(channel)
+            .map_or(0, HashMap::len);
+        let patterns = self.patterns.read().unwrap();
+        direct
+            + patterns
+                .iter()
+                .filter(|(p, _)| glob::matches(p, channel))
+                .map(|(_, c)| c.len())
+                .sum::<usize>()
+    }
+}
+
+/// Why a PUBLISH could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BusUnavailable(pub String);
+
+/// The pub/sub bus: the local registry, and NATS when configured.
+pub struct Bus {
+    registry: Arc<Registry>,
+    pub nats: Option<nats::NatsLink>,
+}
+
+impl Bus {
+    pub fn new(nats: Option<nats::NatsLink>) -> Bus {
+        Bus {
+            registry: Arc::new(Registry::default()),
+            nats,
+        }
+    }
+
+    pub async fn subscribe(&self, id: SubscriberId, channel: Bytes, sub: Subscriber) {
+        if Registry::add(&self.registry.channels, channel.clone(), id, sub)
+            && let Some(nats) = &self.nats
+        {
+            nats.watch_channel(channel, self.registry.clone()).await;
+        }
+    }
+
+    pub fn unsubscribe(&self, id: SubscriberId, channel: &[u8]) {
+        if Registry::remove(&self.registry.channels, channel, id)
+            && let Some(nats) = &self.nats
+        {
+            nats.unwatch_channel(channel);
+        }
+    }
+
+    pub async fn psubscribe(&self, id: SubscriberId, pattern: Bytes, sub: Subscriber) {
+        Registry::add(&self.registry.patterns, pattern, id, sub);
+        if let Some(nats) = &self.nats {
+            nats.watch_patterns(self.registry.clone()).await;
+        }
+    }
+
+    pub fn punsubscribe(&self, id: SubscriberId, pattern: &[u8]) {
+        Registry::remove(&self.registry.patterns, pattern, id);
+        if let Some(nats) = &self.nats
+            && self.numpat() == 0
+        {
+            nats.unwatch_patterns();
+        }
+    }
+
+    /// PUBLISH: reaches subscribers on every instance; returns this
+    /// instance's receivers.
+    pub async fn publish(&self, channel: &Bytes, payload: &Bytes) -> Result<usize, BusUnavailable> {
+        match &self.nats {
+            None => Ok(self.publish_local(channel, payload)),
+            Some(nats) => {
+                let receivers = self.registry.receivers(channel);
+                nats.publish(channel, payload.clone()).await?;
+                Ok(receivers)
+            }
+        }
+    }
+
+    /// Delivers to this process's subscribers only (keyspace notifications,
+    /// which every instance receives from the event stream itself).
+    pub fn publish_local(&self, channel: &Bytes, payload: &Bytes) -> usize {
+        self.registry.deliver_channel(channel, payload)
+            + self.registry.deliver_patterns(channel, payload)
+    }
+
     /// Active channels (with at least one subscriber) matching `pattern`.
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let subs = self.subs.read().unwrap();
-        subs.channels
-            .keys()
+        let map = self.registry.channels.read().unwrap();
+        map.keys()
             .filter(|c| pattern.is_none_or(|p| glob::matches(p, c)))
             .cloned()
             .collect()
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.subs
+        self.registry
+            .channels
             .read()
             .unwrap()
-            .channels
             .get(channel)
             .map_or(0, HashMap::len)
     }
 
     /// Number of distinct patterns subscribed to.
     pub fn numpat(&self) -> usize {
-        self.subs.read().unwrap().patterns.len()
+        self.registry.patterns.read().unwrap().len()
     }
 
     /// True when anyone listens on a channel or a pattern; lets the relay
     /// skip building notifications nobody would receive.
     pub fn has_subscribers(&self) -> bool {
-        let subs = self.subs.read().unwrap();
-        !subs.channels.is_empty() || !subs.patterns.is_empty()
-    }
-}
-
-fn remove(
-    map: &mut HashMap<Bytes, HashMap<SubscriberId, DeliveryTx>>,
-    id: SubscriberId,
-    name: &[u8],
-) {
-    if let Some(clients) = map.get_mut(name) {
-        clients.remove(&id);
-        if clients.is_empty() {
-            map.remove(name);
-        }
+        !self.registry.channels.read().unwrap().is_empty()
+            || !self.registry.patterns.read().unwrap().is_empty()
     }
 }

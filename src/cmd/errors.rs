@@ -35,6 +35,7 @@ pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const PROTO_VERSION: &str = "NOPROTO unsupported protocol version";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const STORE_UNAVAILABLE: &str = "TRYAGAIN database unavailable";
+pub const PUBSUB_UNAVAILABLE: &str = "TRYAGAIN pub/sub transport (NATS) unavailable";
 pub const CURSOR: &str = "ERR invalid cursor";
 pub const NEGATIVE_COUNT: &str = "ERR value is out of range, must be positive";
 

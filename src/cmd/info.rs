@@ -263,7 +263,17 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     Ok(OK)
 }
 
-const DEFAULT_SECTIONS: [&str; 8] = [
+const DEFAULT_SECTIONS: [&str; 9] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "respire",
+    "keyspace",
+] 8] = [
     "server",
     "clients",
     "memory",
@@ -409,6 +419,28 @@ async fn section_text(
             let (user, sys) = cpu_seconds();
             w.field("used_cpu_sys", &format!("{sys:.6}"));
             w.field("used_cpu_user", &format!("{user:.6}"));
+        }
+        "respire" => {
+            w.header("Respire");
+            let url = shared.config.store_url();
+            w.field("store", &url.split("://").next().unwrap_or("sqlite"));
+            w.field("instance_name", &shared.config.instance_name());
+            match &shared.bus.nats {
+                None => w.field("nats_enabled", &0),
+                Some(nats) => {
+                    w.field("nats_enabled", &1);
+                    w.field("nats_connected", &(nats.connected() as u8));
+                    w.field("nats_prefix", &nats.prefix);
+                    w.field("nats_stream", &shared.stream_name.get().map_or("", |s| s.as_str()));
+                }
+            }
+            let position = shared.relay_position.load(Relaxed);
+            w.field("relay_holder", &(shared.relay_holder.load(Relaxed) as u8));
+            w.field("relay_position", &position);
+            if shared.relay_holder.load(Relaxed) {
+                let last = shared.store.last_event_id().await.unwrap_or(position);
+                w.field("relay_lag_events", &(last - position).max(0));
+            }
         }
         "keyspace" => {
             w.header("Keyspace");

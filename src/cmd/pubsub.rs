@@ -116,23 +116,20 @@ pub async fn execute(
     args: &[Bytes],
 ) -> CmdResult {
     match spec.name {
-        "subscribe" => Ok(Reply::Many(
-            args[1..]
-                .iter()
-                .map(|c| subscribe(conn, c.clone(), false))
-                .collect(),
-        )),
-        "psubscribe" => Ok(Reply::Many(
-            args[1..]
-                .iter()
-                .map(|p| subscribe(conn, p.clone(), true))
-                .collect(),
-        )),
+        "subscribe" | "psubscribe" => {
+            let pattern = spec.name == "psubscribe";
+            let mut replies = Vec::with_capacity(args.len() - 1);
+            for name in &args[1..] {
+                replies.push(subscribe(conn, name.clone(), pattern).await);
+            }
+            Ok(Reply::Many(replies))
+        }
         "unsubscribe" => Ok(unsubscribe_many(conn, &args[1..], false)),
         "punsubscribe" => Ok(unsubscribe_many(conn, &args[1..], true)),
-        "publish" => Ok(Reply::Int(
-            conn.shared.bus.publish(&args[1], &args[2]) as i64
-        )),
+        "publish" => match conn.shared.bus.publish(&args[1], &args[2]).await {
+            Ok(receivers) => Ok(Reply::Int(receivers as i64)),
+            Err(_) => err(errors::PUBSUB_UNAVAILABLE),
+        },
         "pubsub" => pubsub(conn, args),
         _ => err(format!("ERR unhandled command '{}'", spec.name)),
     }
@@ -148,7 +145,7 @@ fn sync_info(conn: &Connection) {
     info.psub = conn.patterns.len();
 }
 
-fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> Reply {
+async fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> Reply {
     let list = if pattern {
         &mut conn.patterns
     } else {
@@ -156,11 +153,11 @@ fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> Reply {
     };
     if !list.contains(&name) {
         list.push(name.clone());
-        let tx = conn.delivery_tx.clone();
+        let sub = conn.subscriber.clone();
         if pattern {
-            conn.shared.bus.psubscribe(conn.id, name.clone(), tx);
+            conn.shared.bus.psubscribe(conn.id, name.clone(), sub).await;
         } else {
-            conn.shared.bus.subscribe(conn.id, name.clone(), tx);
+            conn.shared.bus.subscribe(conn.id, name.clone(), sub).await;
         }
     }
     sync_info(conn);

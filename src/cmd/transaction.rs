@@ -204,7 +204,7 @@ async fn exec(conn: &mut Connection, queue: &[(&'static CommandSpec, Vec<Bytes>)
     }
     txn.commit().await?;
     if !events.is_empty() {
-        shared.relay_wake.notify_one();
+        shared.events_committed().await;
     }
     Ok(Reply::Array(replies))
 }

@@ -3,4 +3,5 @@
 
 pub mod flags;
 pub mod relay;
+pub mod stream;
 pub mod sweeper;

@@ -1,14 +1,16 @@
-//! The event relay: reads the event log in id order and turns each event
-//! into keyspace notifications on the bus.
+//! The event relay: tails the event log in id order and hands each event on.
 //!
-//! Each instance runs its own relay under its instance name and saves its
-//! position in the store, so after a crash it resumes right after the last
-//! event it delivered: an event whose mutation committed is relayed even if
-//! the process died just after the commit.
+//! Without NATS, every instance runs its own relay under its instance name
+//! and delivers to its own subscribers. With NATS, exactly one relay per
+//! deployment (the holder of the `relay` lease) publishes the log to the
+//! JetStream stream, and every instance consumes the stream
+//! ([`super::stream::consume`]). Either way the position is saved in the
+//! store, so an event whose mutation committed is relayed even if the
+//! process died just after the commit.
 //!
 //! Ids follow allocation order, not commit order: with several writers a
-//! higher id can commit before a lower one. The relay therefore remembers
-//! the gaps it has passed and delivers their events when they appear, for
+//! higher id can commit before a lower one. The tail therefore remembers
+//! the gaps it has passed and hands on their events when they appear, for
 //! up to [`GAP_WAIT`]. Two events of one key never race like this, because
 //! a writer holds the key's row lock from before it logs its event until it
 //! commits, so per-key order is kept.
@@ -19,11 +21,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tracing::warn;
+use futures::StreamExt;
+use tracing::{info, warn};
 
 use super::flags;
+use super::stream::EventStream;
+use crate::clock::now_ms;
 use crate::server::{NOTIFY_SETTING, Shared};
-use crate::store::LoggedEvent;
+use crate::store::{LoggedEvent, Store, StoreError, StoreResult};
 
 /// Events read per batch.
 const BATCH: u32 = 1000;
@@ -34,45 +39,55 @@ const IDLE_POLL: Duration = Duration::from_millis(50);
 const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// How often shared settings (notify-keyspace-events) are re-read.
 const SETTINGS_EVERY: Duration = Duration::from_secs(1);
-/// How often relayed events past their retention are trimmed.
+/// How often events past their retention are trimmed.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
 /// How long a gap in the ids is waited for (longer than any transaction).
 const GAP_WAIT: Duration = Duration::from_secs(30);
 /// Most gaps remembered at once.
 const MAX_GAPS: usize = 100_000;
+/// The lease naming the deployment's one NATS relay, and its term.
+const RELAY_LEASE: &str = "relay";
+const LEASE_TTL_MS: i64 = 3000;
+const LEASE_EVERY: Duration = Duration::from_millis(1000);
+/// The position row of the NATS relay (shared by whoever holds the lease).
+const NATS_POSITION: &str = "nats";
 
-pub async fn run(shared: Arc<Shared>) {
-    let name = shared.config.instance_name();
-    let mut position = loop {
-        match shared.store.relay_position(&name).await {
-            Ok(p) => break p,
-            Err(e) => {
-                if !matches!(e, crate::store::StoreError::Unavailable(_)) {
-                    warn!(error = %e, "relay cannot read its position; retrying");
-                }
-                if shared.is_shutting_down() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+/// A reader of the event log that remembers gaps. [`Tail::poll`] reads
+/// without moving; [`Tail::commit`] moves once the events were handed on.
+struct Tail {
+    position: i64,
+    gaps: BTreeMap<i64, Instant>,
+    /// What `commit` will apply: the new position and gaps.
+    pending: Option<(i64, BTreeMap<i64, Instant>)>,
+}
+
+impl Tail {
+    fn new(position: i64) -> Tail {
+        Tail {
+            position,
+            gaps: BTreeMap::new(),
+            pending: None,
         }
-    };
-    let mut gaps: BTreeMap<i64, Instant> = BTreeMap::new();
-    let mut saved = position;
-    let (mut last_save, mut last_trim, mut last_settings) =
-        (Instant::now(), Instant::now(), Instant::now());
-    let mut shutdown = shared.shutdown.clone();
-    loop {
-        let batch = match shared.store.events_after(position, BATCH).await {
-            Ok(batch) => batch,
-            Err(e) => {
-                warn!(error = %e, "relay cannot read the event log; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
+    }
+
+    /// The next events to hand on: up to a batch after the position, then
+    /// any that appeared in earlier gaps. The bool is true when a full batch
+    /// came back (more is waiting).
+    async fn poll(&mut self, store: &dyn Store) -> StoreResult<(Vec<LoggedEvent>, bool)> {
+        let batch = store.events_after(self.position, BATCH).await?;
+        let full = batch.len() as u32 == BATCH;
+        let mut gaps = self.gaps.clone();
+        let mut position = self.position;
+        let mut out = Vec::with_capacity(batch.len());
+        if !gaps.is_empty() {
+            let ids: Vec<i64> = gaps.keys().copied().collect();
+            for event in store.events_by_id(&ids).await? {
+                gaps.remove(&event.id);
+                out.push(event);
             }
-        };
-        let flags = shared.notify_flags();
-        for event in &batch {
+            gaps.retain(|_, seen| seen.elapsed() < GAP_WAIT);
+        }
+        for event in batch {
             if event.id > position + 1 && gaps.len() < MAX_GAPS {
                 let seen = Instant::now();
                 gaps.extend(
@@ -81,61 +96,222 @@ pub async fn run(shared: Arc<Shared>) {
                         .map(|id| (id, seen)),
                 );
             }
-            deliver(&shared, flags, event);
             position = event.id;
+            out.push(event);
         }
-        if batch.len() as u32 == BATCH {
-            continue;
-        }
-        if !gaps.is_empty() {
-            fill_gaps(&shared, &mut gaps).await;
-        }
-        let stopping = shared.is_shutting_down();
-        // The position is saved at most every SAVE_EVERY (and at shutdown)
-        // so the relay does not double the write load; after a crash it
-        // re-reads at most that much of the log, and only for subscribers
-        // of the new process, who have not seen those events.
-        if position != saved && (stopping || last_save.elapsed() >= SAVE_EVERY) {
-            match shared.store.save_relay_position(&name, position).await {
-                Ok(()) => saved = position,
-                Err(e) => warn!(error = %e, "relay cannot save its position"),
-            }
-            last_save = Instant::now();
-        }
-        if stopping {
-            return;
-        }
-        if last_settings.elapsed() >= SETTINGS_EVERY {
-            last_settings = Instant::now();
-            refresh_settings(&shared).await;
-        }
-        if last_trim.elapsed() > TRIM_EVERY {
-            last_trim = Instant::now();
-            trim(&shared).await;
-        }
-        tokio::select! {
-            _ = shared.relay_wake.notified() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
-            _ = shutdown.changed() => {}
+        self.pending = Some((position, gaps));
+        Ok((out, full))
+    }
+
+    fn commit(&mut self) {
+        if let Some((position, gaps)) = self.pending.take() {
+            self.position = position;
+            self.gaps = gaps;
         }
     }
 }
 
-/// Delivers events that have since appeared in the gaps, and forgets gaps
-/// older than [`GAP_WAIT`] (ids of rolled-back transactions never appear).
-async fn fill_gaps(shared: &Shared, gaps: &mut BTreeMap<i64, Instant>) {
-    let ids: Vec<i64> = gaps.keys().copied().collect();
-    match shared.store.events_by_id(&ids).await {
-        Ok(found) => {
-            let flags = shared.notify_flags();
-            for event in &found {
-                deliver(shared, flags, event);
-                gaps.remove(&event.id);
+/// Housekeeping every relay loop does between batches.
+struct Chores {
+    name: String,
+    saved: i64,
+    last_save: Instant,
+    last_trim: Instant,
+    last_settings: Instant,
+}
+
+impl Chores {
+    fn new(name: String, position: i64) -> Chores {
+        let now = Instant::now();
+        Chores {
+            name,
+            saved: position,
+            last_save: now,
+            last_trim: now,
+            last_settings: now,
+        }
+    }
+
+    /// Saves the position at most every SAVE_EVERY (and when `force`): after
+    /// a crash the relay re-reads at most that much of the log (for the
+    /// local bus, only subscribers of the new process see those events; for
+    /// NATS, JetStream drops the repeats by id).
+    async fn run(&mut self, shared: &Shared, position: i64, force: bool, trim_log: bool) {
+        if position != self.saved && (force || self.last_save.elapsed() >= SAVE_EVERY) {
+            match shared.store.save_relay_position(&self.name, position).await {
+                Ok(()) => self.saved = position,
+                Err(e) => warn!(error = %e, "relay cannot save its position"),
+            }
+            self.last_save = Instant::now();
+        }
+        if self.last_settings.elapsed() >= SETTINGS_EVERY {
+            self.last_settings = Instant::now();
+            refresh_settings(shared).await;
+        }
+        if trim_log && self.last_trim.elapsed() > TRIM_EVERY {
+            self.last_trim = Instant::now();
+            trim(shared).await;
+        }
+    }
+}
+
+pub async fn run(shared: Arc<Shared>, events: Option<Arc<EventStream>>) {
+    refresh_settings(&shared).await;
+    match events {
+        None => run_local(shared).await,
+        Some(events) => run_nats(shared, events).await,
+    }
+}
+
+/// Waits for a position from the store (which may still be starting).
+async fn position_of(shared: &Shared, name: &str) -> Option<i64> {
+    loop {
+        match shared.store.relay_position(name).await {
+            Ok(p) => return Some(p),
+            Err(e) => {
+                if !matches!(e, StoreError::Unavailable(_)) {
+                    warn!(error = %e, "relay cannot read its position; retrying");
+                }
+                if shared.is_shutting_down() {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        Err(e) => warn!(error = %e, "relay cannot re-read gaps in the event log"),
     }
-    gaps.retain(|_, seen| seen.elapsed() < GAP_WAIT);
+}
+
+/// Waits for a wake-up, the idle poll, or shutdown.
+async fn idle(shared: &Shared) {
+    let mut shutdown = shared.shutdown.clone();
+    tokio::select! {
+        _ = shared.relay_wake.notified() => {}
+        _ = tokio::time::sleep(IDLE_POLL) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+/// The in-process relay: the log straight to this instance's subscribers.
+async fn run_local(shared: Arc<Shared>) {
+    let name = shared.config.instance_name();
+    let Some(position) = position_of(&shared, &name).await else {
+        return;
+    };
+    let mut tail = Tail::new(position);
+    let mut chores = Chores::new(name, position);
+    loop {
+        match tail.poll(&*shared.store).await {
+            Ok((events, full)) => {
+                let flags = shared.notify_flags();
+                for event in &events {
+                    deliver(&shared, flags, event);
+                }
+                tail.commit();
+                if full {
+                    continue;
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "relay cannot read the event log; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        let stopping = shared.is_shutting_down();
+        chores.run(&shared, tail.position, stopping, true).await;
+        if stopping {
+            return;
+        }
+        idle(&shared).await;
+    }
+}
+
+/// The NATS relay: whoever holds the lease publishes the log to the stream.
+async fn run_nats(shared: Arc<Shared>, events: Arc<EventStream>) {
+    let Some(link) = shared.bus.nats.as_ref() else {
+        return;
+    };
+    // Commits on other instances wake the relay through hints.
+    let hints = {
+        let shared = shared.clone();
+        let subject = link.hint_subject();
+        let client = link.client.clone();
+        tokio::spawn(async move {
+            if let Ok(mut sub) = client.subscribe(subject).await {
+                while sub.next().await.is_some() {
+                    shared.relay_wake.notify_one();
+                }
+            }
+        })
+    };
+    let holder = shared.config.instance_name();
+    let mut tail: Option<Tail> = None;
+    let mut chores = Chores::new(NATS_POSITION.to_string(), 0);
+    let mut last_lease: Option<Instant> = None;
+    loop {
+        let stopping = shared.is_shutting_down();
+        if last_lease.is_none_or(|at| at.elapsed() >= LEASE_EVERY) {
+            last_lease = Some(Instant::now());
+            let held = shared
+                .store
+                .try_lease(RELAY_LEASE, &holder, now_ms(), LEASE_TTL_MS)
+                .await
+                .unwrap_or(false);
+            shared.relay_holder.store(held, Ordering::Relaxed);
+            if !held {
+                tail = None;
+            } else if tail.is_none() {
+                tail = take_over(&shared, &events).await;
+                if let Some(t) = &tail {
+                    chores = Chores::new(NATS_POSITION.to_string(), t.position);
+                }
+            }
+        }
+        if let Some(t) = tail.as_mut() {
+            match t.poll(&*shared.store).await {
+                Ok((batch, full)) => match events.publish(link, &batch).await {
+                    Ok(()) => {
+                        t.commit();
+                        shared.relay_position.store(t.position, Ordering::Relaxed);
+                        if full {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "cannot publish events to NATS; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                },
+                Err(e) => {
+                    warn!(error = %e, "relay cannot read the event log; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            chores.run(&shared, t.position, stopping, true).await;
+        } else {
+            chores.run(&shared, chores.saved, false, false).await;
+        }
+        if stopping {
+            hints.abort();
+            return;
+        }
+        idle(&shared).await;
+    }
+}
+
+/// Where a new lease holder starts: after the last event in the stream, or
+/// the saved position if that is further (the stream may have expired).
+async fn take_over(shared: &Shared, events: &EventStream) -> Option<Tail> {
+    let saved = position_of(shared, NATS_POSITION).await?;
+    let streamed = match events.last_event_id().await {
+        Ok(id) => id.unwrap_or(0),
+        Err(e) => {
+            warn!(error = %e, "cannot read the stream's last event; will retry");
+            return None;
+        }
+    };
+    let position = saved.max(streamed);
+    info!(position, "this instance now relays events to NATS");
+    Some(Tail::new(position))
 }
 
 /// Picks up a notify-keyspace-events change made on another instance.
@@ -148,7 +324,8 @@ pub async fn refresh_settings(shared: &Shared) {
 }
 
 /// Publishes one event as `__keyspace@<db>__:<key>` and
-/// `__keyevent@<db>__:<event>`, as the flags allow.
+/// `__keyevent@<db>__:<event>` to this instance's subscribers, as the
+/// flags allow.
 pub fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
     if !flags::wanted(flags, event.class) || !shared.bus.has_subscribers() {
         return;
@@ -159,11 +336,11 @@ pub fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
         let channel = channel_name(b"__keyspace@", db, &event.key);
         shared
             .bus
-            .publish(&channel, &Bytes::copy_from_slice(event.name.as_bytes()));
+            .publish_local(&channel, &Bytes::copy_from_slice(event.name.as_bytes()));
     }
     if flags & flags::KEYEVENT != 0 {
         let channel = channel_name(b"__keyevent@", db, event.name.as_bytes());
-        shared.bus.publish(&channel, &event.key);
+        shared.bus.publish_local(&channel, &event.key);
     }
 }
 
@@ -178,8 +355,7 @@ fn channel_name(prefix: &[u8], db: &[u8], suffix: &[u8]) -> Bytes {
 
 /// Drops events older than the retention, in bounded batches.
 async fn trim(shared: &Shared) {
-    let before =
-        crate::clock::now_ms() - (shared.config.event_retention as i64).saturating_mul(1000);
+    let before = now_ms() - (shared.config.event_retention as i64).saturating_mul(1000);
     loop {
         match shared.store.trim_events(before, 10_000).await {
             Ok(10_000) => tokio::task::yield_now().await,

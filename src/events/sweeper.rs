@@ -96,6 +96,6 @@ async fn sweep_once(shared: &Shared) -> StoreResult<usize> {
         .stats
         .expired_keys
         .fetch_add(keys.len() as u64, Ordering::Relaxed);
-    shared.relay_wake.notify_one();
+    shared.events_committed().await;
     Ok(keys.len())
 }

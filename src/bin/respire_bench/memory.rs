@@ -1,0 +1,135 @@
+//! Resident memory (VmRSS) of the servers: idle, holding many idle
+//! connections, and holding many pub/sub subscribers.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use futures::StreamExt as _;
+
+use super::resp::{Conn, Value};
+use super::targets::Target;
+
+/// How long the server gets to settle before its RSS is read.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// The process's resident set, in KiB.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line")
+}
+
+/// This process's (soft, hard) open-file limits, from /proc/self/limits.
+fn fd_limits() -> anyhow::Result<(u64, u64)> {
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .context("no open-files limit")?;
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [soft, hard, ..] => Ok((*soft, *hard)),
+        _ => bail!("cannot read {line:?}"),
+    }
+}
+
+/// Raises this process's soft open-file limit towards `want` (up to the
+/// hard limit) with `prlimit`, so no libc binding is needed; children
+/// started afterwards inherit it. Answers the soft limit in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let Ok((soft, hard)) = fd_limits() else {
+        return 0;
+    };
+    if soft >= want {
+        return soft;
+    }
+    let _ = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!("--nofile={}:{hard}", want.min(hard)))
+        .status();
+    fd_limits().map(|(soft, _)| soft).unwrap_or(soft)
+}
+
+/// Connections held open, each having run its setup command.
+pub struct Held {
+    pub conns: Vec<Conn>,
+    /// Why fewer than asked were opened, if they were.
+    pub shortfall: Option<String>,
+}
+
+/// Opens up to `n` connections to `addr`, each sending `setup(i)` and
+/// expecting a non-error reply; stops at the first failure (e.g. the fd
+/// limit) and keeps what it has.
+pub async fn hold(addr: &str, n: usize, setup: fn(usize) -> Vec<String>) -> Held {
+    let mut opened = futures::stream::iter(0..n)
+        .map(|i| async move {
+            let mut conn = Conn::connect(addr).await?;
+            match conn.cmd(&setup(i)).await? {
+                Value::Error(e) => bail!("server answered {e}"),
+                _ => Ok(conn),
+            }
+        })
+        .buffer_unordered(64);
+    let mut held = Held { conns: Vec::with_capacity(n), shortfall: None };
+    while let Some(result) = opened.next().await {
+        match result {
+            Ok(conn) => held.conns.push(conn),
+            Err(e) => {
+                held.shortfall = Some(format!("{e:#}"));
+                break;
+            }
+        }
+    }
+    held
+}
+
+/// RSS with `n` connections held (each set up by `setup`), and the number
+/// actually held.
+pub struct Loaded {
+    pub base_kib: u64,
+    pub loaded_kib: u64,
+    pub held: usize,
+    pub shortfall: Option<String>,
+}
+
+impl Loaded {
+    /// KiB added per held connection.
+    pub fn per_connection(&self) -> Option<f64> {
+        (self.held > 0).then(|| (self.loaded_kib as f64 - self.base_kib as f64) / self.held as f64)
+    }
+}
+
+/// Measures `target`'s RSS before and while `n` connections are held.
+pub async fn loaded(target: &Target, n: usize, setup: fn(usize) -> Vec<String>) -> anyhow::Result<Loaded> {
+    tokio::time::sleep(SETTLE).await;
+    let base_kib = rss_kib(target.pid)?;
+    let held = hold(&target.addr, n, setup).await;
+    tokio::time::sleep(SETTLE).await;
+    let loaded_kib = rss_kib(target.pid)?;
+    let result = Loaded {
+        base_kib,
+        loaded_kib,
+        held: held.conns.len(),
+        shortfall: held.shortfall,
+    };
+    drop(held.conns);
+    tokio::time::sleep(SETTLE).await;
+    Ok(result)
+}
+
+/// An idle connection's setup: one PING.
+pub fn ping(_: usize) -> Vec<String> {
+    vec!["PING".into()]
+}
+
+/// A subscriber's setup: SUBSCRIBE to its own channel.
+pub fn subscribe(i: usize) -> Vec<String> {
+    vec!["SUBSCRIBE".into(), format!("respire-bench:sub:{i}")]
+}

@@ -1,0 +1,345 @@
+//! The servers under test: respire instances this harness starts (embedded
+//! store, MariaDB, optionally MariaDB + NATS) and the reference Redis.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use rand::Rng as _;
+use sqlx::Connection as _;
+use sqlx::mysql::MySqlConnection;
+
+use super::resp::{Conn, Value};
+
+/// The logical database every measurement uses, so a shared reference
+/// Redis is not disturbed.
+pub const DB: u32 = 15;
+
+/// Which database ceiling a target's figures are compared with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Store {
+    Sqlite(PathBuf),
+    MySql(String),
+}
+
+/// A server the benchmarks drive.
+pub struct Target {
+    /// Column name in the report.
+    pub name: String,
+    /// Where clients connect.
+    pub addr: String,
+    /// Where subscribers connect (another instance of the same store for
+    /// a multi-instance target, else `addr`).
+    pub sub_addr: String,
+    /// The process whose RSS is measured.
+    pub pid: u32,
+    /// The store behind it (`None` for the reference).
+    pub store: Option<Store>,
+}
+
+impl Target {
+    pub fn is_reference(&self) -> bool {
+        self.store.is_none()
+    }
+}
+
+/// A respire process; killed when dropped.
+struct Instance {
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> anyhow::Result<TempDir> {
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{:08x}",
+            std::process::id(),
+            rand::thread_rng().r#gen::<u32>()
+        ));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Everything started for a run: dropped (or [`Fleet::shutdown`]) at the
+/// end, which stops the instances and drops the benchmark databases.
+pub struct Fleet {
+    pub targets: Vec<Target>,
+    pub notes: Vec<String>,
+    pub dir: TempDir,
+    instances: Vec<Instance>,
+    mysql_admin: String,
+    databases: Vec<String>,
+}
+
+/// Where the services are and which binary to start.
+pub struct Setup {
+    pub respire: PathBuf,
+    pub reference: String,
+    pub mysql: String,
+    pub nats: String,
+}
+
+/// The `respire` binary next to this executable (same target directory).
+pub fn locate_respire() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe().context("locating this executable")?;
+    let bin = me.with_file_name(format!("respire{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        bail!(
+            "{} not found: build it first with `cargo build --release` (which builds respire and respire-bench into the same target directory)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Whether `respire --help` lists `flag`.
+fn has_flag(bin: &Path, flag: &str) -> bool {
+    Command::new(bin)
+        .arg("--help")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
+        .unwrap_or(false)
+}
+
+impl Fleet {
+    /// Starts every target that can start; the reference Redis must answer.
+    pub async fn start(setup: &Setup) -> anyhow::Result<Fleet> {
+        let mut fleet = Fleet {
+            targets: Vec::new(),
+            notes: Vec::new(),
+            dir: TempDir::new("respire-bench")?,
+            instances: Vec::new(),
+            mysql_admin: setup.mysql.trim_end_matches('/').to_string(),
+            databases: Vec::new(),
+        };
+        let sqlite = fleet.dir.0.join("sqlite");
+        let (addr, pid) = fleet.spawn(setup, "sqlite", &sqlite, &[]).await?;
+        let ceiling = Store::Sqlite(fleet.dir.0.join("ceiling.db"));
+        fleet.push_respire("sqlite", (addr.clone(), pid), addr, ceiling);
+
+        match fleet.create_database("").await {
+            Ok(url) => {
+                let args = ["--database-url".to_string(), url.clone()];
+                let dir = fleet.dir.0.join("mariadb");
+                let (addr, pid) = fleet.spawn(setup, "mariadb", &dir, &args).await?;
+                fleet.push_respire("mariadb", (addr.clone(), pid), addr, Store::MySql(url));
+            }
+            Err(e) => fleet
+                .notes
+                .push(format!("MariaDB target skipped: {e:#}")),
+        }
+        if has_flag(&setup.respire, "--nats-url") {
+            fleet.start_nats_pair(setup).await?;
+        } else {
+            fleet
+                .notes
+                .push("MariaDB+NATS target skipped: respire has no --nats-url flag yet".into());
+        }
+
+        let pid = reference_pid(&setup.reference).await?;
+        fleet.targets.push(Target {
+            name: "redis".into(),
+            addr: setup.reference.clone(),
+            sub_addr: setup.reference.clone(),
+            pid,
+            store: None,
+        });
+        Ok(fleet)
+    }
+
+    /// Two instances on one fresh database sharing NATS: clients use the
+    /// first, subscribers the second.
+    async fn start_nats_pair(&mut self, setup: &Setup) -> anyhow::Result<()> {
+        let url = match self.create_database("_nats").await {
+            Ok(url) => url,
+            Err(e) => {
+                self.notes.push(format!("MariaDB+NATS target skipped: {e:#}"));
+                return Ok(());
+            }
+        };
+        let args = [
+            "--database-url".to_string(),
+            url.clone(),
+            "--nats-url".to_string(),
+            setup.nats.clone(),
+        ];
+        let first_dir = self.dir.0.join("nats-a");
+        let second_dir = self.dir.0.join("nats-b");
+        let first = self.spawn(setup, "nats-a", &first_dir, &args).await?;
+        let (second, _) = self.spawn(setup, "nats-b", &second_dir, &args).await?;
+        self.push_respire("mariadb+nats", first, second, Store::MySql(url));
+        Ok(())
+    }
+
+    fn push_respire(
+        &mut self,
+        name: &str,
+        (addr, pid): (String, u32),
+        sub_addr: String,
+        store: Store,
+    ) {
+        self.targets.push(Target {
+            name: name.into(),
+            addr,
+            sub_addr,
+            pid,
+            store: Some(store),
+        });
+    }
+
+    /// Creates `respire_bench_<random><suffix>` and returns its URL.
+    async fn create_database(&mut self, suffix: &str) -> anyhow::Result<String> {
+        let name = format!(
+            "respire_bench_{:08x}{suffix}",
+            rand::thread_rng().r#gen::<u32>()
+        );
+        let mut admin = MySqlConnection::connect(&self.mysql_admin)
+            .await
+            .with_context(|| format!("connecting to {}", self.mysql_admin))?;
+        sqlx::raw_sql(&format!("CREATE DATABASE `{name}`"))
+            .execute(&mut admin)
+            .await?;
+        self.databases.push(name.clone());
+        Ok(format!("{}/{name}", self.mysql_admin))
+    }
+
+    /// Starts `respire --port <free> --dir <dir> <args>`, waits until it
+    /// answers PING and accepts a SET, and returns its address and pid.
+    async fn spawn(
+        &mut self,
+        setup: &Setup,
+        name: &str,
+        dir: &Path,
+        args: &[String],
+    ) -> anyhow::Result<(String, u32)> {
+        std::fs::create_dir_all(dir)?;
+        let port = free_port()?;
+        let log_path = self.dir.0.join(format!("{name}.log"));
+        let mut command = Command::new(&setup.respire);
+        command
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--dir")
+            .arg(dir)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log_path)?);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("RESPIRE_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", setup.respire.display()))?;
+        self.instances.push(Instance { child });
+        let addr = format!("127.0.0.1:{port}");
+        let instance = self.instances.last_mut().expect("just pushed");
+        wait_ready(&addr, &mut instance.child, &log_path)
+            .await
+            .with_context(|| format!("respire ({name}) did not become ready"))?;
+        Ok((addr, instance.child.id()))
+    }
+
+    /// Stops the instances and drops the benchmark databases.
+    pub async fn shutdown(mut self) -> Vec<String> {
+        self.instances.clear();
+        let mut problems = Vec::new();
+        if self.databases.is_empty() {
+            return problems;
+        }
+        match MySqlConnection::connect(&self.mysql_admin).await {
+            Ok(mut admin) => {
+                for name in std::mem::take(&mut self.databases) {
+                    if let Err(e) = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .execute(&mut admin)
+                        .await
+                    {
+                        problems.push(format!("cannot drop database {name}: {e}"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("cannot drop the benchmark databases: {e}")),
+        }
+        problems
+    }
+}
+
+async fn wait_ready(addr: &str, child: &mut Child, log: &Path) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut last = String::from("no answer");
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(10).collect();
+            bail!(
+                "exited with {status}; last log lines:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        match probe(addr).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = format!("{e:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("not ready after 90 s: {last}")
+}
+
+/// PING answers PONG and a SET is accepted (MySQL answers TRYAGAIN until
+/// migrated).
+async fn probe(addr: &str) -> anyhow::Result<()> {
+    let mut conn = Conn::connect(addr).await?;
+    let pong = conn.cmd(&["PING"]).await?;
+    if pong != Value::Simple("PONG".into()) {
+        bail!("PING answered {pong:?}");
+    }
+    conn.cmd(&["SELECT", &DB.to_string()]).await?.ok()?;
+    match conn.cmd(&["SET", "respire-bench:ready", "1"]).await? {
+        Value::Simple(s) if s == "OK" => Ok(()),
+        other => bail!("SET answered {other:?}"),
+    }
+}
+
+/// The reference's process id, from `INFO server`.
+async fn reference_pid(addr: &str) -> anyhow::Result<u32> {
+    let mut conn = Conn::connect(addr)
+        .await
+        .context("the reference Redis must be running")?;
+    let Value::Bulk(Some(info)) = conn.cmd(&["INFO", "server"]).await?.ok()? else {
+        bail!("INFO did not answer a bulk string");
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .context("INFO server has no process_id")
+}

@@ -1,0 +1,187 @@
+//! Keyspace events on a JetStream stream: the relay publishes the event log
+//! to it (one message per event, `Nats-Msg-Id` = the event's id, so a
+//! re-sent event is dropped by JetStream), and every instance consumes it to
+//! notify its own subscribers.
+//!
+//! A message's subject is `<prefix>.ev.<db>`, its payload the key, and its
+//! headers the event's name and class.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use crate::bus::nats::NatsLink;
+use crate::config::Config;
+use crate::server::Shared;
+use crate::store::LoggedEvent;
+
+const NAME_HEADER: &str = "Respire-Event";
+const CLASS_HEADER: &str = "Respire-Class";
+
+pub struct EventStream {
+    js: jetstream::Context,
+    name: String,
+}
+
+impl EventStream {
+    /// Creates the stream or updates its settings. Waits for NATS.
+    pub async fn open(link: &NatsLink, config: &Config) -> anyhow::Result<EventStream> {
+        let js = jetstream::new(link.client.clone());
+        let name = config.stream_name();
+        let settings = stream::Config {
+            name: name.clone(),
+            subjects: vec![link.events_filter()],
+            storage: match config.nats_stream_storage.as_str() {
+                "memory" => stream::StorageType::Memory,
+                _ => stream::StorageType::File,
+            },
+            num_replicas: config.nats_stream_replicas,
+            max_age: Duration::from_secs(config.nats_stream_max_age),
+            duplicate_window: Duration::from_secs(config.nats_duplicate_window),
+            ..Default::default()
+        };
+        js.create_or_update_stream(settings)
+            .await
+            .with_context(|| format!("creating stream {name}"))?;
+        info!(stream = %name, "event stream ready");
+        Ok(EventStream { js, name })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Publishes events in order and waits until JetStream stored them all.
+    pub async fn publish(&self, link: &NatsLink, events: &[LoggedEvent]) -> anyhow::Result<()> {
+        let mut acks = Vec::with_capacity(events.len());
+        for e in events {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                e.id.to_string().as_str(),
+            );
+            headers.insert(NAME_HEADER, e.name.as_str());
+            headers.insert(CLASS_HEADER, (e.class as char).to_string().as_str());
+            acks.push(
+                self.js
+                    .publish_with_headers(link.event_subject(e.db), headers, e.key.clone())
+                    .await?,
+            );
+        }
+        for ack in acks {
+            ack.await?;
+        }
+        Ok(())
+    }
+
+    /// The id of the last event in the stream, if any.
+    pub async fn last_event_id(&self) -> anyhow::Result<Option<i64>> {
+        let mut stream = self.js.get_stream(&self.name).await?;
+        let last = stream.info().await?.state.last_sequence;
+        if last == 0 {
+            return Ok(None);
+        }
+        let msg = match stream.get_raw_message(last).await {
+            Ok(msg) => msg,
+            // Expired or deleted: nothing newer than what the log says.
+            Err(_) => return Ok(None),
+        };
+        Ok(msg
+            .headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .and_then(|v| v.as_str().parse::<i64>().ok()))
+    }
+}
+
+fn decode(msg: &async_nats::Message, prefix_len: usize) -> Option<LoggedEvent> {
+    let headers = msg.headers.as_ref()?;
+    Some(LoggedEvent {
+        id: headers
+            .get(async_nats::header::NATS_MESSAGE_ID)?
+            .as_str()
+            .parse()
+            .ok()?,
+        db: msg.subject.get(prefix_len..)?.parse().ok()?,
+        key: msg.payload.clone(),
+        name: headers.get(NAME_HEADER)?.as_str().to_string(),
+        class: *headers.get(CLASS_HEADER)?.as_str().as_bytes().first()?,
+    })
+}
+
+/// Delivers the stream's events to this instance's subscribers, from the
+/// stream's end at start; after an interruption it resumes right after the
+/// last message it delivered, so nothing is skipped or repeated.
+pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
+    let Some(link) = shared.bus.nats.as_ref() else {
+        return;
+    };
+    let prefix_len = format!("{}.ev.", link.prefix).len();
+    let mut shutdown = shared.shutdown.clone();
+    // Start at the end of the stream as it is now.
+    let mut next = loop {
+        match events.js.get_stream(&events.name).await {
+            Ok(mut stream) => match stream.info().await {
+                Ok(info) => break info.state.last_sequence + 1,
+                Err(e) => warn!(error = %e, "cannot read the event stream"),
+            },
+            Err(e) => warn!(error = %e, "cannot read the event stream"),
+        }
+        if shared.is_shutting_down() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    loop {
+        if shared.is_shutting_down() {
+            return;
+        }
+        let messages = async {
+            let stream = events.js.get_stream(&events.name).await?;
+            let consumer = stream
+                .create_consumer(consumer::pull::OrderedConfig {
+                    filter_subject: link.events_filter(),
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: next,
+                    },
+                    ..Default::default()
+                })
+                .await?;
+            anyhow::Ok(consumer.messages().await?)
+        };
+        let mut messages = match messages.await {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, "cannot consume the event stream; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        loop {
+            let item = tokio::select! {
+                item = messages.next() => item,
+                _ = shutdown.changed() => return,
+            };
+            match item {
+                Some(Ok(msg)) => {
+                    if let Ok(info) = msg.info() {
+                        next = info.stream_sequence + 1;
+                    }
+                    if let Some(event) = decode(&msg, prefix_len) {
+                        super::relay::deliver(&shared, shared.notify_flags(), &event);
+                    }
+                }
+                Some(Err(e)) => {
+                    warn!(error = %e, "event stream interrupted; resuming");
+                    break;
+                }
+                None => break,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
