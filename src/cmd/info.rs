@@ -273,15 +273,6 @@ const DEFAULT_SECTIONS: [&str; 9] = [
     "cpu",
     "respire",
     "keyspace",
-] 8] = [
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "keyspace",
 ];
 
 async fn info(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
@@ -431,7 +422,10 @@ async fn section_text(
                     w.field("nats_enabled", &1);
                     w.field("nats_connected", &(nats.connected() as u8));
                     w.field("nats_prefix", &nats.prefix);
-                    w.field("nats_stream", &shared.stream_name.get().map_or("", |s| s.as_str()));
+                    w.field(
+                        "nats_stream",
+                        &shared.stream_name.get().map_or("", |s| s.as_str()),
+                    );
                 }
             }
             let position = shared.relay_position.load(Relaxed);
