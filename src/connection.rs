@@ -216,7 +216,14 @@ impl Connection {
             .stats
             .net_output_bytes
             .fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
-        self.socket.write_all(&self.outbuf).await?;
+        // A client that stops reading blocks this write; CLIENT KILL and the
+        // pub/sub output limits must still be able to close it.
+        tokio::select! {
+            written = self.socket.write_all(&self.outbuf) => written?,
+            _ = self.kill.notified() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+            }
+        }
         self.outbuf.clear();
         if self.outbuf.capacity() > 1024 * 1024 {
             // Give back the memory a huge reply needed.

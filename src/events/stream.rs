@@ -26,6 +26,9 @@ const CLASS_HEADER: &str = "Respire-Class";
 pub struct EventStream {
     js: jetstream::Context,
     name: String,
+    /// The stream's settings, to recreate it if it disappears (a NATS
+    /// restart with memory storage, an operator's mistake).
+    settings: stream::Config,
 }
 
 impl EventStream {
@@ -45,19 +48,36 @@ impl EventStream {
             duplicate_window: Duration::from_secs(config.nats_duplicate_window),
             ..Default::default()
         };
-        js.create_or_update_stream(settings)
+        let events = EventStream { js, name, settings };
+        events.ensure().await?;
+        info!(stream = %events.name, "event stream ready");
+        Ok(events)
+    }
+
+    /// Creates the stream if missing, or brings its settings up to date.
+    async fn ensure(&self) -> anyhow::Result<()> {
+        self.js
+            .create_or_update_stream(self.settings.clone())
             .await
-            .with_context(|| format!("creating stream {name}"))?;
-        info!(stream = %name, "event stream ready");
-        Ok(EventStream { js, name })
+            .with_context(|| format!("creating stream {}", self.name))?;
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Publishes events in order and waits until JetStream stored them all.
+    /// Publishes events in order and waits until JetStream stored them all;
+    /// on failure, makes sure the stream exists for the retry.
     pub async fn publish(&self, link: &NatsLink, events: &[LoggedEvent]) -> anyhow::Result<()> {
+        let result = self.try_publish(link, events).await;
+        if result.is_err() && link.connected() {
+            let _ = self.ensure().await;
+        }
+        result
+    }
+
+    async fn try_publish(&self, link: &NatsLink, events: &[LoggedEvent]) -> anyhow::Result<()> {
         let mut acks = Vec::with_capacity(events.len());
         for e in events {
             let mut headers = HeaderMap::new();
@@ -141,7 +161,12 @@ pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
             return;
         }
         let messages = async {
-            let stream = events.js.get_stream(&events.name).await?;
+            let mut stream = events.js.get_stream(&events.name).await?;
+            // A stream recreated since (sequences start over): read it all.
+            let state = stream.info().await?.state.clone();
+            if state.last_sequence + 1 < next {
+                next = state.first_sequence.max(1);
+            }
             let consumer = stream
                 .create_consumer(consumer::pull::OrderedConfig {
                     filter_subject: link.events_filter(),
