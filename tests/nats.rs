@@ -433,13 +433,22 @@ async fn relay_killed_with_sigkill_loses_and_repeats_nothing() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let _: () = redis::cmd("CONFIG")
+    // The process may still be connecting to the database (TRYAGAIN).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis::cmd("CONFIG")
         .arg("SET")
         .arg("notify-keyspace-events")
         .arg("KEA")
-        .query_async(&mut c2)
+        .query_async::<()>(&mut c2)
         .await
-        .unwrap();
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the second instance never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut events = Events::psubscribe(&second.url(), "__keyevent@0__:set").await;
     let writer = tokio::spawn(async move {
