@@ -65,6 +65,11 @@ impl Reply {
         Reply::Array(items.into_iter().map(Reply::Bulk).collect())
     }
 
+    /// A HELP subcommand's answer: one status line per text line.
+    pub fn help(lines: &[&'static str]) -> Reply {
+        Reply::Array(lines.iter().map(|l| Reply::Status(l)).collect())
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }

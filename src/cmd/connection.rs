@@ -320,7 +320,11 @@ fn client(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
         b"id" => Ok(Reply::Int(conn.id as i64)),
         b"getname" => {
             let name = conn.info.lock().unwrap().name.clone();
-            Ok(if name.is_empty() { Reply::Nil } else { Reply::Bulk(name) })
+            Ok(if name.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::Bulk(name)
+            })
         }
         b"setname" => {
             set_name(conn, &args[2])?;
@@ -340,42 +344,42 @@ fn client(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
             } else if is(&args[2], "lib-ver") {
                 info.lib_ver = value.clone();
             } else {
-                return err(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2])));
+                return err(format!(
+                    "ERR Unrecognized option '{}'",
+                    String::from_utf8_lossy(&args[2])
+                ));
             }
             Ok(OK)
         }
         b"info" => {
             let info = conn.info.lock().unwrap().clone();
-            Ok(Reply::Verbatim(Bytes::from(client_line(&info, conn) + "\n")))
+            Ok(Reply::Verbatim(Bytes::from(
+                client_line(&info, conn) + "\n",
+            )))
         }
         b"list" => client_list(conn, args),
         b"kill" => client_kill(conn, args),
-        b"help" => Ok(Reply::Array(
-            [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "ID",
-                "    Return the ID of the current connection.",
-                "INFO",
-                "    Return information about the current client connection.",
-                "KILL <ip:port>",
-                "    Kill connection made from <ip:port>.",
-                "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
-                "LIST [options ...]",
-                "    Return information about client connections. Options: TYPE (NORMAL|PUBSUB), ID <client-id> ...",
-                "SETINFO <option> <value>",
-                "    Set client meta attributes: LIB-NAME or LIB-VER.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .iter()
-            .map(|l| Reply::Status(l))
-            .collect(),
-        )),
+        b"help" => Ok(Reply::help(&[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options: TYPE (NORMAL|PUBSUB), ID <client-id> ...",
+            "SETINFO <option> <value>",
+            "    Set client meta attributes: LIB-NAME or LIB-VER.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "HELP",
+            "    Print this help.",
+        ])),
         _ => err(errors::unknown_subcommand(&args[1], "client")),
     }
 }

@@ -253,23 +253,18 @@ fn pubsub(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
             Ok(Reply::Array(items))
         }
         b"numpat" => Ok(Reply::Int(bus.numpat() as i64)),
-        b"help" => Ok(Reply::Array(
-            [
-                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CHANNELS [<pattern>]",
-                "    Return the currently active channels matching a <pattern> (default: '*').",
-                "NUMPAT",
-                "    Return number of subscriptions to patterns.",
-                "NUMSUB [<channel> ...]",
-                "    Return the number of subscribers for the specified channels, excluding",
-                "    pattern subscriptions(default: no channels).",
-                "HELP",
-                "    Print this help.",
-            ]
-            .iter()
-            .map(|l| Reply::Status(l))
-            .collect(),
-        )),
+        b"help" => Ok(Reply::help(&[
+            "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "HELP",
+            "    Print this help.",
+        ])),
         _ => err(errors::unknown_subcommand(&args[1], "pubsub")),
     }
 }

@@ -236,16 +236,40 @@ pub trait Txn: Send {
         after: Option<&[u8]>,
         limit: u32,
     ) -> StoreResult<Vec<(Bytes, Bytes)>>;
-    /// About `limit` keys whose [`key_hash`](crate::cmd::key_hash) is
-    /// greater than `cursor`, in hash order (expired ones included; callers
-    /// filter), and the cursor to continue from (0 when done). Keys sharing
-    /// the last hash are all returned, so no key is ever skipped.
+    /// Up to `limit` keys whose [`key_hash`](crate::cmd::key_hash) is
+    /// greater than `after`, in hash order, each with its hash (expired
+    /// ones included; callers filter).
+    async fn scan_page(
+        &mut self,
+        db: Db,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(Bytes, KeyMeta, i64)>>;
+    /// Every key with this hash (collisions are rare but possible).
+    async fn keys_at_hash(&mut self, db: Db, hash: i64) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
+    /// About `limit` keys after `cursor` in hash order, and the cursor to
+    /// continue from (0 when done). A page never splits the keys sharing
+    /// one hash, so no key is ever skipped.
     async fn scan(
         &mut self,
         db: Db,
         cursor: i64,
         limit: u32,
-    ) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)>;
+    ) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)> {
+        let mut page = self.scan_page(db, cursor, limit).await?;
+        if (page.len() as u32) < limit || page.is_empty() {
+            return Ok((page.into_iter().map(|(k, m, _)| (k, m)).collect(), 0));
+        }
+        let last = page[page.len() - 1].2;
+        if page[0].2 == last {
+            // The whole page is one hash: take every key that has it.
+            return Ok((self.keys_at_hash(db, last).await?, last));
+        }
+        // Leave the last hash's keys to the next page, whole.
+        page.retain(|(_, _, h)| *h != last);
+        let next = page[page.len() - 1].2;
+        Ok((page.into_iter().map(|(k, m, _)| (k, m)).collect(), next))
+    }
     /// Every key starting with `prefix` (expired included), ordered.
     async fn keys_with_prefix(
         &mut self,

@@ -423,39 +423,40 @@ impl Txn for SqliteTxn {
         pairs(rows)
     }
 
-    async fn scan(
+    async fn scan_page(
         &mut self,
         db: Db,
-        cursor: i64,
+        after: i64,
         limit: u32,
-    ) -> StoreResult<(Vec<(Bytes, KeyMeta)>, i64)> {
+    ) -> StoreResult<Vec<(Bytes, KeyMeta, i64)>> {
         let rows = sqlx::query(
             "SELECT key, kind, expire_at, version, kh FROM kv_keys WHERE db = ? AND kh > ? ORDER BY kh LIMIT ?",
         )
         .bind(db as i64)
-        .bind(cursor)
+        .bind(after)
         .bind(limit as i64)
         .fetch_all(&mut *self.tx)
         .await?;
-        if (rows.len() as u32) < limit || rows.is_empty() {
-            return Ok((key_rows(rows)?, 0));
-        }
-        let last: i64 = rows[rows.len() - 1].try_get(4)?;
-        let mut keys = key_rows(rows)?;
-        // Every key sharing the last hash, so the next page can start after it.
-        let same = sqlx::query(
+        let hashes = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>(4))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(key_rows(rows)?
+            .into_iter()
+            .zip(hashes)
+            .map(|((k, m), h)| (k, m, h))
+            .collect())
+    }
+
+    async fn keys_at_hash(&mut self, db: Db, hash: i64) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+        let rows = sqlx::query(
             "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND kh = ?",
         )
         .bind(db as i64)
-        .bind(last)
+        .bind(hash)
         .fetch_all(&mut *self.tx)
         .await?;
-        for (key, meta) in key_rows(same)? {
-            if !keys.iter().any(|(k, _)| *k == key) {
-                keys.push((key, meta));
-            }
-        }
-        Ok((keys, last))
+        key_rows(rows)
     }
 
     async fn keys_with_prefix(
