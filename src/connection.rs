@@ -366,7 +366,7 @@ impl Connection {
         spec: &'static CommandSpec,
         args: &[Bytes],
     ) -> Result<Reply, StoreError> {
-        let mut txn = self.shared.store.begin(spec.is_write()).await?;
+        let mut txn = self.shared.store.begin(spec.access()).await?;
         let mut ctx = Ctx {
             txn: &mut *txn,
             db: self.db,

@@ -433,7 +433,7 @@ async fn section_text(
         }
         "keyspace" => {
             w.header("Keyspace");
-            let mut txn = shared.store.begin(false).await?;
+            let mut txn = shared.store.begin(crate::store::Access::Read).await?;
             for c in txn.counts(now_ms()).await? {
                 w.field(
                     &format!("db{}", c.db),

@@ -81,6 +81,19 @@ impl CommandSpec {
         self.flags.contains(&"write")
     }
 
+    /// The store access the command needs: a write transaction, a snapshot
+    /// for reads over several keys (MGET sees one instant), or plain reads.
+    pub fn access(&self) -> crate::store::Access {
+        use crate::store::Access;
+        if self.is_write() {
+            Access::Write
+        } else if self.first_key != self.last_key {
+            Access::Snapshot
+        } else {
+            Access::Read
+        }
+    }
+
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.contains(&flag)
     }

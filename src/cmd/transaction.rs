@@ -11,7 +11,7 @@ use super::{CommandSpec, Ctx, Family, spec};
 use crate::clock::now_ms;
 use crate::connection::{Connection, MAX_RETRIES, MultiState, Watched, retry_delay};
 use crate::reply::{OK, Reply};
-use crate::store::{Db, StoreError, Txn};
+use crate::store::{Access, Db, StoreError, Txn};
 
 const G: &str = "transactions";
 const F: Family = Family::Transaction;
@@ -119,7 +119,7 @@ pub async fn execute(
             if conn.multi.is_some() {
                 return err(errors::WATCH_IN_MULTI);
             }
-            let mut txn = conn.shared.store.begin(false).await?;
+            let mut txn = conn.shared.store.begin(Access::Read).await?;
             let now = now_ms();
             for key in &args[1..] {
                 if conn
@@ -167,7 +167,15 @@ async fn live_version(
 /// Runs a queued block as one transaction; nil when a watched key changed.
 async fn exec(conn: &mut Connection, queue: &[(&'static CommandSpec, Vec<Bytes>)]) -> CmdResult {
     let write = queue.iter().any(|(spec, _)| spec.is_write());
-    let mut txn = conn.shared.store.begin(write).await?;
+    let mut txn = conn
+        .shared
+        .store
+        .begin(if write {
+            Access::Write
+        } else {
+            Access::Snapshot
+        })
+        .await?;
     let now = now_ms();
     for w in &conn.watched {
         if live_version(&mut *txn, w.db, &w.key, now).await? != w.version {

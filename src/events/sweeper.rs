@@ -9,7 +9,7 @@ use tracing::warn;
 
 use crate::clock::now_ms;
 use crate::server::Shared;
-use crate::store::{Event, StoreResult};
+use crate::store::{Access, Event, StoreResult};
 
 /// Keys deleted per transaction.
 const BATCH: u32 = 200;
@@ -72,12 +72,12 @@ async fn sweep_once(shared: &Shared) -> StoreResult<usize> {
     // Look first with a read transaction so an idle server never takes the
     // write lock.
     let now = now_ms();
-    let mut peek = shared.store.begin(false).await?;
+    let mut peek = shared.store.begin(Access::Read).await?;
     if peek.expired(now, 1).await?.is_empty() {
         return Ok(0);
     }
     drop(peek);
-    let mut txn = shared.store.begin(true).await?;
+    let mut txn = shared.store.begin(Access::Write).await?;
     let now = now_ms();
     let keys = txn.expired(now, BATCH).await?;
     let mut events = Vec::with_capacity(keys.len());

@@ -136,8 +136,8 @@ impl From<sqlx::Error> for StoreError {
                 1213 | 1205 | 1062 | 9007 | 8002 | 8022 | 8028 => {
                     return StoreError::Conflict(e.to_string());
                 }
-                // Packet, row or TiDB entry too large.
-                1153 | 1118 | 1406 | 8025 => {
+                // Packet, row, TiDB entry or TiDB transaction too large.
+                1153 | 1118 | 1406 | 8004 | 8025 => {
                     return StoreError::TooLarge(format!("value too large for the database: {e}"));
                 }
                 _ => {}
@@ -155,12 +155,25 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What a transaction may do, and what it needs to see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Writes: one transaction holding the row locks it takes until commit.
+    Write,
+    /// Reads that must see one consistent snapshot (EXEC).
+    Snapshot,
+    /// The reads of one command: each statement sees the latest committed
+    /// state (no BEGIN/COMMIT round trips). A command's statements agree
+    /// because the command layer treats a key that vanished between two of
+    /// them as absent.
+    Read,
+}
+
 /// A database holding respire's state.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Opens a transaction. Write transactions hold the locks they take
-    /// until commit; read transactions see one snapshot.
-    async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>>;
+    /// Opens a transaction (see [`Access`]).
+    async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>>;
     /// Up to `limit` logged events with id greater than `after`, by id.
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
     /// The logged events with these ids (those that exist), by id.
@@ -305,6 +318,29 @@ pub async fn migrate(url: &str) -> StoreResult<()> {
     }
     sqlite::SqliteStore::open(url).await?.close().await;
     Ok(())
+}
+
+/// A database session of a [`Txn`]: a real transaction, or (for
+/// [`Access::Read`]) a pooled connection in autocommit mode.
+pub(crate) enum Session<DB: sqlx::Database> {
+    Tx(sqlx::Transaction<'static, DB>),
+    Auto(sqlx::pool::PoolConnection<DB>),
+}
+
+impl<DB: sqlx::Database> Session<DB> {
+    pub(crate) fn conn(&mut self) -> &mut DB::Connection {
+        match self {
+            Session::Tx(tx) => tx,
+            Session::Auto(conn) => conn,
+        }
+    }
+
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        if let Session::Tx(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 /// A fresh random WATCH version.

@@ -17,12 +17,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
-use sqlx::{Connection, Executor, MySqlPool, QueryBuilder, Row, Transaction};
+use sqlx::{Connection, Executor, MySqlPool, QueryBuilder, Row};
 use tracing::{info, warn};
 
 use super::{
-    Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn,
-    new_version,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Session, Store, StoreError,
+    StoreResult, Txn, new_version,
 };
 
 /// Longest key or hash field the schema's indexes hold.
@@ -181,12 +181,15 @@ async fn prepare(
 
 #[async_trait]
 impl Store for MySqlStore {
-    async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>> {
+    async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
         self.check_ready()?;
-        let tx = self.pool.begin().await?;
+        let tx = match access {
+            Access::Write | Access::Snapshot => Session::Tx(self.pool.begin().await?),
+            Access::Read => Session::Auto(self.pool.acquire().await?),
+        };
         Ok(Box::new(MySqlTxn {
             tx,
-            write,
+            write: access == Access::Write,
             known: HashMap::new(),
             max_value: self.max_packet.load(Ordering::Relaxed) - 64 * 1024,
         }))
@@ -325,7 +328,7 @@ fn logged_event(r: &MySqlRow) -> StoreResult<LoggedEvent> {
 }
 
 struct MySqlTxn {
-    tx: Transaction<'static, MySql>,
+    tx: Session<MySql>,
     write: bool,
     /// Keys this transaction has looked up: their `kid` when they exist
     /// (locked, in a write transaction), `None` when seen absent.
@@ -366,7 +369,7 @@ impl MySqlTxn {
         let row = sqlx::query(sql)
             .bind(db as i32)
             .bind(key)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.conn())
             .await?;
         let found = row
             .map(|r| -> StoreResult<(KeyMeta, i64)> {
@@ -410,7 +413,7 @@ impl MySqlTxn {
                     .bind(value)
                     .bind(db as i32)
                     .bind(key)
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.conn())
                     .await?;
                 Ok(kid)
             }
@@ -427,7 +430,7 @@ impl MySqlTxn {
                 .bind(expire_at)
                 .bind(new_version())
                 .bind(value)
-                .execute(&mut *self.tx)
+                .execute(self.tx.conn())
                 .await?;
                 self.known
                     .insert((db, Bytes::copy_from_slice(key)), Some(kid));
@@ -441,7 +444,7 @@ impl MySqlTxn {
             .bind(new_version())
             .bind(db as i32)
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         Ok(())
     }
@@ -489,7 +492,7 @@ impl Txn for MySqlTxn {
         let row = sqlx::query(sql)
             .bind(db as i32)
             .bind(key)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.conn())
             .await?;
         let Some(r) = row else {
             self.known.insert((db, Bytes::copy_from_slice(key)), None);
@@ -526,12 +529,12 @@ impl Txn for MySqlTxn {
         sqlx::query("DELETE FROM kv_keys WHERE db = ? AND `key` = ?")
             .bind(db as i32)
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         if meta.kind == KeyKind::Hash {
             sqlx::query("DELETE FROM kv_hash_fields WHERE kid = ?")
                 .bind(kid)
-                .execute(&mut *self.tx)
+                .execute(self.tx.conn())
                 .await?;
         }
         self.known.insert((db, Bytes::copy_from_slice(key)), None);
@@ -545,7 +548,7 @@ impl Txn for MySqlTxn {
             .bind(new_version())
             .bind(db as i32)
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         Ok(())
     }
@@ -569,7 +572,7 @@ impl Txn for MySqlTxn {
                 list.push_bind(f.as_ref());
             }
             q.push(")");
-            found.extend(pairs(q.build().fetch_all(&mut *self.tx).await?)?);
+            found.extend(pairs(q.build().fetch_all(self.tx.conn()).await?)?);
         }
         Ok(fields.iter().map(|f| found.get(f).cloned()).collect())
     }
@@ -582,7 +585,7 @@ impl Txn for MySqlTxn {
         )
         .bind(db as i32)
         .bind(key)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         pairs(rows)
     }
@@ -594,7 +597,7 @@ impl Txn for MySqlTxn {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE kid = ?")
                 .bind(kid)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.tx.conn())
                 .await?,
         )
     }
@@ -630,7 +633,7 @@ impl Txn for MySqlTxn {
                     list.push_bind(f.as_ref());
                 }
                 q.push(")");
-                let n: i64 = q.build_query_scalar().fetch_one(&mut *self.tx).await?;
+                let n: i64 = q.build_query_scalar().fetch_one(self.tx.conn()).await?;
                 present += n;
             }
         }
@@ -643,7 +646,7 @@ impl Txn for MySqlTxn {
                     .push_bind(value.as_ref());
             });
             q.push(" ON DUPLICATE KEY UPDATE value = VALUES(value)");
-            q.build().execute(&mut *self.tx).await?;
+            q.build().execute(self.tx.conn()).await?;
         }
         Ok(distinct.len() as i64 - present)
     }
@@ -666,7 +669,7 @@ impl Txn for MySqlTxn {
                 list.push_bind(f.as_ref());
             }
             q.push(")");
-            removed += q.build().execute(&mut *self.tx).await?.rows_affected() as i64;
+            removed += q.build().execute(self.tx.conn()).await?.rows_affected() as i64;
         }
         if removed == 0 {
             return Ok((0, false));
@@ -695,14 +698,14 @@ impl Txn for MySqlTxn {
                     .bind(kid)
                     .bind(after)
                     .bind(limit as i64)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(self.tx.conn())
                     .await?
             }
             None => {
                 sqlx::query("SELECT field, value FROM kv_hash_fields WHERE kid = ? ORDER BY field LIMIT ?")
                     .bind(kid)
                     .bind(limit as i64)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(self.tx.conn())
                     .await?
             }
         };
@@ -721,7 +724,7 @@ impl Txn for MySqlTxn {
         .bind(db as i32)
         .bind(after)
         .bind(limit as i64)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         let hashes = rows
             .iter()
@@ -740,7 +743,7 @@ impl Txn for MySqlTxn {
         )
         .bind(db as i32)
         .bind(hash)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         key_rows(&rows)
     }
@@ -757,12 +760,12 @@ impl Txn for MySqlTxn {
             .bind(db as i32)
             .bind(prefix)
             .bind(upper)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.conn())
             .await?,
             _ => sqlx::query("SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND `key` >= ? ORDER BY `key`")
                 .bind(db as i32)
                 .bind(prefix)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(self.tx.conn())
                 .await?,
         };
         key_rows(&rows)
@@ -777,7 +780,7 @@ impl Txn for MySqlTxn {
             .bind(db as i32)
             .bind(from)
             .bind(now_ms)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.conn())
             .await?;
             if let Some(key) = key {
                 return Ok(Some(Bytes::from(key)));
@@ -791,7 +794,7 @@ impl Txn for MySqlTxn {
             "SELECT db, COUNT(*), COUNT(expire_at) FROM kv_keys WHERE expire_at IS NULL OR expire_at > ? GROUP BY db ORDER BY db",
         )
         .bind(now_ms)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         rows.iter()
             .map(|r| {
@@ -809,19 +812,19 @@ impl Txn for MySqlTxn {
             Some(db) => {
                 sqlx::query("DELETE FROM kv_hash_fields WHERE kid IN (SELECT kid FROM kv_keys WHERE db = ?)")
                     .bind(db as i32)
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.conn())
                     .await?;
                 sqlx::query("DELETE FROM kv_keys WHERE db = ?")
                     .bind(db as i32)
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.conn())
                     .await?;
             }
             None => {
                 sqlx::query("DELETE FROM kv_hash_fields")
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.conn())
                     .await?;
                 sqlx::query("DELETE FROM kv_keys")
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.conn())
                     .await?;
             }
         }
@@ -838,7 +841,7 @@ impl Txn for MySqlTxn {
         let rows = sqlx::query(sql)
             .bind(now_ms)
             .bind(limit as i64)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.conn())
             .await?;
         rows.iter()
             .map(|r| {
@@ -862,13 +865,12 @@ impl Txn for MySqlTxn {
                     .push_bind(e.class as i32)
                     .push_bind(now_ms);
             });
-            q.build().execute(&mut *self.tx).await?;
+            q.build().execute(self.tx.conn()).await?;
         }
         Ok(())
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
+        self.tx.commit().await
     }
 }

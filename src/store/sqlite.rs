@@ -11,12 +11,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
-    Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Store, StoreError, StoreResult, Txn,
-    new_version,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Session, Store, StoreError,
+    StoreResult, Txn, new_version,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
@@ -62,18 +62,22 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn begin(&self, write: bool) -> StoreResult<Box<dyn Txn>> {
-        if write {
-            let guard = self.writer.clone().lock_owned().await;
-            let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            Ok(Box::new(SqliteTxn {
-                tx,
-                _writer: Some(guard),
-            }))
-        } else {
-            let tx = self.pool.begin().await?;
-            Ok(Box::new(SqliteTxn { tx, _writer: None }))
-        }
+    async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
+        let (tx, writer) = match access {
+            Access::Write => {
+                let guard = self.writer.clone().lock_owned().await;
+                (
+                    Session::Tx(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+                    Some(guard),
+                )
+            }
+            Access::Snapshot => (Session::Tx(self.pool.begin().await?), None),
+            Access::Read => (Session::Auto(self.pool.acquire().await?), None),
+        };
+        Ok(Box::new(SqliteTxn {
+            tx,
+            _writer: writer,
+        }))
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
@@ -194,7 +198,7 @@ impl Store for SqliteStore {
 }
 
 struct SqliteTxn {
-    tx: Transaction<'static, Sqlite>,
+    tx: Session<Sqlite>,
     /// Held for the life of a write transaction.
     _writer: Option<OwnedMutexGuard<()>>,
 }
@@ -214,7 +218,7 @@ impl Txn for SqliteTxn {
             sqlx::query("SELECT kind, expire_at, version FROM kv_keys WHERE db = ? AND key = ?")
                 .bind(db as i64)
                 .bind(key)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.tx.conn())
                 .await?;
         row.map(|r| meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
             .transpose()
@@ -226,7 +230,7 @@ impl Txn for SqliteTxn {
         )
         .bind(db as i64)
         .bind(key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.tx.conn())
         .await?;
         row.map(|r| {
             let meta = meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?;
@@ -254,7 +258,7 @@ impl Txn for SqliteTxn {
         .bind(expire_at)
         .bind(new_version())
         .bind(value)
-        .execute(&mut *self.tx)
+        .execute(self.tx.conn())
         .await?;
         Ok(())
     }
@@ -264,13 +268,13 @@ impl Txn for SqliteTxn {
             sqlx::query_scalar("DELETE FROM kv_keys WHERE db = ? AND key = ? RETURNING kind")
                 .bind(db as i64)
                 .bind(key)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.tx.conn())
                 .await?;
         if kind == Some(KeyKind::Hash.code()) {
             sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ?")
                 .bind(db as i64)
                 .bind(key)
-                .execute(&mut *self.tx)
+                .execute(self.tx.conn())
                 .await?;
         }
         Ok(kind.is_some())
@@ -282,7 +286,7 @@ impl Txn for SqliteTxn {
             .bind(new_version())
             .bind(db as i64)
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         Ok(())
     }
@@ -293,19 +297,24 @@ impl Txn for SqliteTxn {
         key: &[u8],
         fields: &[Bytes],
     ) -> StoreResult<Vec<Option<Bytes>>> {
-        let mut out = Vec::with_capacity(fields.len());
-        for field in fields {
-            let v: Option<Vec<u8>> = sqlx::query_scalar(
-                "SELECT value FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?",
-            )
-            .bind(db as i64)
-            .bind(key)
-            .bind(field.as_ref())
-            .fetch_optional(&mut *self.tx)
-            .await?;
-            out.push(v.map(Bytes::from));
+        // One statement per chunk, so a plain read sees one instant.
+        let mut found = std::collections::HashMap::new();
+        for chunk in fields.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "SELECT field, value FROM kv_hash_fields WHERE db = ",
+            );
+            q.push_bind(db as i64)
+                .push(" AND key = ")
+                .push_bind(key)
+                .push(" AND field IN (");
+            let mut list = q.separated(", ");
+            for f in chunk {
+                list.push_bind(f.as_ref());
+            }
+            q.push(")");
+            found.extend(pairs(q.build().fetch_all(self.tx.conn()).await?)?);
         }
-        Ok(out)
+        Ok(fields.iter().map(|f| found.get(f).cloned()).collect())
     }
 
     async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>> {
@@ -314,7 +323,7 @@ impl Txn for SqliteTxn {
         )
         .bind(db as i64)
         .bind(key)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         pairs(rows)
     }
@@ -324,7 +333,7 @@ impl Txn for SqliteTxn {
             sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE db = ? AND key = ?")
                 .bind(db as i64)
                 .bind(key)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.tx.conn())
                 .await?,
         )
     }
@@ -338,7 +347,7 @@ impl Txn for SqliteTxn {
         .bind(key)
         .bind(crate::cmd::key_hash(key))
         .bind(new_version())
-        .execute(&mut *self.tx)
+        .execute(self.tx.conn())
         .await?;
         let mut added = 0;
         for (field, value) in pairs {
@@ -348,7 +357,7 @@ impl Txn for SqliteTxn {
             .bind(db as i64)
             .bind(key)
             .bind(field.as_ref())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.conn())
             .await?;
             sqlx::query(
                 "INSERT INTO kv_hash_fields (db, key, field, value) VALUES (?, ?, ?, ?) \
@@ -358,7 +367,7 @@ impl Txn for SqliteTxn {
             .bind(key)
             .bind(field.as_ref())
             .bind(value.as_ref())
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
             if existed.is_none() {
                 added += 1;
@@ -380,7 +389,7 @@ impl Txn for SqliteTxn {
                     .bind(db as i64)
                     .bind(key)
                     .bind(field.as_ref())
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.conn())
                     .await?;
             removed += done.rows_affected() as i64;
         }
@@ -395,7 +404,7 @@ impl Txn for SqliteTxn {
             .bind(new_version())
             .bind(db as i64)
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         Ok((removed, false))
     }
@@ -419,7 +428,7 @@ impl Txn for SqliteTxn {
         if let Some(after) = after {
             query = query.bind(after);
         }
-        let rows = query.bind(limit as i64).fetch_all(&mut *self.tx).await?;
+        let rows = query.bind(limit as i64).fetch_all(self.tx.conn()).await?;
         pairs(rows)
     }
 
@@ -435,7 +444,7 @@ impl Txn for SqliteTxn {
         .bind(db as i64)
         .bind(after)
         .bind(limit as i64)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         let hashes = rows
             .iter()
@@ -454,7 +463,7 @@ impl Txn for SqliteTxn {
         )
         .bind(db as i64)
         .bind(hash)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         key_rows(rows)
     }
@@ -471,12 +480,12 @@ impl Txn for SqliteTxn {
             .bind(db as i64)
             .bind(prefix)
             .bind(upper)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.conn())
             .await?,
             _ => sqlx::query("SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? ORDER BY key")
                 .bind(db as i64)
                 .bind(prefix)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(self.tx.conn())
                 .await?,
         };
         key_rows(rows)
@@ -491,7 +500,7 @@ impl Txn for SqliteTxn {
             .bind(db as i64)
             .bind(from)
             .bind(now_ms)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.conn())
             .await?;
             if let Some(key) = key {
                 return Ok(Some(Bytes::from(key)));
@@ -505,7 +514,7 @@ impl Txn for SqliteTxn {
             "SELECT db, COUNT(*), COUNT(expire_at) FROM kv_keys WHERE expire_at IS NULL OR expire_at > ? GROUP BY db ORDER BY db",
         )
         .bind(now_ms)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         rows.iter()
             .map(|r| {
@@ -527,13 +536,13 @@ impl Txn for SqliteTxn {
                 ] {
                     sqlx::query(sql)
                         .bind(db as i64)
-                        .execute(&mut *self.tx)
+                        .execute(self.tx.conn())
                         .await?;
                 }
             }
             None => {
                 for sql in ["DELETE FROM kv_keys", "DELETE FROM kv_hash_fields"] {
-                    sqlx::query(sql).execute(&mut *self.tx).await?;
+                    sqlx::query(sql).execute(self.tx.conn()).await?;
                 }
             }
         }
@@ -546,7 +555,7 @@ impl Txn for SqliteTxn {
         )
         .bind(now_ms)
         .bind(limit as i64)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.tx.conn())
         .await?;
         rows.iter()
             .map(|r| {
@@ -568,15 +577,14 @@ impl Txn for SqliteTxn {
             .bind(e.name)
             .bind(e.class as i64)
             .bind(now_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.conn())
             .await?;
         }
         Ok(())
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
+        self.tx.commit().await
     }
 }
 
