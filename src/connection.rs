@@ -13,14 +13,14 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tracing::debug;
 
+use crate::batch::{self, Batcher, Job};
 use crate::bus::{Delivery, Subscriber};
-use crate::clock::now_ms;
 use crate::cmd::errors::{self, CmdError};
-use crate::cmd::{self, CommandSpec, Ctx, Family};
+use crate::cmd::{self, CommandSpec, Family};
 use crate::protocol::parse_request;
 use crate::reply::Reply;
 use crate::server::{ClientHandle, ClientInfo, Shared};
-use crate::store::{Db, StoreError};
+use crate::store::Db;
 
 /// Commands a RESP2 connection may run while subscribed.
 const SUBSCRIBED_ALLOWED: [&str; 9] = [
@@ -34,15 +34,6 @@ const SUBSCRIBED_ALLOWED: [&str; 9] = [
     "quit",
     "reset",
 ];
-/// How many times a command hit by a deadlock or write conflict is rerun.
-pub const MAX_RETRIES: u32 = 10;
-
-/// A short, growing, jittered pause before rerunning a conflicted command.
-pub fn retry_delay(attempt: u32) -> std::time::Duration {
-    let base = 1u64 << attempt.min(6);
-    std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
-}
-
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -93,10 +84,17 @@ pub struct Connection {
     kill: Arc<Notify>,
     /// Set by QUIT and protocol errors: close once replies are written.
     pub close_after_reply: bool,
+    /// Where write commands go for group commit.
+    batcher: Batcher,
 }
 
 impl Connection {
-    pub fn new(shared: Arc<Shared>, socket: TcpStream, addr: SocketAddr) -> Connection {
+    pub fn new(
+        shared: Arc<Shared>,
+        batcher: Batcher,
+        socket: TcpStream,
+        addr: SocketAddr,
+    ) -> Connection {
         let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         let info = Arc::new(Mutex::new(ClientInfo {
@@ -144,6 +142,7 @@ impl Connection {
             info,
             kill,
             close_after_reply: false,
+            batcher,
         }
     }
 
@@ -331,9 +330,7 @@ impl Connection {
     /// Runs one validated command.
     pub async fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
         let result = match spec.family {
-            Family::String | Family::Hash | Family::Keys => {
-                return self.run_data(spec, &args).await;
-            }
+            Family::String | Family::Hash | Family::Keys => return self.run_data(spec, args).await,
             Family::Connection => cmd::connection::execute(self, spec, &args).await,
             Family::Server => cmd::info::execute(self, spec, &args).await,
             Family::Introspection => cmd::introspection::execute(self, spec, &args).await,
@@ -343,53 +340,20 @@ impl Connection {
         result.unwrap_or_else(CmdError::into_reply)
     }
 
-    /// Runs a data command in its own store transaction; the reply is sent
-    /// only after the commit. Deadlocks and write conflicts rerun the whole
-    /// command a bounded number of times.
-    async fn run_data(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
-        let mut attempt = 0;
-        loop {
-            match self.try_data(spec, args).await {
-                Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    debug!(client = self.id, attempt, error = %e, "write conflict; retrying");
-                    tokio::time::sleep(retry_delay(attempt)).await;
-                }
-                Err(e) => return Reply::Error(e.reply_text()),
-                Ok(reply) => return reply,
-            }
-        }
-    }
-
-    async fn try_data(
-        &mut self,
-        spec: &'static CommandSpec,
-        args: &[Bytes],
-    ) -> Result<Reply, StoreError> {
-        let mut txn = self.shared.store.begin(spec.access()).await?;
-        let mut ctx = Ctx {
-            txn: &mut *txn,
+    /// Runs a data command: writes through the group-commit lanes, reads
+    /// directly. Either way the reply follows the commit.
+    async fn run_data(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+        let job = Job {
+            spec,
+            args,
             db: self.db,
-            now: now_ms(),
-            events: Vec::new(),
-            shared: &self.shared,
             resp3: self.resp3,
         };
-        let result = cmd::execute(&mut ctx, spec, args).await;
-        let (events, now) = (std::mem::take(&mut ctx.events), ctx.now);
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(CmdError::Reply(text)) => return Ok(Reply::Error(text)),
-            Err(CmdError::Store(e)) => return Err(e),
-        };
-        if !events.is_empty() {
-            txn.log_events(&events, now).await?;
+        if spec.is_write() {
+            self.batcher.write(&self.shared, job).await
+        } else {
+            batch::run_alone(&self.shared, &job).await
         }
-        txn.commit().await?;
-        if !events.is_empty() {
-            self.shared.events_committed().await;
-        }
-        Ok(reply)
     }
 
     fn cleanup(&mut self) {

@@ -7,6 +7,8 @@
 //! - [`connection`]: one task per client; pipelined request framing
 //!   ([`protocol`]), RESP2/RESP3 replies ([`reply`]), MULTI queueing,
 //!   subscribed mode.
+//! - [`batch`]: runs data commands against the store; write commands that
+//!   arrive together share one transaction (group commit).
 //! - [`cmd`]: the command table and one file per command family; every
 //!   error text lives in [`cmd::errors`].
 //! - [`store`]: the [`Store`](store::Store)/[`Txn`](store::Txn) traits
@@ -16,6 +18,7 @@
 //! - [`bus`]: pub/sub fan-out to subscribed connections.
 //! - [`config`], [`clock`], [`glob`]: flags, time, Redis glob matching.
 
+pub mod batch;
 pub mod bus;
 pub mod clock;
 pub mod cmd;

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::batch::Batcher;
 use crate::bus::Bus;
 use crate::bus::nats::NatsLink;
 use crate::cmd::errors;
@@ -169,6 +170,7 @@ pub async fn run(
     }
     background.spawn(sweeper::run(shared.clone()));
 
+    let (batcher, lanes) = Batcher::start(&shared, shared.store.write_lanes());
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -183,7 +185,7 @@ pub async fn run(
                         reject(socket).await;
                         continue;
                     }
-                    let conn = Connection::new(shared.clone(), socket, addr);
+                    let conn = Connection::new(shared.clone(), batcher.clone(), socket, addr);
                     connections.spawn(conn.run());
                 }
                 Err(e) => {
@@ -206,6 +208,11 @@ pub async fn run(
     {
         warn!("connections still busy after 10 s; closing them");
         connections.shutdown().await;
+    }
+    // No connection is left to write: the lanes finish and stop.
+    drop(batcher);
+    for lane in lanes {
+        let _ = lane.await;
     }
     // The relay delivers what is left in the log, then stops.
     shared.relay_wake.notify_one();

@@ -8,8 +8,9 @@ use bytes::Bytes;
 
 use super::errors::{self, CmdError, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, spec};
+use crate::batch::{MAX_RETRIES, retry_delay};
 use crate::clock::now_ms;
-use crate::connection::{Connection, MAX_RETRIES, MultiState, Watched, retry_delay};
+use crate::connection::{Connection, MultiState, Watched};
 use crate::reply::{OK, Reply};
 use crate::store::{Access, Db, StoreError, Txn};
 

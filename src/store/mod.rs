@@ -172,6 +172,11 @@ pub enum Access {
 /// A database holding respire's state.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// How many write transactions are worth running at once (group-commit
+    /// lanes): SQLite has one writer; a server database takes several.
+    fn write_lanes(&self) -> usize {
+        1
+    }
     /// Opens a transaction (see [`Access`]).
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>>;
     /// Up to `limit` logged events with id greater than `after`, by id.

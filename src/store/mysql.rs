@@ -181,6 +181,10 @@ async fn prepare(
 
 #[async_trait]
 impl Store for MySqlStore {
+    fn write_lanes(&self) -> usize {
+        16
+    }
+
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
         self.check_ready()?;
         let tx = match access {

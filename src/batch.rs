@@ -1,0 +1,179 @@
+//! Running data commands against the store, and group commit: write
+//! commands that arrive together share one store transaction.
+//!
+//! Writes go to a fixed set of lanes (one for SQLite, which has one writer
+//! anyway; several for MySQL/TiDB), chosen by the command's first key, so
+//! commands on one key keep their order. A lane takes every job waiting for
+//! it (up to [`MAX_BATCH`]), runs them one after another in one
+//! transaction, commits once, and only then answers each. A command that
+//! fails with a Redis error changed nothing, so it fails alone; if the
+//! store fails (a conflict, a limit), the batch is rolled back and each
+//! command reruns in a transaction of its own.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use crate::clock::now_ms;
+use crate::cmd::errors::CmdError;
+use crate::cmd::{self, CommandSpec, Ctx};
+use crate::reply::Reply;
+use crate::server::Shared;
+use crate::store::{Access, Db, StoreError};
+
+/// Most commands in one group commit.
+const MAX_BATCH: usize = 64;
+/// How many times a command hit by a deadlock or write conflict is rerun.
+pub const MAX_RETRIES: u32 = 10;
+
+/// One data command and the connection state it runs with.
+pub struct Job {
+    pub spec: &'static CommandSpec,
+    pub args: Vec<Bytes>,
+    pub db: Db,
+    pub resp3: bool,
+}
+
+/// A short, growing, jittered pause before rerunning a conflicted command.
+pub fn retry_delay(attempt: u32) -> std::time::Duration {
+    let base = 1u64 << attempt.min(6);
+    std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
+}
+
+/// Runs commands in one transaction of the given access; the replies come
+/// back only after the commit.
+async fn run_together(
+    shared: &Shared,
+    access: Access,
+    jobs: &[&Job],
+) -> Result<Vec<Reply>, StoreError> {
+    let mut txn = shared.store.begin(access).await?;
+    let mut events = Vec::new();
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut ctx = Ctx {
+            txn: &mut *txn,
+            db: job.db,
+            now: now_ms(),
+            events: std::mem::take(&mut events),
+            shared,
+            resp3: job.resp3,
+        };
+        let result = cmd::execute(&mut ctx, job.spec, &job.args).await;
+        events = ctx.events;
+        match result {
+            Ok(reply) => replies.push(reply),
+            Err(CmdError::Reply(text)) => replies.push(Reply::Error(text)),
+            Err(CmdError::Store(e)) => return Err(e),
+        }
+    }
+    if !events.is_empty() {
+        txn.log_events(&events, now_ms()).await?;
+    }
+    txn.commit().await?;
+    if !events.is_empty() {
+        shared.events_committed().await;
+    }
+    Ok(replies)
+}
+
+/// Runs one command in its own transaction, rerunning it after deadlocks
+/// and write conflicts a bounded number of times.
+pub async fn run_alone(shared: &Shared, job: &Job) -> Reply {
+    let mut attempt = 0;
+    loop {
+        match run_together(shared, job.spec.access(), &[job]).await {
+            Ok(mut replies) => return replies.pop().unwrap_or(Reply::Nil),
+            Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
+                attempt += 1;
+                debug!(attempt, error = %e, "write conflict; retrying");
+                tokio::time::sleep(retry_delay(attempt)).await;
+            }
+            Err(e) => return Reply::Error(e.reply_text()),
+        }
+    }
+}
+
+struct Queued {
+    job: Job,
+    done: oneshot::Sender<Reply>,
+}
+
+/// The write lanes. Connections hold clones; when the last clone is
+/// dropped (after shutdown drained the connections) the lanes stop.
+#[derive(Clone)]
+pub struct Batcher {
+    lanes: Arc<Vec<mpsc::UnboundedSender<Queued>>>,
+}
+
+impl Batcher {
+    /// Starts `lanes` lane tasks on `shared`; returns the handle and the
+    /// tasks (to await at shutdown).
+    pub fn start(
+        shared: &Arc<Shared>,
+        lanes: usize,
+    ) -> (Batcher, Vec<tokio::task::JoinHandle<()>>) {
+        let mut senders = Vec::with_capacity(lanes);
+        let mut tasks = Vec::with_capacity(lanes);
+        for _ in 0..lanes.max(1) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            senders.push(tx);
+            tasks.push(tokio::spawn(lane(shared.clone(), rx)));
+        }
+        (
+            Batcher {
+                lanes: Arc::new(senders),
+            },
+            tasks,
+        )
+    }
+
+    /// Runs a write command through its key's lane.
+    pub async fn write(&self, shared: &Shared, job: Job) -> Reply {
+        let key = (job.spec.first_key > 0)
+            .then(|| job.args.get(job.spec.first_key as usize))
+            .flatten();
+        let lane = key.map_or(0, |k| cmd::key_hash(k) as usize % self.lanes.len());
+        let (done, answer) = oneshot::channel();
+        if let Err(refused) = self.lanes[lane].send(Queued { job, done }) {
+            // The lanes are gone (shutting down): run it here.
+            return run_alone(shared, &refused.0.job).await;
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Reply::error("ERR server is shutting down"))
+    }
+}
+
+async fn lane(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Queued>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        if batch.len() == 1 {
+            let Queued { job, done } = batch.pop().unwrap();
+            let _ = done.send(run_alone(&shared, &job).await);
+            continue;
+        }
+        let jobs: Vec<&Job> = batch.iter().map(|q| &q.job).collect();
+        match run_together(&shared, Access::Write, &jobs).await {
+            Ok(replies) => {
+                for (queued, reply) in batch.into_iter().zip(replies) {
+                    let _ = queued.done.send(reply);
+                }
+            }
+            Err(e) => {
+                debug!(error = %e, size = batch.len(), "group commit failed; running its commands one by one");
+                for Queued { job, done } in batch {
+                    let _ = done.send(run_alone(&shared, &job).await);
+                }
+            }
+        }
+    }
+}
