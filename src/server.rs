@@ -29,6 +29,8 @@ use crate::store::{self, Store};
 
 /// The settings row holding notify-keyspace-events.
 pub const NOTIFY_SETTING: &str = "notify-keyspace-events";
+/// The settings row naming the event log (written by the migrations).
+pub const EVENT_LOG_SETTING: &str = "event-log-id";
 
 /// State every connection and background task shares.
 pub struct Shared {
@@ -170,7 +172,11 @@ pub async fn run(
     }
     background.spawn(sweeper::run(shared.clone()));
 
-    let (batcher, lanes) = Batcher::start(&shared, shared.store.write_lanes());
+    let lanes = match shared.config.write_lanes {
+        0 => shared.store.write_lanes(),
+        n => n,
+    };
+    let (batcher, lanes) = Batcher::start(&shared, lanes);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -235,7 +241,15 @@ async fn start_event_stream(shared: Arc<Shared>) {
         return;
     };
     let events = loop {
-        match EventStream::open(link, &shared.config).await {
+        let log_id = match shared.store.get_setting(EVENT_LOG_SETTING).await {
+            Ok(Some(id)) => id,
+            _ => {
+                // The database is not ready (or not migrated) yet.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        match EventStream::open(link, &shared.config, log_id).await {
             Ok(events) => break Arc::new(events),
             Err(e) => {
                 warn!(error = %e, "cannot set up the event stream; retrying");

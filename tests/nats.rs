@@ -526,3 +526,36 @@ async fn a_slow_subscriber_is_disconnected_and_others_are_not_slowed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recreated_database_reuses_the_stream_without_losing_events() {
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let p = prefix();
+    let url = format!("nats://{NATS}");
+    for round in 0..2 {
+        // A fresh database each round: its event ids start at 1 again.
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (a, b) = (instance(&db, &url, &p).await, instance(&db, &url, &p).await);
+        enable_events(&[&a, &b]).await;
+        wait_events_flow(&a, &b).await;
+        let mut events = Events::psubscribe(&b.url(), "__keyspace@0__:fresh").await;
+        let mut ca = a.client().await;
+        let _: () = ca.set("fresh", round).await.unwrap();
+        if round == 0 {
+            // Use up ids the next database will hand out again.
+            for i in 0..100 {
+                let _: () = ca.set(format!("filler:{i}"), i).await.unwrap();
+            }
+        }
+        assert_eq!(
+            events.next(Duration::from_secs(5)).await,
+            Some(("__keyspace@0__:fresh".into(), "set".into())),
+            "round {round}: the event was dropped as a duplicate"
+        );
+    }
+    drop_stream(&p).await;
+}

@@ -26,6 +26,9 @@ const CLASS_HEADER: &str = "Respire-Class";
 pub struct EventStream {
     js: jetstream::Context,
     name: String,
+    /// The event log's identity (a setting written by the migrations),
+    /// prefixed to every message id.
+    log_id: String,
     /// The stream's settings, to recreate it if it disappears (a NATS
     /// restart with memory storage, an operator's mistake).
     settings: stream::Config,
@@ -33,7 +36,11 @@ pub struct EventStream {
 
 impl EventStream {
     /// Creates the stream or updates its settings. Waits for NATS.
-    pub async fn open(link: &NatsLink, config: &Config) -> anyhow::Result<EventStream> {
+    pub async fn open(
+        link: &NatsLink,
+        config: &Config,
+        log_id: String,
+    ) -> anyhow::Result<EventStream> {
         let js = jetstream::new(link.client.clone());
         let name = config.stream_name();
         let settings = stream::Config {
@@ -48,7 +55,12 @@ impl EventStream {
             duplicate_window: Duration::from_secs(config.nats_duplicate_window),
             ..Default::default()
         };
-        let events = EventStream { js, name, settings };
+        let events = EventStream {
+            js,
+            name,
+            settings,
+            log_id,
+        };
         events.ensure().await?;
         info!(stream = %events.name, "event stream ready");
         Ok(events)
@@ -81,10 +93,8 @@ impl EventStream {
         let mut acks = Vec::with_capacity(events.len());
         for e in events {
             let mut headers = HeaderMap::new();
-            headers.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                e.id.to_string().as_str(),
-            );
+            let id = format!("{}:{}", self.log_id, e.id);
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
             headers.insert(NAME_HEADER, e.name.as_str());
             headers.insert(CLASS_HEADER, (e.class as char).to_string().as_str());
             acks.push(
@@ -111,21 +121,31 @@ impl EventStream {
             // Expired or deleted: nothing newer than what the log says.
             Err(_) => return Ok(None),
         };
+        // Another log's events (a recreated database) say nothing about ours.
         Ok(msg
             .headers
             .get(async_nats::header::NATS_MESSAGE_ID)
-            .and_then(|v| v.as_str().parse::<i64>().ok()))
+            .and_then(|v| self.event_id(v.as_str())))
+    }
+
+    /// The event id in a message id of this log.
+    fn event_id(&self, message_id: &str) -> Option<i64> {
+        let (log, id) = message_id.split_once(':')?;
+        if log != self.log_id {
+            return None;
+        }
+        id.parse().ok()
     }
 }
 
-fn decode(msg: &async_nats::Message, prefix_len: usize) -> Option<LoggedEvent> {
+fn decode(
+    events: &EventStream,
+    msg: &async_nats::Message,
+    prefix_len: usize,
+) -> Option<LoggedEvent> {
     let headers = msg.headers.as_ref()?;
     Some(LoggedEvent {
-        id: headers
-            .get(async_nats::header::NATS_MESSAGE_ID)?
-            .as_str()
-            .parse()
-            .ok()?,
+        id: events.event_id(headers.get(async_nats::header::NATS_MESSAGE_ID)?.as_str())?,
         db: msg.subject.get(prefix_len..)?.parse().ok()?,
         key: msg.payload.clone(),
         name: headers.get(NAME_HEADER)?.as_str().to_string(),
@@ -196,7 +216,7 @@ pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
                     if let Ok(info) = msg.info() {
                         next = info.stream_sequence + 1;
                     }
-                    if let Some(event) = decode(&msg, prefix_len) {
+                    if let Some(event) = decode(&events, &msg, prefix_len) {
                         super::relay::deliver(&shared, shared.notify_flags(), &event);
                     }
                 }

@@ -46,7 +46,7 @@ impl MySqlStore {
         let url = url.replacen("mariadb://", "mysql://", 1);
         let options = MySqlConnectOptions::from_str(&url)?;
         let pool = MySqlPoolOptions::new()
-            .max_connections(32)
+            .max_connections(64)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
@@ -182,7 +182,7 @@ async fn prepare(
 #[async_trait]
 impl Store for MySqlStore {
     fn write_lanes(&self) -> usize {
-        16
+        32
     }
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
@@ -814,10 +814,13 @@ impl Txn for MySqlTxn {
     async fn flush(&mut self, db: Option<Db>) -> StoreResult<()> {
         match db {
             Some(db) => {
-                sqlx::query("DELETE FROM kv_hash_fields WHERE kid IN (SELECT kid FROM kv_keys WHERE db = ?)")
-                    .bind(db as i32)
-                    .execute(self.tx.conn())
-                    .await?;
+                sqlx::query(
+                    // A join, not `IN (SELECT ...)`, which MariaDB runs row by row.
+                    "DELETE f FROM kv_hash_fields f JOIN kv_keys k ON f.kid = k.kid WHERE k.db = ?",
+                )
+                .bind(db as i32)
+                .execute(self.tx.conn())
+                .await?;
                 sqlx::query("DELETE FROM kv_keys WHERE db = ?")
                     .bind(db as i32)
                     .execute(self.tx.conn())
