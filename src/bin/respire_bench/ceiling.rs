@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::targets::Store;
 use super::workers::ops_per_sec;
@@ -43,13 +45,19 @@ impl Pool {
     async fn open(store: &Store, workers: usize, write: bool) -> anyhow::Result<Pool> {
         Ok(match store {
             Store::Sqlite(path) => {
-                let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10));
+                let options =
+                    SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10));
                 let size = if write { 1 } else { workers as u32 };
-                Pool::Sqlite(SqlitePoolOptions::new().max_connections(size).connect_with(options).await?)
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(size)
+                        .connect_with(options)
+                        .await?,
+                )
             }
             Store::MySql(url) => Pool::MySql(
                 MySqlPoolOptions::new()
@@ -82,7 +90,12 @@ impl Pool {
     async fn warm(&self, workers: usize) -> anyhow::Result<()> {
         let sql = "SELECT 1";
         futures::future::try_join_all((0..workers).map(|_| async {
-            self.execute(Query { sql, key: Vec::new(), value: None }).await
+            self.execute(Query {
+                sql,
+                key: Vec::new(),
+                value: None,
+            })
+            .await
         }))
         .await?;
         Ok(())
@@ -113,16 +126,32 @@ pub async fn measure(store: &Store, seconds: f64) -> anyhow::Result<Ceiling> {
         ),
     };
     let setup = Pool::open(store, 1, true).await?;
-    setup.execute(Query { sql: "DROP TABLE IF EXISTS ceiling", key: Vec::new(), value: None }).await.ok();
-    let no_key = |sql| Query { sql, key: Vec::new(), value: None };
+    setup
+        .execute(Query {
+            sql: "DROP TABLE IF EXISTS ceiling",
+            key: Vec::new(),
+            value: None,
+        })
+        .await
+        .ok();
+    let no_key = |sql| Query {
+        sql,
+        key: Vec::new(),
+        value: None,
+    };
     setup.execute(no_key(create)).await?;
-    let rows: Vec<String> = (0..ROWS).map(|i| format!("('key:{i:012}', 'xxx')")).collect();
+    let rows: Vec<String> = (0..ROWS)
+        .map(|i| format!("('key:{i:012}', 'xxx')"))
+        .collect();
     let fill = format!("INSERT INTO ceiling (k, v) VALUES {}", rows.join(","));
     setup.execute(no_key(&fill)).await?;
     setup.close().await;
 
     let duration = Duration::from_secs_f64(seconds);
-    let mut ceiling = Ceiling { upsert: [0.0; 2], select: [0.0; 2] };
+    let mut ceiling = Ceiling {
+        upsert: [0.0; 2],
+        select: [0.0; 2],
+    };
     for (i, workers) in CONCURRENCY.into_iter().enumerate() {
         ceiling.upsert[i] = rate(store, upsert, Some(b"yyy"), workers, duration).await?;
     }

@@ -10,7 +10,7 @@ use rand::{Rng as _, SeedableRng as _};
 use super::report::Row;
 use super::resp::Conn;
 use super::targets::{DB, Target};
-use super::workers::{median, ops_per_sec};
+use super::workers::{alternate, ops_per_sec};
 
 const CLIENTS: usize = 50;
 const USERS: usize = 1000;
@@ -40,10 +40,8 @@ fn expire(user: usize, mid: usize) -> Vec<String> {
     vec!["EXPIRE".into(), media_key(user, mid), "86400".into()]
 }
 
-/// Empties database 15 and writes every media hash, pipelined from
-/// [`CLIENTS`] connections.
+/// Writes every media hash, pipelined from [`CLIENTS`] connections.
 async fn prefill(addr: &str) -> anyhow::Result<()> {
-    Conn::connect_db(addr, DB).await?.cmd(&["FLUSHDB"]).await?.ok()?;
     let per_client = USERS.div_ceil(CLIENTS);
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -81,7 +79,9 @@ async fn client(addr: String, seed: u64, deadline: Instant) -> anyhow::Result<u6
         let lock = format!("lock-k{user}");
         let key = media_key(user, mid);
         let pattern = format!("dc/*/room/user{user}/media/pub/*");
-        conn.cmd(&["SET", lock.as_str(), "1", "EX", "3", "NX"]).await?.ok()?;
+        conn.cmd(&["SET", lock.as_str(), "1", "EX", "3", "NX"])
+            .await?
+            .ok()?;
         conn.cmd(&hmset(user, mid)).await?.ok()?;
         conn.cmd(&expire(user, mid)).await?.ok()?;
         conn.cmd(&["DEL", lock.as_str()]).await?.ok()?;
@@ -98,20 +98,14 @@ pub async fn measure(targets: &[Target], seconds: f64, runs: usize) -> anyhow::R
     for target in targets {
         prefill(&target.addr).await?;
     }
-    let mut samples = vec![Vec::new(); targets.len()];
-    for round in 0..runs {
-        for k in 0..targets.len() {
-            let t = (k + round) % targets.len();
-            let addr = targets[t].addr.clone();
-            let rate = ops_per_sec(CLIENTS, Duration::from_secs_f64(seconds), |c, deadline| {
-                client(addr.clone(), (round * CLIENTS + c) as u64, deadline)
-            })
-            .await?;
-            samples[t].push(rate);
-        }
-    }
-    let mut row = Row::new("ion.c50", "ion mix, 50 clients", "ops/s")
-        .with_values(samples.iter().map(|s| median(s)).collect());
-    row.samples = samples;
-    Ok(row)
+    let duration = Duration::from_secs_f64(seconds);
+    let samples = alternate(targets.len(), runs, async |t, round| {
+        let addr = targets[t].addr.clone();
+        ops_per_sec(CLIENTS, duration, |c, deadline| {
+            client(addr.clone(), (round * CLIENTS + c) as u64, deadline)
+        })
+        .await
+    })
+    .await?;
+    Ok(Row::new("ion.c50", "ion mix, 50 clients", "ops/s").with_samples(samples))
 }

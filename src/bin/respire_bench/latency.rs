@@ -40,24 +40,38 @@ const LATENCY_CHANNEL: &str = "respire-bench:lat-chan";
 
 /// Keyspace notifications: `SET` reply → `__keyspace@15__:<key>` receipt.
 pub async fn notification(target: &Target, samples: usize) -> anyhow::Result<Timing> {
+    let mut addrs = vec![&target.addr];
+    if target.sub_addr != target.addr {
+        addrs.push(&target.sub_addr);
+    }
     let mut restore = Vec::new();
-    for addr in [&target.addr, &target.sub_addr] {
+    for addr in addrs {
         let mut conn = Conn::connect(addr).await?;
         if target.is_reference() {
-            restore.push((addr.clone(), config_get(&mut conn, "notify-keyspace-events").await?));
+            let value = config_get(&mut conn, "notify-keyspace-events").await?;
+            restore.push((addr.clone(), value));
         }
-        conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]).await?.ok()?;
+        conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"])
+            .await?
+            .ok()?;
     }
     let probe = Probe {
-        subscribe: ["PSUBSCRIBE".into(), format!("__keyspace@{DB}__:{LATENCY_KEY}*")],
+        subscribe: [
+            "PSUBSCRIBE".into(),
+            format!("__keyspace@{DB}__:{LATENCY_KEY}*"),
+        ],
         command: |i| vec!["SET".into(), format!("{LATENCY_KEY}{i}"), "v".into()],
-        matches: |i, channel, _| channel == format!("__keyspace@{DB}__:{LATENCY_KEY}{i}").as_bytes(),
+        matches: |i, channel, _| {
+            channel == format!("__keyspace@{DB}__:{LATENCY_KEY}{i}").as_bytes()
+        },
         from_reply: true,
     };
     let timing = run(target, &probe, samples).await;
     for (addr, value) in restore {
         let mut conn = Conn::connect(&addr).await?;
-        conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", &value]).await?.ok()?;
+        conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", &value])
+            .await?
+            .ok()?;
     }
     timing
 }
@@ -103,7 +117,11 @@ async fn run(target: &Target, probe: &Probe, samples: usize) -> anyhow::Result<T
     for i in 0..WARMUP + samples {
         let sent = Instant::now();
         writer.cmd(&(probe.command)(i)).await?.ok()?;
-        let start = if probe.from_reply { Instant::now() } else { sent };
+        let start = if probe.from_reply {
+            Instant::now()
+        } else {
+            sent
+        };
         let deadline = tokio::time::Instant::now() + LOST_AFTER;
         let received = loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {

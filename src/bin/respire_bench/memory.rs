@@ -10,7 +10,7 @@ use super::resp::{Conn, Value};
 use super::targets::Target;
 
 /// How long the server gets to settle before its RSS is read.
-const SETTLE: Duration = Duration::from_millis(500);
+const SETTLE: Duration = Duration::from_millis(300);
 
 /// The process's resident set, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
@@ -77,7 +77,10 @@ pub async fn hold(addr: &str, n: usize, setup: fn(usize) -> Vec<String>) -> Held
             }
         })
         .buffer_unordered(64);
-    let mut held = Held { conns: Vec::with_capacity(n), shortfall: None };
+    let mut held = Held {
+        conns: Vec::with_capacity(n),
+        shortfall: None,
+    };
     while let Some(result) = opened.next().await {
         match result {
             Ok(conn) => held.conns.push(conn),
@@ -107,7 +110,11 @@ impl Loaded {
 }
 
 /// Measures `target`'s RSS before and while `n` connections are held.
-pub async fn loaded(target: &Target, n: usize, setup: fn(usize) -> Vec<String>) -> anyhow::Result<Loaded> {
+pub async fn loaded(
+    target: &Target,
+    n: usize,
+    setup: fn(usize) -> Vec<String>,
+) -> anyhow::Result<Loaded> {
     tokio::time::sleep(SETTLE).await;
     let base_kib = rss_kib(target.pid)?;
     let held = hold(&target.addr, n, setup).await;
@@ -120,7 +127,6 @@ pub async fn loaded(target: &Target, n: usize, setup: fn(usize) -> Vec<String>) 
         shortfall: held.shortfall,
     };
     drop(held.conns);
-    tokio::time::sleep(SETTLE).await;
     Ok(result)
 }
 

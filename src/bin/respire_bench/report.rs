@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::workers::median;
+
 /// One figure measured on every target.
 pub struct Row {
     /// Stable key, e.g. `set.c50`.
@@ -36,11 +38,18 @@ impl Row {
         self
     }
 
-    fn value(&self, target: usize) -> Option<f64> {
+    /// Each target's median of its runs, keeping the runs.
+    pub fn with_samples(mut self, samples: Vec<Vec<f64>>) -> Row {
+        self.values = samples.iter().map(|s| median(s)).collect();
+        self.samples = samples;
+        self
+    }
+
+    pub fn value(&self, target: usize) -> Option<f64> {
         self.values.get(target).copied().flatten()
     }
 
-    fn ceiling(&self, target: usize) -> Option<f64> {
+    pub fn ceiling(&self, target: usize) -> Option<f64> {
         self.ceiling.get(target).copied().flatten()
     }
 }
@@ -81,10 +90,6 @@ impl Report {
         self.rows.iter().find(|r| r.id == id)
     }
 
-    pub fn column(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == name)
-    }
-
     /// Respire columns (every column but the reference).
     fn respire_columns(&self) -> Vec<usize> {
         (0..self.columns.len())
@@ -107,15 +112,21 @@ impl Report {
         let reference = &self.columns[self.reference];
         let mut header = vec!["metric".to_string(), "unit".to_string()];
         header.extend(self.columns.iter().cloned());
-        header.extend(respire.iter().map(|&c| format!("{}/{reference}", self.columns[c])));
+        header.extend(
+            respire
+                .iter()
+                .map(|&c| format!("{}/{reference}", self.columns[c])),
+        );
         header.extend(ceilings.iter().map(|&c| format!("{}/db", self.columns[c])));
         let mut lines = vec![header];
         for row in &self.rows {
             let mut line = vec![row.metric.clone(), row.unit.to_string()];
             line.extend((0..self.columns.len()).map(|c| number(row.value(c))));
-            line.extend(respire.iter().map(|&c| {
-                times(ratio(row.value(c), row.value(self.reference)))
-            }));
+            line.extend(
+                respire
+                    .iter()
+                    .map(|&c| times(ratio(row.value(c), row.value(self.reference)))),
+            );
             line.extend(
                 ceilings
                     .iter()
@@ -124,7 +135,13 @@ impl Report {
             lines.push(line);
         }
         let widths: Vec<usize> = (0..lines[0].len())
-            .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                lines
+                    .iter()
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let mut out = String::new();
         for (n, line) in lines.iter().enumerate() {
@@ -192,7 +209,10 @@ impl Report {
                     "vs_database",
                     per_column(&|c| ratio(row.value(c), row.ceiling(c)), &respire),
                 ),
-                ("database_ceiling", per_column(&|c| row.ceiling(c), &respire)),
+                (
+                    "database_ceiling",
+                    per_column(&|c| row.ceiling(c), &respire),
+                ),
                 (
                     "runs",
                     object(all.iter().map(|&c| {
@@ -210,10 +230,7 @@ impl Report {
                 ("goal", string(&g.text)),
                 ("target", string(&g.target)),
                 ("value", num(g.value)),
-                (
-                    "pass",
-                    g.pass.map_or("null".into(), |p| p.to_string()),
-                ),
+                ("pass", g.pass.map_or("null".into(), |p| p.to_string())),
             ])
         });
         object([
@@ -281,4 +298,45 @@ fn object<'a>(fields: impl IntoIterator<Item = (&'a str, String)>) -> String {
 
 fn array(items: impl IntoIterator<Item = String>) -> String {
     format!("[{}]", items.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        let mut row = Row::new("set.c50", "SET -c 50", "ops/s")
+            .with_samples(vec![vec![100.0, 300.0, 200.0], vec![1000.0]]);
+        row.ceiling = vec![Some(50.0), None];
+        Report {
+            columns: vec!["sqlite".into(), "redis".into()],
+            reference: 1,
+            rows: vec![row],
+            notes: vec!["a \"quoted\" note".into()],
+            meta: Vec::new(),
+            goals: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn table_has_medians_and_ratios() {
+        let table = report().table();
+        let line = table.lines().nth(2).unwrap();
+        assert!(line.starts_with("SET -c 50"), "{table}");
+        assert!(
+            line.contains(" 200.0 ") && line.contains("0.20x") && line.ends_with("4.00x"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn json_escapes_and_ratios() {
+        let json = report().json();
+        assert!(json.contains(r#""notes": ["a \"quoted\" note"]"#), "{json}");
+        assert!(
+            json.contains(r#""vs_reference": {"sqlite": 0.2}"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""vs_database": {"sqlite": 4}"#), "{json}");
+    }
 }

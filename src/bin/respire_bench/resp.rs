@@ -151,10 +151,12 @@ pub fn pushed_message(value: &Value) -> Option<(&[u8], &[u8])> {
     let Value::Array(Some(items)) = value else {
         return None;
     };
-    let bulk = |v: &Value| match v {
-        Value::Bulk(Some(b)) => Some(b.as_slice()),
-        _ => None,
-    };
+    fn bulk(v: &Value) -> Option<&[u8]> {
+        match v {
+            Value::Bulk(Some(b)) => Some(b.as_slice()),
+            _ => None,
+        }
+    }
     match items.as_slice() {
         [kind, channel, payload] if bulk(kind) == Some(b"message") => {
             Some((bulk(channel)?, bulk(payload)?))

@@ -87,6 +87,8 @@ pub struct Fleet {
     instances: Vec<Instance>,
     mysql_admin: String,
     databases: Vec<String>,
+    /// NATS server and the stream to delete there.
+    nats_stream: Option<(String, String)>,
 }
 
 /// Where the services are and which binary to start.
@@ -117,77 +119,101 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// Whether `respire --help` lists `flag`.
-fn has_flag(bin: &Path, flag: &str) -> bool {
+/// What `respire --help` prints.
+fn help_text(bin: &Path) -> String {
     Command::new(bin)
         .arg("--help")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
-        .unwrap_or(false)
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// NATS settings for the benchmark pair, each passed when this respire
+/// has the flag: a subject prefix and an in-memory event stream of this
+/// run's own (event ids restart with each fresh database, and JetStream
+/// would drop them as duplicates of an earlier run's), deleted at the end.
+fn nats_extras(prefix: &str) -> [(&'static str, String); 4] {
+    [
+        ("--nats-prefix", prefix.to_string()),
+        ("--nats-stream", format!("{prefix}_EVENTS")),
+        ("--nats-stream-storage", "memory".into()),
+        ("--nats-stream-max-age", "600".into()),
+    ]
 }
 
 impl Fleet {
-    /// Starts every target that can start; the reference Redis must answer.
-    pub async fn start(setup: &Setup) -> anyhow::Result<Fleet> {
-        let mut fleet = Fleet {
+    /// Nothing started yet.
+    pub fn new(setup: &Setup) -> anyhow::Result<Fleet> {
+        Ok(Fleet {
             targets: Vec::new(),
             notes: Vec::new(),
             dir: TempDir::new("respire-bench")?,
             instances: Vec::new(),
             mysql_admin: setup.mysql.trim_end_matches('/').to_string(),
             databases: Vec::new(),
-        };
-        let sqlite = fleet.dir.0.join("sqlite");
-        let (addr, pid) = fleet.spawn(setup, "sqlite", &sqlite, &[]).await?;
-        let ceiling = Store::Sqlite(fleet.dir.0.join("ceiling.db"));
-        fleet.push_respire("sqlite", (addr.clone(), pid), addr, ceiling);
+            nats_stream: None,
+        })
+    }
 
-        match fleet.create_database("").await {
+    /// Starts every target that can start; the reference Redis must answer.
+    pub async fn start(&mut self, setup: &Setup) -> anyhow::Result<()> {
+        let sqlite = self.dir.0.join("sqlite");
+        let (addr, pid) = self.spawn(setup, "sqlite", &sqlite, &[]).await?;
+        let ceiling = Store::Sqlite(self.dir.0.join("ceiling.db"));
+        self.push_respire("sqlite", (addr.clone(), pid), addr, ceiling);
+
+        match self.create_database("").await {
             Ok(url) => {
                 let args = ["--database-url".to_string(), url.clone()];
-                let dir = fleet.dir.0.join("mariadb");
-                let (addr, pid) = fleet.spawn(setup, "mariadb", &dir, &args).await?;
-                fleet.push_respire("mariadb", (addr.clone(), pid), addr, Store::MySql(url));
+                let dir = self.dir.0.join("mariadb");
+                let (addr, pid) = self.spawn(setup, "mariadb", &dir, &args).await?;
+                self.push_respire("mariadb", (addr.clone(), pid), addr, Store::MySql(url));
             }
-            Err(e) => fleet
-                .notes
-                .push(format!("MariaDB target skipped: {e:#}")),
+            Err(e) => self.notes.push(format!("MariaDB target skipped: {e:#}")),
         }
-        if has_flag(&setup.respire, "--nats-url") {
-            fleet.start_nats_pair(setup).await?;
+        let help = help_text(&setup.respire);
+        if help.contains("--nats-url") {
+            self.start_nats_pair(setup, &help).await?;
         } else {
-            fleet
-                .notes
+            self.notes
                 .push("MariaDB+NATS target skipped: respire has no --nats-url flag yet".into());
         }
 
         let pid = reference_pid(&setup.reference).await?;
-        fleet.targets.push(Target {
+        self.targets.push(Target {
             name: "redis".into(),
             addr: setup.reference.clone(),
             sub_addr: setup.reference.clone(),
             pid,
             store: None,
         });
-        Ok(fleet)
+        Ok(())
     }
 
     /// Two instances on one fresh database sharing NATS: clients use the
     /// first, subscribers the second.
-    async fn start_nats_pair(&mut self, setup: &Setup) -> anyhow::Result<()> {
+    async fn start_nats_pair(&mut self, setup: &Setup, help: &str) -> anyhow::Result<()> {
         let url = match self.create_database("_nats").await {
             Ok(url) => url,
             Err(e) => {
-                self.notes.push(format!("MariaDB+NATS target skipped: {e:#}"));
+                self.notes
+                    .push(format!("MariaDB+NATS target skipped: {e:#}"));
                 return Ok(());
             }
         };
-        let args = [
+        let mut args = vec![
             "--database-url".to_string(),
             url.clone(),
             "--nats-url".to_string(),
             setup.nats.clone(),
         ];
+        let prefix = format!("respire_bench_{:08x}", rand::thread_rng().r#gen::<u32>());
+        for (flag, value) in nats_extras(&prefix) {
+            if help.contains(&format!("{flag} ")) {
+                args.extend([flag.to_string(), value]);
+            }
+        }
+        self.nats_stream = Some((setup.nats.clone(), format!("{prefix}_EVENTS")));
         let first_dir = self.dir.0.join("nats-a");
         let second_dir = self.dir.0.join("nats-b");
         let first = self.spawn(setup, "nats-a", &first_dir, &args).await?;
@@ -269,10 +295,16 @@ impl Fleet {
         Ok((addr, instance.child.id()))
     }
 
-    /// Stops the instances and drops the benchmark databases.
+    /// Stops the instances, drops the benchmark databases and deletes the
+    /// NATS stream; answers what could not be cleaned up.
     pub async fn shutdown(mut self) -> Vec<String> {
         self.instances.clear();
         let mut problems = Vec::new();
+        if let Some((url, stream)) = self.nats_stream.take()
+            && let Err(e) = super::nats::delete_stream(&url, &stream).await
+        {
+            problems.push(format!("cannot delete NATS stream {stream}: {e:#}"));
+        }
         if self.databases.is_empty() {
             return problems;
         }

@@ -10,7 +10,7 @@ use tokio::process::Command;
 use super::report::Row;
 use super::resp::Conn;
 use super::targets::{DB, Target};
-use super::workers::median;
+use super::workers::alternate;
 
 /// The hash HGETALL reads, filled before the runs.
 const HASH_KEY: &str = "respire-bench:hash";
@@ -23,12 +23,30 @@ pub struct Test {
 }
 
 pub const TESTS: &[Test] = &[
-    Test { name: "SET", args: &["-t", "set"] },
-    Test { name: "GET", args: &["-t", "get"] },
-    Test { name: "HSET", args: &["HSET", "respire-bench:h:__rand_int__", "f", "v"] },
-    Test { name: "HGETALL", args: &["HGETALL", HASH_KEY] },
-    Test { name: "INCR", args: &["-t", "incr"] },
-    Test { name: "PUBLISH", args: &["PUBLISH", "respire-bench:chan:__rand_int__", "hello"] },
+    Test {
+        name: "SET",
+        args: &["-t", "set"],
+    },
+    Test {
+        name: "GET",
+        args: &["-t", "get"],
+    },
+    Test {
+        name: "HSET",
+        args: &["HSET", "respire-bench:h:__rand_int__", "f", "v"],
+    },
+    Test {
+        name: "HGETALL",
+        args: &["HGETALL", HASH_KEY],
+    },
+    Test {
+        name: "INCR",
+        args: &["-t", "incr"],
+    },
+    Test {
+        name: "PUBLISH",
+        args: &["PUBLISH", "respire-bench:chan:__rand_int__", "hello"],
+    },
 ];
 
 /// Clients and pipeline depth.
@@ -40,9 +58,24 @@ pub struct Mode {
 }
 
 pub const MODES: &[Mode] = &[
-    Mode { id: "c1", name: "-c 1", clients: 1, pipeline: 1 },
-    Mode { id: "c50", name: "-c 50", clients: 50, pipeline: 1 },
-    Mode { id: "c50p16", name: "-c 50 -P 16", clients: 50, pipeline: 16 },
+    Mode {
+        id: "c1",
+        name: "-c 1",
+        clients: 1,
+        pipeline: 1,
+    },
+    Mode {
+        id: "c50",
+        name: "-c 50",
+        clients: 50,
+        pipeline: 1,
+    },
+    Mode {
+        id: "c50p16",
+        name: "-c 50 -P 16",
+        clients: 50,
+        pipeline: 16,
+    },
 ];
 
 /// The row id of a test in a mode, e.g. `set.c50`.
@@ -72,49 +105,59 @@ pub async fn prepare(targets: &[Target]) -> anyhow::Result<()> {
 
 /// Every test in every mode on every target; one row per test and mode.
 pub async fn measure(targets: &[Target], plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    // The last rate seen per target, test and mode, to size the next run.
     let mut rates: HashMap<(usize, &str, &str), f64> = HashMap::new();
     let mut rows = Vec::new();
     for test in TESTS {
-        for mode in MODES {
-            let mut samples = vec![Vec::new(); targets.len()];
-            for round in 0..plan.runs {
-                for k in 0..targets.len() {
-                    let t = (k + round) % targets.len();
-                    let key = (t, test.name, mode.id);
-                    let rate = match rates.get(&key) {
-                        Some(rate) => *rate,
-                        None => pilot(&targets[t], test, mode).await?,
-                    };
-                    let requests = requests_for(rate, mode, plan.seconds);
-                    let sample = run(&targets[t].addr, test, mode, requests)
-                        .await
-                        .with_context(|| format!("{} {} on {}", test.name, mode.name, targets[t].name))?;
-                    rates.insert(key, sample);
-                    samples[t].push(sample);
-                }
-            }
-            let mut row = Row::new(
+        for (m, mode) in MODES.iter().enumerate() {
+            let samples = alternate(targets.len(), plan.runs, async |t, _| {
+                let previous = m.checked_sub(1).map(|p| (t, test.name, MODES[p].id));
+                let estimate = rates
+                    .get(&(t, test.name, mode.id))
+                    .or_else(|| rates.get(&previous?))
+                    .copied()
+                    .unwrap_or(1000.0);
+                let measured = sized_run(&targets[t].addr, test, mode, estimate, plan.seconds)
+                    .await
+                    .with_context(|| {
+                        format!("{} {} on {}", test.name, mode.name, targets[t].name)
+                    })?;
+                rates.insert((t, test.name, mode.id), measured);
+                Ok(measured)
+            })
+            .await?;
+            let row = Row::new(
                 row_id(test.name, mode.id),
                 format!("{} {}", test.name, mode.name),
                 "ops/s",
             )
-            .with_values(samples.iter().map(|s| median(s)).collect());
-            row.samples = samples;
+            .with_samples(samples);
             rows.push(row);
         }
     }
     Ok(rows)
 }
 
-/// A short run to size the measured ones.
-async fn pilot(target: &Target, test: &Test, mode: &Mode) -> anyhow::Result<f64> {
-    let requests = (mode.clients * mode.pipeline * 4).max(100) as u64;
-    run(&target.addr, test, mode, requests).await
-}
-
-fn requests_for(rate: f64, mode: &Mode, seconds: f64) -> u64 {
+/// A run of about `seconds` given the rate `estimate`; when the estimate
+/// was far too low (the run was too short to time well), the run is
+/// repeated with the rate it found.
+async fn sized_run(
+    addr: &str,
+    test: &Test,
+    mode: &Mode,
+    mut estimate: f64,
+    seconds: f64,
+) -> anyhow::Result<f64> {
     let least = (mode.clients * mode.pipeline * 4).max(100) as f64;
-    (rate * seconds).clamp(least, 5_000_000.0) as u64
+    for _ in 0..3 {
+        let requests = (estimate * seconds).clamp(least, 5_000_000.0);
+        let rate = run(addr, test, mode, requests as u64).await?;
+        if requests / rate >= seconds / 3.0 {
+            return Ok(rate);
+        }
+        estimate = rate;
+    }
+    Ok(estimate)
 }
 
 /// One redis-benchmark run; answers its requests per second.
@@ -122,9 +165,15 @@ async fn run(addr: &str, test: &Test, mode: &Mode, requests: u64) -> anyhow::Res
     let (host, port) = addr.rsplit_once(':').context("address without a port")?;
     let output = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "--dbnum", &DB.to_string()])
-        .args(["-c", &mode.clients.to_string(), "-P", &mode.pipeline.to_string()])
+        .args([
+            "-c",
+            &mode.clients.to_string(),
+            "-P",
+            &mode.pipeline.to_string(),
+        ])
         .args(["-n", &requests.to_string(), "-r", "10000", "--csv"])
         .args(test.args)
+        .kill_on_drop(true)
         .output()
         .await
         .context("running redis-benchmark (is it installed?)")?;

@@ -55,3 +55,37 @@ pub fn median(values: &[f64]) -> Option<f64> {
     sorted.sort_by(f64::total_cmp);
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
+
+/// Runs `measure(target, round)` `runs` times on each of `targets`
+/// targets, rotating which goes first each round so machine drift hits all
+/// alike; answers each target's figures in run order.
+pub async fn alternate(
+    targets: usize,
+    runs: usize,
+    mut measure: impl AsyncFnMut(usize, usize) -> anyhow::Result<f64>,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let mut samples = vec![Vec::new(); targets];
+    for round in 0..runs {
+        for k in 0..targets {
+            let target = (k + round) % targets;
+            samples[target].push(measure(target, round).await?);
+        }
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_percentiles() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[]), None);
+        let ms: Vec<Duration> = (1..=1000).map(Duration::from_millis).collect();
+        let p = Percentiles::of(ms).unwrap();
+        assert_eq!((p.p50, p.p99, p.p999), (500.0, 990.0, 999.0));
+        assert!(Percentiles::of(Vec::new()).is_none());
+    }
+}

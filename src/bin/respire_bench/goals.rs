@@ -1,0 +1,154 @@
+//! The targets of issue 6, checked against a report's figures.
+
+use super::report::{Goal, Report, ratio};
+use super::targets::{Store, Target};
+
+/// What a row's value is divided by before the bound applies.
+enum Versus {
+    /// Nothing: the value itself.
+    Itself,
+    /// The same row on the reference.
+    Reference,
+    /// The row's database ceiling.
+    Database,
+    /// Another row of the same target.
+    Row(&'static str),
+}
+
+/// How the figure is held against its bound.
+enum Bound {
+    AtLeast(f64),
+    Below(f64),
+}
+
+/// Which respire targets a goal is for.
+enum For {
+    All,
+    Embedded,
+    MySql,
+}
+
+struct Spec {
+    text: &'static str,
+    applies: For,
+    row: &'static str,
+    versus: Versus,
+    bound: Bound,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        text: "SET -c 50 / DB upsert c50 >= 3x",
+        applies: For::MySql,
+        row: "set.c50",
+        versus: Versus::Database,
+        bound: Bound::AtLeast(3.0),
+    },
+    Spec {
+        text: "GET -c 50 / DB point-select c50 >= 0.8x",
+        applies: For::MySql,
+        row: "get.c50",
+        versus: Versus::Database,
+        bound: Bound::AtLeast(0.8),
+    },
+    Spec {
+        text: "SET -c 50 / redis >= 0.5x",
+        applies: For::Embedded,
+        row: "set.c50",
+        versus: Versus::Reference,
+        bound: Bound::AtLeast(0.5),
+    },
+    Spec {
+        text: "GET -c 50 / redis >= 0.6x",
+        applies: For::Embedded,
+        row: "get.c50",
+        versus: Versus::Reference,
+        bound: Bound::AtLeast(0.6),
+    },
+    Spec {
+        text: "SET -c 50 -P 16 / own -P 1 >= 5x",
+        applies: For::All,
+        row: "set.c50p16",
+        versus: Versus::Row("set.c50"),
+        bound: Bound::AtLeast(5.0),
+    },
+    Spec {
+        text: "GET -c 50 -P 16 / own -P 1 >= 5x",
+        applies: For::All,
+        row: "get.c50p16",
+        versus: Versus::Row("get.c50"),
+        bound: Bound::AtLeast(5.0),
+    },
+    Spec {
+        text: "PUBLISH -c 50 / redis >= 0.7x",
+        applies: For::All,
+        row: "publish.c50",
+        versus: Versus::Reference,
+        bound: Bound::AtLeast(0.7),
+    },
+    Spec {
+        text: "notification p99 < 10 ms",
+        applies: For::All,
+        row: "notify.p99",
+        versus: Versus::Itself,
+        bound: Bound::Below(10.0),
+    },
+    Spec {
+        text: "PUBLISH p99 < 10 ms",
+        applies: For::All,
+        row: "publat.p99",
+        versus: Versus::Itself,
+        bound: Bound::Below(10.0),
+    },
+    Spec {
+        text: "RSS per idle connection < 32 KiB",
+        applies: For::All,
+        row: "rss.per_conn",
+        versus: Versus::Itself,
+        bound: Bound::Below(32.0),
+    },
+    Spec {
+        text: "base RSS < 50 MB",
+        applies: For::All,
+        row: "rss.idle",
+        versus: Versus::Itself,
+        bound: Bound::Below(50.0),
+    },
+];
+
+/// Every goal that applies to each respire target.
+pub fn evaluate(report: &Report, targets: &[Target]) -> Vec<Goal> {
+    let value = |id: &str, col: usize| report.row(id).and_then(|r| r.value(col));
+    let ceiling = |id: &str, col: usize| report.row(id).and_then(|r| r.ceiling(col));
+    let mut goals = Vec::new();
+    for (col, target) in targets.iter().enumerate() {
+        let Some(store) = &target.store else { continue };
+        for spec in SPECS {
+            let applies = match spec.applies {
+                For::All => true,
+                For::Embedded => matches!(store, Store::Sqlite(_)),
+                For::MySql => matches!(store, Store::MySql(_)),
+            };
+            if !applies {
+                continue;
+            }
+            let figure = value(spec.row, col);
+            let figure = match spec.versus {
+                Versus::Itself => figure,
+                Versus::Reference => ratio(figure, value(spec.row, report.reference)),
+                Versus::Database => ratio(figure, ceiling(spec.row, col)),
+                Versus::Row(other) => ratio(figure, value(other, col)),
+            };
+            goals.push(Goal {
+                text: spec.text.to_string(),
+                target: report.columns[col].clone(),
+                value: figure,
+                pass: figure.map(|v| match spec.bound {
+                    Bound::AtLeast(min) => v >= min,
+                    Bound::Below(max) => v < max,
+                }),
+            });
+        }
+    }
+    goals
+}
