@@ -130,20 +130,53 @@ impl Batcher {
         )
     }
 
-    /// Runs a write command through its key's lane.
-    pub async fn write(&self, shared: &Shared, job: Job) -> Reply {
+    /// The lane of a command: by its first key, so one key keeps one lane.
+    fn lane_of(&self, job: &Job) -> usize {
         let key = (job.spec.first_key > 0)
             .then(|| job.args.get(job.spec.first_key as usize))
             .flatten();
-        let lane = key.map_or(0, |k| cmd::key_hash(k) as usize % self.lanes.len());
-        let (done, answer) = oneshot::channel();
-        if let Err(refused) = self.lanes[lane].send(Queued { job, done }) {
-            // The lanes are gone (shutting down): run it here.
-            return run_alone(shared, &refused.0.job).await;
+        key.map_or(0, |k| cmd::key_hash(k) as usize % self.lanes.len())
+    }
+
+    /// Runs a write command through its key's lane.
+    pub async fn write(&self, shared: &Shared, job: Job) -> Reply {
+        let lane = self.lane_of(&job);
+        let mut replies = self.submit(shared, lane, vec![job]).await;
+        replies.pop().unwrap_or(Reply::Nil)
+    }
+
+    /// Runs a client's pipelined writes in order through one lane (the
+    /// first one's), so they execute in the order sent and may share one
+    /// commit; the replies come back in that order.
+    pub async fn write_many(&self, shared: &Shared, jobs: Vec<Job>) -> Vec<Reply> {
+        let lane = jobs.first().map_or(0, |j| self.lane_of(j));
+        self.submit(shared, lane, jobs).await
+    }
+
+    async fn submit(&self, shared: &Shared, lane: usize, jobs: Vec<Job>) -> Vec<Reply> {
+        let mut answers = Vec::with_capacity(jobs.len());
+        let mut refused = Vec::new();
+        for job in jobs {
+            let (done, answer) = oneshot::channel();
+            match self.lanes[lane].send(Queued { job, done }) {
+                Ok(()) => answers.push(Ok(answer)),
+                // The lanes are gone (shutting down): run it here.
+                Err(e) => {
+                    refused.push(e.0.job);
+                    answers.push(Err(refused.len() - 1));
+                }
+            }
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Reply::error("ERR server is shutting down"))
+        let mut replies = Vec::with_capacity(answers.len());
+        for answer in answers {
+            replies.push(match answer {
+                Ok(answer) => answer
+                    .await
+                    .unwrap_or_else(|_| Reply::error("ERR server is shutting down")),
+                Err(i) => run_alone(shared, &refused[i]).await,
+            });
+        }
+        replies
     }
 }
 

@@ -158,8 +158,32 @@ impl Connection {
         let max_bulk = self.shared.config.proto_max_bulk_len;
         loop {
             // Answer every complete request in the buffer, then flush once.
+            // Consecutive plain writes are handed on together, so a
+            // pipeline's writes share one group commit.
+            let mut writes: Vec<Job> = Vec::new();
             loop {
-                match parse_request(&mut self.inbuf, max_bulk) {
+                let parsed = parse_request(&mut self.inbuf, max_bulk);
+                if let Ok(Some(args)) = &parsed
+                    && let Some(spec) = self.pipelined_write(args)
+                {
+                    self.shared
+                        .stats
+                        .commands_processed
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.touch_info(spec, args);
+                    let Ok(Some(args)) = parsed else {
+                        unreachable!()
+                    };
+                    writes.push(Job {
+                        spec,
+                        args,
+                        db: self.db,
+                        resp3: self.resp3,
+                    });
+                    continue;
+                }
+                self.answer_writes(&mut writes).await;
+                match parsed {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
                         let reply = self.dispatch(args).await;
@@ -251,6 +275,33 @@ impl Connection {
             ]),
         };
         frame.encode(&mut self.outbuf, self.resp3);
+    }
+
+    /// The command, when a request is a write that may run in a group with
+    /// the writes around it: valid, allowed, outside MULTI and pub/sub.
+    fn pipelined_write(&self, args: &[Bytes]) -> Option<&'static CommandSpec> {
+        let spec = cmd::lookup(args.first()?)?;
+        let plain = spec.family.is_data()
+            && spec.is_write()
+            && CommandSpec::arity_ok(spec.arity, args.len())
+            && self.multi.is_none()
+            && !self.is_subscribed()
+            && (self.authenticated || self.shared.config.requirepass.is_none());
+        plain.then_some(spec)
+    }
+
+    /// Runs the writes collected from a pipeline and encodes their replies.
+    async fn answer_writes(&mut self, writes: &mut Vec<Job>) {
+        if writes.is_empty() {
+            return;
+        }
+        for reply in self
+            .batcher
+            .write_many(&self.shared, std::mem::take(writes))
+            .await
+        {
+            reply.encode(&mut self.outbuf, self.resp3);
+        }
     }
 
     /// Validates a request against the command table and runs (or queues) it.
