@@ -46,7 +46,7 @@ impl MySqlStore {
         let url = url.replacen("mariadb://", "mysql://", 1);
         let options = MySqlConnectOptions::from_str(&url)?;
         let pool = MySqlPoolOptions::new()
-            .max_connections(64)
+            .max_connections(32)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
@@ -182,7 +182,8 @@ async fn prepare(
 #[async_trait]
 impl Store for MySqlStore {
     fn write_lanes(&self) -> usize {
-        32
+        // Most of the 32-connection pool, leaving room for reads.
+        24
     }
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
