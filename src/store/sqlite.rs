@@ -43,7 +43,7 @@ impl SqliteStore {
             // process being killed (not a power cut), at far less cost.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-8192");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
