@@ -300,7 +300,9 @@ async fn limits_are_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_subcommand_prepares_the_database_and_exits() {
-    let Some(db) = TestDb::create().await else { return };
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_respire"))
         .args(["--database-url", &db.url, "migrate"])
         .stdout(std::process::Stdio::null())
@@ -310,9 +312,22 @@ async fn migrate_subcommand_prepares_the_database_and_exits() {
     assert!(status.success());
     use sqlx::Connection as _;
     let mut conn = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
-    let tables: Vec<String> = sqlx::query_scalar("SHOW TABLES").fetch_all(&mut conn).await.unwrap();
-    for table in ["kv_keys", "kv_hash_fields", "kv_events", "kv_relay", "kv_settings", "kv_leases"] {
-        assert!(tables.iter().any(|t| t == table), "{table} missing: {tables:?}");
+    let tables: Vec<String> = sqlx::query_scalar("SHOW TABLES")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    for table in [
+        "kv_keys",
+        "kv_hash_fields",
+        "kv_events",
+        "kv_relay",
+        "kv_settings",
+        "kv_leases",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing: {tables:?}"
+        );
     }
     // A second run is a no-op.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_respire"))

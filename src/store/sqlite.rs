@@ -568,17 +568,20 @@ impl Txn for SqliteTxn {
     }
 
     async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()> {
-        for e in events {
-            sqlx::query(
-                "INSERT INTO kv_events (db, key, name, class, at_ms) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(e.db as i64)
-            .bind(e.key.as_ref())
-            .bind(e.name)
-            .bind(e.class as i64)
-            .bind(now_ms)
-            .execute(self.tx.conn())
-            .await?;
+        // One multi-row statement per chunk: a group commit's events cost
+        // one round trip to SQLite's thread, not one each.
+        for chunk in events.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO kv_events (db, key, name, class, at_ms) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.db as i64)
+                    .push_bind(e.key.as_ref())
+                    .push_bind(e.name)
+                    .push_bind(e.class as i64)
+                    .push_bind(now_ms);
+            });
+            q.build().execute(self.tx.conn()).await?;
         }
         Ok(())
     }
