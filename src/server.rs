@@ -45,6 +45,9 @@ pub struct Shared {
     pub relay_holder: AtomicBool,
     /// The last event id the relay handed on (INFO).
     pub relay_position: AtomicI64,
+    /// When the relay last handed events on or found none waiting (Unix
+    /// ms): how long it has been behind, for INFO's relay lag.
+    pub relay_progress_ms: AtomicI64,
     /// The JetStream stream, once created (INFO).
     pub stream_name: std::sync::OnceLock<String>,
     /// Connected clients, for CLIENT LIST/KILL and INFO.
@@ -153,6 +156,7 @@ pub async fn run(
         bus: Bus::new(nats),
         relay_holder: AtomicBool::new(false),
         relay_position: AtomicI64::new(0),
+        relay_progress_ms: AtomicI64::new(crate::clock::now_ms()),
         stream_name: std::sync::OnceLock::new(),
         notify_flags: AtomicU32::new(notify),
         relay_wake: Notify::new(),

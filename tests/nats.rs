@@ -390,7 +390,15 @@ async fn relay_holder(url: &str) -> bool {
         .query_async(&mut c)
         .await
         .unwrap();
-    info.contains("relay_holder:1")
+    assert!(info.contains("nats_connected:1"), "{info}");
+    let holder = info.contains("relay_holder:1");
+    if holder {
+        assert!(
+            info.contains("relay_lag_events:") && info.contains("relay_lag_ms:"),
+            "{info}"
+        );
+    }
+    holder
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -428,7 +428,14 @@ async fn section_text(
             w.field("relay_position", &position);
             if shared.relay_holder.load(Relaxed) {
                 let last = shared.store.last_event_id().await.unwrap_or(position);
-                w.field("relay_lag_events", &(last - position).max(0));
+                let lag = (last - position).max(0);
+                w.field("relay_lag_events", &lag);
+                let behind = if lag > 0 {
+                    now_ms() - shared.relay_progress_ms.load(Relaxed)
+                } else {
+                    0
+                };
+                w.field("relay_lag_ms", &behind.max(0));
             }
         }
         "keyspace" => {

@@ -272,6 +272,7 @@ async fn run_nats(shared: Arc<Shared>, events: Arc<EventStream>) {
                     Ok(()) => {
                         t.commit();
                         shared.relay_position.store(t.position, Ordering::Relaxed);
+                        shared.relay_progress_ms.store(now_ms(), Ordering::Relaxed);
                         if full {
                             continue;
                         }
