@@ -294,8 +294,21 @@ pub trait Txn: Send {
         db: Db,
         prefix: &[u8],
     ) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
-    /// A random live key, if any.
-    async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>>;
+    /// The first live key whose hash is at least `hash`, in hash order.
+    async fn live_key_from_hash(
+        &mut self,
+        db: Db,
+        hash: i64,
+        now_ms: i64,
+    ) -> StoreResult<Option<Bytes>>;
+    /// A random live key, if any: the first after a random hash, wrapping.
+    async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>> {
+        let start = crate::cmd::key_hash(&rand::random::<[u8; 8]>());
+        match self.live_key_from_hash(db, start, now_ms).await? {
+            Some(key) => Ok(Some(key)),
+            None => self.live_key_from_hash(db, 0, now_ms).await,
+        }
+    }
     /// Live keys and live keys with a deadline, per non-empty database.
     async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>>;
     /// Empties one database, or all of them.

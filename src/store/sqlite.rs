@@ -491,22 +491,21 @@ impl Txn for SqliteTxn {
         key_rows(rows)
     }
 
-    async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>> {
-        let start = crate::cmd::key_hash(&rand::random::<[u8; 8]>());
-        for from in [start, 0] {
-            let key: Option<Vec<u8>> = sqlx::query_scalar(
-                "SELECT key FROM kv_keys WHERE db = ? AND kh >= ? AND (expire_at IS NULL OR expire_at > ?) ORDER BY kh LIMIT 1",
-            )
-            .bind(db as i64)
-            .bind(from)
-            .bind(now_ms)
-            .fetch_optional(self.tx.conn())
-            .await?;
-            if let Some(key) = key {
-                return Ok(Some(Bytes::from(key)));
-            }
-        }
-        Ok(None)
+    async fn live_key_from_hash(
+        &mut self,
+        db: Db,
+        hash: i64,
+        now_ms: i64,
+    ) -> StoreResult<Option<Bytes>> {
+        let key: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT key FROM kv_keys WHERE db = ? AND kh >= ? AND (expire_at IS NULL OR expire_at > ?) ORDER BY kh LIMIT 1",
+        )
+        .bind(db as i64)
+        .bind(hash)
+        .bind(now_ms)
+        .fetch_optional(self.tx.conn())
+        .await?;
+        Ok(key.map(Bytes::from))
     }
 
     async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>> {
