@@ -162,18 +162,29 @@ impl Connection {
             // pipeline's writes share one group commit.
             let mut writes: Vec<Job> = Vec::new();
             loop {
-                let parsed = parse_request(&mut self.inbuf, max_bulk);
-                if let Ok(Some(args)) = &parsed
-                    && let Some(spec) = self.pipelined_write(args)
+                let args = match parse_request(&mut self.inbuf, max_bulk) {
+                    Ok(Some(args)) if args.is_empty() => continue,
+                    Ok(Some(args)) => args,
+                    Ok(None) => {
+                        self.answer_writes(&mut writes).await;
+                        break;
+                    }
+                    Err(e) => {
+                        self.answer_writes(&mut writes).await;
+                        Reply::Error(e.reply_text()).encode(&mut self.outbuf, self.resp3);
+                        self.close_after_reply = true;
+                        break;
+                    }
+                };
+                self.shared
+                    .stats
+                    .commands_processed
+                    .fetch_add(1, Ordering::Relaxed);
+                let checked = self.check(&args);
+                if let Ok(spec) = checked
+                    && self.groups_with_writes(spec)
                 {
-                    self.shared
-                        .stats
-                        .commands_processed
-                        .fetch_add(1, Ordering::Relaxed);
-                    self.touch_info(spec, args);
-                    let Ok(Some(args)) = parsed else {
-                        unreachable!()
-                    };
+                    self.touch_info(spec, &args);
                     writes.push(Job {
                         spec,
                         args,
@@ -183,28 +194,17 @@ impl Connection {
                     continue;
                 }
                 self.answer_writes(&mut writes).await;
-                match parsed {
-                    Ok(Some(args)) if args.is_empty() => continue,
-                    Ok(Some(args)) => {
-                        let reply = self.dispatch(args).await;
-                        // Messages this command published to this very
-                        // connection go first, as Redis writes them first.
-                        if self.is_subscribed() {
-                            while let Ok(delivery) = self.delivery_rx.try_recv() {
-                                self.encode_delivery(delivery);
-                            }
-                        }
-                        reply.encode(&mut self.outbuf, self.resp3);
-                        if self.close_after_reply {
-                            break;
-                        }
+                let reply = self.dispatch(args, checked).await;
+                // Messages this command published to this very connection
+                // go first, as Redis writes them first.
+                if self.is_subscribed() {
+                    while let Ok(delivery) = self.delivery_rx.try_recv() {
+                        self.encode_delivery(delivery);
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        Reply::Error(e.reply_text()).encode(&mut self.outbuf, self.resp3);
-                        self.close_after_reply = true;
-                        break;
-                    }
+                }
+                reply.encode(&mut self.outbuf, self.resp3);
+                if self.close_after_reply {
+                    break;
                 }
             }
             self.flush().await?;
@@ -277,17 +277,14 @@ impl Connection {
         frame.encode(&mut self.outbuf, self.resp3);
     }
 
-    /// The command, when a request is a write that may run in a group with
-    /// the writes around it: valid, allowed, outside MULTI and pub/sub.
-    fn pipelined_write(&self, args: &[Bytes]) -> Option<&'static CommandSpec> {
-        let spec = cmd::lookup(args.first()?)?;
-        let plain = spec.family.is_data()
+    /// True when a valid command is a write that may run in a group with
+    /// the writes around it: allowed, outside MULTI and pub/sub.
+    fn groups_with_writes(&self, spec: &CommandSpec) -> bool {
+        spec.family.is_data()
             && spec.is_write()
-            && CommandSpec::arity_ok(spec.arity, args.len())
             && self.multi.is_none()
             && !self.is_subscribed()
-            && (self.authenticated || self.shared.config.requirepass.is_none());
-        plain.then_some(spec)
+            && (self.authenticated || self.shared.config.requirepass.is_none())
     }
 
     /// Runs the writes collected from a pipeline and encodes their replies.
@@ -304,13 +301,13 @@ impl Connection {
         }
     }
 
-    /// Validates a request against the command table and runs (or queues) it.
-    async fn dispatch(&mut self, args: Vec<Bytes>) -> Reply {
-        self.shared
-            .stats
-            .commands_processed
-            .fetch_add(1, Ordering::Relaxed);
-        let spec = match self.check(&args) {
+    /// Runs (or queues) a request that went through [`Connection::check`].
+    async fn dispatch(
+        &mut self,
+        args: Vec<Bytes>,
+        checked: Result<&'static CommandSpec, String>,
+    ) -> Reply {
+        let spec = match checked {
             Ok(spec) => spec,
             Err(text) => {
                 if args[0].eq_ignore_ascii_case(b"exec") {

@@ -79,22 +79,19 @@ async fn wait_events_flow(writer: &TestServer, reader: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_and_publishes_reach_every_instance() {
-    let Some(db) = TestDb::create().await else {
+    let Some(Cluster {
+        db: _db,
+        prefix: p,
+        servers,
+    }) = Cluster::start(3).await
+    else {
         return;
     };
-    if !common::service_available("NATS", NATS).await {
-        return;
-    }
-    let p = prefix();
-    let url = format!("nats://{NATS}");
-    let (a, b, c) = (
-        instance(&db, &url, &p).await,
-        instance(&db, &url, &p).await,
-        instance(&db, &url, &p).await,
-    );
-    enable_events(&[&a, &b, &c]).await;
-    wait_events_flow(&a, &b).await;
-    wait_events_flow(&a, &c).await;
+    let [a, b, c] = &servers[..] else {
+        unreachable!()
+    };
+    wait_events_flow(a, b).await;
+    wait_events_flow(a, c).await;
 
     // A write on A notifies subscribers on B and C.
     let mut on_b = Events::psubscribe(&b.url(), "__keyspace@0__:ion/*").await;
@@ -146,22 +143,19 @@ async fn writes_and_publishes_reach_every_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_subscriber_sees_the_same_per_key_order() {
-    let Some(db) = TestDb::create().await else {
+    let Some(Cluster {
+        db: _db,
+        prefix: p,
+        servers,
+    }) = Cluster::start(3).await
+    else {
         return;
     };
-    if !common::service_available("NATS", NATS).await {
-        return;
-    }
-    let p = prefix();
-    let url = format!("nats://{NATS}");
-    let (a, b, c) = (
-        instance(&db, &url, &p).await,
-        instance(&db, &url, &p).await,
-        instance(&db, &url, &p).await,
-    );
-    enable_events(&[&a, &b, &c]).await;
-    wait_events_flow(&a, &c).await;
-    wait_events_flow(&b, &c).await;
+    let [a, b, c] = &servers[..] else {
+        unreachable!()
+    };
+    wait_events_flow(a, c).await;
+    wait_events_flow(b, c).await;
     let mut subs = Vec::new();
     for s in [&a, &b, &c] {
         subs.push(Events::psubscribe(&s.url(), "__keyspace@0__:shared").await);
@@ -237,6 +231,34 @@ async fn ion_watch_sequence_across_instances() {
         ["hset", "del"]
     );
     drop_stream(&p).await;
+}
+
+/// Instances on one fresh database and the shared NATS, events on.
+struct Cluster {
+    db: TestDb,
+    prefix: String,
+    servers: Vec<TestServer>,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Option<Cluster> {
+        let db = TestDb::create().await?;
+        if !common::service_available("NATS", NATS).await {
+            return None;
+        }
+        let prefix = prefix();
+        let url = format!("nats://{NATS}");
+        let mut servers = Vec::new();
+        for _ in 0..n {
+            servers.push(instance(&db, &url, &prefix).await);
+        }
+        enable_events(&servers.iter().collect::<Vec<_>>()).await;
+        Some(Cluster {
+            db,
+            prefix,
+            servers,
+        })
+    }
 }
 
 /// A private nats-server with JetStream on its own port and store.

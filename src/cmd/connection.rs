@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::errors::{self, CmdResult, err};
-use super::{CommandSpec, Family, NO_KEYS, SubSpec, int_arg, is, spec};
+use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, int_arg, is, spec};
 use crate::connection::Connection;
 use crate::reply::{OK, Reply};
 use crate::server::ClientInfo;
@@ -144,11 +144,7 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
         arity: -3,
         summary: "Kill the connection of a client",
     },
-    SubSpec {
-        name: "help",
-        arity: 2,
-        summary: "Show helpful text about the different subcommands",
-    },
+    HELP_SUBCOMMAND,
 ];
 
 pub async fn execute(

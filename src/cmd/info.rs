@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
 use super::errors::{self, CmdResult, err};
-use super::{CommandSpec, Family, NO_KEYS, SubSpec, spec};
+use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::clock::{now_ms, now_us};
 use crate::connection::Connection;
 use crate::events::flags;
@@ -85,11 +85,7 @@ static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
         arity: 2,
         summary: "Rewrite the configuration file with the in memory configuration",
     },
-    SubSpec {
-        name: "help",
-        arity: 2,
-        summary: "Show helpful text about the different subcommands",
-    },
+    HELP_SUBCOMMAND,
 ];
 
 pub async fn execute(

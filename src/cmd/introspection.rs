@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::errors::{self, CmdResult, err};
-use super::{CommandSpec, Family, NO_KEYS, SubSpec, lookup, spec, table};
+use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, lookup, spec, table};
 use crate::connection::Connection;
 use crate::reply::Reply;
 
@@ -47,11 +47,7 @@ static COMMAND_SUBCOMMANDS: &[SubSpec] = &[
         arity: -3,
         summary: "Extract keys given a full Redis command",
     },
-    SubSpec {
-        name: "help",
-        arity: 2,
-        summary: "Show helpful text about the different subcommands",
-    },
+    HELP_SUBCOMMAND,
 ];
 
 pub async fn execute(

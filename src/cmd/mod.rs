@@ -56,6 +56,13 @@ pub struct SubSpec {
     pub summary: &'static str,
 }
 
+/// The HELP subcommand every container command has.
+pub const HELP_SUBCOMMAND: SubSpec = SubSpec {
+    name: "help",
+    arity: 2,
+    summary: "Show helpful text about the different subcommands",
+};
+
 /// Everything known about one command, in one place.
 #[derive(Debug)]
 pub struct CommandSpec {

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::errors::{self, CmdResult, err};
-use super::{CommandSpec, Family, NO_KEYS, SubSpec, spec};
+use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::connection::Connection;
 use crate::reply::Reply;
 
@@ -103,11 +103,7 @@ static PUBSUB_SUBCOMMANDS: &[SubSpec] = &[
         arity: -2,
         summary: "Get the count of subscribers for shard channels",
     },
-    SubSpec {
-        name: "help",
-        arity: 2,
-        summary: "Show helpful text about the different subcommands",
-    },
+    HELP_SUBCOMMAND,
 ];
 
 pub async fn execute(

@@ -332,6 +332,13 @@ fn logged_event(r: &MySqlRow) -> StoreResult<LoggedEvent> {
     })
 }
 
+/// A key's row as [`MySqlTxn::row`] reads it.
+struct KeyRow {
+    meta: KeyMeta,
+    kid: i64,
+    value: Option<Vec<u8>>,
+}
+
 struct MySqlTxn {
     tx: Session<MySql>,
     write: bool,
@@ -363,31 +370,45 @@ impl MySqlTxn {
         Ok(())
     }
 
-    /// The key's row (locked in a write transaction) with its kid.
-    async fn row(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, i64)>> {
+    /// The key's row (locked in a write transaction): its metadata, kid
+    /// and, when asked for, its string value. Remembers the kid.
+    async fn row(&mut self, db: Db, key: &[u8], with_value: bool) -> StoreResult<Option<KeyRow>> {
         check_key("key", key)?;
-        let sql = if self.write {
-            "SELECT kind, expire_at, version, kid FROM kv_keys WHERE db = ? AND `key` = ? FOR UPDATE"
-        } else {
-            "SELECT kind, expire_at, version, kid FROM kv_keys WHERE db = ? AND `key` = ?"
-        };
+        const SQL: [[&str; 2]; 2] = [
+            [
+                "SELECT kind, expire_at, version, kid FROM kv_keys WHERE db = ? AND `key` = ?",
+                "SELECT kind, expire_at, version, kid FROM kv_keys WHERE db = ? AND `key` = ? FOR UPDATE",
+            ],
+            [
+                "SELECT kind, expire_at, version, kid, value FROM kv_keys WHERE db = ? AND `key` = ?",
+                "SELECT kind, expire_at, version, kid, value FROM kv_keys WHERE db = ? AND `key` = ? FOR UPDATE",
+            ],
+        ];
+        let sql = SQL[with_value as usize][self.write as usize];
         let row = sqlx::query(sql)
             .bind(db as i32)
             .bind(key)
             .fetch_optional(self.tx.conn())
             .await?;
         let found = row
-            .map(|r| -> StoreResult<(KeyMeta, i64)> {
+            .map(|r| -> StoreResult<KeyRow> {
                 let meta = KeyMeta {
                     kind: KeyKind::from_code(r.try_get::<i8, _>(0)? as i64)?,
                     expire_at: r.try_get(1)?,
                     version: r.try_get(2)?,
                 };
-                Ok((meta, r.try_get(3)?))
+                let value = if with_value { r.try_get(4)? } else { None };
+                Ok(KeyRow {
+                    meta,
+                    kid: r.try_get(3)?,
+                    value,
+                })
             })
             .transpose()?;
-        self.known
-            .insert((db, Bytes::copy_from_slice(key)), found.map(|f| f.1));
+        self.known.insert(
+            (db, Bytes::copy_from_slice(key)),
+            found.as_ref().map(|f| f.kid),
+        );
         Ok(found)
     }
 
@@ -395,7 +416,7 @@ impl MySqlTxn {
     async fn kid(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<i64>> {
         match self.known.get(&(db, Bytes::copy_from_slice(key))) {
             Some(kid) => Ok(*kid),
-            None => Ok(self.row(db, key).await?.map(|r| r.1)),
+            None => Ok(self.row(db, key, false).await?.map(|r| r.kid)),
         }
     }
 
@@ -484,34 +505,12 @@ fn key_rows(rows: &[MySqlRow]) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
 #[async_trait]
 impl Txn for MySqlTxn {
     async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>> {
-        Ok(self.row(db, key).await?.map(|r| r.0))
+        Ok(self.row(db, key, false).await?.map(|r| r.meta))
     }
 
     async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>> {
-        check_key("key", key)?;
-        let sql = if self.write {
-            "SELECT kind, expire_at, version, kid, value FROM kv_keys WHERE db = ? AND `key` = ? FOR UPDATE"
-        } else {
-            "SELECT kind, expire_at, version, kid, value FROM kv_keys WHERE db = ? AND `key` = ?"
-        };
-        let row = sqlx::query(sql)
-            .bind(db as i32)
-            .bind(key)
-            .fetch_optional(self.tx.conn())
-            .await?;
-        let Some(r) = row else {
-            self.known.insert((db, Bytes::copy_from_slice(key)), None);
-            return Ok(None);
-        };
-        let meta = KeyMeta {
-            kind: KeyKind::from_code(r.try_get::<i8, _>(0)? as i64)?,
-            expire_at: r.try_get(1)?,
-            version: r.try_get(2)?,
-        };
-        self.known
-            .insert((db, Bytes::copy_from_slice(key)), Some(r.try_get(3)?));
-        let value: Option<Vec<u8>> = r.try_get(4)?;
-        Ok(Some((meta, Bytes::from(value.unwrap_or_default()))))
+        let row = self.row(db, key, true).await?;
+        Ok(row.map(|r| (r.meta, Bytes::from(r.value.unwrap_or_default()))))
     }
 
     async fn string_put(
@@ -528,7 +527,7 @@ impl Txn for MySqlTxn {
     }
 
     async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool> {
-        let Some((meta, kid)) = self.row(db, key).await? else {
+        let Some(KeyRow { meta, kid, .. }) = self.row(db, key, false).await? else {
             return Ok(false);
         };
         sqlx::query("DELETE FROM kv_keys WHERE db = ? AND `key` = ?")
