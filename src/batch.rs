@@ -91,7 +91,7 @@ pub async fn run_alone(shared: &Shared, job: &Job) -> Reply {
                 debug!(attempt, error = %e, "write conflict; retrying");
                 tokio::time::sleep(retry_delay(attempt)).await;
             }
-            Err(e) => return Reply::Error(e.reply_text()),
+            Err(e) => return Reply::error(e.reply_text()),
         }
     }
 }

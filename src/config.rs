@@ -30,6 +30,26 @@ pub struct Config {
     /// Most simultaneous client connections.
     #[arg(long, env = "RESPIRE_MAXCLIENTS", default_value_t = 10000)]
     pub maxclients: usize,
+    /// Refuse clients from other hosts while no password is set (Redis's
+    /// protected mode): yes or no.
+    #[arg(long, env = "RESPIRE_PROTECTED_MODE", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub protected_mode: bool,
+    /// Listen backlog (Redis's tcp-backlog; the kernel caps it at
+    /// net.core.somaxconn).
+    #[arg(long, env = "RESPIRE_TCP_BACKLOG", default_value_t = 511)]
+    pub tcp_backlog: u32,
+    /// Most bytes one client's pending request may hold before the client
+    /// is closed (Redis's client-query-buffer-limit; accepts kb/mb/gb).
+    #[arg(long, env = "RESPIRE_CLIENT_QUERY_BUFFER_LIMIT", default_value = "1gb", value_parser = parse_memory)]
+    pub client_query_buffer_limit: usize,
+    /// Tests only: treat every client as coming from another host, so
+    /// protected mode can be tested over loopback.
+    #[arg(skip)]
+    pub peers_are_remote: bool,
+    /// Tests only: the command (lower-case name) whose execution panics,
+    /// to test that a panicking connection leaves nothing behind.
+    #[arg(skip)]
+    pub panic_on_command: Option<String>,
     /// Largest bulk string a request may carry, in bytes.
     #[arg(long, env = "RESPIRE_PROTO_MAX_BULK_LEN", default_value_t = 512 * 1024 * 1024)]
     pub proto_max_bulk_len: i64,
@@ -181,6 +201,41 @@ impl std::fmt::Debug for Config {
             .field("nats_token", &self.nats_token.as_ref().map(|_| "<hidden>"))
             .finish_non_exhaustive()
     }
+}
+
+/// Redis's boolean config values.
+fn parse_yes_no(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+/// A byte count as Redis's memory settings take it: `1024`, `64kb`,
+/// `512mb`, `1gb` (`k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` of 1024).
+pub fn parse_memory(text: &str) -> Result<usize, String> {
+    let lower = text.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("invalid memory amount {text:?}"))?;
+    let scale: usize = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("invalid memory unit in {text:?}")),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("memory amount {text:?} too large"))
 }
 
 /// Hides the password in a `scheme://user:pass@host` URL.

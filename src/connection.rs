@@ -8,16 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use futures::FutureExt;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
-use tracing::debug;
+use tracing::{debug, error, warn};
 
 use crate::batch::{self, Batcher, Job};
 use crate::bus::{Delivery, Subscriber};
 use crate::cmd::errors::{self, CmdError};
 use crate::cmd::{self, CommandSpec, Family};
-use crate::protocol::parse_request;
+use crate::protocol::{FrameError, FrameLimits, Framer};
 use crate::reply::Reply;
 use crate::server::{ClientHandle, ClientInfo, Shared};
 use crate::store::Db;
@@ -45,6 +46,27 @@ fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
     }
 }
 
+/// Bytes read from the socket at a time (Redis's PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Waits until the socket has bytes and reads them into `buf`. The buffer
+/// is only allocated once there is something to read, so an idle client
+/// holds none. Cancel-safe: bytes are only taken off the socket
+/// synchronously.
+async fn read_more(socket: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        socket.readable().await?;
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
+        match socket.try_read_buf(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A MULTI block being queued.
 #[derive(Default)]
 pub struct MultiState {
@@ -63,6 +85,8 @@ pub struct Watched {
 pub struct Connection {
     pub shared: Arc<Shared>,
     socket: TcpStream,
+    /// Request framing state (a request may span many reads).
+    framer: Framer,
     inbuf: BytesMut,
     outbuf: BytesMut,
     pub id: u64,
@@ -126,8 +150,9 @@ impl Connection {
         Connection {
             shared,
             socket,
-            inbuf: BytesMut::with_capacity(16 * 1024),
-            outbuf: BytesMut::with_capacity(16 * 1024),
+            framer: Framer::default(),
+            inbuf: BytesMut::new(),
+            outbuf: BytesMut::new(),
             id,
             addr,
             db: 0,
@@ -146,32 +171,79 @@ impl Connection {
         }
     }
 
+    /// Serves the client until it leaves. Whatever the connection
+    /// registered is released when it is dropped (see `Drop`), on every
+    /// path: a normal close, an error, a panic in a command, or the task
+    /// being aborted at shutdown.
     pub async fn run(mut self) {
-        if let Err(e) = self.serve().await {
-            debug!(client = self.id, error = %e, "connection closed");
+        match std::panic::AssertUnwindSafe(self.serve())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!(client = self.id, error = %e, "connection closed"),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let command = self
+                    .info
+                    .lock()
+                    .map(|i| i.last_cmd.clone())
+                    .unwrap_or_default();
+                error!(
+                    client = self.id,
+                    command,
+                    panic = what,
+                    "a command panicked; closing its connection"
+                );
+            }
         }
-        self.cleanup();
+    }
+
+    fn limits(&self) -> FrameLimits {
+        FrameLimits {
+            max_bulk: self.shared.config.proto_max_bulk_len,
+            max_query: self.shared.config.client_query_buffer_limit,
+            authenticated: self.authenticated || self.shared.config.requirepass.is_none(),
+        }
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
         let mut shutdown = self.shared.shutdown.clone();
-        let max_bulk = self.shared.config.proto_max_bulk_len;
         loop {
             // Answer every complete request in the buffer, then flush once.
             // Consecutive plain writes are handed on together, so a
             // pipeline's writes share one group commit.
             let mut writes: Vec<Job> = Vec::new();
             loop {
-                let args = match parse_request(&mut self.inbuf, max_bulk) {
+                let limits = self.limits();
+                let args = match self.framer.next(&mut self.inbuf, limits) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => args,
                     Ok(None) => {
                         self.answer_writes(&mut writes).await;
                         break;
                     }
-                    Err(e) => {
+                    Err(FrameError::Protocol(e)) => {
                         self.answer_writes(&mut writes).await;
                         Reply::Error(e.reply_text()).encode(&mut self.outbuf, self.resp3);
+                        self.close_after_reply = true;
+                        break;
+                    }
+                    Err(FrameError::QueryBufferLimit) => {
+                        // Redis closes such a client without a reply.
+                        self.answer_writes(&mut writes).await;
+                        warn!(
+                            client = self.id,
+                            addr = %self.addr,
+                            limit = limits.max_query,
+                            "closing client that reached max query buffer length"
+                        );
+                        self.inbuf = BytesMut::new();
+                        self.framer = Framer::default();
                         self.close_after_reply = true;
                         break;
                     }
@@ -211,8 +283,16 @@ impl Connection {
             if self.close_after_reply || self.shared.is_shutting_down() {
                 return Ok(());
             }
+            // Between requests a client holds no buffers: they are taken
+            // again when bytes arrive or a reply is written.
+            if self.inbuf.is_empty() && self.inbuf.capacity() > 0 {
+                self.inbuf = BytesMut::new();
+            }
+            if self.outbuf.capacity() > 0 {
+                self.outbuf = BytesMut::new();
+            }
             tokio::select! {
-                read = self.socket.read_buf(&mut self.inbuf) => {
+                read = read_more(&self.socket, &mut self.inbuf) => {
                     let n = read?;
                     if n == 0 {
                         return Ok(());
@@ -248,10 +328,6 @@ impl Connection {
             }
         }
         self.outbuf.clear();
-        if self.outbuf.capacity() > 1024 * 1024 {
-            // Give back the memory a huge reply needed.
-            self.outbuf = BytesMut::with_capacity(16 * 1024);
-        }
         Ok(())
     }
 
@@ -305,7 +381,7 @@ impl Connection {
     async fn dispatch(
         &mut self,
         args: Vec<Bytes>,
-        checked: Result<&'static CommandSpec, String>,
+        checked: Result<&'static CommandSpec, Bytes>,
     ) -> Reply {
         let spec = match checked {
             Ok(spec) => spec,
@@ -315,8 +391,10 @@ impl Connection {
                     self.multi = None;
                     self.watched.clear();
                     self.info.lock().unwrap().multi = -1;
-                    let reason = text.strip_prefix("ERR ").unwrap_or(&text);
-                    return Reply::Error(format!("{}{reason}", errors::EXECABORT_BECAUSE));
+                    let reason = text.strip_prefix(b"ERR ").unwrap_or(&text);
+                    let mut abort = errors::EXECABORT_BECAUSE.as_bytes().to_vec();
+                    abort.extend_from_slice(reason);
+                    return Reply::error(abort);
                 }
                 if let Some(multi) = &mut self.multi {
                     multi.dirty = true;
@@ -339,7 +417,7 @@ impl Connection {
             return Reply::Status("QUEUED");
         }
         if !self.resp3 && self.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name) {
-            return Reply::Error(format!(
+            return Reply::error(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 full_name(spec, &args)
             ));
@@ -348,18 +426,22 @@ impl Connection {
     }
 
     /// The table lookup, arity and subcommand checks.
-    fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, String> {
+    fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
         let spec =
             cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
         if !CommandSpec::arity_ok(spec.arity, args.len()) {
-            return Err(errors::wrong_arity(spec.name));
+            return Err(errors::wrong_arity(spec.name).into());
         }
-        if !spec.subcommands.is_empty() {
+        // A container command without a subcommand (a bare COMMAND) is
+        // the container's own form; its arity was checked above.
+        if !spec.subcommands.is_empty()
+            && let Some(name) = args.get(1)
+        {
             let sub = spec
-                .subcommand(&args[1])
-                .ok_or_else(|| errors::unknown_subcommand(&args[1], spec.name))?;
+                .subcommand(name)
+                .ok_or_else(|| errors::unknown_subcommand(name, spec.name))?;
             if !CommandSpec::arity_ok(sub.arity, args.len()) {
-                return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
+                return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)).into());
             }
         }
         Ok(spec)
@@ -377,6 +459,9 @@ impl Connection {
 
     /// Runs one validated command.
     pub async fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+        if self.shared.config.panic_on_command.as_deref() == Some(spec.name) {
+            panic!("panic_on_command {}", spec.name);
+        }
         let result = match spec.family {
             Family::String | Family::Hash | Family::Keys => return self.run_data(spec, args).await,
             Family::Connection => cmd::connection::execute(self, spec, &args).await,
@@ -403,8 +488,10 @@ impl Connection {
             batch::run_alone(&self.shared, &job).await
         }
     }
+}
 
-    fn cleanup(&mut self) {
+impl Drop for Connection {
+    fn drop(&mut self) {
         cmd::pubsub::unsubscribe_all(self);
         self.shared.clients.remove(&self.id);
     }

@@ -3,12 +3,13 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use clap::Parser;
 use respire::config::Config;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -25,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let addr: SocketAddr = format!("{}:{}", config.bind, config.port)
         .parse()
         .with_context(|| format!("invalid --bind address {:?}", config.bind))?;
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr, config.tcp_backlog) {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             eprintln!(
@@ -38,6 +39,28 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing::info!(config = ?config, "starting");
     respire::server::run(listener, config, shutdown_signal()).await
+}
+
+/// Binds the RESP port with Redis's listen backlog (tcp-backlog).
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    if let Ok(max) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        && let Ok(max) = max.trim().parse::<u32>()
+        && max < backlog
+    {
+        tracing::warn!(
+            tcp_backlog = backlog,
+            somaxconn = max,
+            "the TCP backlog cannot be enforced because /proc/sys/net/core/somaxconn is lower"
+        );
+    }
+    socket.listen(backlog)
 }
 
 /// Completes on SIGINT or SIGTERM.

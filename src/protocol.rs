@@ -7,38 +7,201 @@
 //! (We parse requests ourselves instead of through a generic RESP codec
 //! because only this way can every malformed input get Redis's exact error.)
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Longest inline request or length line Redis accepts (PROTO_INLINE_MAX_SIZE).
 pub const INLINE_MAX: usize = 64 * 1024;
-/// Most arguments one request may carry; refused before allocating.
-pub const MAX_MULTIBULK: i64 = 1024 * 1024;
+/// Most arguments one request may carry (Redis: INT_MAX).
+pub const MAX_MULTIBULK: i64 = i32::MAX as i64;
+/// Most arguments a client that still has to AUTH may send in one request.
+pub const UNAUTH_MAX_MULTIBULK: i64 = 10;
+/// Longest argument a client that still has to AUTH may send.
+pub const UNAUTH_MAX_BULK: i64 = 16 * 1024;
+/// What one parsed argument costs beyond its bytes (a `Bytes` handle),
+/// counted against the query buffer limit.
+const ARG_OVERHEAD: usize = std::mem::size_of::<Bytes>();
 
 /// A request that cannot be parsed. The connection answers
-/// `-ERR Protocol error: <text>` and closes, as Redis does.
+/// `-ERR Protocol error: <text>` and closes, as Redis does. The text may
+/// echo a byte of the input, so it is bytes, not a `str`.
 #[derive(Debug, PartialEq)]
-pub struct ProtocolError(pub &'static str);
+pub struct ProtocolError(pub Bytes);
 
 impl ProtocolError {
-    pub fn reply_text(&self) -> String {
-        format!("ERR Protocol error: {}", self.0)
+    fn of(text: &'static str) -> ProtocolError {
+        ProtocolError(Bytes::from_static(text.as_bytes()))
+    }
+
+    pub fn reply_text(&self) -> Bytes {
+        let mut text = b"ERR Protocol error: ".to_vec();
+        text.extend_from_slice(&self.0);
+        Bytes::from(text)
     }
 }
 
-/// Parses one request from the front of `buf`. Returns `Ok(None)` when more
-/// bytes are needed; on success the request's bytes are removed from `buf`.
-/// An empty request (blank inline line, `*0`) yields an empty vector.
+/// What the framer enforces for one connection.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameLimits {
+    /// proto-max-bulk-len.
+    pub max_bulk: i64,
+    /// client-query-buffer-limit: bytes one request may hold (its buffered
+    /// input plus the arguments parsed so far) before the client is closed.
+    pub max_query: usize,
+    /// False until the client authenticated (when a password is set):
+    /// requests are then limited to 10 arguments of 16 KB, as in Redis.
+    pub authenticated: bool,
+}
+
+/// Why a connection must close after reading.
+#[derive(Debug, PartialEq)]
+pub enum FrameError {
+    /// Answer `-ERR Protocol error: ...`, then close.
+    Protocol(ProtocolError),
+    /// The request outgrew client-query-buffer-limit: close without a reply.
+    QueryBufferLimit,
+}
+
+impl From<ProtocolError> for FrameError {
+    fn from(e: ProtocolError) -> Self {
+        FrameError::Protocol(e)
+    }
+}
+
+/// An array request whose arguments are still arriving: the arguments read
+/// so far leave the input buffer at once, so a request of a million
+/// arguments is read in one pass, never rescanned from its start.
+#[derive(Debug)]
+struct Partial {
+    remaining: usize,
+    args: Vec<Bytes>,
+    /// Bytes the parsed arguments hold.
+    held: usize,
+}
+
+/// Request framing for one connection: keeps the state of a request split
+/// across reads.
+#[derive(Debug, Default)]
+pub struct Framer {
+    partial: Option<Partial>,
+}
+
+impl Framer {
+    /// Bytes held by arguments of a request still arriving.
+    pub fn held(&self) -> usize {
+        self.partial.as_ref().map_or(0, |p| p.held)
+    }
+
+    /// True when a request has started arriving and is not complete.
+    pub fn in_request(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    /// Parses the next request from the front of `buf`. `Ok(None)`: more
+    /// bytes are needed (what was complete has been consumed). An empty
+    /// request (blank inline line, `*0`) yields an empty vector.
+    pub fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: FrameLimits,
+    ) -> Result<Option<Vec<Bytes>>, FrameError> {
+        let result = self.parse(buf, limits);
+        if matches!(result, Ok(None)) && buf.len() + self.held() > limits.max_query {
+            return Err(FrameError::QueryBufferLimit);
+        }
+        result
+    }
+
+    fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: FrameLimits,
+    ) -> Result<Option<Vec<Bytes>>, FrameError> {
+        if self.partial.is_none() {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if buf[0] != b'*' {
+                return Ok(parse_inline(buf)?);
+            }
+            let Some(cr) = find_line(buf, 0, "too big mbulk count string")? else {
+                return Ok(None);
+            };
+            let count = parse_i64(&buf[1..cr])
+                .filter(|&n| n <= MAX_MULTIBULK)
+                .ok_or(ProtocolError::of("invalid multibulk length"))?;
+            if count > UNAUTH_MAX_MULTIBULK && !limits.authenticated {
+                return Err(ProtocolError::of("unauthenticated multibulk length").into());
+            }
+            buf.advance(cr + 2);
+            if count <= 0 {
+                return Ok(Some(Vec::new()));
+            }
+            self.partial = Some(Partial {
+                remaining: count as usize,
+                args: Vec::with_capacity((count as usize).min(1024)),
+                held: 0,
+            });
+        }
+        let partial = self.partial.as_mut().expect("a request in progress");
+        while partial.remaining > 0 {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let Some(cr) = find_line(buf, 0, "too big bulk count string")? else {
+                return Ok(None);
+            };
+            if buf[0] != b'$' {
+                return Err(ProtocolError(expected_dollar(buf[0])).into());
+            }
+            let len = parse_i64(&buf[1..cr])
+                .filter(|&n| (0..=limits.max_bulk).contains(&n))
+                .ok_or(ProtocolError::of("invalid bulk length"))?;
+            if len > UNAUTH_MAX_BULK && !limits.authenticated {
+                return Err(ProtocolError::of("unauthenticated bulk length").into());
+            }
+            let len = len as usize;
+            let start = cr + 2;
+            if buf.len() < start + len + 2 {
+                // Make room once for a large argument instead of growing in
+                // steps, unless that would pass the query buffer limit.
+                let need = start + len + 2;
+                if need + partial.held <= limits.max_query {
+                    buf.reserve(need - buf.len());
+                }
+                return Ok(None);
+            }
+            buf.advance(start);
+            let arg = buf.split_to(len).freeze();
+            buf.advance(2);
+            partial.held += len + ARG_OVERHEAD;
+            partial.args.push(arg);
+            partial.remaining -= 1;
+        }
+        Ok(self.partial.take().map(|p| p.args))
+    }
+}
+
+/// Parses one whole request from the front of `buf` with no state kept
+/// between calls (a request split across calls is re-read from its
+/// start): for tests and tools. Servers use a [`Framer`].
 pub fn parse_request(
     buf: &mut BytesMut,
     max_bulk_len: i64,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    if buf[0] == b'*' {
-        parse_multibulk(buf, max_bulk_len)
-    } else {
-        parse_inline(buf)
+    let mut copy = buf.clone();
+    let limits = FrameLimits {
+        max_bulk: max_bulk_len,
+        max_query: usize::MAX,
+        authenticated: true,
+    };
+    match Framer::default().next(&mut copy, limits) {
+        Ok(Some(args)) => {
+            *buf = copy;
+            Ok(Some(args))
+        }
+        Ok(None) => Ok(None),
+        Err(FrameError::Protocol(e)) => Err(e),
+        Err(FrameError::QueryBufferLimit) => Ok(None),
     }
 }
 
@@ -52,83 +215,29 @@ fn find_line(
     match buf[start..].iter().position(|&b| b == b'\r') {
         Some(off) if start + off + 1 < buf.len() => Ok(Some(start + off)),
         Some(_) => Ok(None),
-        None if buf.len() - start > INLINE_MAX => Err(ProtocolError(too_big)),
+        None if buf.len() - start > INLINE_MAX => Err(ProtocolError::of(too_big)),
         None => Ok(None),
     }
 }
 
-fn parse_multibulk(
-    buf: &mut BytesMut,
-    max_bulk_len: i64,
-) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(cr) = find_line(buf, 0, "too big mbulk count string")? else {
-        return Ok(None);
-    };
-    let count = parse_i64(&buf[1..cr])
-        .filter(|&n| n <= MAX_MULTIBULK)
-        .ok_or(ProtocolError("invalid multibulk length"))?;
-    let mut pos = cr + 2;
-    if count <= 0 {
-        let _ = buf.split_to(pos);
-        return Ok(Some(Vec::new()));
-    }
-    // Validate and locate every argument before copying anything.
-    let mut spans = Vec::with_capacity(count.min(1024) as usize);
-    for _ in 0..count {
-        if pos >= buf.len() {
-            return Ok(None);
-        }
-        let Some(cr) = find_line(buf, pos, "too big bulk count string")? else {
-            return Ok(None);
-        };
-        if buf[pos] != b'$' {
-            return Err(ProtocolError(expected_dollar(buf[pos])));
-        }
-        let len = parse_i64(&buf[pos + 1..cr])
-            .filter(|&n| (0..=max_bulk_len).contains(&n))
-            .ok_or(ProtocolError("invalid bulk length"))? as usize;
-        let start = cr + 2;
-        if buf.len() < start + len + 2 {
-            // Make room once for a large argument instead of growing in steps.
-            buf.reserve(start + len + 2 - buf.len());
-            return Ok(None);
-        }
-        spans.push((start, start + len));
-        pos = start + len + 2;
-    }
-    let frame = buf.split_to(pos).freeze();
-    Ok(Some(
-        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
-    ))
-}
-
-/// Redis names the unexpected byte in this error: a static text per
-/// printable byte, a generic one for the rest.
-fn expected_dollar(got: u8) -> &'static str {
-    if (b' '..=b'~').contains(&got) {
-        EXPECTED_DOLLAR[(got - b' ') as usize]
+/// Redis names the unexpected byte as it is (`got '%c'`); line breaks
+/// become spaces, as in every Redis error reply.
+fn expected_dollar(got: u8) -> Bytes {
+    let shown = if got == b'\r' || got == b'\n' {
+        b' '
     } else {
-        "expected '$', got something else"
-    }
+        got
+    };
+    let mut text = b"expected '$', got '".to_vec();
+    text.push(shown);
+    text.push(b'\'');
+    Bytes::from(text)
 }
-
-macro_rules! expected_table {
-    ($($c:literal)*) => { [$(concat!("expected '$', got '", $c, "'")),*] };
-}
-
-static EXPECTED_DOLLAR: [&str; 95] = expected_table!(
-    " " "!" "\"" "#" "$" "%" "&" "'" "(" ")" "*" "+" "," "-" "." "/"
-    "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" ":" ";" "<" "=" ">" "?"
-    "@" "A" "B" "C" "D" "E" "F" "G" "H" "I" "J" "K" "L" "M" "N" "O"
-    "P" "Q" "R" "S" "T" "U" "V" "W" "X" "Y" "Z" "[" "\\" "]" "^" "_"
-    "`" "a" "b" "c" "d" "e" "f" "g" "h" "i" "j" "k" "l" "m" "n" "o"
-    "p" "q" "r" "s" "t" "u" "v" "w" "x" "y" "z" "{" "|" "}" "~"
-);
 
 fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > INLINE_MAX {
-            return Err(ProtocolError("too big inline request"));
+            return Err(ProtocolError::of("too big inline request"));
         }
         return Ok(None);
     };
@@ -139,7 +248,7 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
     }
     split_args(text)
         .map(Some)
-        .ok_or(ProtocolError("unbalanced quotes in request"))
+        .ok_or(ProtocolError::of("unbalanced quotes in request"))
 }
 
 /// Splits an inline command line like Redis's `sdssplitargs`: whitespace
@@ -278,29 +387,82 @@ mod tests {
         );
     }
 
+    fn perr(text: &str) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        Err(ProtocolError(Bytes::copy_from_slice(text.as_bytes())))
+    }
+
     #[test]
     fn errors() {
+        assert_eq!(parse(b"*x\r\n"), perr("invalid multibulk length"));
+        assert_eq!(parse(b"*2147483648\r\n"), perr("invalid multibulk length"));
+        assert_eq!(parse(b"*2000000\r\n"), Ok(None));
+        assert_eq!(parse(b"*1\r\n+x\r\n"), perr("expected '$', got '+'"));
+        assert_eq!(parse(b"*1\r\n\r\n"), perr("expected '$', got ' '"));
         assert_eq!(
-            parse(b"*x\r\n"),
-            Err(ProtocolError("invalid multibulk length"))
+            parse(b"*1\r\n\xff\r\n").unwrap_err().0,
+            Bytes::from_static(b"expected '$', got '\xff'")
         );
-        assert_eq!(
-            parse(b"*2000000\r\n"),
-            Err(ProtocolError("invalid multibulk length"))
-        );
-        assert_eq!(
-            parse(b"*1\r\n+x\r\n"),
-            Err(ProtocolError("expected '$', got '+'"))
-        );
-        assert_eq!(
-            parse(b"*1\r\n$-5\r\n"),
-            Err(ProtocolError("invalid bulk length"))
-        );
-        assert_eq!(
-            parse(b"set \"k\r\n"),
-            Err(ProtocolError("unbalanced quotes in request"))
-        );
+        assert_eq!(parse(b"*1\r\n$-5\r\n"), perr("invalid bulk length"));
+        assert_eq!(parse(b"set \"k\r\n"), perr("unbalanced quotes in request"));
         assert_eq!(parse_i64(b"007"), None);
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+    }
+
+    fn limits(authenticated: bool) -> FrameLimits {
+        FrameLimits {
+            max_bulk: 512 * 1024 * 1024,
+            max_query: 1024 * 1024,
+            authenticated,
+        }
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let mut framer = Framer::default();
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(
+            framer.next(&mut buf, limits(false)),
+            Err(FrameError::Protocol(ProtocolError::of(
+                "unauthenticated multibulk length"
+            )))
+        );
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nSET\r\n$16385\r\n"[..]);
+        assert_eq!(
+            Framer::default().next(&mut buf, limits(false)),
+            Err(FrameError::Protocol(ProtocolError::of(
+                "unauthenticated bulk length"
+            )))
+        );
+        let mut buf = BytesMut::from(&b"*10\r\n"[..]);
+        assert_eq!(Framer::default().next(&mut buf, limits(false)), Ok(None));
+    }
+
+    #[test]
+    fn requests_split_anywhere() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\n";
+        for cut in 0..input.len() {
+            let mut framer = Framer::default();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for part in [&input[..cut], &input[cut..]] {
+                buf.extend_from_slice(part);
+                while let Some(args) = framer.next(&mut buf, limits(true)).unwrap() {
+                    got.push(args);
+                }
+            }
+            assert_eq!(got.len(), 3, "cut at {cut}");
+            assert_eq!(got[0][2], Bytes::from("hello"));
+        }
+    }
+
+    #[test]
+    fn query_buffer_limit() {
+        let mut framer = Framer::default();
+        let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n"[..]);
+        buf.extend_from_slice(&vec![b'x'; 1024 * 1024]);
+        assert_eq!(
+            framer.next(&mut buf, limits(true)),
+            Err(FrameError::QueryBufferLimit)
+        );
     }
 }

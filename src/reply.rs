@@ -15,7 +15,8 @@ pub enum Reply {
     /// A status line built at run time (e.g. TYPE's answer).
     StatusOwned(String),
     /// `-ERR ...`: the text includes its prefix (`ERR`, `WRONGTYPE`, ...).
-    Error(String),
+    /// Bytes, not a `str`: errors may echo client input as Redis does.
+    Error(Bytes),
     Int(i64),
     Bulk(Bytes),
     /// RESP2 `$-1`, RESP3 `_`.
@@ -45,7 +46,7 @@ pub enum Reply {
 pub const OK: Reply = Reply::Status("OK");
 
 impl Reply {
-    pub fn error(text: impl Into<String>) -> Reply {
+    pub fn error(text: impl Into<Bytes>) -> Reply {
         Reply::Error(text.into())
     }
 
@@ -79,7 +80,7 @@ impl Reply {
         match self {
             Reply::Status(s) => line(out, b'+', s.as_bytes()),
             Reply::StatusOwned(s) => line(out, b'+', s.as_bytes()),
-            Reply::Error(s) => line(out, b'-', s.as_bytes()),
+            Reply::Error(s) => line(out, b'-', s),
             Reply::Int(n) => int_line(out, b':', *n),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Nil => out.put_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),

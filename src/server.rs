@@ -59,6 +59,8 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Where the listener is bound (INFO's tcp_port, CLIENT LIST's laddr).
     pub local_addr: SocketAddr,
+    /// protected-mode (CONFIG SET may turn it off at run time).
+    pub protected_mode: AtomicBool,
 }
 
 /// Counters INFO stats reports.
@@ -116,6 +118,14 @@ impl Shared {
         }
     }
 
+    /// Protected mode refuses clients from other hosts while no password
+    /// is set (Redis 7: whatever the bind address).
+    pub fn refuses_as_protected(&self, peer: SocketAddr) -> bool {
+        self.protected_mode.load(Ordering::Relaxed)
+            && self.config.requirepass.is_none()
+            && (self.config.peers_are_remote || !peer.ip().is_loopback())
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
@@ -131,6 +141,7 @@ pub async fn run(
         // Port 0 picked a free port; name the instance after the real one.
         config.port = listener.local_addr()?.port();
     }
+    fit_maxclients_to_file_limit(&mut config);
     let url = config.store_url();
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.dir)
@@ -149,6 +160,7 @@ pub async fn run(
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    let protected_mode = config.protected_mode;
     let shared = Arc::new(Shared {
         local_addr: listener.local_addr()?,
         config,
@@ -165,7 +177,17 @@ pub async fn run(
         stats: Stats::default(),
         started: Instant::now(),
         shutdown: stop_rx,
+        protected_mode: AtomicBool::new(protected_mode),
     });
+    if shared.config.protected_mode
+        && shared.config.requirepass.is_none()
+        && !shared.local_addr.ip().is_loopback()
+    {
+        warn!(
+            addr = %shared.local_addr,
+            "protected mode is on and no password is set: only loopback clients are accepted; set --requirepass or --protected-mode no"
+        );
+    }
     info!(addr = %shared.local_addr, "respire ready to accept connections");
 
     let mut background = JoinSet::new();
@@ -175,6 +197,7 @@ pub async fn run(
         background.spawn(relay::run(shared.clone(), None));
     }
     background.spawn(sweeper::run(shared.clone()));
+    background.spawn(give_back_memory(shared.clone()));
 
     let lanes = match shared.config.write_lanes {
         0 => shared.store.write_lanes(),
@@ -192,7 +215,12 @@ pub async fn run(
                     shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
                     if shared.clients.len() >= shared.config.maxclients {
                         shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                        reject(socket).await;
+                        tokio::spawn(reject(socket, errors::MAX_CLIENTS));
+                        continue;
+                    }
+                    if shared.refuses_as_protected(addr) {
+                        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                        tokio::spawn(reject(socket, errors::DENIED));
                         continue;
                     }
                     let conn = Connection::new(shared.clone(), batcher.clone(), socket, addr);
@@ -270,8 +298,83 @@ async fn start_event_stream(shared: Arc<Shared>) {
     let _ = consumer.await;
 }
 
-async fn reject(mut socket: tokio::net::TcpStream) {
-    let text = format!("-{}\r\n", errors::MAX_CLIENTS);
-    let _ = socket.write_all(text.as_bytes()).await;
-    let _ = socket.shutdown().await;
+/// After many clients left, hands the memory they used back to the
+/// system: glibc's malloc keeps freed small blocks in its arenas, so
+/// without this RSS would stay at the peak of connections.
+async fn give_back_memory(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut peak = shared.clients.len();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = shared.clients.len();
+        if now + 256 <= peak {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only walks the allocator's own free lists.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+            peak = now;
+        }
+        peak = peak.max(now);
+    }
+}
+
+/// Answers a refused client its one error line and closes it, without
+/// holding up the accept loop.
+async fn reject(mut socket: tokio::net::TcpStream, text: &'static str) {
+    let line = format!("-{text}\r\n");
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = socket.write_all(line.as_bytes()).await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
+}
+
+/// File descriptors respire needs beyond its clients: the listener, the
+/// database pool (up to 32), NATS, logs (Redis reserves 32).
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the open-files limit to what `maxclients` needs, or lowers
+/// `maxclients` to what the limit allows, as Redis does at start.
+fn fit_maxclients_to_file_limit(config: &mut Config) {
+    let wanted = config.maxclients as u64 + RESERVED_FDS;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= wanted {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: wanted.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: as above.
+    if raised.rlim_cur > limit.rlim_cur
+        && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
+    {
+        limit.rlim_cur = raised.rlim_cur;
+    }
+    if limit.rlim_cur >= wanted {
+        info!(
+            open_files = limit.rlim_cur,
+            "raised the open files limit for maxclients"
+        );
+        return;
+    }
+    let fitted = limit.rlim_cur.saturating_sub(RESERVED_FDS).max(1) as usize;
+    warn!(
+        requested = config.maxclients,
+        open_files = limit.rlim_cur,
+        maxclients = fitted,
+        "the open files limit is too low for maxclients: maxclients has been reduced to compensate; raise 'ulimit -n' for more"
+    );
+    config.maxclients = fitted;
 }

@@ -211,15 +211,18 @@ pub fn reset(conn: &mut Connection) {
     info.name = Bytes::new();
 }
 
-/// Checks a username/password pair against `--requirepass`.
+/// Checks a username/password pair against `--requirepass`. The password
+/// is compared in constant time (as digests, so not even its length leaks
+/// through the timing), as Redis's `time_independent_strcmp` does.
 fn credentials_ok(conn: &Connection, user: &[u8], pass: &[u8]) -> bool {
+    use sha2::Digest as _;
+    use subtle::ConstantTimeEq as _;
     user == b"default"
-        && conn
-            .shared
-            .config
-            .requirepass
-            .as_deref()
-            .is_none_or(|p| p.as_bytes() == pass)
+        && conn.shared.config.requirepass.as_deref().is_none_or(|p| {
+            let given = sha2::Sha256::digest(pass);
+            let wanted = sha2::Sha256::digest(p.as_bytes());
+            bool::from(given.ct_eq(&wanted))
+        })
 }
 
 fn auth(conn: &mut Connection, args: &[Bytes]) -> CmdResult {

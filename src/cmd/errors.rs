@@ -35,6 +35,11 @@ pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const PROTO_VERSION: &str = "NOPROTO unsupported protocol version";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const STORE_UNAVAILABLE: &str = "TRYAGAIN database unavailable";
+/// While the database has not been reached since the start (Redis's reply
+/// while it loads its data set; clients wait and retry on it).
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+/// Refusing a non-loopback client with no password set (Redis 7's text).
+pub const DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 pub const PUBSUB_UNAVAILABLE: &str = "TRYAGAIN pub/sub transport (NATS) unavailable";
 pub const CURSOR: &str = "ERR invalid cursor";
 pub const NEGATIVE_COUNT: &str = "ERR value is out of range, must be positive";
@@ -47,7 +52,7 @@ pub type CmdResult = Result<Reply, CmdError>;
 #[derive(Debug)]
 pub enum CmdError {
     /// A Redis error reply (`ERR ...`, `WRONGTYPE ...`).
-    Reply(String),
+    Reply(bytes::Bytes),
     /// The store failed; the command's transaction is rolled back.
     Store(crate::store::StoreError),
 }
@@ -56,7 +61,7 @@ impl CmdError {
     pub fn into_reply(self) -> Reply {
         match self {
             CmdError::Reply(text) => Reply::Error(text),
-            CmdError::Store(e) => Reply::Error(e.reply_text()),
+            CmdError::Store(e) => Reply::error(e.reply_text()),
         }
     }
 }
@@ -68,43 +73,42 @@ impl From<crate::store::StoreError> for CmdError {
 }
 
 /// Shorthand for returning a Redis error from a command body.
-pub fn err<T>(text: impl Into<String>) -> Result<T, CmdError> {
+pub fn err<T>(text: impl Into<bytes::Bytes>) -> Result<T, CmdError> {
     Err(CmdError::Reply(text.into()))
 }
 
-pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {
-    // Redis quotes arguments until the list reaches 128 bytes.
-    let mut list = String::new();
+pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> bytes::Bytes {
+    // Redis quotes arguments (`'%.*s' `) until the list reaches 128 bytes.
+    let mut list = Vec::new();
     for a in args {
         if list.len() >= 128 {
             break;
         }
         let room = 128 - list.len();
-        let text = lossy(a);
-        let cut: String = text.chars().take(room).collect();
-        list.push_str(&format!("'{cut}' "));
+        list.push(b'\'');
+        list.extend_from_slice(c_str(a, room));
+        list.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {list}",
-        lossy(&name[..name.len().min(128)])
-    )
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_str(name, 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&list);
+    sanitized(text)
 }
 
-pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {}.",
-        lossy(&sub[..sub.len().min(128)]),
-        format_args!("{} HELP", cmd.to_uppercase())
-    )
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> bytes::Bytes {
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(c_str(sub, 128));
+    text.extend_from_slice(format!("'. Try {} HELP.", cmd.to_uppercase()).as_bytes());
+    sanitized(text)
 }
 
 /// A subcommand given the wrong arguments, in the words Redis uses for it.
-pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> String {
-    format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        lossy(&sub[..sub.len().min(128)]),
-        cmd.to_uppercase()
-    )
+pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> bytes::Bytes {
+    let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    text.extend_from_slice(c_str(sub, 128));
+    text.extend_from_slice(format!("'. Try {} HELP.", cmd.to_uppercase()).as_bytes());
+    sanitized(text)
 }
 
 pub fn wrong_arity(name: &str) -> String {
@@ -115,12 +119,25 @@ pub fn invalid_expire(cmd: &str) -> String {
     format!("ERR invalid expire time in '{cmd}' command")
 }
 
-/// User input quoted in an error, with line breaks replaced as Redis does.
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b)
-        .chars()
-        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-        .collect()
+/// Client input as Redis's `%.Ns` prints it: at most `max` bytes, cut at
+/// a NUL byte; other bytes are echoed as they are (not UTF-8-checked).
+fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let b = &b[..b.len().min(max)];
+    match b.iter().position(|&c| c == 0) {
+        Some(nul) => &b[..nul],
+        None => b,
+    }
+}
+
+/// An error text with line breaks replaced by spaces, as every Redis error
+/// reply is (a line break would end the reply early).
+fn sanitized(mut text: Vec<u8>) -> bytes::Bytes {
+    for c in &mut text {
+        if *c == b'\r' || *c == b'\n' {
+            *c = b' ';
+        }
+    }
+    bytes::Bytes::from(text)
 }
 
 pub const INCR_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
@@ -129,6 +146,8 @@ pub const RANDFIELD_COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
 /// EXPIRE's answer to an option it does not know.
-pub fn unsupported_option(opt: &[u8]) -> String {
-    format!("ERR Unsupported option {}", lossy(opt))
+pub fn unsupported_option(opt: &[u8]) -> bytes::Bytes {
+    let mut text = b"ERR Unsupported option ".to_vec();
+    text.extend_from_slice(c_str(opt, usize::MAX));
+    sanitized(text)
 }

@@ -124,6 +124,15 @@ fn parameters(conn: &Connection) -> Vec<(&'static str, String)> {
         ("requirepass", c.requirepass.clone().unwrap_or_default()),
         ("dir", c.dir.display().to_string()),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        (
+            "protected-mode",
+            yes_no(conn.shared.protected_mode.load(Relaxed)).into(),
+        ),
+        ("tcp-backlog", c.tcp_backlog.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.client_query_buffer_limit.to_string(),
+        ),
         ("save", String::new()),
         ("appendonly", "no".into()),
         ("maxmemory", "0".into()),
@@ -218,9 +227,25 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     }
     let known = parameters(conn);
     let mut notify = None;
+    let mut protected = None;
     for pair in args[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        if name == NOTIFY_SETTING {
+        if name == "protected-mode" {
+            if protected.is_some() {
+                return err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                ));
+            }
+            protected = Some(match pair[1].to_ascii_lowercase().as_slice() {
+                b"yes" => true,
+                b"no" => false,
+                _ => {
+                    return err(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'"
+                    ));
+                }
+            });
+        } else if name == NOTIFY_SETTING {
             if notify.is_some() {
                 return err(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - duplicate parameter"
@@ -229,7 +254,7 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
             let parsed = flags::parse(&pair[1]).ok_or_else(|| {
                 errors::CmdError::Reply(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
-                ))
+                ).into())
             })?;
             notify = Some(parsed);
         } else if known.iter().any(|(n, _)| *n == name) {
@@ -242,6 +267,10 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
                 String::from_utf8_lossy(&pair[0])
             ));
         }
+    }
+    if let Some(on) = protected {
+        // This instance's own listener setting, as in Redis.
+        conn.shared.protected_mode.store(on, Relaxed);
     }
     if let Some(bits) = notify {
         // The setting lives in the database so every instance shares it.
@@ -511,4 +540,8 @@ fn human(bytes: u64) -> String {
     } else {
         format!("{bytes}B")
     }
+}
+
+fn yes_no(on: bool) -> &'static str {
+    if on { "yes" } else { "no" }
 }

@@ -386,7 +386,7 @@ fn expire_at(
         return Ok(ms);
     }
     ms.checked_add(ctx.now)
-        .ok_or_else(|| CmdError::Reply(errors::invalid_expire(cmd)))
+        .ok_or_else(|| CmdError::Reply(errors::invalid_expire(cmd).into()))
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]

@@ -169,7 +169,7 @@ async fn position_of(shared: &Shared, name: &str) -> Option<i64> {
         match shared.store.relay_position(name).await {
             Ok(p) => return Some(p),
             Err(e) => {
-                if !matches!(e, StoreError::Unavailable(_)) {
+                if !matches!(e, StoreError::Unavailable(_) | StoreError::Loading) {
                     warn!(error = %e, "relay cannot read its position; retrying");
                 }
                 if shared.is_shutting_down() {

@@ -39,7 +39,11 @@ pub async fn run(shared: Arc<Shared>) {
             {
                 Ok(held) => held,
                 Err(e) => {
-                    if !matches!(e, crate::store::StoreError::Unavailable(_)) {
+                    if !matches!(
+                        e,
+                        crate::store::StoreError::Unavailable(_)
+                            | crate::store::StoreError::Loading
+                    ) {
                         warn!(error = %e, "cannot renew the sweeper lease");
                     }
                     false

@@ -101,6 +101,10 @@ pub enum StoreError {
     /// The database cannot be reached (or the pool is closed).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database has not been reached (and migrated) since this process
+    /// started: clients see Redis's LOADING, which they wait on and retry.
+    #[error("database not reached yet since start")]
+    Loading,
     /// The value or key exceeds what the database accepts.
     #[error("{0}")]
     TooLarge(String),
@@ -116,6 +120,7 @@ impl StoreError {
     pub fn reply_text(&self) -> String {
         match self {
             StoreError::Unavailable(_) => crate::cmd::errors::STORE_UNAVAILABLE.to_string(),
+            StoreError::Loading => crate::cmd::errors::LOADING.to_string(),
             StoreError::TooLarge(msg) => format!("ERR {msg}"),
             StoreError::Conflict(_) => "TRYAGAIN write conflict, please retry".to_string(),
             StoreError::Other(msg) => format!("ERR store error: {msg}"),

@@ -101,9 +101,7 @@ impl MySqlStore {
         if self.ready.load(Ordering::Acquire) {
             Ok(())
         } else {
-            Err(StoreError::Unavailable(
-                "the database is not reachable yet".into(),
-            ))
+            Err(StoreError::Loading)
         }
     }
 }
