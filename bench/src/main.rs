@@ -1,6 +1,7 @@
-//! The benchmark of issue 6: respire (embedded store, MariaDB, MariaDB +
-//! NATS when available) against the reference Redis and the database's own
-//! ceiling, in one run. See README.md, "Benchmark".
+//! `respire-bench`: respire (embedded store, MariaDB, MariaDB + NATS when
+//! available) against the reference Redis and the database's own ceiling,
+//! in one run. It drives `respire` processes and never links the server's
+//! library. See README.md, "Benchmark".
 
 mod ceiling;
 mod goals;
@@ -95,7 +96,13 @@ impl Progress {
     }
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    use clap::Parser as _;
+    run(Options::parse()).await
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
     let progress = Progress(Instant::now());
     let plan = Plan::new(&options);
     let fd_limit = memory::raise_fd_limit(plan.connections as u64 * 2 + 1024);

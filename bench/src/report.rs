@@ -69,7 +69,7 @@ pub struct Report {
     pub goals: Vec<Goal>,
 }
 
-/// One target of the issue, checked against the figures.
+/// One performance target, checked against the figures.
 pub struct Goal {
     pub text: String,
     pub target: String,

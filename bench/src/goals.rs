@@ -1,4 +1,4 @@
-//! The targets of issue 6, checked against a report's figures.
+//! The performance targets, checked against a report's figures.
 
 use super::report::{Goal, Report, ratio};
 use super::targets::{Store, Target};
