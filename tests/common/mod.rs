@@ -552,3 +552,15 @@ pub async fn query<T: redis::FromRedisValue>(
     }
     cmd.query_async(con).await.map_err(|e| err_text(&e))
 }
+
+/// A fresh connection of its own (SELECT and AUTH are per connection).
+pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
