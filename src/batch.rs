@@ -21,12 +21,10 @@ use crate::cmd::errors::CmdError;
 use crate::cmd::{self, CommandSpec, Ctx};
 use crate::reply::Reply;
 use crate::server::Shared;
-use crate::store::{Access, Db, StoreError};
+use crate::store::{Access, Db, MAX_RETRIES, StoreError, retry_delay};
 
 /// Most commands in one group commit.
 const MAX_BATCH: usize = 64;
-/// How many times a command hit by a deadlock or write conflict is rerun.
-pub const MAX_RETRIES: u32 = 10;
 
 /// One data command and the connection state it runs with.
 pub struct Job {
@@ -34,12 +32,6 @@ pub struct Job {
     pub args: Vec<Bytes>,
     pub db: Db,
     pub resp3: bool,
-}
-
-/// A short, growing, jittered pause before rerunning a conflicted command.
-pub fn retry_delay(attempt: u32) -> std::time::Duration {
-    let base = 1u64 << attempt.min(6);
-    std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
 }
 
 /// Runs commands in one transaction of the given access; the replies come
@@ -91,7 +83,7 @@ pub async fn run_alone(shared: &Shared, job: &Job) -> Reply {
                 debug!(attempt, error = %e, "write conflict; retrying");
                 tokio::time::sleep(retry_delay(attempt)).await;
             }
-            Err(e) => return Reply::error(e.reply_text()),
+            Err(e) => return Reply::error(crate::cmd::errors::store_error(&e)),
         }
     }
 }
@@ -135,7 +127,7 @@ impl Batcher {
         let key = (job.spec.first_key > 0)
             .then(|| job.args.get(job.spec.first_key as usize))
             .flatten();
-        key.map_or(0, |k| cmd::key_hash(k) as usize % self.lanes.len())
+        key.map_or(0, |k| crate::store::key_hash(k) as usize % self.lanes.len())
     }
 
     /// Runs a write command through its key's lane.

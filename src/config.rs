@@ -163,14 +163,6 @@ impl Config {
         })
     }
 
-    pub fn output_limits(&self) -> crate::bus::OutputLimits {
-        crate::bus::OutputLimits {
-            hard: self.pubsub_hard_limit,
-            soft: self.pubsub_soft_limit,
-            soft_for: std::time::Duration::from_secs(self.pubsub_soft_seconds),
-        }
-    }
-
     /// The store URL: the explicit one or SQLite in the data directory.
     pub fn store_url(&self) -> String {
         match &self.database_url {

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc};
 use tracing::{debug, error, warn};
 
 use crate::batch::{self, Batcher, Job};
-use crate::bus::{Delivery, Subscriber};
+use crate::bus::{Delivery, OutputLimits, Subscriber};
 use crate::cmd::errors::{self, CmdError};
 use crate::cmd::{self, CommandSpec, Family};
 use crate::protocol::{FrameError, FrameLimits, Framer};
@@ -138,7 +138,7 @@ impl Connection {
         }));
         let kill = Arc::new(Notify::new());
         let (subscriber, delivery_rx) =
-            Subscriber::new(shared.config.output_limits(), kill.clone());
+            Subscriber::new(OutputLimits::from_config(&shared.config), kill.clone());
         shared.clients.insert(
             id,
             ClientHandle {

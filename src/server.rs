@@ -25,12 +25,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::events::stream::{self, EventStream};
 use crate::events::{flags, relay, sweeper};
-use crate::store::{self, Store};
-
-/// The settings row holding notify-keyspace-events.
-pub const NOTIFY_SETTING: &str = "notify-keyspace-events";
-/// The settings row naming the event log (written by the migrations).
-pub const EVENT_LOG_SETTING: &str = "event-log-id";
+use crate::store::{self, EVENT_LOG_SETTING, NOTIFY_SETTING, Store};
 
 /// State every connection and background task shares.
 pub struct Shared {

@@ -60,6 +60,17 @@ pub struct OutputLimits {
     pub soft_for: Duration,
 }
 
+impl OutputLimits {
+    /// The limits the `--pubsub-*` flags set.
+    pub fn from_config(config: &crate::config::Config) -> OutputLimits {
+        OutputLimits {
+            hard: config.pubsub_hard_limit,
+            soft: config.pubsub_soft_limit,
+            soft_for: Duration::from_secs(config.pubsub_soft_seconds),
+        }
+    }
+}
+
 /// Where a connection receives its deliveries, and how much is waiting.
 #[derive(Clone)]
 pub struct Subscriber {

@@ -61,7 +61,7 @@ impl CmdError {
     pub fn into_reply(self) -> Reply {
         match self {
             CmdError::Reply(text) => Reply::Error(text),
-            CmdError::Store(e) => Reply::error(e.reply_text()),
+            CmdError::Store(e) => Reply::error(store_error(&e)),
         }
     }
 }
@@ -69,6 +69,18 @@ impl CmdError {
 impl From<crate::store::StoreError> for CmdError {
     fn from(e: crate::store::StoreError) -> Self {
         CmdError::Store(e)
+    }
+}
+
+/// The error reply a client sees when a command fails in the store.
+pub fn store_error(e: &crate::store::StoreError) -> String {
+    use crate::store::StoreError;
+    match e {
+        StoreError::Unavailable(_) => STORE_UNAVAILABLE.to_string(),
+        StoreError::Loading => LOADING.to_string(),
+        StoreError::TooLarge(msg) => format!("ERR {msg}"),
+        StoreError::Conflict(_) => "TRYAGAIN write conflict, please retry".to_string(),
+        StoreError::Other(msg) => format!("ERR store error: {msg}"),
     }
 }
 

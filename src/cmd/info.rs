@@ -13,7 +13,7 @@ use crate::connection::Connection;
 use crate::events::flags;
 use crate::glob;
 use crate::reply::{OK, Reply};
-use crate::server::NOTIFY_SETTING;
+use crate::store::NOTIFY_SETTING;
 
 const G: &str = "server";
 const F: Family = Family::Server;

@@ -406,7 +406,7 @@ pub fn scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOptions<'_>,
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 ///
-/// The cursor is the [`key_hash`](super::key_hash) of the last key
+/// The cursor is the [`key_hash`](crate::store::key_hash) of the last key
 /// returned: each page holds about COUNT keys in hash order (the store
 /// never splits keys sharing a hash), then MATCH, TYPE and expiry filter
 /// it, so a page may come back short or empty with a non-zero cursor.

@@ -294,14 +294,3 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
 pub fn is(arg: &[u8], option: &str) -> bool {
     arg.eq_ignore_ascii_case(option.as_bytes())
 }
-
-/// The stable 62-bit hash that orders keys for SCAN (never 0, which is the
-/// start/end cursor). FNV-1a, fixed forever: it is stored in the database.
-pub fn key_hash(key: &[u8]) -> i64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &b in key {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    ((h >> 2) | 1) as i64
-}

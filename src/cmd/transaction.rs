@@ -8,11 +8,10 @@ use bytes::Bytes;
 
 use super::errors::{self, CmdError, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, spec};
-use crate::batch::{MAX_RETRIES, retry_delay};
 use crate::clock::now_ms;
 use crate::connection::{Connection, MultiState, Watched};
 use crate::reply::{OK, Reply};
-use crate::store::{Access, Db, StoreError, Txn};
+use crate::store::{Access, Db, MAX_RETRIES, StoreError, Txn, retry_delay};
 
 const G: &str = "transactions";
 const F: Family = Family::Transaction;

@@ -27,8 +27,8 @@ use tracing::{info, warn};
 use super::flags;
 use super::stream::EventStream;
 use crate::clock::now_ms;
-use crate::server::{NOTIFY_SETTING, Shared};
-use crate::store::{LoggedEvent, Store, StoreError, StoreResult};
+use crate::server::Shared;
+use crate::store::{LoggedEvent, NOTIFY_SETTING, Store, StoreError, StoreResult};
 
 /// Events read per batch.
 const BATCH: u32 = 1000;

@@ -12,6 +12,31 @@ pub mod sqlite;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+/// The stable 62-bit hash that orders keys for SCAN (never 0, which is the
+/// start/end cursor). FNV-1a, fixed forever: it is stored in the database.
+pub fn key_hash(key: &[u8]) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in key {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    ((h >> 2) | 1) as i64
+}
+
+/// How many times a command hit by a deadlock or write conflict is rerun.
+pub const MAX_RETRIES: u32 = 10;
+
+/// A short, growing, jittered pause before rerunning a conflicted command.
+pub fn retry_delay(attempt: u32) -> std::time::Duration {
+    let base = 1u64 << attempt.min(6);
+    std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
+}
+
+/// The settings row holding notify-keyspace-events.
+pub const NOTIFY_SETTING: &str = "notify-keyspace-events";
+/// The settings row naming the event log (written by the migrations).
+pub const EVENT_LOG_SETTING: &str = "event-log-id";
+
 /// A logical database number (SELECT).
 pub type Db = u32;
 
@@ -113,19 +138,6 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Other(String),
-}
-
-impl StoreError {
-    /// The error reply a client sees when a command fails in the store.
-    pub fn reply_text(&self) -> String {
-        match self {
-            StoreError::Unavailable(_) => crate::cmd::errors::STORE_UNAVAILABLE.to_string(),
-            StoreError::Loading => crate::cmd::errors::LOADING.to_string(),
-            StoreError::TooLarge(msg) => format!("ERR {msg}"),
-            StoreError::Conflict(_) => "TRYAGAIN write conflict, please retry".to_string(),
-            StoreError::Other(msg) => format!("ERR store error: {msg}"),
-        }
-    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -259,7 +271,7 @@ pub trait Txn: Send {
         after: Option<&[u8]>,
         limit: u32,
     ) -> StoreResult<Vec<(Bytes, Bytes)>>;
-    /// Up to `limit` keys whose [`key_hash`](crate::cmd::key_hash) is
+    /// Up to `limit` keys whose [`key_hash`](key_hash) is
     /// greater than `after`, in hash order, each with its hash (expired
     /// ones included; callers filter).
     async fn scan_page(
@@ -308,7 +320,7 @@ pub trait Txn: Send {
     ) -> StoreResult<Option<Bytes>>;
     /// A random live key, if any: the first after a random hash, wrapping.
     async fn random_key(&mut self, db: Db, now_ms: i64) -> StoreResult<Option<Bytes>> {
-        let start = crate::cmd::key_hash(&rand::random::<[u8; 8]>());
+        let start = key_hash(&rand::random::<[u8; 8]>());
         match self.live_key_from_hash(db, start, now_ms).await? {
             Some(key) => Ok(Some(key)),
             None => self.live_key_from_hash(db, 0, now_ms).await,
@@ -369,4 +381,17 @@ impl<DB: sqlx::Database> Session<DB> {
 /// A fresh random WATCH version.
 pub(crate) fn new_version() -> i64 {
     rand::random::<i64>() & i64::MAX
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix`; `None` when the prefix is all 0xff bytes.
+pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < 0xff {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
 }

@@ -448,7 +448,7 @@ impl MySqlTxn {
                 )
                 .bind(db as i32)
                 .bind(key)
-                .bind(crate::cmd::key_hash(key))
+                .bind(super::key_hash(key))
                 .bind(kid)
                 .bind(kind.code() as i8)
                 .bind(expire_at)
@@ -755,7 +755,7 @@ impl Txn for MySqlTxn {
         db: Db,
         prefix: &[u8],
     ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
-        let rows = match super::sqlite::prefix_upper_bound(prefix) {
+        let rows = match super::prefix_upper_bound(prefix) {
             Some(upper) if !prefix.is_empty() => sqlx::query(
                 "SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND `key` >= ? AND `key` < ? ORDER BY `key`",
             )

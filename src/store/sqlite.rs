@@ -254,7 +254,7 @@ impl Txn for SqliteTxn {
         )
         .bind(db as i64)
         .bind(key)
-        .bind(crate::cmd::key_hash(key))
+        .bind(super::key_hash(key))
         .bind(expire_at)
         .bind(new_version())
         .bind(value)
@@ -345,7 +345,7 @@ impl Txn for SqliteTxn {
         )
         .bind(db as i64)
         .bind(key)
-        .bind(crate::cmd::key_hash(key))
+        .bind(super::key_hash(key))
         .bind(new_version())
         .execute(self.tx.conn())
         .await?;
@@ -473,7 +473,7 @@ impl Txn for SqliteTxn {
         db: Db,
         prefix: &[u8],
     ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
-        let rows = match prefix_upper_bound(prefix) {
+        let rows = match super::prefix_upper_bound(prefix) {
             Some(upper) if !prefix.is_empty() => sqlx::query(
                 "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key",
             )
@@ -610,17 +610,4 @@ fn key_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<Vec<(Bytes, KeyMe
             ))
         })
         .collect()
-}
-
-/// The smallest byte string greater than every string starting with
-/// `prefix`; `None` when the prefix is all 0xff bytes.
-pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut upper = prefix.to_vec();
-    while let Some(last) = upper.pop() {
-        if last < 0xff {
-            upper.push(last + 1);
-            return Some(upper);
-        }
-    }
-    None
 }
