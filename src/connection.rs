@@ -81,7 +81,8 @@ pub struct Connection {
     pub patterns: Vec<Bytes>,
     /// Per subscribed channel (pattern) that may carry keyspace events: the
     /// last event id logged before the subscription took effect (its
-    /// watermark). Notifications of events up to it are dropped here.
+    /// watermark). Notifications of events up to it are dropped here. Kept
+    /// after an unsubscribe (pruned when they pile up), cleared by RESET.
     pub channel_marks: HashMap<Bytes, i64>,
     pub pattern_marks: HashMap<Bytes, i64>,
     /// This connection as a pub/sub subscriber (its queue and limits).

@@ -1,5 +1,6 @@
 //! Pub/sub commands: (P)SUBSCRIBE, (P)UNSUBSCRIBE, PUBLISH, PUBSUB.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -232,13 +233,14 @@ fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Rep
         };
         if let Some(pos) = list.iter().position(|c| c == name) {
             list.remove(pos);
+            // The watermark stays: notifications still queued from before
+            // the subscription must not slip out once it is gone.
             if pattern {
-                conn.pattern_marks.remove(name);
                 conn.shared.bus.punsubscribe(conn.id, name);
             } else {
-                conn.channel_marks.remove(name);
                 conn.shared.bus.unsubscribe(conn.id, name);
             }
+            prune_marks(conn);
         }
     }
     sync_info(conn);
@@ -252,6 +254,20 @@ fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Rep
         Reply::opt_bulk(name),
         count(conn),
     ])
+}
+
+/// Forgets the watermarks of past subscriptions once they pile up (a
+/// connection cycling through many channels).
+fn prune_marks(conn: &mut Connection) {
+    const SPARE: usize = 1024;
+    if conn.channel_marks.len() > conn.channels.len() + SPARE {
+        let live: HashSet<&Bytes> = conn.channels.iter().collect();
+        conn.channel_marks.retain(|name, _| live.contains(name));
+    }
+    if conn.pattern_marks.len() > conn.patterns.len() + SPARE {
+        let live: HashSet<&Bytes> = conn.patterns.iter().collect();
+        conn.pattern_marks.retain(|name, _| live.contains(name));
+    }
 }
 
 /// Unsubscribes from the named channels/patterns, or from all of them when
