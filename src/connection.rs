@@ -2,6 +2,7 @@
 //! writes every reply of a batch with one flush, and interleaves pub/sub
 //! deliveries.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,8 @@ const SUBSCRIBED_ALLOWED: [&str; 9] = [
     "quit",
     "reset",
 ];
+/// Commands whose reply goes before the messages that arrived meanwhile.
+const SUBSCRIBING: [&str; 3] = ["subscribe", "psubscribe", "ssubscribe"];
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -100,6 +103,12 @@ pub struct Connection {
     /// Subscribed channels and patterns, in subscription order.
     pub channels: Vec<Bytes>,
     pub patterns: Vec<Bytes>,
+    /// Per subscribed channel (pattern) that may carry keyspace events: the
+    /// last event id logged before the subscription took effect (its
+    /// watermark). Notifications of events up to it are dropped here. Kept
+    /// after an unsubscribe (pruned when they pile up), cleared by RESET.
+    pub channel_marks: HashMap<Bytes, i64>,
+    pub pattern_marks: HashMap<Bytes, i64>,
     /// This connection as a pub/sub subscriber (its queue and limits).
     pub subscriber: Subscriber,
     delivery_rx: mpsc::UnboundedReceiver<Delivery>,
@@ -162,6 +171,8 @@ impl Connection {
             watched: Vec::new(),
             channels: Vec::new(),
             patterns: Vec::new(),
+            channel_marks: HashMap::new(),
+            pattern_marks: HashMap::new(),
             subscriber,
             delivery_rx,
             info,
@@ -266,7 +277,12 @@ impl Connection {
                     continue;
                 }
                 self.answer_writes(&mut writes).await;
+                // A subscription's confirmation precedes its messages.
+                let subscribes = matches!(checked, Ok(spec) if SUBSCRIBING.contains(&spec.name));
                 let reply = self.dispatch(args, checked).await;
+                if subscribes {
+                    reply.encode(&mut self.outbuf, self.resp3);
+                }
                 // Messages this command published to this very connection
                 // go first, as Redis writes them first.
                 if self.is_subscribed() {
@@ -274,7 +290,9 @@ impl Connection {
                         self.encode_delivery(delivery);
                     }
                 }
-                reply.encode(&mut self.outbuf, self.resp3);
+                if !subscribes {
+                    reply.encode(&mut self.outbuf, self.resp3);
+                }
                 if self.close_after_reply {
                     break;
                 }
@@ -331,10 +349,32 @@ impl Connection {
         Ok(())
     }
 
+    /// True when the subscription `name` took effect after the logged
+    /// event `event` (so it must not see it).
+    fn predates(&self, marks: &HashMap<Bytes, i64>, name: &Bytes, event: Option<i64>) -> bool {
+        match (event, marks.get(name)) {
+            (Some(id), Some(&mark)) => id <= mark,
+            _ => false,
+        }
+    }
+
     fn encode_delivery(&mut self, delivery: Delivery) {
         self.subscriber.taken(&delivery);
+        let early = match &delivery {
+            Delivery::Message { channel, event, .. } => {
+                self.predates(&self.channel_marks, channel, *event)
+            }
+            Delivery::PMessage { pattern, event, .. } => {
+                self.predates(&self.pattern_marks, pattern, *event)
+            }
+        };
+        if early {
+            return;
+        }
         let frame = match delivery {
-            Delivery::Message { channel, payload } => Reply::Push(vec![
+            Delivery::Message {
+                channel, payload, ..
+            } => Reply::Push(vec![
                 Reply::bulk_str("message"),
                 Reply::Bulk(channel),
                 Reply::Bulk(payload),
@@ -343,6 +383,7 @@ impl Connection {
                 pattern,
                 channel,
                 payload,
+                ..
             } => Reply::Push(vec![
                 Reply::bulk_str("pmessage"),
                 Reply::Bulk(pattern),

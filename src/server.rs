@@ -24,16 +24,22 @@ use crate::cmd::errors;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::events::stream::{self, EventStream};
-use crate::events::{flags, relay, sweeper};
-use crate::store::{self, EVENT_LOG_SETTING, NOTIFY_SETTING, Store};
+use crate::events::{relay, sweeper};
+use crate::settings;
+use crate::store::{self, EVENT_LOG_SETTING, Store};
 
 /// State every connection and background task shares.
 pub struct Shared {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub bus: Bus,
-    /// notify-keyspace-events, as bits of [`flags`].
+    /// notify-keyspace-events in force at this instance's position in the
+    /// event log, as bits of [`crate::events::flags`]; only the delivering relay changes it
+    /// (see [`crate::settings`]).
     pub notify_flags: AtomicU32,
+    /// The highest event id this instance has handed on to its subscribers:
+    /// a subscription's watermark when the store cannot tell the log's end.
+    pub delivered_event: AtomicI64,
     /// Woken after every commit that logged events.
     pub relay_wake: Notify,
     /// Whether this instance holds the NATS relay lease (INFO).
@@ -145,11 +151,6 @@ pub async fn run(
     let store = store::open(&url)
         .await
         .with_context(|| format!("cannot open the store at {url}"))?;
-    // A database still starting answers later; the relay re-reads it.
-    let notify = match store.get_setting(NOTIFY_SETTING).await {
-        Ok(Some(text)) => flags::parse(text.as_bytes()).unwrap_or(0),
-        _ => 0,
-    };
     let nats = match &config.nats_url {
         Some(_) => Some(NatsLink::connect(&config).await?),
         None => None,
@@ -165,7 +166,8 @@ pub async fn run(
         relay_position: AtomicI64::new(0),
         relay_progress_ms: AtomicI64::new(crate::clock::now_ms()),
         stream_name: std::sync::OnceLock::new(),
-        notify_flags: AtomicU32::new(notify),
+        notify_flags: AtomicU32::new(0),
+        delivered_event: AtomicI64::new(0),
         relay_wake: Notify::new(),
         clients: DashMap::new(),
         next_client_id: AtomicU64::new(1),
@@ -183,13 +185,17 @@ pub async fn run(
             "protected mode is on and no password is set: only loopback clients are accepted; set --requirepass or --protected-mode no"
         );
     }
+    // The shared settings in force from here on: read before any client
+    // can subscribe; later changes arrive through the event log. A database
+    // still starting answers later; the relay reads them then.
+    let settings_loaded = settings::load(&shared).await;
     info!(addr = %shared.local_addr, "respire ready to accept connections");
 
     let mut background = JoinSet::new();
     if shared.bus.nats.is_some() {
         background.spawn(start_event_stream(shared.clone()));
     } else {
-        background.spawn(relay::run(shared.clone(), None));
+        background.spawn(relay::run(shared.clone(), None, settings_loaded));
     }
     background.spawn(sweeper::run(shared.clone()));
     background.spawn(give_back_memory(shared.clone()));
@@ -289,7 +295,7 @@ async fn start_event_stream(shared: Arc<Shared>) {
     };
     let _ = shared.stream_name.set(events.name().to_string());
     let consumer = tokio::spawn(stream::consume(shared.clone(), events.clone()));
-    relay::run(shared, Some(events)).await;
+    relay::run(shared, Some(events), true).await;
     let _ = consumer.await;
 }
 

@@ -22,17 +22,22 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::glob;
 
-/// A message on its way to one subscribed connection.
+/// A message on its way to one subscribed connection. `event` is the id of
+/// the logged event a keyspace notification comes from (`None` for
+/// PUBLISH): the connection drops it if its subscription took effect after
+/// that event was logged.
 #[derive(Clone, Debug)]
 pub enum Delivery {
     Message {
         channel: Bytes,
         payload: Bytes,
+        event: Option<i64>,
     },
     PMessage {
         pattern: Bytes,
         channel: Bytes,
         payload: Bytes,
+        event: Option<i64>,
     },
 }
 
@@ -40,11 +45,14 @@ impl Delivery {
     /// Roughly the bytes it occupies in an output buffer.
     pub fn size(&self) -> usize {
         match self {
-            Delivery::Message { channel, payload } => 32 + channel.len() + payload.len(),
+            Delivery::Message {
+                channel, payload, ..
+            } => 32 + channel.len() + payload.len(),
             Delivery::PMessage {
                 pattern,
                 channel,
                 payload,
+                ..
             } => 48 + pattern.len() + channel.len() + payload.len(),
         }
     }
@@ -163,7 +171,8 @@ impl Registry {
     }
 
     /// Delivers to the channel's subscribers; returns how many got it.
-    pub fn deliver_channel(&self, channel: &Bytes, payload: &Bytes) -> usize {
+    /// `event`: see [`Delivery`].
+    pub fn deliver_channel(&self, channel: &Bytes, payload: &Bytes, event: Option<i64>) -> usize {
         let map = self.channels.read().unwrap();
         let Some(clients) = map.get(channel) else {
             return 0;
@@ -174,13 +183,14 @@ impl Registry {
                 sub.send(Delivery::Message {
                     channel: channel.clone(),
                     payload: payload.clone(),
+                    event,
                 })
             })
             .count()
     }
 
     /// Delivers to subscribers of every matching pattern.
-    pub fn deliver_patterns(&self, channel: &Bytes, payload: &Bytes) -> usize {
+    pub fn deliver_patterns(&self, channel: &Bytes, payload: &Bytes, event: Option<i64>) -> usize {
         let map = self.patterns.read().unwrap();
         let mut receivers = 0;
         for (pattern, clients) in map.iter().filter(|(p, _)| glob::matches(p, channel)) {
@@ -189,6 +199,7 @@ impl Registry {
                     pattern: pattern.clone(),
                     channel: channel.clone(),
                     payload: payload.clone(),
+                    event,
                 };
                 receivers += sub.send(msg) as usize;
             }
@@ -269,7 +280,7 @@ impl Bus {
     /// instance's receivers.
     pub async fn publish(&self, channel: &Bytes, payload: &Bytes) -> Result<usize, BusUnavailable> {
         match &self.nats {
-            None => Ok(self.publish_local(channel, payload)),
+            None => Ok(self.deliver_local(channel, payload, None)),
             Some(nats) => {
                 let receivers = self.registry.receivers(channel);
                 nats.publish(channel, payload.clone()).await?;
@@ -278,11 +289,16 @@ impl Bus {
         }
     }
 
-    /// Delivers to this process's subscribers only (keyspace notifications,
-    /// which every instance receives from the event stream itself).
-    pub fn publish_local(&self, channel: &Bytes, payload: &Bytes) -> usize {
-        self.registry.deliver_channel(channel, payload)
-            + self.registry.deliver_patterns(channel, payload)
+    /// Delivers a keyspace notification of the logged event `event` to this
+    /// process's subscribers only (every instance receives the event log
+    /// itself).
+    pub fn publish_event(&self, channel: &Bytes, payload: &Bytes, event: i64) -> usize {
+        self.deliver_local(channel, payload, Some(event))
+    }
+
+    fn deliver_local(&self, channel: &Bytes, payload: &Bytes, event: Option<i64>) -> usize {
+        self.registry.deliver_channel(channel, payload, event)
+            + self.registry.deliver_patterns(channel, payload, event)
     }
 
     /// Active channels (with at least one subscriber) matching `pattern`.

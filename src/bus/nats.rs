@@ -107,7 +107,7 @@ impl NatsLink {
         let name = channel.clone();
         let task = tokio::spawn(async move {
             while let Some(msg) = sub.next().await {
-                registry.deliver_channel(&name, &msg.payload);
+                registry.deliver_channel(&name, &msg.payload, None);
             }
         });
         if let Some(old) = self.channels.lock().unwrap().insert(channel, task) {
@@ -140,7 +140,7 @@ impl NatsLink {
         let task = tokio::spawn(async move {
             while let Some(msg) = sub.next().await {
                 if let Some(channel) = msg.subject.get(prefix_len..).and_then(subject::decode) {
-                    registry.deliver_patterns(&Bytes::from(channel), &msg.payload);
+                    registry.deliver_patterns(&Bytes::from(channel), &msg.payload, None);
                 }
             }
         });

@@ -13,6 +13,7 @@ use crate::connection::Connection;
 use crate::events::flags;
 use crate::glob;
 use crate::reply::{OK, Reply};
+use crate::settings;
 use crate::store::NOTIFY_SETTING;
 
 const G: &str = "server";
@@ -110,13 +111,10 @@ pub async fn execute(
 
 /// Parameters CONFIG GET answers: (name, value). Only notify-keyspace-events
 /// can be set; the rest describe respire and are read-only.
-fn parameters(conn: &Connection) -> Vec<(&'static str, String)> {
+fn parameters(conn: &Connection, notify: u32) -> Vec<(&'static str, String)> {
     let c = &conn.shared.config;
     vec![
-        (
-            "notify-keyspace-events",
-            flags::format(conn.shared.notify_flags()),
-        ),
+        ("notify-keyspace-events", flags::format(notify)),
         ("bind", c.bind.clone()),
         ("port", conn.shared.local_addr.port().to_string()),
         ("databases", c.databases.to_string()),
@@ -163,9 +161,14 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     let sub = args[1].to_ascii_lowercase();
     match &sub[..] {
         b"get" => {
-            // The database holds the deployment-wide value; read it fresh.
-            crate::events::relay::refresh_settings(&conn.shared).await;
-            let params = parameters(conn);
+            // The database holds the deployment-wide value; read it fresh
+            // (current as soon as a CONFIG SET anywhere has replied).
+            let notify = match settings::get(&conn.shared, NOTIFY_SETTING).await {
+                Ok(Some(text)) => flags::parse(text.as_bytes()),
+                Ok(None) => Some(0),
+                Err(_) => None,
+            };
+            let params = parameters(conn, notify.unwrap_or(conn.shared.notify_flags()));
             let mut pairs: Vec<(Reply, Reply)> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for pattern in &args[2..] {
@@ -225,7 +228,7 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return err(errors::SYNTAX);
     }
-    let known = parameters(conn);
+    let known = parameters(conn, 0);
     let mut notify = None;
     let mut protected = None;
     for pair in args[2..].chunks(2) {
@@ -273,12 +276,13 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
         conn.shared.protected_mode.store(on, Relaxed);
     }
     if let Some(bits) = notify {
-        // The setting lives in the database so every instance shares it.
-        conn.shared
-            .store
-            .set_setting(NOTIFY_SETTING, &flags::format_lossless(bits))
-            .await?;
-        conn.shared.notify_flags.store(bits, Relaxed);
+        // The setting lives in the database so every instance shares it;
+        // every instance applies it at its place in the event log.
+        settings::set(
+            &conn.shared,
+            &[(NOTIFY_SETTING, flags::format_lossless(bits))],
+        )
+        .await?;
     }
     Ok(OK)
 }

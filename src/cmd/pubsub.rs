@@ -1,6 +1,10 @@
 //! Pub/sub commands: (P)SUBSCRIBE, (P)UNSUBSCRIBE, PUBLISH, PUBSUB.
 
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
+use tracing::debug;
 
 use super::errors::{self, CmdResult, err};
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
@@ -115,8 +119,27 @@ pub async fn execute(
         "subscribe" | "psubscribe" => {
             let pattern = spec.name == "psubscribe";
             let mut replies = Vec::with_capacity(args.len() - 1);
+            let mut marked = Vec::new();
             for name in &args[1..] {
-                replies.push(subscribe(conn, name.clone(), pattern).await);
+                let (reply, added) = subscribe(conn, name.clone(), pattern).await;
+                replies.push(reply);
+                if added && may_carry_keyspace(name, pattern) {
+                    marked.push(name.clone());
+                }
+            }
+            if !marked.is_empty() {
+                // Registered first, then the log's end read: an event logged
+                // after it reaches the new subscriptions (even if delivered
+                // before the read finished), one logged before does not.
+                let mark = watermark(conn).await;
+                let marks = if pattern {
+                    &mut conn.pattern_marks
+                } else {
+                    &mut conn.channel_marks
+                };
+                for name in marked {
+                    marks.insert(name, mark);
+                }
             }
             Ok(Reply::Many(replies))
         }
@@ -141,13 +164,52 @@ fn sync_info(conn: &Connection) {
     info.psub = conn.patterns.len();
 }
 
-async fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> Reply {
+/// The last event id logged before a subscription: the log's end as the
+/// store says, or (store unreachable) the last event this instance handed
+/// on.
+async fn watermark(conn: &Connection) -> i64 {
+    match conn.shared.store.last_event_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            let id = conn.shared.delivered_event.load(Ordering::Relaxed);
+            debug!(error = %e, id, "cannot read the event log's end; watermark from the relay");
+            id
+        }
+    }
+}
+
+/// Channel prefixes of keyspace notifications.
+const KEYSPACE_PREFIXES: [&[u8]; 2] = [b"__keyspace@", b"__keyevent@"];
+
+/// True when a channel, or some channel a pattern matches, may be a
+/// keyspace notification channel (conservative for patterns: judged by
+/// the pattern's literal start).
+pub fn may_carry_keyspace(name: &[u8], pattern: bool) -> bool {
+    let literal = if pattern {
+        let end = name
+            .iter()
+            .position(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
+            .unwrap_or(name.len());
+        &name[..end]
+    } else {
+        name
+    };
+    KEYSPACE_PREFIXES.iter().any(|prefix| {
+        let n = prefix.len().min(literal.len());
+        literal[..n] == prefix[..n] && (pattern || literal.len() >= prefix.len())
+    })
+}
+
+/// Subscribes to one channel or pattern; true when it is new for this
+/// connection.
+async fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> (Reply, bool) {
     let list = if pattern {
         &mut conn.patterns
     } else {
         &mut conn.channels
     };
-    if !list.contains(&name) {
+    let added = !list.contains(&name);
+    if added {
         list.push(name.clone());
         let sub = conn.subscriber.clone();
         if pattern {
@@ -158,7 +220,8 @@ async fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> Reply {
     }
     sync_info(conn);
     let kind = if pattern { "psubscribe" } else { "subscribe" };
-    Reply::Push(vec![Reply::bulk_str(kind), Reply::Bulk(name), count(conn)])
+    let reply = Reply::Push(vec![Reply::bulk_str(kind), Reply::Bulk(name), count(conn)]);
+    (reply, added)
 }
 
 fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Reply {
@@ -170,11 +233,14 @@ fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Rep
         };
         if let Some(pos) = list.iter().position(|c| c == name) {
             list.remove(pos);
+            // The watermark stays: notifications still queued from before
+            // the subscription must not slip out once it is gone.
             if pattern {
                 conn.shared.bus.punsubscribe(conn.id, name);
             } else {
                 conn.shared.bus.unsubscribe(conn.id, name);
             }
+            prune_marks(conn);
         }
     }
     sync_info(conn);
@@ -188,6 +254,20 @@ fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Rep
         Reply::opt_bulk(name),
         count(conn),
     ])
+}
+
+/// Forgets the watermarks of past subscriptions once they pile up (a
+/// connection cycling through many channels).
+fn prune_marks(conn: &mut Connection) {
+    const SPARE: usize = 1024;
+    if conn.channel_marks.len() > conn.channels.len() + SPARE {
+        let live: HashSet<&Bytes> = conn.channels.iter().collect();
+        conn.channel_marks.retain(|name, _| live.contains(name));
+    }
+    if conn.pattern_marks.len() > conn.patterns.len() + SPARE {
+        let live: HashSet<&Bytes> = conn.patterns.iter().collect();
+        conn.pattern_marks.retain(|name, _| live.contains(name));
+    }
 }
 
 /// Unsubscribes from the named channels/patterns, or from all of them when
@@ -221,6 +301,8 @@ pub fn unsubscribe_all(conn: &mut Connection) {
     for pattern in std::mem::take(&mut conn.patterns) {
         conn.shared.bus.punsubscribe(conn.id, &pattern);
     }
+    conn.channel_marks.clear();
+    conn.pattern_marks.clear();
     sync_info(conn);
 }
 
@@ -262,5 +344,32 @@ fn pubsub(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
             "    Print this help.",
         ])),
         _ => err(errors::unknown_subcommand(&args[1], "pubsub")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_carry_keyspace;
+
+    #[test]
+    fn keyspace_channels_and_patterns() {
+        assert!(may_carry_keyspace(b"__keyspace@0__:k", false));
+        assert!(may_carry_keyspace(b"__keyevent@9__:set", false));
+        assert!(!may_carry_keyspace(b"__keyspace", false));
+        assert!(!may_carry_keyspace(b"news", false));
+        for p in [
+            "*",
+            "__key*",
+            "__key*__:k",
+            "_?keyspace*",
+            "__keyevent@0__:*",
+            "\\_*",
+            "[_]*",
+        ] {
+            assert!(may_carry_keyspace(p.as_bytes(), true), "{p}");
+        }
+        for p in ["news.*", "compat:c1:*", "__other*", "a*"] {
+            assert!(!may_carry_keyspace(p.as_bytes(), true), "{p}");
+        }
     }
 }

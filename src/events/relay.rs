@@ -14,6 +14,14 @@
 //! up to [`GAP_WAIT`]. Two events of one key never race like this, because
 //! a writer holds the key's row lock from before it logs its event until it
 //! commits, so per-key order is kept.
+//!
+//! The log also holds setting events (a CONFIG SET of a shared setting,
+//! see [`crate::settings`]); whoever delivers to subscribers applies them
+//! at their position, so the flags that filter an event are the ones in
+//! force when it was logged, on every instance. Every notification carries
+//! its event id; a connection drops those logged before its subscription
+//! took effect (see `cmd::pubsub`), so a subscriber never sees a write that
+//! finished before it subscribed, however far behind the relay is.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +36,8 @@ use super::flags;
 use super::stream::EventStream;
 use crate::clock::now_ms;
 use crate::server::Shared;
-use crate::store::{LoggedEvent, NOTIFY_SETTING, Store, StoreError, StoreResult};
+use crate::settings;
+use crate::store::{LoggedEvent, Store, StoreError, StoreResult};
 
 /// Events read per batch.
 const BATCH: u32 = 1000;
@@ -37,8 +46,6 @@ const BATCH: u32 = 1000;
 const IDLE_POLL: Duration = Duration::from_millis(50);
 /// How often the relay's position is written back.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
-/// How often shared settings (notify-keyspace-events) are re-read.
-const SETTINGS_EVERY: Duration = Duration::from_secs(1);
 /// How often events past their retention are trimmed.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
 /// How long a gap in the ids is waited for (longer than any transaction).
@@ -117,7 +124,6 @@ struct Chores {
     saved: i64,
     last_save: Instant,
     last_trim: Instant,
-    last_settings: Instant,
 }
 
 impl Chores {
@@ -128,7 +134,6 @@ impl Chores {
             saved: position,
             last_save: now,
             last_trim: now,
-            last_settings: now,
         }
     }
 
@@ -144,10 +149,6 @@ impl Chores {
             }
             self.last_save = Instant::now();
         }
-        if self.last_settings.elapsed() >= SETTINGS_EVERY {
-            self.last_settings = Instant::now();
-            refresh_settings(shared).await;
-        }
         if trim_log && self.last_trim.elapsed() > TRIM_EVERY {
             self.last_trim = Instant::now();
             trim(shared).await;
@@ -155,10 +156,17 @@ impl Chores {
     }
 }
 
-pub async fn run(shared: Arc<Shared>, events: Option<Arc<EventStream>>) {
-    refresh_settings(&shared).await;
+/// Runs the relay. Shared settings change at their setting events in the
+/// log ([`crate::settings`]); `settings_loaded` says whether the server read
+/// their values at start (if not, the local relay reads them first).
+pub async fn run(shared: Arc<Shared>, events: Option<Arc<EventStream>>, settings_loaded: bool) {
     match events {
-        None => run_local(shared).await,
+        None => {
+            if !settings_loaded {
+                settings::load_waiting(&shared).await;
+            }
+            run_local(shared).await
+        }
         Some(events) => run_nats(shared, events).await,
     }
 }
@@ -202,9 +210,8 @@ async fn run_local(shared: Arc<Shared>) {
     loop {
         match tail.poll(&*shared.store).await {
             Ok((events, full)) => {
-                let flags = shared.notify_flags();
                 for event in &events {
-                    deliver(&shared, flags, event);
+                    hand_on(&shared, event);
                 }
                 tail.commit();
                 if full {
@@ -315,19 +322,25 @@ async fn take_over(shared: &Shared, events: &EventStream) -> Option<Tail> {
     Some(Tail::new(position))
 }
 
-/// Picks up a notify-keyspace-events change made on another instance.
-pub async fn refresh_settings(shared: &Shared) {
-    if let Ok(Some(text)) = shared.store.get_setting(NOTIFY_SETTING).await
-        && let Some(bits) = flags::parse(text.as_bytes())
-    {
-        shared.notify_flags.store(bits, Ordering::Relaxed);
+/// Hands one logged event on to this instance's subscribers, in log
+/// order: a setting event puts its value in force for the events after it;
+/// a keyspace event is notified as the flags in force allow, tagged with
+/// its id (each subscription drops those logged before it took effect).
+pub fn hand_on(shared: &Shared, event: &LoggedEvent) {
+    shared
+        .delivered_event
+        .fetch_max(event.id, Ordering::Relaxed);
+    if event.is_setting() {
+        settings::apply(shared, &event.name, &event.key);
+        return;
     }
+    deliver(shared, shared.notify_flags(), event);
 }
 
 /// Publishes one event as `__keyspace@<db>__:<key>` and
 /// `__keyevent@<db>__:<event>` to this instance's subscribers, as the
 /// flags allow.
-pub fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
+fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
     if !flags::wanted(flags, event.class) || !shared.bus.has_subscribers() {
         return;
     }
@@ -335,13 +348,15 @@ pub fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
     let db = db.format(event.db).as_bytes();
     if flags & flags::KEYSPACE != 0 {
         let channel = channel_name(b"__keyspace@", db, &event.key);
-        shared
-            .bus
-            .publish_local(&channel, &Bytes::copy_from_slice(event.name.as_bytes()));
+        shared.bus.publish_event(
+            &channel,
+            &Bytes::copy_from_slice(event.name.as_bytes()),
+            event.id,
+        );
     }
     if flags & flags::KEYEVENT != 0 {
         let channel = channel_name(b"__keyevent@", db, event.name.as_bytes());
-        shared.bus.publish_local(&channel, &event.key);
+        shared.bus.publish_event(&channel, &event.key, event.id);
     }
 }
 

@@ -4,7 +4,8 @@
 //! notify its own subscribers.
 //!
 //! A message's subject is `<prefix>.ev.<db>`, its payload the key, and its
-//! headers the event's name and class.
+//! headers the event's name and class. Setting events (class `!`, see
+//! [`crate::settings`]) travel the same way, in order with the others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,6 +177,10 @@ pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    // The shared settings as they are now, read after fixing the start:
+    // a change logged before the start is in them, a later one arrives as
+    // its setting event and is applied at its position.
+    crate::settings::load_waiting(&shared).await;
     loop {
         if shared.is_shutting_down() {
             return;
@@ -217,7 +222,7 @@ pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
                         next = info.stream_sequence + 1;
                     }
                     if let Some(event) = decode(&events, &msg, prefix_len) {
-                        super::relay::deliver(&shared, shared.notify_flags(), &event);
+                        super::relay::hand_on(&shared, &event);
                     }
                 }
                 Some(Err(e)) => {

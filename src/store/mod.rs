@@ -102,6 +102,25 @@ pub struct Event {
     pub class: u8,
 }
 
+/// The class of a setting event: not a keyspace event but a change of a
+/// deployment-wide setting, logged in the changing transaction so every
+/// relay applies it at its position in the log (see [`crate::settings`]).
+/// Never delivered as a notification ([`crate::events::flags::wanted`] is
+/// false for it).
+pub const SETTING_CLASS: u8 = b'!';
+
+impl Event {
+    /// A setting event: `name` is the setting, `key` its new value.
+    pub fn setting(name: &'static str, value: &str) -> Event {
+        Event {
+            db: 0,
+            key: Bytes::copy_from_slice(value.as_bytes()),
+            name,
+            class: SETTING_CLASS,
+        }
+    }
+}
+
 /// An event as read back from the log, with its id (commit order for one
 /// key; allocation order overall).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +130,13 @@ pub struct LoggedEvent {
     pub key: Bytes,
     pub name: String,
     pub class: u8,
+}
+
+impl LoggedEvent {
+    /// True for a setting event ([`SETTING_CLASS`]), not keyspace data.
+    pub fn is_setting(&self) -> bool {
+        self.class == SETTING_CLASS
+    }
 }
 
 /// Keys and expiring keys of one database, for INFO keyspace.
@@ -217,8 +243,9 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         ttl_ms: i64,
     ) -> StoreResult<bool>;
+    /// A deployment-wide setting's current value (changes go through
+    /// [`Txn::put_setting`], see [`crate::settings`]).
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
-    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()>;
     /// Closes every connection after in-flight work finishes.
     async fn close(&self);
 }
@@ -334,6 +361,9 @@ pub trait Txn: Send {
     async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>>;
     /// Appends events to the log.
     async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()>;
+    /// Creates or replaces a deployment-wide setting's row (the caller logs
+    /// the matching [`Event::setting`] in the same transaction).
+    async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 

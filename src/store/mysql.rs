@@ -305,16 +305,6 @@ impl Store for MySqlStore {
         )
     }
 
-    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
-        self.check_ready()?;
-        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)")
-            .bind(name)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -871,6 +861,15 @@ impl Txn for MySqlTxn {
             });
             q.build().execute(self.tx.conn()).await?;
         }
+        Ok(())
+    }
+
+    async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)")
+            .bind(name)
+            .bind(value)
+            .execute(self.tx.conn())
+            .await?;
         Ok(())
     }
 

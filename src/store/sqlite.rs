@@ -182,16 +182,6 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
-        let _w = self.writer.lock().await;
-        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
-            .bind(name)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -582,6 +572,15 @@ impl Txn for SqliteTxn {
             });
             q.build().execute(self.tx.conn()).await?;
         }
+        Ok(())
+    }
+
+    async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(value)
+            .execute(self.tx.conn())
+            .await?;
         Ok(())
     }
 

@@ -1,0 +1,103 @@
+//! Deployment-wide settings (today `notify-keyspace-events`): one value for
+//! every instance, in force at the same point of the event log everywhere.
+//!
+//! A change (CONFIG SET) is one write transaction that updates the
+//! setting's row in the settings table and logs a *setting event*
+//! ([`Event::setting`]: class [`SETTING_CLASS`], name = the setting, key =
+//! the new value) in the event log. Every instance's relay (or, with NATS,
+//! its stream consumer) applies a setting event when it reaches it, in order
+//! with the keyspace events: events logged before the change are handled
+//! under the old value, events logged after it under the new one, on every
+//! instance. Reads of the value (CONFIG GET) go to the settings row, which is
+//! current as soon as the change's reply is sent.
+//!
+//! A new shared setting needs a name in [`SHARED`] and a line in [`apply`]
+//! (what an instance does when the log reaches a change); it then travels
+//! the same way.
+//!
+//! [`SETTING_CLASS`]: crate::store::SETTING_CLASS
+
+use std::sync::atomic::Ordering;
+
+use tracing::{debug, warn};
+
+use crate::events::flags;
+use crate::server::Shared;
+use crate::store::NOTIFY_SETTING;
+use crate::store::{Access, Event, StoreError, StoreResult};
+use crate::store::{MAX_RETRIES, retry_delay};
+
+/// The settings shared through the event log.
+pub const SHARED: &[&str] = &[NOTIFY_SETTING];
+
+/// Writes settings (name, value) in one transaction, with their setting
+/// events, through the store's write path; wakes the relay. Retries
+/// conflicts like a data write.
+pub async fn set(shared: &Shared, changes: &[(&'static str, String)]) -> StoreResult<()> {
+    let mut attempt = 0;
+    loop {
+        match try_set(shared, changes).await {
+            Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
+                attempt += 1;
+                debug!(attempt, error = %e, "setting change conflicted; retrying");
+                tokio::time::sleep(retry_delay(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn try_set(shared: &Shared, changes: &[(&'static str, String)]) -> StoreResult<()> {
+    let mut txn = shared.store.begin(Access::Write).await?;
+    let mut events = Vec::with_capacity(changes.len());
+    for (name, value) in changes {
+        debug_assert!(SHARED.contains(name), "{name} is not a shared setting");
+        txn.put_setting(name, value).await?;
+        events.push(Event::setting(name, value));
+    }
+    txn.log_events(&events, crate::clock::now_ms()).await?;
+    txn.commit().await?;
+    shared.events_committed().await;
+    Ok(())
+}
+
+/// The current value of a setting, read from the store.
+pub async fn get(shared: &Shared, name: &str) -> StoreResult<Option<String>> {
+    shared.store.get_setting(name).await
+}
+
+/// Puts a setting's value in force on this instance. Called by the relay
+/// (or the stream consumer) at the setting event's position in the log,
+/// and once at start with the stored values.
+pub fn apply(shared: &Shared, name: &str, value: &[u8]) {
+    match name {
+        NOTIFY_SETTING => match flags::parse(value) {
+            Some(bits) => shared.notify_flags.store(bits, Ordering::Relaxed),
+            None => warn!(
+                value = %String::from_utf8_lossy(value),
+                "ignoring an invalid notify-keyspace-events value"
+            ),
+        },
+        other => debug!(setting = other, "ignoring a change of an unknown setting"),
+    }
+}
+
+/// Reads every shared setting from the store and puts it in force; false
+/// when the store did not answer.
+pub async fn load(shared: &Shared) -> bool {
+    for name in SHARED {
+        match shared.store.get_setting(name).await {
+            Ok(Some(value)) => apply(shared, name, value.as_bytes()),
+            Ok(None) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// [`load`], retrying until the store answers (or shutdown).
+pub async fn load_waiting(shared: &Shared) {
+    while !load(shared).await && !shared.is_shutting_down() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
