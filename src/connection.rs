@@ -354,7 +354,7 @@ impl Connection {
         if !CommandSpec::arity_ok(spec.arity, args.len()) {
             return Err(errors::wrong_arity(spec.name));
         }
-        if !spec.subcommands.is_empty() {
+        if !spec.subcommands.is_empty() && args.len() > 1 {
             let sub = spec
                 .subcommand(&args[1])
                 .ok_or_else(|| errors::unknown_subcommand(&args[1], spec.name))?;
