@@ -38,7 +38,7 @@ const SUBSCRIBED_ALLOWED: [&str; 9] = [
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// A command's full name as Redis prints it: `get`, `client|id`.
-fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
+pub fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
     match args.get(1).and_then(|a| spec.subcommand(a)) {
         Some(sub) => format!("{}|{}", spec.name, sub.name),
         None => spec.name.to_string(),
@@ -349,20 +349,7 @@ impl Connection {
 
     /// The table lookup, arity and subcommand checks.
     fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, String> {
-        let spec =
-            cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
-        if !CommandSpec::arity_ok(spec.arity, args.len()) {
-            return Err(errors::wrong_arity(spec.name));
-        }
-        if !spec.subcommands.is_empty() && args.len() > 1 {
-            let sub = spec
-                .subcommand(&args[1])
-                .ok_or_else(|| errors::unknown_subcommand(&args[1], spec.name))?;
-            if !CommandSpec::arity_ok(sub.arity, args.len()) {
-                return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
-            }
-        }
-        Ok(spec)
+        check_command(args)
     }
 
     fn touch_info(&self, spec: &CommandSpec, args: &[Bytes]) {
@@ -408,4 +395,23 @@ impl Connection {
         cmd::pubsub::unsubscribe_all(self);
         self.shared.clients.remove(&self.id);
     }
+}
+
+/// The table lookup, arity and subcommand checks of a request (`args[0]`
+/// is the command name; never empty). No state: the fuzz target runs it.
+pub fn check_command(args: &[Bytes]) -> Result<&'static CommandSpec, String> {
+    let spec =
+        cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
+    if !CommandSpec::arity_ok(spec.arity, args.len()) {
+        return Err(errors::wrong_arity(spec.name));
+    }
+    if !spec.subcommands.is_empty() && args.len() > 1 {
+        let sub = spec
+            .subcommand(&args[1])
+            .ok_or_else(|| errors::unknown_subcommand(&args[1], spec.name))?;
+        if !CommandSpec::arity_ok(sub.arity, args.len()) {
+            return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
+        }
+    }
+    Ok(spec)
 }
