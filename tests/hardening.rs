@@ -301,3 +301,21 @@ async fn churn_with_requirepass_leaves_no_client_behind() {
 async fn churn_without_password_leaves_no_client_behind() {
     run_churn(None).await;
 }
+
+/// What fuzz/ found (command_args, before the fix): a bare COMMAND, here
+/// inline as the fuzzer sent it, panicked the table check on `args[1]`.
+#[test]
+fn fuzz_found_bare_command_passes_the_table_check() {
+    let input = b"COMMAND\n\0\0\0 BOGUS\r\n";
+    let mut buf = bytes::BytesMut::from(&input[..]);
+    let max = 512 * 1024 * 1024;
+    let args = respire::protocol::parse_request(&mut buf, max)
+        .unwrap()
+        .unwrap();
+    let spec = respire::connection::check_command(&args).expect("bare COMMAND is valid");
+    assert_eq!(respire::connection::full_name(spec, &args), "command");
+    for name in ["COMMAND", "CLIENT", "CONFIG", "PUBSUB"] {
+        let args = vec![bytes::Bytes::from(name)];
+        let _ = respire::connection::check_command(&args);
+    }
+}
