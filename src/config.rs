@@ -100,6 +100,10 @@ pub struct Config {
     /// JetStream duplicate window (Nats-Msg-Id deduplication), in seconds.
     #[arg(long, env = "RESPIRE_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
     pub nats_duplicate_window: u64,
+    /// Most bytes of large PUBLISH messages (sent over NATS in chunks) this
+    /// instance reassembles at once; also the largest message it publishes.
+    #[arg(long, env = "RESPIRE_NATS_REASSEMBLY_LIMIT", default_value_t = 64 * 1024 * 1024)]
+    pub nats_reassembly_limit: usize,
     /// Pub/sub output buffer hard limit per client, in bytes.
     #[arg(long, env = "RESPIRE_PUBSUB_HARD_LIMIT", default_value_t = 32 * 1024 * 1024)]
     pub pubsub_hard_limit: usize,

@@ -41,14 +41,6 @@ const SUBSCRIBING: [&str; 3] = ["subscribe", "psubscribe", "ssubscribe"];
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
-/// A command's full name as Redis prints it: `get`, `client|id`.
-fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
-    match args.get(1).and_then(|a| spec.subcommand(a)) {
-        Some(sub) => format!("{}|{}", spec.name, sub.name),
-        None => spec.name.to_string(),
-    }
-}
-
 /// Bytes read from the socket at a time (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -460,7 +452,7 @@ impl Connection {
         if !self.resp3 && self.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name) {
             return Reply::error(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                full_name(spec, &args)
+                spec.full_name(&args)
             ));
         }
         self.call(spec, args).await
@@ -468,30 +460,13 @@ impl Connection {
 
     /// The table lookup, arity and subcommand checks.
     fn check(&self, args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
-        let spec =
-            cmd::lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
-        if !CommandSpec::arity_ok(spec.arity, args.len()) {
-            return Err(errors::wrong_arity(spec.name).into());
-        }
-        // A container command without a subcommand (a bare COMMAND) is
-        // the container's own form; its arity was checked above.
-        if !spec.subcommands.is_empty()
-            && let Some(name) = args.get(1)
-        {
-            let sub = spec
-                .subcommand(name)
-                .ok_or_else(|| errors::unknown_subcommand(name, spec.name))?;
-            if !CommandSpec::arity_ok(sub.arity, args.len()) {
-                return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)).into());
-            }
-        }
-        Ok(spec)
+        cmd::check(args)
     }
 
     fn touch_info(&self, spec: &CommandSpec, args: &[Bytes]) {
         let mut info = self.info.lock().unwrap();
         info.last_active = Instant::now();
-        info.last_cmd = full_name(spec, args);
+        info.last_cmd = spec.full_name(args);
     }
 
     pub fn is_subscribed(&self) -> bool {

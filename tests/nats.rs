@@ -25,6 +25,16 @@ async fn drop_stream(prefix: &str) {
 }
 
 async fn instance(db: &TestDb, nats_url: &str, prefix: &str) -> TestServer {
+    instance_with(db, nats_url, prefix, |_| {}).await
+}
+
+/// [`instance`], after `adjust` edits the config.
+async fn instance_with(
+    db: &TestDb,
+    nats_url: &str,
+    prefix: &str,
+    adjust: impl FnOnce(&mut respire::config::Config),
+) -> TestServer {
     let (url, nats, prefix) = (db.url.clone(), nats_url.to_string(), prefix.to_string());
     // Memory streams on the shared NATS; file storage on private ones, which
     // the outage test restarts.
@@ -39,6 +49,7 @@ async fn instance(db: &TestDb, nats_url: &str, prefix: &str) -> TestServer {
         c.nats_prefix = prefix;
         c.nats_stream_storage = storage.into();
         c.nats_stream_max_age = 600;
+        adjust(c);
     })
     .await;
     server.wait_store_ready().await;
@@ -270,7 +281,13 @@ struct PrivateNats {
 
 impl PrivateNats {
     fn start() -> PrivateNats {
+        Self::start_with_config("")
+    }
+
+    /// A private server with these lines in its configuration file.
+    fn start_with_config(config: &str) -> PrivateNats {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nats.conf"), config).unwrap();
         let port = free_port();
         let child = Self::spawn(port, dir.path());
         PrivateNats { child, port, dir }
@@ -278,6 +295,8 @@ impl PrivateNats {
 
     fn spawn(port: u16, dir: &std::path::Path) -> std::process::Child {
         std::process::Command::new("/usr/sbin/nats-server")
+            .arg("-c")
+            .arg(dir.join("nats.conf"))
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(dir)
             .stdout(std::process::Stdio::null())
@@ -355,6 +374,14 @@ async fn nats_outage_keeps_data_and_delivers_every_event_afterwards() {
     let err = redis::cmd("PUBLISH")
         .arg("after")
         .arg("x")
+        .query_async::<i64>(&mut ca)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("TRYAGAIN"), "{err}");
+    // A large one too: the outage, not its size, is what stops it.
+    let err = redis::cmd("PUBLISH")
+        .arg("after")
+        .arg(vec![b'x'; 3 << 20])
         .query_async::<i64>(&mut ca)
         .await
         .unwrap_err();
@@ -588,4 +615,148 @@ async fn a_recreated_database_reuses_the_stream_without_losing_events() {
         );
     }
     drop_stream(&p).await;
+}
+
+/// `len` pseudo-random bytes (every byte value, CR and LF included).
+fn blob(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+type MsgStream = std::pin::Pin<Box<dyn futures::Stream<Item = redis::Msg> + Send>>;
+
+/// A connection subscribed to `name` (a pattern when `pattern`).
+async fn subscriber(url: &str, name: &str, pattern: bool) -> MsgStream {
+    let client = redis::Client::open(url).unwrap();
+    let mut ps = client.get_async_pubsub().await.unwrap();
+    if pattern {
+        ps.psubscribe(name).await.unwrap();
+    } else {
+        ps.subscribe(name).await.unwrap();
+    }
+    Box::pin(ps.into_on_message())
+}
+
+/// Asserts `stream` receives exactly `want` on `channel`, in order, and
+/// nothing more.
+async fn expect_payloads(who: &str, stream: &mut MsgStream, channel: &str, want: &[&[u8]]) {
+    use futures::StreamExt;
+    for (i, want) in want.iter().enumerate() {
+        let msg = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{who}: message {i} ({} bytes) never came", want.len()))
+            .expect("subscriber connection open");
+        assert_eq!(msg.get_channel_name(), channel, "{who}");
+        let got = msg.get_payload_bytes();
+        assert!(
+            got == *want,
+            "{who}: message {i}: got {} bytes, want {} bytes (first difference at {:?})",
+            got.len(),
+            want.len(),
+            got.iter().zip(want.iter()).position(|(a, b)| a != b)
+        );
+    }
+    let extra = tokio::time::timeout(Duration::from_millis(500), stream.next()).await;
+    assert!(
+        extra.is_err(),
+        "{who}: an extra message: {:?}",
+        extra.map(|m| m.map(|m| m.get_payload_bytes().len()))
+    );
+}
+
+/// PUBLISH over NATS's max_payload (1 MiB by default) reaches every
+/// subscriber whole and once: on the publishing instance, on another
+/// instance, and through a pattern there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_over_the_nats_payload_limit_arrive_whole_once_everywhere() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (a, b) = (&cluster.servers[0], &cluster.servers[1]);
+    let mut on_a = subscriber(&a.url(), "big.data", false).await;
+    let mut on_b = subscriber(&b.url(), "big.data", false).await;
+    let mut pat_b = subscriber(&b.url(), "big.*", true).await;
+    let payloads = [blob(3 << 20, 1), blob(10 << 20, 2), b"end".to_vec()];
+    let mut ca = a.client().await;
+    for p in &payloads {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg("big.data")
+            .arg(p.as_slice())
+            .query_async(&mut ca)
+            .await
+            .unwrap();
+        assert_eq!(receivers, 1, "A's own subscriber");
+    }
+    let want: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    expect_payloads("SUBSCRIBE on A", &mut on_a, "big.data", &want).await;
+    expect_payloads("SUBSCRIBE on B", &mut on_b, "big.data", &want).await;
+    expect_payloads("PSUBSCRIBE on B", &mut pat_b, "big.data", &want).await;
+    drop_stream(&cluster.prefix).await;
+}
+
+/// The chunk size follows the server's max_payload (16 KiB here), and a
+/// message over the reassembly limit is refused with a permanent error on
+/// the publishing side, and dropped (not half-delivered) on a receiving one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chunks_follow_the_servers_max_payload_and_the_reassembly_limit_holds() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !std::path::Path::new("/usr/sbin/nats-server").exists() {
+        eprintln!("******** SKIPPED: /usr/sbin/nats-server not installed ********");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nats-server missing under CI"
+        );
+        return;
+    }
+    let nats = PrivateNats::start_with_config("max_payload: 16384\n");
+    nats.wait_up().await;
+    let p = prefix();
+    let a = instance(&db, &nats.url(), &p).await;
+    let b = instance_with(&db, &nats.url(), &p, |c| c.nats_reassembly_limit = 1 << 20).await;
+    let mut on_a = subscriber(&a.url(), "c", false).await;
+    let mut on_b = subscriber(&b.url(), "c", false).await;
+    let (big, mid) = (blob(3 << 20, 3), blob(700 << 10, 4));
+
+    // From A: 3 MiB in ~200 chunks reaches A; B (1 MiB limit) drops it.
+    let mut ca = a.client().await;
+    for p in [&big, &mid] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("c")
+            .arg(p.as_slice())
+            .query_async(&mut ca)
+            .await
+            .unwrap();
+    }
+    expect_payloads("A", &mut on_a, "c", &[&big, &mid]).await;
+    expect_payloads("B", &mut on_b, "c", &[&mid]).await;
+
+    // From B: over its own limit, a permanent error (not TRYAGAIN).
+    let mut cb = b.client().await;
+    let err = redis::cmd("PUBLISH")
+        .arg("c")
+        .arg(big.as_slice())
+        .query_async::<i64>(&mut cb)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ERR"), "{err}");
+    assert!(common::err_text(&err).contains("reassembly limit"), "{err}");
+    // Under it, fine.
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("c")
+        .arg(mid.as_slice())
+        .query_async(&mut cb)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    expect_payloads("A", &mut on_a, "c", &[&mid]).await;
+    expect_payloads("B", &mut on_b, "c", &[&mid]).await;
 }

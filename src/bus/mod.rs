@@ -9,6 +9,7 @@
 //! one wildcard subscription while any pattern is active (delivering to
 //! pattern subscribers), so each matching subscription gets a message once.
 
+pub mod chunk;
 pub mod nats;
 pub mod subject;
 
@@ -227,8 +228,16 @@ impl Registry {
 
 /// Why a PUBLISH could not be sent.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BusUnavailable(pub String);
+pub enum BusError {
+    /// The transport is down: the same PUBLISH may succeed later
+    /// (TRYAGAIN).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The message can never be sent as it is: the text is the permanent
+    /// error reply (`ERR ...`), already logged.
+    #[error("{0}")]
+    Rejected(String),
+}
 
 /// The pub/sub bus: the local registry, and NATS when configured.
 pub struct Bus {
@@ -278,7 +287,7 @@ impl Bus {
 
     /// PUBLISH: reaches subscribers on every instance; returns this
     /// instance's receivers.
-    pub async fn publish(&self, channel: &Bytes, payload: &Bytes) -> Result<usize, BusUnavailable> {
+    pub async fn publish(&self, channel: &Bytes, payload: &Bytes) -> Result<usize, BusError> {
         match &self.nats {
             None => Ok(self.deliver_local(channel, payload, None)),
             Some(nats) => {

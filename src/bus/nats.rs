@@ -5,19 +5,26 @@
 //! - `<prefix>.msg.<token>`: PUBLISH on a channel ([`subject`] encodes it);
 //! - `<prefix>.ev.<db>`: keyspace events in the JetStream stream;
 //! - `<prefix>.hint`: "events were committed", to wake the relay.
+//!
+//! A PUBLISH larger than the server's `max_payload` goes as chunks on its
+//! channel's subject, reassembled by each receiving subscription
+//! ([`super::chunk`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::connection::State;
+use async_nats::{PublishError, PublishErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{BusUnavailable, Registry, subject};
+use super::chunk::{self, Budget, Reassembler};
+use super::{BusError, Registry, subject};
 use crate::config::Config;
 
 pub struct NatsLink {
@@ -28,6 +35,12 @@ pub struct NatsLink {
     channels: Mutex<HashMap<Bytes, JoinHandle<()>>>,
     /// The wildcard subscription, while any pattern is subscribed.
     patterns: Mutex<Option<JoinHandle<()>>>,
+    /// Memory for chunked messages being reassembled, across every
+    /// subscription of this instance.
+    budget: Arc<Budget>,
+    /// Chunked message ids: this link's random prefix and a counter.
+    id_prefix: u64,
+    next_id: AtomicU64,
 }
 
 impl NatsLink {
@@ -72,6 +85,9 @@ impl NatsLink {
             prefix: config.nats_prefix.clone(),
             channels: Mutex::new(HashMap::new()),
             patterns: Mutex::new(None),
+            budget: Budget::new(config.nats_reassembly_limit),
+            id_prefix: rand::random(),
+            next_id: AtomicU64::new(0),
         })
     }
 
@@ -105,9 +121,13 @@ impl NatsLink {
         };
         self.sync().await;
         let name = channel.clone();
+        let mut chunks = Reassembler::new(self.budget.clone());
         let task = tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
-                registry.deliver_channel(&name, &msg.payload, None);
+            while let Some(msg) = next_message(&mut sub, &mut chunks).await {
+                let now = tokio::time::Instant::now();
+                if let Some(payload) = chunks.feed(msg.headers.as_ref(), msg.payload, now) {
+                    registry.deliver_channel(&name, &payload, None);
+                }
             }
         });
         if let Some(old) = self.channels.lock().unwrap().insert(channel, task) {
@@ -137,10 +157,15 @@ impl NatsLink {
         };
         self.sync().await;
         let prefix_len = self.prefix.len() + ".msg.".len();
+        let mut chunks = Reassembler::new(self.budget.clone());
         let task = tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
-                if let Some(channel) = msg.subject.get(prefix_len..).and_then(subject::decode) {
-                    registry.deliver_patterns(&Bytes::from(channel), &msg.payload, None);
+            while let Some(msg) = next_message(&mut sub, &mut chunks).await {
+                let Some(channel) = msg.subject.get(prefix_len..).and_then(subject::decode) else {
+                    continue;
+                };
+                let now = tokio::time::Instant::now();
+                if let Some(payload) = chunks.feed(msg.headers.as_ref(), msg.payload, now) {
+                    registry.deliver_patterns(&Bytes::from(channel), &payload, None);
                 }
             }
         });
@@ -158,15 +183,53 @@ impl NatsLink {
     }
 
     /// Publishes a message; refuses while disconnected rather than let it
-    /// wait in a buffer that may never be sent.
-    pub async fn publish(&self, channel: &[u8], payload: Bytes) -> Result<(), BusUnavailable> {
+    /// wait in a buffer that may never be sent. A message over the server's
+    /// `max_payload` goes as chunks, in order, on the channel's subject.
+    pub async fn publish(&self, channel: &[u8], payload: Bytes) -> Result<(), BusError> {
         if !self.connected() {
-            return Err(BusUnavailable("NATS unavailable".into()));
+            return Err(BusError::Unavailable("NATS unavailable".into()));
         }
-        self.client
-            .publish(self.message_subject(channel), payload)
-            .await
-            .map_err(|e| BusUnavailable(format!("NATS publish failed: {e}")))
+        let subject = self.message_subject(channel);
+        // The limit this connection's server announced (1 MiB by default).
+        let max = self.client.max_payload();
+        if payload.len() <= max {
+            return self
+                .client
+                .publish(subject, payload)
+                .await
+                .map_err(publish_error);
+        }
+        let limit = self.budget.limit;
+        if payload.len() > limit {
+            let text = format!(
+                "ERR message of {} bytes is over the pub/sub transport's reassembly limit \
+                 of {limit} bytes (nats-reassembly-limit)",
+                payload.len()
+            );
+            warn!(channel = %String::from_utf8_lossy(channel), "PUBLISH refused: {text}");
+            return Err(BusError::Rejected(text));
+        }
+        let Some(size) = max.checked_sub(chunk::HEADER_ROOM).filter(|&n| n >= 1024) else {
+            let text = format!(
+                "ERR the NATS server's max_payload ({max} bytes) is too small to carry \
+                 a message of {} bytes in chunks",
+                payload.len()
+            );
+            warn!("PUBLISH refused: {text}");
+            return Err(BusError::Rejected(text));
+        };
+        let id = format!(
+            "{:016x}.{}",
+            self.id_prefix,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        for (headers, part) in chunk::split(&id, &payload, size) {
+            self.client
+                .publish_with_headers(subject.clone(), headers, part)
+                .await
+                .map_err(publish_error)?;
+        }
+        Ok(())
     }
 
     /// Tells the relay holder that events were committed.
@@ -176,10 +239,52 @@ impl NatsLink {
         }
     }
 
+    /// The memory held by chunked messages being reassembled.
+    pub fn reassembly_bytes(&self) -> usize {
+        self.budget.used()
+    }
+
     /// Waits (briefly) until the server has processed what was sent.
     async fn sync(&self) {
         if self.connected() {
             let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        }
+    }
+}
+
+/// The next message of a subscription; meanwhile drops chunked messages
+/// whose next chunk is overdue. `None` when the subscription ended.
+async fn next_message(
+    sub: &mut async_nats::Subscriber,
+    chunks: &mut Reassembler,
+) -> Option<async_nats::Message> {
+    loop {
+        let Some(deadline) = chunks.next_deadline() else {
+            return sub.next().await;
+        };
+        tokio::select! {
+            msg = sub.next() => return msg,
+            _ = tokio::time::sleep_until(deadline) => chunks.expire(tokio::time::Instant::now()),
+        }
+    }
+}
+
+/// What a failed NATS publish means for the client: TRYAGAIN when the
+/// transport may take it later, a permanent error (logged) when it never
+/// will.
+fn publish_error(e: PublishError) -> BusError {
+    match e.kind() {
+        PublishErrorKind::Send => BusError::Unavailable(format!("NATS publish failed: {e}")),
+        // The server's limit changed under us (a reconnect to another
+        // server): the next try splits by the new limit.
+        PublishErrorKind::MaxPayloadExceeded => {
+            warn!(error = %e, "NATS refused a message as too large; the client may retry");
+            BusError::Unavailable(format!("NATS publish failed: {e}"))
+        }
+        PublishErrorKind::InvalidSubject => {
+            let text = format!("ERR pub/sub transport (NATS) refused the message: {e}");
+            warn!("PUBLISH refused: {text}");
+            BusError::Rejected(text)
         }
     }
 }

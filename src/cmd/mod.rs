@@ -115,6 +115,14 @@ impl CommandSpec {
         }
     }
 
+    /// The command's full name as Redis prints it: `get`, `client|id`.
+    pub fn full_name(&self, args: &[Bytes]) -> String {
+        match args.get(1).and_then(|a| self.subcommand(a)) {
+            Some(sub) => format!("{}|{}", self.name, sub.name),
+            None => self.name.to_string(),
+        }
+    }
+
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static SubSpec> {
         self.subcommands
             .iter()
@@ -187,6 +195,29 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     std::str::from_utf8(lower)
         .ok()
         .and_then(|n| table().get(n).copied())
+}
+
+/// The table lookup, arity and subcommand checks every request goes
+/// through once, before anything runs: the command's spec, or the error
+/// Redis answers.
+pub fn check(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
+    let spec = lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
+    if !CommandSpec::arity_ok(spec.arity, args.len()) {
+        return Err(errors::wrong_arity(spec.name).into());
+    }
+    // A container command without a subcommand (a bare COMMAND) is the
+    // container's own form; its arity was checked above.
+    if !spec.subcommands.is_empty()
+        && let Some(name) = args.get(1)
+    {
+        let sub = spec
+            .subcommand(name)
+            .ok_or_else(|| errors::unknown_subcommand(name, spec.name))?;
+        if !CommandSpec::arity_ok(sub.arity, args.len()) {
+            return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)).into());
+        }
+    }
+    Ok(spec)
 }
 
 /// The execution context of a data command: its transaction, the selected

@@ -8,6 +8,7 @@ use tracing::debug;
 
 use super::errors::{self, CmdResult, err};
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
+use crate::bus::BusError;
 use crate::connection::Connection;
 use crate::reply::Reply;
 
@@ -147,7 +148,8 @@ pub async fn execute(
         "punsubscribe" => Ok(unsubscribe_many(conn, &args[1..], true)),
         "publish" => match conn.shared.bus.publish(&args[1], &args[2]).await {
             Ok(receivers) => Ok(Reply::Int(receivers as i64)),
-            Err(_) => err(errors::PUBSUB_UNAVAILABLE),
+            Err(BusError::Unavailable(_)) => err(errors::PUBSUB_UNAVAILABLE),
+            Err(BusError::Rejected(text)) => err(text),
         },
         "pubsub" => pubsub(conn, args),
         _ => err(format!("ERR unhandled command '{}'", spec.name)),

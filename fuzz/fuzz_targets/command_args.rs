@@ -1,0 +1,56 @@
+//! Requests through the command table: the lookup, arity and subcommand
+//! checks every request passes (the ones a connection runs before anything
+//! else), the name CLIENT LIST shows, and the argument parsers that need no
+//! store (integers, long doubles, SCAN cursors and options, glob patterns,
+//! the NATS subject encoding of channel names).
+//!
+//! Input: like `parse_request`'s (`[limit][2 bytes][stream...]`); every
+//! complete request in the stream is checked.
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use respire::bus::subject;
+use respire::cmd::{self, keys, long_double};
+use respire::{glob, protocol};
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let mut buf = BytesMut::from(&data[3..]);
+    while let Ok(Some(args)) = protocol::parse_request(&mut buf, 1024 * 1024) {
+        if args.is_empty() {
+            continue;
+        }
+        match cmd::check(&args) {
+            Ok(spec) => {
+                let name = spec.full_name(&args);
+                assert!(name.starts_with(spec.name));
+                assert!(cmd::CommandSpec::arity_ok(spec.arity, args.len()));
+            }
+            Err(text) => {
+                // An error reply is one line: user bytes never break it.
+                assert!(text.starts_with(b"ERR "), "{text:?}");
+                assert!(!text.iter().any(|&b| b == b'\r' || b == b'\n'), "{text:?}");
+            }
+        }
+        for arg in &args[1..] {
+            let _ = cmd::int_arg(arg);
+            let _ = keys::parse_cursor(arg);
+            if let Some(v) = long_double::parse(arg)
+                && v.is_finite()
+            {
+                let text = long_double::format(v);
+                assert!(long_double::parse(text.as_bytes()).is_some(), "{text}");
+            }
+            let token = subject::encode(arg);
+            assert!(!token.is_empty() && !token.contains(['.', '*', '>', ' ']));
+            assert_eq!(subject::decode(&token).as_deref(), Some(&arg[..]));
+        }
+        let _ = keys::scan_options(&args[1..], true);
+        if args.len() >= 3 {
+            let _ = glob::matches(&args[1], &args[2]);
+        }
+    }
+});
