@@ -61,13 +61,7 @@ async fn run_together(
             Err(CmdError::Store(e)) => return Err(e),
         }
     }
-    if !events.is_empty() {
-        txn.log_events(&events, now_ms()).await?;
-    }
-    txn.commit().await?;
-    if !events.is_empty() {
-        shared.events_committed().await;
-    }
+    shared.events.commit(txn, &events).await?;
     Ok(replies)
 }
 

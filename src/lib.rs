@@ -29,5 +29,5 @@ pub mod glob;
 pub mod protocol;
 pub mod reply;
 pub mod server;
-pub mod settings;
+
 pub mod store;

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,34 +23,16 @@ use crate::bus::nats::NatsLink;
 use crate::cmd::errors;
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::events::stream::{self, EventStream};
-use crate::events::{relay, sweeper};
-use crate::settings;
-use crate::store::{self, EVENT_LOG_SETTING, Store};
+use crate::events::{self, Events, settings, sweeper};
+use crate::store::{self, Store};
 
 /// State every connection and background task shares.
 pub struct Shared {
-    pub config: Config,
+    pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub bus: Bus,
-    /// notify-keyspace-events in force at this instance's position in the
-    /// event log, as bits of [`crate::events::flags`]; only the delivering relay changes it
-    /// (see [`crate::settings`]).
-    pub notify_flags: AtomicU32,
-    /// The highest event id this instance has handed on to its subscribers:
-    /// a subscription's watermark when the store cannot tell the log's end.
-    pub delivered_event: AtomicI64,
-    /// Woken after every commit that logged events.
-    pub relay_wake: Notify,
-    /// Whether this instance holds the NATS relay lease (INFO).
-    pub relay_holder: AtomicBool,
-    /// The last event id the relay handed on (INFO).
-    pub relay_position: AtomicI64,
-    /// When the relay last handed events on or found none waiting (Unix
-    /// ms): how long it has been behind, for INFO's relay lag.
-    pub relay_progress_ms: AtomicI64,
-    /// The JetStream stream, once created (INFO).
-    pub stream_name: std::sync::OnceLock<String>,
+    pub bus: Arc<Bus>,
+    /// The event side: relay state, notify flags, commit-and-wake.
+    pub events: Arc<Events>,
     /// Connected clients, for CLIENT LIST/KILL and INFO.
     pub clients: DashMap<u64, ClientHandle>,
     pub next_client_id: AtomicU64,
@@ -104,21 +86,6 @@ pub struct ClientInfo {
 }
 
 impl Shared {
-    pub fn notify_flags(&self) -> u32 {
-        self.notify_flags.load(Ordering::Relaxed)
-    }
-
-    /// Wakes the relay after a commit that logged events: this instance's
-    /// own, and with NATS the lease holder wherever it runs.
-    pub async fn events_committed(&self) {
-        self.relay_wake.notify_one();
-        if let Some(nats) = &self.bus.nats
-            && !self.relay_holder.load(Ordering::Relaxed)
-        {
-            nats.hint().await;
-        }
-    }
-
     /// Protected mode refuses clients from other hosts while no password
     /// is set (Redis 7: whatever the bind address).
     pub fn refuses_as_protected(&self, peer: SocketAddr) -> bool {
@@ -157,18 +124,20 @@ pub async fn run(
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let protected_mode = config.protected_mode;
+    let config = Arc::new(config);
+    let bus = Arc::new(Bus::new(nats));
+    let events = Arc::new(Events::new(
+        config.clone(),
+        store.clone(),
+        bus.clone(),
+        stop_rx.clone(),
+    ));
     let shared = Arc::new(Shared {
         local_addr: listener.local_addr()?,
         config,
         store,
-        bus: Bus::new(nats),
-        relay_holder: AtomicBool::new(false),
-        relay_position: AtomicI64::new(0),
-        relay_progress_ms: AtomicI64::new(crate::clock::now_ms()),
-        stream_name: std::sync::OnceLock::new(),
-        notify_flags: AtomicU32::new(0),
-        delivered_event: AtomicI64::new(0),
-        relay_wake: Notify::new(),
+        bus,
+        events,
         clients: DashMap::new(),
         next_client_id: AtomicU64::new(1),
         stats: Stats::default(),
@@ -188,16 +157,12 @@ pub async fn run(
     // The shared settings in force from here on: read before any client
     // can subscribe; later changes arrive through the event log. A database
     // still starting answers later; the relay reads them then.
-    let settings_loaded = settings::load(&shared).await;
+    let settings_loaded = settings::load(&shared.events).await;
     info!(addr = %shared.local_addr, "respire ready to accept connections");
 
     let mut background = JoinSet::new();
-    if shared.bus.nats.is_some() {
-        background.spawn(start_event_stream(shared.clone()));
-    } else {
-        background.spawn(relay::run(shared.clone(), None, settings_loaded));
-    }
-    background.spawn(sweeper::run(shared.clone()));
+    background.spawn(events::run(shared.events.clone(), settings_loaded));
+    background.spawn(sweeper::run(shared.events.clone()));
     background.spawn(give_back_memory(shared.clone()));
 
     let lanes = match shared.config.write_lanes {
@@ -254,7 +219,7 @@ pub async fn run(
         let _ = lane.await;
     }
     // The relay delivers what is left in the log, then stops.
-    shared.relay_wake.notify_one();
+    shared.events.relay_wake.notify_one();
     let stop_background = async { while background.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(5), stop_background)
         .await
@@ -265,38 +230,6 @@ pub async fn run(
     shared.store.close().await;
     info!("bye");
     Ok(())
-}
-
-/// Creates the event stream once NATS answers, then runs the relay and this
-/// instance's stream consumer.
-async fn start_event_stream(shared: Arc<Shared>) {
-    let Some(link) = shared.bus.nats.as_ref() else {
-        return;
-    };
-    let events = loop {
-        let log_id = match shared.store.get_setting(EVENT_LOG_SETTING).await {
-            Ok(Some(id)) => id,
-            _ => {
-                // The database is not ready (or not migrated) yet.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        match EventStream::open(link, &shared.config, log_id).await {
-            Ok(events) => break Arc::new(events),
-            Err(e) => {
-                warn!(error = %e, "cannot set up the event stream; retrying");
-                if shared.is_shutting_down() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
-    let _ = shared.stream_name.set(events.name().to_string());
-    let consumer = tokio::spawn(stream::consume(shared.clone(), events.clone()));
-    relay::run(shared, Some(events), true).await;
-    let _ = consumer.await;
 }
 
 /// After many clients left, hands the memory they used back to the

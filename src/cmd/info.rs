@@ -11,9 +11,9 @@ use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::clock::{now_ms, now_us};
 use crate::connection::Connection;
 use crate::events::flags;
+use crate::events::settings;
 use crate::glob;
 use crate::reply::{OK, Reply};
-use crate::settings;
 use crate::store::NOTIFY_SETTING;
 
 const G: &str = "server";
@@ -163,12 +163,12 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
         b"get" => {
             // The database holds the deployment-wide value; read it fresh
             // (current as soon as a CONFIG SET anywhere has replied).
-            let notify = match settings::get(&conn.shared, NOTIFY_SETTING).await {
+            let notify = match settings::get(&conn.shared.events, NOTIFY_SETTING).await {
                 Ok(Some(text)) => flags::parse(text.as_bytes()),
                 Ok(None) => Some(0),
                 Err(_) => None,
             };
-            let params = parameters(conn, notify.unwrap_or(conn.shared.notify_flags()));
+            let params = parameters(conn, notify.unwrap_or(conn.shared.events.notify_flags()));
             let mut pairs: Vec<(Reply, Reply)> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for pattern in &args[2..] {
@@ -279,7 +279,7 @@ async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
         // The setting lives in the database so every instance shares it;
         // every instance applies it at its place in the event log.
         settings::set(
-            &conn.shared,
+            &conn.shared.events,
             &[(NOTIFY_SETTING, flags::format_lossless(bits))],
         )
         .await?;
@@ -448,19 +448,22 @@ async fn section_text(
                     w.field("nats_prefix", &nats.prefix);
                     w.field(
                         "nats_stream",
-                        &shared.stream_name.get().map_or("", |s| s.as_str()),
+                        &shared.events.stream_name.get().map_or("", |s| s.as_str()),
                     );
                 }
             }
-            let position = shared.relay_position.load(Relaxed);
-            w.field("relay_holder", &(shared.relay_holder.load(Relaxed) as u8));
+            let position = shared.events.relay_position.load(Relaxed);
+            w.field(
+                "relay_holder",
+                &(shared.events.relay_holder.load(Relaxed) as u8),
+            );
             w.field("relay_position", &position);
-            if shared.relay_holder.load(Relaxed) {
+            if shared.events.relay_holder.load(Relaxed) {
                 let last = shared.store.last_event_id().await.unwrap_or(position);
                 let lag = (last - position).max(0);
                 w.field("relay_lag_events", &lag);
                 let behind = if lag > 0 {
-                    now_ms() - shared.relay_progress_ms.load(Relaxed)
+                    now_ms() - shared.events.relay_progress_ms.load(Relaxed)
                 } else {
                     0
                 };

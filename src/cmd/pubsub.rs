@@ -173,7 +173,7 @@ async fn watermark(conn: &Connection) -> i64 {
     match conn.shared.store.last_event_id().await {
         Ok(id) => id,
         Err(e) => {
-            let id = conn.shared.delivered_event.load(Ordering::Relaxed);
+            let id = conn.shared.events.delivered_event.load(Ordering::Relaxed);
             debug!(error = %e, id, "cannot read the event log's end; watermark from the relay");
             id
         }

@@ -207,12 +207,6 @@ async fn exec(conn: &mut Connection, queue: &[(&'static CommandSpec, Vec<Bytes>)
             Err(e @ CmdError::Store(_)) => return Err(e),
         }
     }
-    if !events.is_empty() {
-        txn.log_events(&events, now_ms()).await?;
-    }
-    txn.commit().await?;
-    if !events.is_empty() {
-        shared.events_committed().await;
-    }
+    shared.events.commit(txn, &events).await?;
     Ok(Reply::Array(replies))
 }

@@ -1,7 +1,162 @@
-//! Keyspace events: the notify-keyspace-events flags, the relay that moves
-//! the event log to subscribers, and the active-expiry sweeper.
+//! Keyspace events: the event log's way from a commit to the subscribers.
+//!
+//! Every mutation logs its events in its own transaction
+//! ([`Events::commit`], the one commit-and-wake sequence); the relay
+//! ([`relay`]) tails the log in order and hands events to this instance's
+//! subscribers, or publishes them to the JetStream stream ([`stream`]) that
+//! every instance consumes; shared settings travel the log the same way
+//! ([`settings`]); the sweeper ([`sweeper`]) deletes expired keys and logs
+//! their `expired` events. This layer uses the store, the bus and the
+//! config, and nothing above them.
 
 pub mod flags;
 pub mod relay;
+pub mod settings;
 pub mod stream;
 pub mod sweeper;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{Notify, watch};
+
+use crate::bus::Bus;
+use crate::clock::now_ms;
+use crate::config::Config;
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::store::{EVENT_LOG_SETTING, Event, Store, StoreResult, Txn};
+use stream::EventStream;
+
+/// What the event side of an instance shares: its view of the store, the
+/// bus and the config, and the relay's state.
+pub struct Events {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
+    /// notify-keyspace-events in force at this instance's position in the
+    /// event log, as bits of [`flags`]; only the delivering relay changes
+    /// it (see [`settings`]).
+    pub notify_flags: AtomicU32,
+    /// The highest event id this instance has handed on to its subscribers:
+    /// a subscription's watermark when the store cannot tell the log's end.
+    pub delivered_event: AtomicI64,
+    /// Woken after every commit that logged events.
+    pub relay_wake: Notify,
+    /// Whether this instance holds the NATS relay lease (INFO).
+    pub relay_holder: AtomicBool,
+    /// The last event id the relay handed on (INFO).
+    pub relay_position: AtomicI64,
+    /// When the relay last handed events on or found none waiting (Unix
+    /// ms): how long it has been behind, for INFO's relay lag.
+    pub relay_progress_ms: AtomicI64,
+    /// The JetStream stream, once created (INFO).
+    pub stream_name: OnceLock<String>,
+    /// Keys the sweeper deleted (INFO's expired_keys).
+    pub expired_keys: AtomicU64,
+    /// Flips to true when the server begins shutting down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Events {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        bus: Arc<Bus>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Events {
+        Events {
+            config,
+            store,
+            bus,
+            notify_flags: AtomicU32::new(0),
+            delivered_event: AtomicI64::new(0),
+            relay_wake: Notify::new(),
+            relay_holder: AtomicBool::new(false),
+            relay_position: AtomicI64::new(0),
+            relay_progress_ms: AtomicI64::new(now_ms()),
+            stream_name: OnceLock::new(),
+            expired_keys: AtomicU64::new(0),
+            shutdown,
+        }
+    }
+
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Ordering::Relaxed)
+    }
+
+    /// Logs `events` in `txn`, commits it, and wakes the relay: the one
+    /// sequence every mutation ends with (commands, EXEC, settings, the
+    /// sweeper).
+    pub async fn commit(&self, mut txn: Box<dyn Txn>, events: &[Event]) -> StoreResult<()> {
+        if !events.is_empty() {
+            txn.log_events(events, now_ms()).await?;
+        }
+        txn.commit().await?;
+        if !events.is_empty() {
+            self.committed().await;
+        }
+        Ok(())
+    }
+
+    /// Wakes the relay after a commit that logged events: this instance's
+    /// own, and with NATS the lease holder wherever it runs.
+    async fn committed(&self) {
+        self.relay_wake.notify_one();
+        if let Some(nats) = &self.bus.nats
+            && !self.relay_holder.load(Ordering::Relaxed)
+        {
+            nats.hint().await;
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// Runs this instance's delivery of the event log until shutdown: the
+/// local relay, or with NATS the stream (created once NATS answers), the
+/// leased relay into it and this instance's consumer. `settings_loaded`:
+/// whether the shared settings were read at start.
+pub async fn run(events: Arc<Events>, settings_loaded: bool) {
+    if events.bus.nats.is_some() {
+        start_event_stream(events).await;
+    } else {
+        relay::run(events, None, settings_loaded).await;
+    }
+}
+
+/// Creates the event stream once NATS answers, then runs the relay and this
+/// instance's stream consumer.
+async fn start_event_stream(shared: Arc<Events>) {
+    let Some(link) = shared.bus.nats.as_ref() else {
+        return;
+    };
+    let events = loop {
+        let log_id = match shared.store.get_setting(EVENT_LOG_SETTING).await {
+            Ok(Some(id)) => id,
+            _ => {
+                // The database is not ready (or not migrated) yet.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        match EventStream::open(link, &shared.config, log_id).await {
+            Ok(events) => break Arc::new(events),
+            Err(e) => {
+                warn!(error = %e, "cannot set up the event stream; retrying");
+                if shared.is_shutting_down() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let _ = shared.stream_name.set(events.name().to_string());
+    let consumer = tokio::spawn(stream::consume(shared.clone(), events.clone()));
+    relay::run(shared, Some(events), true).await;
+    let _ = consumer.await;
+}

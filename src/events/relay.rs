@@ -16,7 +16,7 @@
 //! commits, so per-key order is kept.
 //!
 //! The log also holds setting events (a CONFIG SET of a shared setting,
-//! see [`crate::settings`]); whoever delivers to subscribers applies them
+//! see [`super::settings`]); whoever delivers to subscribers applies them
 //! at their position, so the flags that filter an event are the ones in
 //! force when it was logged, on every instance. Every notification carries
 //! its event id; a connection drops those logged before its subscription
@@ -32,11 +32,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use tracing::{info, warn};
 
+use super::Events;
 use super::flags;
+use super::settings;
 use super::stream::EventStream;
 use crate::clock::now_ms;
-use crate::server::Shared;
-use crate::settings;
 use crate::store::{LoggedEvent, Store, StoreError, StoreResult};
 
 /// Events read per batch.
@@ -141,7 +141,7 @@ impl Chores {
     /// a crash the relay re-reads at most that much of the log (for the
     /// local bus, only subscribers of the new process see those events; for
     /// NATS, JetStream drops the repeats by id).
-    async fn run(&mut self, shared: &Shared, position: i64, force: bool, trim_log: bool) {
+    async fn run(&mut self, shared: &Events, position: i64, force: bool, trim_log: bool) {
         if position != self.saved && (force || self.last_save.elapsed() >= SAVE_EVERY) {
             match shared.store.save_relay_position(&self.name, position).await {
                 Ok(()) => self.saved = position,
@@ -157,9 +157,9 @@ impl Chores {
 }
 
 /// Runs the relay. Shared settings change at their setting events in the
-/// log ([`crate::settings`]); `settings_loaded` says whether the server read
+/// log ([`super::settings`]); `settings_loaded` says whether the server read
 /// their values at start (if not, the local relay reads them first).
-pub async fn run(shared: Arc<Shared>, events: Option<Arc<EventStream>>, settings_loaded: bool) {
+pub async fn run(shared: Arc<Events>, events: Option<Arc<EventStream>>, settings_loaded: bool) {
     match events {
         None => {
             if !settings_loaded {
@@ -172,7 +172,7 @@ pub async fn run(shared: Arc<Shared>, events: Option<Arc<EventStream>>, settings
 }
 
 /// Waits for a position from the store (which may still be starting).
-async fn position_of(shared: &Shared, name: &str) -> Option<i64> {
+async fn position_of(shared: &Events, name: &str) -> Option<i64> {
     loop {
         match shared.store.relay_position(name).await {
             Ok(p) => return Some(p),
@@ -190,7 +190,7 @@ async fn position_of(shared: &Shared, name: &str) -> Option<i64> {
 }
 
 /// Waits for a wake-up, the idle poll, or shutdown.
-async fn idle(shared: &Shared) {
+async fn idle(shared: &Events) {
     let mut shutdown = shared.shutdown.clone();
     tokio::select! {
         _ = shared.relay_wake.notified() => {}
@@ -200,7 +200,7 @@ async fn idle(shared: &Shared) {
 }
 
 /// The in-process relay: the log straight to this instance's subscribers.
-async fn run_local(shared: Arc<Shared>) {
+async fn run_local(shared: Arc<Events>) {
     let name = shared.config.instance_name();
     let Some(position) = position_of(&shared, &name).await else {
         return;
@@ -233,7 +233,7 @@ async fn run_local(shared: Arc<Shared>) {
 }
 
 /// The NATS relay: whoever holds the lease publishes the log to the stream.
-async fn run_nats(shared: Arc<Shared>, events: Arc<EventStream>) {
+async fn run_nats(shared: Arc<Events>, events: Arc<EventStream>) {
     let Some(link) = shared.bus.nats.as_ref() else {
         return;
     };
@@ -308,7 +308,7 @@ async fn run_nats(shared: Arc<Shared>, events: Arc<EventStream>) {
 
 /// Where a new lease holder starts: after the last event in the stream, or
 /// the saved position if that is further (the stream may have expired).
-async fn take_over(shared: &Shared, events: &EventStream) -> Option<Tail> {
+async fn take_over(shared: &Events, events: &EventStream) -> Option<Tail> {
     let saved = position_of(shared, NATS_POSITION).await?;
     let streamed = match events.last_event_id().await {
         Ok(id) => id.unwrap_or(0),
@@ -326,7 +326,7 @@ async fn take_over(shared: &Shared, events: &EventStream) -> Option<Tail> {
 /// order: a setting event puts its value in force for the events after it;
 /// a keyspace event is notified as the flags in force allow, tagged with
 /// its id (each subscription drops those logged before it took effect).
-pub fn hand_on(shared: &Shared, event: &LoggedEvent) {
+pub fn hand_on(shared: &Events, event: &LoggedEvent) {
     shared
         .delivered_event
         .fetch_max(event.id, Ordering::Relaxed);
@@ -340,7 +340,7 @@ pub fn hand_on(shared: &Shared, event: &LoggedEvent) {
 /// Publishes one event as `__keyspace@<db>__:<key>` and
 /// `__keyevent@<db>__:<event>` to this instance's subscribers, as the
 /// flags allow.
-fn deliver(shared: &Shared, flags: u32, event: &LoggedEvent) {
+fn deliver(shared: &Events, flags: u32, event: &LoggedEvent) {
     if !flags::wanted(flags, event.class) || !shared.bus.has_subscribers() {
         return;
     }
@@ -370,7 +370,7 @@ fn channel_name(prefix: &[u8], db: &[u8], suffix: &[u8]) -> Bytes {
 }
 
 /// Drops events older than the retention, in bounded batches.
-async fn trim(shared: &Shared) {
+async fn trim(shared: &Events) {
     let before = now_ms() - (shared.config.event_retention as i64).saturating_mul(1000);
     loop {
         match shared.store.trim_events(before, 10_000).await {

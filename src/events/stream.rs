@@ -5,7 +5,7 @@
 //!
 //! A message's subject is `<prefix>.ev.<db>`, its payload the key, and its
 //! headers the event's name and class. Setting events (class `!`, see
-//! [`crate::settings`]) travel the same way, in order with the others.
+//! [`super::settings`]) travel the same way, in order with the others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +16,9 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use tracing::{info, warn};
 
+use super::Events;
 use crate::bus::nats::NatsLink;
 use crate::config::Config;
-use crate::server::Shared;
 use crate::store::LoggedEvent;
 
 const NAME_HEADER: &str = "Respire-Event";
@@ -157,7 +157,7 @@ fn decode(
 /// Delivers the stream's events to this instance's subscribers, from the
 /// stream's end at start; after an interruption it resumes right after the
 /// last message it delivered, so nothing is skipped or repeated.
-pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
+pub async fn consume(shared: Arc<Events>, events: Arc<EventStream>) {
     let Some(link) = shared.bus.nats.as_ref() else {
         return;
     };
@@ -180,7 +180,7 @@ pub async fn consume(shared: Arc<Shared>, events: Arc<EventStream>) {
     // The shared settings as they are now, read after fixing the start:
     // a change logged before the start is in them, a later one arrives as
     // its setting event and is applied at its position.
-    crate::settings::load_waiting(&shared).await;
+    super::settings::load_waiting(&shared).await;
     loop {
         if shared.is_shutting_down() {
             return;

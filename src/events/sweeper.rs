@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
+use super::Events;
 use crate::clock::now_ms;
-use crate::server::Shared;
 use crate::store::{Access, Event, StoreResult};
 
 /// Keys deleted per transaction.
@@ -25,7 +25,7 @@ const LEASE_TTL_MS: i64 = 3000;
 /// How often the lease is renewed (or tried for).
 const LEASE_EVERY: Duration = Duration::from_millis(1000);
 
-pub async fn run(shared: Arc<Shared>) {
+pub async fn run(shared: Arc<Events>) {
     let mut shutdown = shared.shutdown.clone();
     let holder = shared.config.instance_name();
     let mut leased = false;
@@ -72,7 +72,7 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 /// Deletes one batch of expired keys; returns how many went.
-async fn sweep_once(shared: &Shared) -> StoreResult<usize> {
+async fn sweep_once(shared: &Events) -> StoreResult<usize> {
     // Look first with a read transaction so an idle server never takes the
     // write lock.
     let now = now_ms();
@@ -94,12 +94,9 @@ async fn sweep_once(shared: &Shared) -> StoreResult<usize> {
             class: b'x',
         });
     }
-    txn.log_events(&events, now).await?;
-    txn.commit().await?;
+    shared.commit(txn, &events).await?;
     shared
-        .stats
         .expired_keys
         .fetch_add(keys.len() as u64, Ordering::Relaxed);
-    shared.events_committed().await;
     Ok(keys.len())
 }

@@ -21,8 +21,8 @@ use std::sync::atomic::Ordering;
 
 use tracing::{debug, warn};
 
+use super::Events;
 use crate::events::flags;
-use crate::server::Shared;
 use crate::store::NOTIFY_SETTING;
 use crate::store::{Access, Event, StoreError, StoreResult};
 use crate::store::{MAX_RETRIES, retry_delay};
@@ -33,7 +33,7 @@ pub const SHARED: &[&str] = &[NOTIFY_SETTING];
 /// Writes settings (name, value) in one transaction, with their setting
 /// events, through the store's write path; wakes the relay. Retries
 /// conflicts like a data write.
-pub async fn set(shared: &Shared, changes: &[(&'static str, String)]) -> StoreResult<()> {
+pub async fn set(shared: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
     let mut attempt = 0;
     loop {
         match try_set(shared, changes).await {
@@ -47,7 +47,7 @@ pub async fn set(shared: &Shared, changes: &[(&'static str, String)]) -> StoreRe
     }
 }
 
-async fn try_set(shared: &Shared, changes: &[(&'static str, String)]) -> StoreResult<()> {
+async fn try_set(shared: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
     let mut txn = shared.store.begin(Access::Write).await?;
     let mut events = Vec::with_capacity(changes.len());
     for (name, value) in changes {
@@ -55,21 +55,18 @@ async fn try_set(shared: &Shared, changes: &[(&'static str, String)]) -> StoreRe
         txn.put_setting(name, value).await?;
         events.push(Event::setting(name, value));
     }
-    txn.log_events(&events, crate::clock::now_ms()).await?;
-    txn.commit().await?;
-    shared.events_committed().await;
-    Ok(())
+    shared.commit(txn, &events).await
 }
 
 /// The current value of a setting, read from the store.
-pub async fn get(shared: &Shared, name: &str) -> StoreResult<Option<String>> {
+pub async fn get(shared: &Events, name: &str) -> StoreResult<Option<String>> {
     shared.store.get_setting(name).await
 }
 
 /// Puts a setting's value in force on this instance. Called by the relay
 /// (or the stream consumer) at the setting event's position in the log,
 /// and once at start with the stored values.
-pub fn apply(shared: &Shared, name: &str, value: &[u8]) {
+pub fn apply(shared: &Events, name: &str, value: &[u8]) {
     match name {
         NOTIFY_SETTING => match flags::parse(value) {
             Some(bits) => shared.notify_flags.store(bits, Ordering::Relaxed),
@@ -84,7 +81,7 @@ pub fn apply(shared: &Shared, name: &str, value: &[u8]) {
 
 /// Reads every shared setting from the store and puts it in force; false
 /// when the store did not answer.
-pub async fn load(shared: &Shared) -> bool {
+pub async fn load(shared: &Events) -> bool {
     for name in SHARED {
         match shared.store.get_setting(name).await {
             Ok(Some(value)) => apply(shared, name, value.as_bytes()),
@@ -96,7 +93,7 @@ pub async fn load(shared: &Shared) -> bool {
 }
 
 /// [`load`], retrying until the store answers (or shutdown).
-pub async fn load_waiting(shared: &Shared) {
+pub async fn load_waiting(shared: &Events) {
     while !load(shared).await && !shared.is_shutting_down() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
