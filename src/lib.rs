@@ -18,12 +18,11 @@
 //! - [`bus`]: pub/sub fan-out to subscribed connections.
 //! - [`config`], [`clock`], [`glob`]: flags, time, Redis glob matching.
 
-pub mod batch;
 pub mod bus;
+pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod config;
-pub mod connection;
 pub mod events;
 pub mod glob;
 pub mod protocol;

@@ -232,7 +232,7 @@ async fn run_churn(password: Option<&'static str>) {
     let checker_id = String::from_utf8_lossy(&id_frame[1..id_frame.len() - 2]).to_string();
     let before = connected_clients(&mut checker).await;
 
-    let mut names: Vec<&str> = respire::cmd::table().keys().copied().collect();
+    let mut names: Vec<&str> = respire::cmd::table::table().keys().copied().collect();
     names.sort_unstable();
     let mut rng = Rng(0x5eed_0000_0000_0001 ^ password.map_or(0, |p| p.len() as u64));
     let all: Vec<Vec<Request>> = (0..CONNECTIONS)
@@ -312,10 +312,10 @@ fn fuzz_found_bare_command_passes_the_table_check() {
     let args = respire::protocol::parse_request(&mut buf, max)
         .unwrap()
         .unwrap();
-    let spec = respire::cmd::check(&args).expect("bare COMMAND is valid");
+    let spec = respire::cmd::table::check(&args).expect("bare COMMAND is valid");
     assert_eq!(spec.full_name(&args), "command");
     for name in ["COMMAND", "CLIENT", "CONFIG", "PUBSUB"] {
         let args = vec![bytes::Bytes::from(name)];
-        let _ = respire::cmd::check(&args);
+        let _ = respire::cmd::table::check(&args);
     }
 }

@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         if args.is_empty() {
             continue;
         }
-        match cmd::check(&args) {
+        match cmd::table::check(&args) {
             Ok(spec) => {
                 let name = spec.full_name(&args);
                 assert!(name.starts_with(spec.name));

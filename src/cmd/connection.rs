@@ -1,12 +1,12 @@
-//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, CLIENT.
+//! Session commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, CLIENT.
 
 use bytes::Bytes;
 
 use super::errors::{self, CmdResult, err};
+use super::session::Session;
+use super::shared::ClientInfo;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, int_arg, is, spec};
-use crate::connection::Connection;
 use crate::reply::{OK, Reply};
-use crate::server::ClientInfo;
 
 /// The Redis version respire answers as (HELLO, INFO).
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -147,11 +147,7 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
     HELP_SUBCOMMAND,
 ];
 
-pub async fn execute(
-    conn: &mut Connection,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
+pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
     match spec.name {
         "ping" => ping(conn, args),
         "echo" => Ok(Reply::Bulk(args[1].clone())),
@@ -179,7 +175,7 @@ pub async fn execute(
     }
 }
 
-fn ping(conn: &Connection, args: &[Bytes]) -> CmdResult {
+fn ping(conn: &Session, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         return err(errors::wrong_arity("ping"));
     }
@@ -197,7 +193,7 @@ fn ping(conn: &Connection, args: &[Bytes]) -> CmdResult {
 }
 
 /// RESET: back to a fresh connection's state.
-pub fn reset(conn: &mut Connection) {
+pub fn reset(conn: &mut Session) {
     conn.multi = None;
     conn.watched.clear();
     super::pubsub::unsubscribe_all(conn);
@@ -214,7 +210,7 @@ pub fn reset(conn: &mut Connection) {
 /// Checks a username/password pair against `--requirepass`. The password
 /// is compared in constant time (as digests, so not even its length leaks
 /// through the timing), as Redis's `time_independent_strcmp` does.
-fn credentials_ok(conn: &Connection, user: &[u8], pass: &[u8]) -> bool {
+fn credentials_ok(conn: &Session, user: &[u8], pass: &[u8]) -> bool {
     use sha2::Digest as _;
     use subtle::ConstantTimeEq as _;
     user == b"default"
@@ -225,7 +221,7 @@ fn credentials_ok(conn: &Connection, user: &[u8], pass: &[u8]) -> bool {
         })
 }
 
-fn auth(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+fn auth(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let (user, pass) = match args.len() {
         2 => (&b"default"[..], &args[1]),
         3 => (&args[1][..], &args[2]),
@@ -242,7 +238,7 @@ fn auth(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-fn hello(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+fn hello(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let mut proto = None;
     if let Some(v) = args.get(1) {
         let v = crate::protocol::parse_i64(v).ok_or_else(|| {
@@ -305,7 +301,7 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
     ]))
 }
 
-fn set_name(conn: &mut Connection, name: &Bytes) -> Result<(), super::errors::CmdError> {
+fn set_name(conn: &mut Session, name: &Bytes) -> Result<(), super::errors::CmdError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         return err(errors::CLIENT_NAME);
     }
@@ -313,7 +309,7 @@ fn set_name(conn: &mut Connection, name: &Bytes) -> Result<(), super::errors::Cm
     Ok(())
 }
 
-fn client(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let sub = args[1].to_ascii_lowercase();
     match &sub[..] {
         b"id" => Ok(Reply::Int(conn.id as i64)),
@@ -384,7 +380,7 @@ fn client(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
 }
 
 /// One CLIENT LIST line, with Redis 7's field names.
-fn client_line(info: &ClientInfo, conn: &Connection) -> String {
+fn client_line(info: &ClientInfo, conn: &Session) -> String {
     let flags = if info.multi >= 0 {
         "x"
     } else if info.sub + info.psub > 0 {
@@ -414,7 +410,7 @@ fn client_line(info: &ClientInfo, conn: &Connection) -> String {
     )
 }
 
-fn all_clients(conn: &Connection) -> Vec<ClientInfo> {
+fn all_clients(conn: &Session) -> Vec<ClientInfo> {
     let mut all: Vec<ClientInfo> = conn
         .shared
         .clients
@@ -426,7 +422,7 @@ fn all_clients(conn: &Connection) -> Vec<ClientInfo> {
 }
 
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
-fn client_list(conn: &Connection, args: &[Bytes]) -> CmdResult {
+fn client_list(conn: &Session, args: &[Bytes]) -> CmdResult {
     let mut clients = all_clients(conn);
     let mut i = 2;
     while i < args.len() {
@@ -472,7 +468,7 @@ fn client_list(conn: &Connection, args: &[Bytes]) -> CmdResult {
 }
 
 /// CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [TYPE t] [USER u]
-fn client_kill(conn: &Connection, args: &[Bytes]) -> CmdResult {
+fn client_kill(conn: &Session, args: &[Bytes]) -> CmdResult {
     let clients = all_clients(conn);
     if args.len() == 3 {
         let addr = String::from_utf8_lossy(&args[2]);
@@ -539,7 +535,7 @@ fn client_kill(conn: &Connection, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(killed))
 }
 
-fn kill(conn: &Connection, id: u64) {
+fn kill(conn: &Session, id: u64) {
     if let Some(handle) = conn.shared.clients.get(&id) {
         handle.kill.notify_one();
     }

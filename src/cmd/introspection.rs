@@ -2,56 +2,14 @@
 
 use bytes::Bytes;
 
+use super::CommandSpec;
 use super::errors::{self, CmdResult, err};
-use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, lookup, spec, table};
-use crate::connection::Connection;
+use super::session::Session;
+use super::table::{lookup, table};
 use crate::reply::Reply;
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
-    subcommands: COMMAND_SUBCOMMANDS,
-    ..spec(
-        "command",
-        -1,
-        &["loading", "stale"],
-        NO_KEYS,
-        Family::Introspection,
-        "server",
-        "2.8.13",
-        "Get array of Redis command details",
-    )
-}];
-
-static COMMAND_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "count",
-        arity: 2,
-        summary: "Get total number of Redis commands",
-    },
-    SubSpec {
-        name: "info",
-        arity: -2,
-        summary: "Get array of specific Redis command details, or all when no argument is given.",
-    },
-    SubSpec {
-        name: "docs",
-        arity: -2,
-        summary: "Get array of specific Redis command documentation",
-    },
-    SubSpec {
-        name: "list",
-        arity: -2,
-        summary: "Get an array of Redis command names",
-    },
-    SubSpec {
-        name: "getkeys",
-        arity: -3,
-        summary: "Extract keys given a full Redis command",
-    },
-    HELP_SUBCOMMAND,
-];
-
 pub async fn execute(
-    _conn: &mut Connection,
+    _conn: &mut Session,
     _spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> CmdResult {

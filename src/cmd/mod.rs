@@ -6,25 +6,27 @@
 //! store transaction through [`Ctx`]; connection-level commands (PING,
 //! CLIENT, MULTI, SUBSCRIBE, ...) run against the connection's state.
 
+pub mod batch;
 pub mod connection;
+pub mod dispatch;
 pub mod errors;
 pub mod hash;
-pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod long_double;
 pub mod pubsub;
+pub mod server;
+pub mod session;
+pub mod shared;
 pub mod string;
+pub mod table;
 pub mod transaction;
 
-use std::sync::OnceLock;
-
 use bytes::Bytes;
-use std::collections::HashMap;
 
-use crate::server::Shared;
 use crate::store::{Db, Event, KeyKind, KeyMeta, Txn};
-use errors::{CmdError, CmdResult, err};
+use errors::{CmdError, err};
+use shared::Shared;
 
 /// Which file executes a command, and with what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,66 +162,6 @@ pub const fn spec(
 pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 pub const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
 
-/// Every command, collected from the family tables.
-pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 9] = [
-            string::COMMANDS,
-            hash::COMMANDS,
-            keys::COMMANDS,
-            connection::COMMANDS,
-            info::COMMANDS,
-            introspection::COMMANDS,
-            pubsub::COMMANDS,
-            transaction::COMMANDS,
-            string::EXTRA,
-        ];
-        families
-            .iter()
-            .flat_map(|f| f.iter())
-            .map(|s| (s.name, s))
-            .collect()
-    })
-}
-
-/// Looks a command up by name, case-insensitively.
-pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    if name.len() > 32 {
-        return None;
-    }
-    let mut lower = [0u8; 32];
-    let lower = &mut lower[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    std::str::from_utf8(lower)
-        .ok()
-        .and_then(|n| table().get(n).copied())
-}
-
-/// The table lookup, arity and subcommand checks every request goes
-/// through once, before anything runs: the command's spec, or the error
-/// Redis answers.
-pub fn check(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
-    let spec = lookup(&args[0]).ok_or_else(|| errors::unknown_command(&args[0], &args[1..]))?;
-    if !CommandSpec::arity_ok(spec.arity, args.len()) {
-        return Err(errors::wrong_arity(spec.name).into());
-    }
-    // A container command without a subcommand (a bare COMMAND) is the
-    // container's own form; its arity was checked above.
-    if !spec.subcommands.is_empty()
-        && let Some(name) = args.get(1)
-    {
-        let sub = spec
-            .subcommand(name)
-            .ok_or_else(|| errors::unknown_subcommand(name, spec.name))?;
-        if !CommandSpec::arity_ok(sub.arity, args.len()) {
-            return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)).into());
-        }
-    }
-    Ok(spec)
-}
-
 /// The execution context of a data command: its transaction, the selected
 /// database, one `now` for the whole command, and the events it produced.
 pub struct Ctx<'a> {
@@ -303,16 +245,6 @@ impl Ctx<'_> {
             &stats.keyspace_misses
         }
         .fetch_add(1, Relaxed);
-    }
-}
-
-/// Runs a data command. `args[0]` is the command name.
-pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    match spec.family {
-        Family::String => string::execute(ctx, spec.name, args).await,
-        Family::Hash => hash::execute(ctx, spec.name, args).await,
-        Family::Keys => keys::execute(ctx, spec.name, args).await,
-        _ => err(format!("ERR '{}' is not a data command", spec.name)),
     }
 }
 

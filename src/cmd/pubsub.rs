@@ -7,9 +7,9 @@ use bytes::Bytes;
 use tracing::debug;
 
 use super::errors::{self, CmdResult, err};
+use super::session::Session;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::bus::BusError;
-use crate::connection::Connection;
 use crate::reply::Reply;
 
 const G: &str = "pubsub";
@@ -111,11 +111,7 @@ static PUBSUB_SUBCOMMANDS: &[SubSpec] = &[
     HELP_SUBCOMMAND,
 ];
 
-pub async fn execute(
-    conn: &mut Connection,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
+pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
     match spec.name {
         "subscribe" | "psubscribe" => {
             let pattern = spec.name == "psubscribe";
@@ -156,20 +152,20 @@ pub async fn execute(
     }
 }
 
-fn count(conn: &Connection) -> Reply {
-    Reply::Int((conn.channels.len() + conn.patterns.len()) as i64)
+fn count(conn: &Session) -> Reply {
+    Reply::Int(conn.subs.count() as i64)
 }
 
-fn sync_info(conn: &Connection) {
+fn sync_info(conn: &Session) {
     let mut info = conn.info.lock().unwrap();
-    info.sub = conn.channels.len();
-    info.psub = conn.patterns.len();
+    info.sub = conn.subs.channels().len();
+    info.psub = conn.subs.patterns().len();
 }
 
 /// The last event id logged before a subscription: the log's end as the
 /// store says, or (store unreachable) the last event this instance handed
 /// on.
-async fn watermark(conn: &Connection) -> i64 {
+async fn watermark(conn: &Session) -> i64 {
     match conn.shared.store.last_event_id().await {
         Ok(id) => id,
         Err(e) => {
@@ -204,46 +200,21 @@ pub fn may_carry_keyspace(name: &[u8], pattern: bool) -> bool {
 
 /// Subscribes to one channel or pattern; true when it is new for this
 /// connection.
-async fn subscribe(conn: &mut Connection, name: Bytes, pattern: bool) -> (Reply, bool) {
-    let list = if pattern {
-        &mut conn.patterns
-    } else {
-        &mut conn.channels
-    };
-    let added = !list.contains(&name);
-    if added {
-        list.push(name.clone());
-        let sub = conn.subscriber.clone();
-        if pattern {
-            conn.shared.bus.psubscribe(conn.id, name.clone(), sub).await;
-        } else {
-            conn.shared.bus.subscribe(conn.id, name.clone(), sub).await;
-        }
-    }
+async fn subscribe(conn: &mut Session, name: Bytes, pattern: bool) -> (Reply, bool) {
+    let added = conn.subs.add(name.clone(), pattern).await;
     sync_info(conn);
     let kind = if pattern { "psubscribe" } else { "subscribe" };
     let reply = Reply::Push(vec![Reply::bulk_str(kind), Reply::Bulk(name), count(conn)]);
     (reply, added)
 }
 
-fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Reply {
-    if let Some(name) = &name {
-        let list = if pattern {
-            &mut conn.patterns
-        } else {
-            &mut conn.channels
-        };
-        if let Some(pos) = list.iter().position(|c| c == name) {
-            list.remove(pos);
-            // The watermark stays: notifications still queued from before
-            // the subscription must not slip out once it is gone.
-            if pattern {
-                conn.shared.bus.punsubscribe(conn.id, name);
-            } else {
-                conn.shared.bus.unsubscribe(conn.id, name);
-            }
-            prune_marks(conn);
-        }
+fn unsubscribe(conn: &mut Session, name: Option<Bytes>, pattern: bool) -> Reply {
+    // The watermark stays: notifications still queued from before the
+    // subscription must not slip out once it is gone.
+    if let Some(name) = &name
+        && conn.subs.remove(name, pattern)
+    {
+        prune_marks(conn);
     }
     sync_info(conn);
     let kind = if pattern {
@@ -260,26 +231,26 @@ fn unsubscribe(conn: &mut Connection, name: Option<Bytes>, pattern: bool) -> Rep
 
 /// Forgets the watermarks of past subscriptions once they pile up (a
 /// connection cycling through many channels).
-fn prune_marks(conn: &mut Connection) {
+fn prune_marks(conn: &mut Session) {
     const SPARE: usize = 1024;
-    if conn.channel_marks.len() > conn.channels.len() + SPARE {
-        let live: HashSet<&Bytes> = conn.channels.iter().collect();
+    if conn.channel_marks.len() > conn.subs.channels().len() + SPARE {
+        let live: HashSet<&Bytes> = conn.subs.channels().iter().collect();
         conn.channel_marks.retain(|name, _| live.contains(name));
     }
-    if conn.pattern_marks.len() > conn.patterns.len() + SPARE {
-        let live: HashSet<&Bytes> = conn.patterns.iter().collect();
+    if conn.pattern_marks.len() > conn.subs.patterns().len() + SPARE {
+        let live: HashSet<&Bytes> = conn.subs.patterns().iter().collect();
         conn.pattern_marks.retain(|name, _| live.contains(name));
     }
 }
 
 /// Unsubscribes from the named channels/patterns, or from all of them when
 /// none are named (one reply per name; a single nil reply if there were none).
-fn unsubscribe_many(conn: &mut Connection, names: &[Bytes], pattern: bool) -> Reply {
+fn unsubscribe_many(conn: &mut Session, names: &[Bytes], pattern: bool) -> Reply {
     let names: Vec<Bytes> = if names.is_empty() {
         if pattern {
-            conn.patterns.clone()
+            conn.subs.patterns().to_vec()
         } else {
-            conn.channels.clone()
+            conn.subs.channels().to_vec()
         }
     } else {
         names.to_vec()
@@ -295,20 +266,15 @@ fn unsubscribe_many(conn: &mut Connection, names: &[Bytes], pattern: bool) -> Re
     )
 }
 
-/// Drops every subscription (RESET, disconnect).
-pub fn unsubscribe_all(conn: &mut Connection) {
-    for channel in std::mem::take(&mut conn.channels) {
-        conn.shared.bus.unsubscribe(conn.id, &channel);
-    }
-    for pattern in std::mem::take(&mut conn.patterns) {
-        conn.shared.bus.punsubscribe(conn.id, &pattern);
-    }
+/// Drops every subscription (RESET).
+pub fn unsubscribe_all(conn: &mut Session) {
+    conn.subs.clear();
     conn.channel_marks.clear();
     conn.pattern_marks.clear();
     sync_info(conn);
 }
 
-fn pubsub(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+fn pubsub(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let bus = &conn.shared.bus;
     let sub = args[1].to_ascii_lowercase();
     match &sub[..] {

@@ -2,16 +2,17 @@
 //!
 //! EXEC runs the whole queue in one store transaction, after checking that
 //! no watched key changed (by version, so a change from any connection or
-//! instance counts).
+//! instance counts); it is run by [`super::dispatch`], the one path every
+//! command takes.
 
 use bytes::Bytes;
 
 use super::errors::{self, CmdError, CmdResult, err};
-use super::{CommandSpec, Ctx, Family, spec};
+use super::session::{MultiState, Session, Watched};
+use super::{CommandSpec, Family, spec};
 use crate::clock::now_ms;
-use crate::connection::{Connection, MultiState, Watched};
-use crate::reply::{OK, Reply};
-use crate::store::{Access, Db, MAX_RETRIES, StoreError, Txn, retry_delay};
+use crate::reply::OK;
+use crate::store::{Access, Db, Txn};
 
 const G: &str = "transactions";
 const F: Family = Family::Transaction;
@@ -70,11 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-pub async fn execute(
-    conn: &mut Connection,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
+pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
     match spec.name {
         "multi" => {
             if conn.multi.is_some() {
@@ -90,30 +87,6 @@ pub async fn execute(
             }
             end_multi(conn);
             Ok(OK)
-        }
-        "exec" => {
-            let Some(multi) = conn.multi.take() else {
-                return err(errors::EXEC_WITHOUT_MULTI);
-            };
-            if multi.dirty {
-                end_multi(conn);
-                return err(errors::EXECABORT);
-            }
-            let mut attempt = 0;
-            let start_db = conn.db;
-            let result = loop {
-                match exec(conn, &multi.queue).await {
-                    Err(CmdError::Store(StoreError::Conflict(_))) if attempt < MAX_RETRIES => {
-                        attempt += 1;
-                        // A SELECT inside the block ran; start over from the same db.
-                        conn.db = start_db;
-                        tokio::time::sleep(retry_delay(attempt)).await;
-                    }
-                    other => break other,
-                }
-            };
-            end_multi(conn);
-            result
         }
         "watch" => {
             if conn.multi.is_some() {
@@ -146,12 +119,14 @@ pub async fn execute(
     }
 }
 
-fn end_multi(conn: &mut Connection) {
+/// Leaves MULTI: the queue is gone and WATCH ends.
+pub fn end_multi(conn: &mut Session) {
     conn.watched.clear();
     conn.info.lock().unwrap().multi = -1;
 }
 
-async fn live_version(
+/// The version of a key if it exists and has not expired.
+pub async fn live_version(
     txn: &mut dyn Txn,
     db: Db,
     key: &[u8],
@@ -162,51 +137,4 @@ async fn live_version(
         .await?
         .filter(|m| m.is_live(now))
         .map(|m| m.version))
-}
-
-/// Runs a queued block as one transaction; nil when a watched key changed.
-async fn exec(conn: &mut Connection, queue: &[(&'static CommandSpec, Vec<Bytes>)]) -> CmdResult {
-    let write = queue.iter().any(|(spec, _)| spec.is_write());
-    let mut txn = conn
-        .shared
-        .store
-        .begin(if write {
-            Access::Write
-        } else {
-            Access::Snapshot
-        })
-        .await?;
-    let now = now_ms();
-    for w in &conn.watched {
-        if live_version(&mut *txn, w.db, &w.key, now).await? != w.version {
-            return Ok(Reply::NilArray);
-        }
-    }
-    let mut replies = Vec::with_capacity(queue.len());
-    let mut events = Vec::new();
-    let shared = conn.shared.clone();
-    for (spec, args) in queue {
-        if !spec.family.is_data() {
-            replies.push(Box::pin(conn.call(spec, args.clone())).await);
-            continue;
-        }
-        let mut ctx = Ctx {
-            txn: &mut *txn,
-            db: conn.db,
-            now: now_ms(),
-            events: std::mem::take(&mut events),
-            shared: &shared,
-            resp3: conn.resp3,
-        };
-        let result = super::execute(&mut ctx, spec, args).await;
-        events = ctx.events;
-        match result {
-            Ok(reply) => replies.push(reply),
-            Err(CmdError::Reply(text)) => replies.push(Reply::Error(text)),
-            // The store failed: nothing of the block is applied.
-            Err(e @ CmdError::Store(_)) => return Err(e),
-        }
-    }
-    shared.events.commit(txn, &events).await?;
-    Ok(Reply::Array(replies))
 }

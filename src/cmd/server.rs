@@ -7,9 +7,9 @@ use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
 use super::errors::{self, CmdResult, err};
+use super::session::Session;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::clock::{now_ms, now_us};
-use crate::connection::Connection;
 use crate::events::flags;
 use crate::events::settings;
 use crate::glob;
@@ -89,11 +89,7 @@ static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
     HELP_SUBCOMMAND,
 ];
 
-pub async fn execute(
-    conn: &mut Connection,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
+pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
     match spec.name {
         "info" => info(conn, args).await,
         "config" => config(conn, args).await,
@@ -111,7 +107,7 @@ pub async fn execute(
 
 /// Parameters CONFIG GET answers: (name, value). Only notify-keyspace-events
 /// can be set; the rest describe respire and are read-only.
-fn parameters(conn: &Connection, notify: u32) -> Vec<(&'static str, String)> {
+fn parameters(conn: &Session, notify: u32) -> Vec<(&'static str, String)> {
     let c = &conn.shared.config;
     vec![
         ("notify-keyspace-events", flags::format(notify)),
@@ -157,7 +153,7 @@ fn parameters(conn: &Connection, notify: u32) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+async fn config(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let sub = args[1].to_ascii_lowercase();
     match &sub[..] {
         b"get" => {
@@ -224,7 +220,7 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
 }
 
 /// CONFIG SET name value [name value ...]: all or nothing, as in Redis 7.
-async fn config_set(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+async fn config_set(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return err(errors::SYNTAX);
     }
@@ -299,7 +295,7 @@ const DEFAULT_SECTIONS: [&str; 9] = [
     "keyspace",
 ];
 
-async fn info(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
+async fn info(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let requested: Vec<String> = args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -326,7 +322,7 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> CmdResult {
 }
 
 async fn section_text(
-    conn: &Connection,
+    conn: &Session,
     section: &str,
     out: &mut String,
 ) -> Result<(), errors::CmdError> {

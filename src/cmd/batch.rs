@@ -16,11 +16,11 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
+use super::errors::CmdError;
+use super::shared::Shared;
+use super::{CommandSpec, Ctx, table};
 use crate::clock::now_ms;
-use crate::cmd::errors::CmdError;
-use crate::cmd::{self, CommandSpec, Ctx};
 use crate::reply::Reply;
-use crate::server::Shared;
 use crate::store::{Access, Db, MAX_RETRIES, StoreError, retry_delay};
 
 /// Most commands in one group commit.
@@ -53,7 +53,7 @@ async fn run_together(
             shared,
             resp3: job.resp3,
         };
-        let result = cmd::execute(&mut ctx, job.spec, &job.args).await;
+        let result = table::execute(&mut ctx, job.spec, &job.args).await;
         events = ctx.events;
         match result {
             Ok(reply) => replies.push(reply),

@@ -1,0 +1,298 @@
+//! One client connection: reads pipelined requests, hands them in order to
+//! the command layer, writes every reply of a batch with one flush, and
+//! interleaves pub/sub deliveries. It imports the command layer; nothing
+//! in the command layer imports it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::BytesMut;
+use futures::FutureExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tracing::{debug, error, warn};
+
+use crate::bus::Delivery;
+use crate::cmd::batch::{Batcher, Job};
+use crate::cmd::dispatch::dispatch;
+use crate::cmd::session::Session;
+use crate::cmd::shared::Shared;
+use crate::cmd::table;
+use crate::protocol::{FrameError, FrameLimits, Framer};
+use crate::reply::Reply;
+
+/// Commands whose reply goes before the messages that arrived meanwhile.
+const SUBSCRIBING: [&str; 3] = ["subscribe", "psubscribe", "ssubscribe"];
+
+/// Bytes read from the socket at a time (Redis's PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Waits until the socket has bytes and reads them into `buf`. The buffer
+/// is only allocated once there is something to read, so an idle client
+/// holds none. Cancel-safe: bytes are only taken off the socket
+/// synchronously.
+async fn read_more(socket: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        socket.readable().await?;
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
+        match socket.try_read_buf(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A client's connection: frames its requests, hands each to the command
+/// layer with its session, writes the replies and interleaves its pub/sub
+/// deliveries. It knows nothing of what the commands do.
+pub struct Client {
+    /// Everything the commands see of this client.
+    session: Session,
+    socket: TcpStream,
+    /// Request framing state (a request may span many reads).
+    framer: Framer,
+    inbuf: BytesMut,
+    outbuf: BytesMut,
+    /// Where this client's pub/sub deliveries arrive.
+    delivery_rx: mpsc::UnboundedReceiver<Delivery>,
+    /// Where write commands go for group commit.
+    batcher: Batcher,
+}
+
+impl Client {
+    pub fn new(
+        shared: Arc<Shared>,
+        batcher: Batcher,
+        socket: TcpStream,
+        addr: SocketAddr,
+    ) -> Client {
+        let (session, delivery_rx) = Session::new(shared, addr);
+        Client {
+            session,
+            socket,
+            framer: Framer::default(),
+            inbuf: BytesMut::new(),
+            outbuf: BytesMut::new(),
+            delivery_rx,
+            batcher,
+        }
+    }
+
+    /// Serves the client until it leaves. Whatever the connection
+    /// registered is released when it is dropped (see `Drop`), on every
+    /// path: a normal close, an error, a panic in a command, or the task
+    /// being aborted at shutdown.
+    pub async fn run(mut self) {
+        match std::panic::AssertUnwindSafe(self.serve())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!(client = self.session.id, error = %e, "connection closed"),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let command = self
+                    .session
+                    .info
+                    .lock()
+                    .map(|i| i.last_cmd.clone())
+                    .unwrap_or_default();
+                error!(
+                    client = self.session.id,
+                    command,
+                    panic = what,
+                    "a command panicked; closing its connection"
+                );
+            }
+        }
+    }
+
+    fn limits(&self) -> FrameLimits {
+        let config = &self.session.shared.config;
+        FrameLimits {
+            max_bulk: config.proto_max_bulk_len,
+            max_query: config.client_query_buffer_limit,
+            authenticated: !self.session.needs_auth(),
+        }
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        let mut shutdown = self.session.shared.shutdown.clone();
+        loop {
+            // Answer every complete request in the buffer, then flush once.
+            // Consecutive plain writes are handed on together, so a
+            // pipeline's writes share one group commit.
+            let mut writes: Vec<Job> = Vec::new();
+            loop {
+                let limits = self.limits();
+                let args = match self.framer.next(&mut self.inbuf, limits) {
+                    Ok(Some(args)) if args.is_empty() => continue,
+                    Ok(Some(args)) => args,
+                    Ok(None) => {
+                        self.answer_writes(&mut writes).await;
+                        break;
+                    }
+                    Err(FrameError::Protocol(e)) => {
+                        self.answer_writes(&mut writes).await;
+                        Reply::Error(e.reply_text()).encode(&mut self.outbuf, self.session.resp3);
+                        self.session.close_after_reply = true;
+                        break;
+                    }
+                    Err(FrameError::QueryBufferLimit) => {
+                        // Redis closes such a client without a reply.
+                        self.answer_writes(&mut writes).await;
+                        warn!(
+                            client = self.session.id,
+                            addr = %self.session.addr,
+                            limit = limits.max_query,
+                            "closing client that reached max query buffer length"
+                        );
+                        self.inbuf = BytesMut::new();
+                        self.framer = Framer::default();
+                        self.session.close_after_reply = true;
+                        break;
+                    }
+                };
+                self.session
+                    .shared
+                    .stats
+                    .commands_processed
+                    .fetch_add(1, Ordering::Relaxed);
+                let checked = table::check(&args);
+                if let Ok(spec) = checked
+                    && self.session.groups_with_writes(spec)
+                {
+                    self.session.touch_info(spec, &args);
+                    writes.push(Job {
+                        spec,
+                        args,
+                        db: self.session.db,
+                        resp3: self.session.resp3,
+                    });
+                    continue;
+                }
+                self.answer_writes(&mut writes).await;
+                // A subscription's confirmation precedes its messages.
+                let subscribes = matches!(checked, Ok(spec) if SUBSCRIBING.contains(&spec.name));
+                let reply = dispatch(&mut self.session, &self.batcher, args, checked).await;
+                if subscribes {
+                    reply.encode(&mut self.outbuf, self.session.resp3);
+                }
+                // Messages this command published to this very connection
+                // go first, as Redis writes them first.
+                if self.session.is_subscribed() {
+                    while let Ok(delivery) = self.delivery_rx.try_recv() {
+                        self.encode_delivery(delivery);
+                    }
+                }
+                if !subscribes {
+                    reply.encode(&mut self.outbuf, self.session.resp3);
+                }
+                if self.session.close_after_reply {
+                    break;
+                }
+            }
+            self.flush().await?;
+            if self.session.close_after_reply || self.session.shared.is_shutting_down() {
+                return Ok(());
+            }
+            // Between requests a client holds no buffers: they are taken
+            // again when bytes arrive or a reply is written.
+            if self.inbuf.is_empty() && self.inbuf.capacity() > 0 {
+                self.inbuf = BytesMut::new();
+            }
+            if self.outbuf.capacity() > 0 {
+                self.outbuf = BytesMut::new();
+            }
+            tokio::select! {
+                read = read_more(&self.socket, &mut self.inbuf) => {
+                    let n = read?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    self.session.shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Some(delivery) = self.delivery_rx.recv() => {
+                    self.encode_delivery(delivery);
+                    while let Ok(more) = self.delivery_rx.try_recv() {
+                        self.encode_delivery(more);
+                    }
+                }
+                _ = self.session.kill.notified() => return Ok(()),
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.outbuf.is_empty() {
+            return Ok(());
+        }
+        self.session
+            .shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
+        // A client that stops reading blocks this write; CLIENT KILL and the
+        // pub/sub output limits must still be able to close it.
+        tokio::select! {
+            written = self.socket.write_all(&self.outbuf) => written?,
+            _ = self.session.kill.notified() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+            }
+        }
+        self.outbuf.clear();
+        Ok(())
+    }
+
+    fn encode_delivery(&mut self, delivery: Delivery) {
+        self.session.subs.subscriber().taken(&delivery);
+        if self.session.predates(&delivery) {
+            return;
+        }
+        let frame = match delivery {
+            Delivery::Message {
+                channel, payload, ..
+            } => Reply::Push(vec![
+                Reply::bulk_str("message"),
+                Reply::Bulk(channel),
+                Reply::Bulk(payload),
+            ]),
+            Delivery::PMessage {
+                pattern,
+                channel,
+                payload,
+                ..
+            } => Reply::Push(vec![
+                Reply::bulk_str("pmessage"),
+                Reply::Bulk(pattern),
+                Reply::Bulk(channel),
+                Reply::Bulk(payload),
+            ]),
+        };
+        frame.encode(&mut self.outbuf, self.session.resp3);
+    }
+
+    /// Runs the writes collected from a pipeline and encodes their replies.
+    async fn answer_writes(&mut self, writes: &mut Vec<Job>) {
+        if writes.is_empty() {
+            return;
+        }
+        for reply in self
+            .batcher
+            .write_many(&self.session.shared, std::mem::take(writes))
+            .await
+        {
+            reply.encode(&mut self.outbuf, self.session.resp3);
+        }
+    }
+}

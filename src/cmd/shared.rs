@@ -1,0 +1,90 @@
+//! What every command may use beyond its own session: the store, the bus,
+//! the event side, the client registry, the statistics and the limits. The
+//! server builds it; commands receive it (never the server's wiring).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::sync::{Notify, watch};
+
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::events::Events;
+use crate::store::Store;
+
+/// State every connection and background task shares.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
+    /// The event side: relay state, notify flags, commit-and-wake.
+    pub events: Arc<Events>,
+    /// Connected clients, for CLIENT LIST/KILL and INFO.
+    pub clients: DashMap<u64, ClientHandle>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub started: Instant,
+    /// Flips to true when the server begins shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Where the listener is bound (INFO's tcp_port, CLIENT LIST's laddr).
+    pub local_addr: SocketAddr,
+    /// protected-mode (CONFIG SET may turn it off at run time).
+    pub protected_mode: AtomicBool,
+}
+
+/// Counters INFO stats reports.
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+/// What other connections may see and do to a connection.
+pub struct ClientHandle {
+    pub info: Arc<Mutex<ClientInfo>>,
+    /// Notified by CLIENT KILL.
+    pub kill: Arc<Notify>,
+}
+
+/// The fields CLIENT LIST/INFO print.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub name: Bytes,
+    pub lib_name: Bytes,
+    pub lib_ver: Bytes,
+    pub db: u32,
+    pub created: Instant,
+    pub last_active: Instant,
+    pub last_cmd: String,
+    pub sub: usize,
+    pub psub: usize,
+    /// Queued commands while in MULTI, -1 outside.
+    pub multi: i64,
+    pub resp: u8,
+}
+
+impl Shared {
+    /// Protected mode refuses clients from other hosts while no password
+    /// is set (Redis 7: whatever the bind address).
+    pub fn refuses_as_protected(&self, peer: SocketAddr) -> bool {
+        self.protected_mode.load(Ordering::Relaxed)
+            && self.config.requirepass.is_none()
+            && (self.config.peers_are_remote || !peer.ip().is_loopback())
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
