@@ -1,22 +1,36 @@
 //! # respire: a Redis-protocol server whose state lives in SQL
 //!
-//! Layout, from the socket inwards:
+//! Layout, from the socket inwards. Each layer uses only the ones below it
+//! (`python3 ../shared/tools/module-cycles.py` finds no import cycle).
 //!
-//! - [`server`]: the listener, connection limit, background tasks and
-//!   graceful shutdown; [`Shared`](server::Shared) is the state they share.
-//! - [`connection`]: one task per client; pipelined request framing
-//!   ([`protocol`]), RESP2/RESP3 replies ([`reply`]), MULTI queueing,
-//!   subscribed mode.
-//! - [`batch`]: runs data commands against the store; write commands that
-//!   arrive together share one transaction (group commit).
-//! - [`cmd`]: the command table and one file per command family; every
-//!   error text lives in [`cmd::errors`].
+//! - [`server`]: the listener, protected mode and the connection limit,
+//!   the background tasks, graceful shutdown. Builds everything below and
+//!   uses all of it; nothing imports it.
+//! - [`client`]: one task per connection: frames requests ([`protocol`]),
+//!   hands each to the command layer with the client's session, writes
+//!   replies ([`reply`]) and pub/sub deliveries. Uses [`cmd`], [`bus`]'s
+//!   delivery type, [`protocol`], [`reply`].
+//! - [`cmd`]: the commands. [`cmd::table`] (every command's spec, checked
+//!   once per request), [`cmd::dispatch`] (the one path a command runs:
+//!   AUTH, MULTI queueing, subscribed mode, EXEC), [`cmd::session`] (the
+//!   per-client state commands change), [`cmd::shared`] (what commands may
+//!   use: store, bus, events, client registry, stats, limits),
+//!   [`cmd::batch`] (group commit of writes), one file per family, and
+//!   [`cmd::errors`] (every text a command answers with). Uses [`events`],
+//!   [`store`], [`bus`], [`config`], [`reply`], [`glob`], [`clock`].
+//! - [`events`]: the event log's way to subscribers: [`events::Events`]
+//!   (relay state, notify flags, the one commit-and-wake sequence), the
+//!   relay, the JetStream stream, shared settings that travel the log, the
+//!   expiry sweeper. Uses [`store`], [`bus`], [`config`], [`clock`].
+//! - [`bus`]: pub/sub: the local registry, each client's
+//!   [`Subscriptions`](bus::Subscriptions) (released on drop), NATS (large
+//!   messages in chunks). Uses [`config`], [`glob`].
 //! - [`store`]: the [`Store`](store::Store)/[`Txn`](store::Txn) traits
-//!   (typed, no SQL in their signatures) and the SQLite implementation.
-//! - [`events`]: keyspace-event flags, the relay from the event log to the
-//!   bus, and the active-expiry sweeper.
-//! - [`bus`]: pub/sub fan-out to subscribed connections.
-//! - [`config`], [`clock`], [`glob`]: flags, time, Redis glob matching.
+//!   (typed, no SQL in their signatures), the SQLite and MySQL/TiDB
+//!   implementations, the key hash, the conflict-retry policy and the
+//!   setting names. Uses [`clock`] only.
+//! - Leaves: [`protocol`] (request framing and its limits), [`reply`]
+//!   (RESP2/RESP3 encoding), [`config`] (flags), [`clock`], [`glob`].
 
 pub mod bus;
 pub mod client;

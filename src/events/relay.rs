@@ -83,31 +83,49 @@ impl Tail {
     async fn poll(&mut self, store: &dyn Store) -> StoreResult<(Vec<LoggedEvent>, bool)> {
         let batch = store.events_after(self.position, BATCH).await?;
         let full = batch.len() as u32 == BATCH;
+        let filled = if self.gaps.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<i64> = self.gaps.keys().copied().collect();
+            store.events_by_id(&ids).await?
+        };
+        let out = self.plan(batch, filled, Instant::now());
+        Ok((out, full))
+    }
+
+    /// The pure step of [`Tail::poll`]: given the events after the
+    /// position (`batch`, in id order) and those that appeared in known
+    /// gaps (`filled`), what to hand on (gap events first), and the
+    /// position and gaps [`Tail::commit`] will apply. Gaps older than
+    /// [`GAP_WAIT`] are given up.
+    fn plan(
+        &mut self,
+        batch: Vec<LoggedEvent>,
+        filled: Vec<LoggedEvent>,
+        now: Instant,
+    ) -> Vec<LoggedEvent> {
         let mut gaps = self.gaps.clone();
         let mut position = self.position;
-        let mut out = Vec::with_capacity(batch.len());
-        if !gaps.is_empty() {
-            let ids: Vec<i64> = gaps.keys().copied().collect();
-            for event in store.events_by_id(&ids).await? {
-                gaps.remove(&event.id);
+        let mut out = Vec::with_capacity(batch.len() + filled.len());
+        for event in filled {
+            if gaps.remove(&event.id).is_some() {
                 out.push(event);
             }
-            gaps.retain(|_, seen| seen.elapsed() < GAP_WAIT);
         }
+        gaps.retain(|_, seen| now.duration_since(*seen) < GAP_WAIT);
         for event in batch {
             if event.id > position + 1 && gaps.len() < MAX_GAPS {
-                let seen = Instant::now();
                 gaps.extend(
                     (position + 1..event.id)
                         .take(MAX_GAPS - gaps.len())
-                        .map(|id| (id, seen)),
+                        .map(|id| (id, now)),
                 );
             }
-            position = event.id;
+            position = position.max(event.id);
             out.push(event);
         }
         self.pending = Some((position, gaps));
-        Ok((out, full))
+        out
     }
 
     fn commit(&mut self) {
@@ -381,5 +399,75 @@ async fn trim(shared: &Events) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64) -> LoggedEvent {
+        LoggedEvent {
+            id,
+            db: 0,
+            key: bytes::Bytes::from(format!("k{id}")),
+            name: "set".into(),
+            class: b'$',
+        }
+    }
+
+    fn ids(events: &[LoggedEvent]) -> Vec<i64> {
+        events.iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn a_lower_id_committed_late_is_handed_on_once() {
+        let now = Instant::now();
+        let mut tail = Tail::new(0);
+        // 1, 2 and 4 committed; 3 is still in flight.
+        let out = tail.plan(vec![event(1), event(2), event(4)], vec![], now);
+        assert_eq!(ids(&out), [1, 2, 4]);
+        tail.commit();
+        assert_eq!(tail.position, 4);
+        assert_eq!(tail.gaps.keys().copied().collect::<Vec<_>>(), [3]);
+        // 3 commits; 5 is new.
+        let out = tail.plan(vec![event(5)], vec![event(3)], now);
+        assert_eq!(ids(&out), [3, 5]);
+        tail.commit();
+        assert!(tail.gaps.is_empty());
+        // 3 seen again (a repeated read) is not handed on twice.
+        let out = tail.plan(vec![], vec![event(3)], now);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn nothing_moves_until_commit() {
+        let now = Instant::now();
+        let mut tail = Tail::new(10);
+        let out = tail.plan(vec![event(12)], vec![], now);
+        assert_eq!(ids(&out), [12]);
+        // The hand-on failed: the next poll starts from the same place.
+        assert_eq!(tail.position, 10);
+        let out = tail.plan(vec![event(12)], vec![], now);
+        assert_eq!(ids(&out), [12]);
+        tail.commit();
+        assert_eq!(tail.position, 12);
+        assert_eq!(tail.gaps.keys().copied().collect::<Vec<_>>(), [11]);
+    }
+
+    #[test]
+    fn gaps_are_given_up_after_the_wait_and_bounded() {
+        let start = Instant::now();
+        let mut tail = Tail::new(0);
+        tail.plan(vec![event(3)], vec![], start);
+        tail.commit();
+        assert_eq!(tail.gaps.len(), 2);
+        tail.plan(vec![], vec![], start + GAP_WAIT + Duration::from_secs(1));
+        tail.commit();
+        assert!(tail.gaps.is_empty());
+        // A huge jump remembers at most MAX_GAPS ids.
+        tail.plan(vec![event(3 + MAX_GAPS as i64 * 2)], vec![], start);
+        tail.commit();
+        assert_eq!(tail.gaps.len(), MAX_GAPS);
     }
 }

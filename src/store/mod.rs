@@ -104,7 +104,7 @@ pub struct Event {
 
 /// The class of a setting event: not a keyspace event but a change of a
 /// deployment-wide setting, logged in the changing transaction so every
-/// relay applies it at its position in the log (see [`crate::settings`]).
+/// relay applies it at its position in the log (see [`crate::events::settings`]).
 /// Never delivered as a notification ([`crate::events::flags::wanted`] is
 /// false for it).
 pub const SETTING_CLASS: u8 = b'!';
@@ -244,7 +244,7 @@ pub trait Store: Send + Sync + 'static {
         ttl_ms: i64,
     ) -> StoreResult<bool>;
     /// A deployment-wide setting's current value (changes go through
-    /// [`Txn::put_setting`], see [`crate::settings`]).
+    /// [`Txn::put_setting`], see [`crate::events::settings`]).
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
     /// Closes every connection after in-flight work finishes.
     async fn close(&self);

@@ -1,0 +1,30 @@
+//! The layers import downward only: `module-cycles.py` (in the shared
+//! tools beside the repository) finds no import cycle among src/'s files.
+//! It also runs before every commit (.githooks/pre-commit).
+
+use std::path::Path;
+
+#[test]
+fn no_import_cycles() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tool = root.join("../shared/tools/module-cycles.py");
+    if !tool.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} is missing",
+            tool.display()
+        );
+        eprintln!("SKIPPED: {} not found", tool.display());
+        return;
+    }
+    let out = std::process::Command::new("python3")
+        .arg(&tool)
+        .arg(root.join("src"))
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("cycles: 0"),
+        "import cycles:\n{text}"
+    );
+}
