@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
 
 use crate::bus::Delivery;
+use crate::cmd::Session;
 use crate::cmd::batch::{Batcher, Job};
 use crate::cmd::dispatch::dispatch;
-use crate::cmd::session::Session;
 use crate::cmd::shared::Shared;
 use crate::cmd::table;
 use crate::protocol::{FrameError, FrameLimits, Framer};

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
+use super::Session;
 use super::errors::{self, CmdResult, err};
-use super::session::Session;
 use super::shared::ClientInfo;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, int_arg, is, spec};
 use crate::reply::{OK, Reply};
@@ -32,7 +32,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Ping the server",
-    ),
+    )
+    .with(session!(cmd_ping)),
     spec(
         "echo",
         2,
@@ -42,7 +43,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Echo the given string",
-    ),
+    )
+    .with(session!(cmd_echo)),
     spec(
         "quit",
         -1,
@@ -52,7 +54,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Close the connection",
-    ),
+    )
+    .with(session!(cmd_quit)),
     spec(
         "reset",
         1,
@@ -62,7 +65,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "6.2.0",
         "Reset the connection",
-    ),
+    )
+    .with(session!(cmd_reset)),
     spec(
         "select",
         2,
@@ -72,7 +76,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Change the selected database for the current connection",
-    ),
+    )
+    .with(session!(cmd_select)),
     spec(
         "auth",
         -2,
@@ -82,7 +87,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Authenticate to the server",
-    ),
+    )
+    .with(session!(cmd_auth)),
     spec(
         "hello",
         -1,
@@ -92,7 +98,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "6.0.0",
         "Handshake with Redis",
-    ),
+    )
+    .with(session!(cmd_hello)),
     CommandSpec {
         subcommands: CLIENT_SUBCOMMANDS,
         ..spec(
@@ -105,6 +112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.4.0",
             "A container for client connection commands",
         )
+        .with(session!(cmd_client))
     },
 ];
 
@@ -147,32 +155,84 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
     HELP_SUBCOMMAND,
 ];
 
-pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    match spec.name {
-        "ping" => ping(conn, args),
-        "echo" => Ok(Reply::Bulk(args[1].clone())),
-        "quit" => {
-            conn.close_after_reply = true;
-            Ok(OK)
-        }
-        "reset" => {
-            reset(conn);
-            Ok(Reply::Status("RESET"))
-        }
-        "select" => {
-            let db = int_arg(&args[1])?;
-            if db < 0 || db >= conn.shared.config.databases as i64 {
-                return err(errors::DB_OUT_OF_RANGE);
-            }
-            conn.db = db as u32;
-            conn.info.lock().unwrap().db = conn.db;
-            Ok(OK)
-        }
-        "auth" => auth(conn, args),
-        "hello" => hello(conn, args),
-        "client" => client(conn, args),
-        _ => err(format!("ERR unhandled command '{}'", spec.name)),
+/// PING.
+pub(crate) async fn cmd_ping(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ping(conn, args)
+}
+
+/// ECHO.
+pub(crate) async fn cmd_echo(
+    _conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    Ok(Reply::Bulk(args[1].clone()))
+}
+
+/// QUIT.
+pub(crate) async fn cmd_quit(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    conn.close_after_reply = true;
+    Ok(OK)
+}
+
+/// RESET.
+pub(crate) async fn cmd_reset(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    reset(conn);
+    Ok(Reply::Status("RESET"))
+}
+
+/// SELECT.
+pub(crate) async fn cmd_select(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let db = int_arg(&args[1])?;
+    if db < 0 || db >= conn.shared.config.databases as i64 {
+        return err(errors::DB_OUT_OF_RANGE);
     }
+    conn.db = db as u32;
+    conn.info.lock().unwrap().db = conn.db;
+    Ok(OK)
+}
+
+/// AUTH.
+pub(crate) async fn cmd_auth(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    auth(conn, args)
+}
+
+/// HELLO.
+pub(crate) async fn cmd_hello(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    hello(conn, args)
+}
+
+/// CLIENT.
+pub(crate) async fn cmd_client(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    client(conn, args)
 }
 
 fn ping(conn: &Session, args: &[Bytes]) -> CmdResult {

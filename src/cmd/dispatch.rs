@@ -6,10 +6,10 @@
 
 use bytes::Bytes;
 
+use super::Session;
 use super::batch::{self, Batcher, Job};
 use super::errors::{self, CmdError, CmdResult, err};
-use super::session::Session;
-use super::{CommandSpec, Ctx, Family, connection, introspection, pubsub, table, transaction};
+use super::{CommandSpec, Ctx, Handler, table, transaction};
 use crate::clock::now_ms;
 use crate::reply::Reply;
 use crate::store::{Access, MAX_RETRIES, StoreError, retry_delay};
@@ -85,16 +85,11 @@ pub async fn call(
     if conn.shared.config.panic_on_command.as_deref() == Some(spec.name) {
         panic!("panic_on_command {}", spec.name);
     }
-    let result = match spec.family {
-        Family::String | Family::Hash | Family::Keys => {
-            return run_data(conn, batcher, spec, args).await;
-        }
-        Family::Transaction if spec.name == "exec" => exec(conn, batcher).await,
-        Family::Connection => connection::execute(conn, spec, &args).await,
-        Family::Server => crate::cmd::server::execute(conn, spec, &args).await,
-        Family::Introspection => introspection::execute(conn, spec, &args).await,
-        Family::PubSub => pubsub::execute(conn, spec, &args).await,
-        Family::Transaction => transaction::execute(conn, spec, &args).await,
+    let result = match spec.handler {
+        Handler::Data(_) => return run_data(conn, batcher, spec, args).await,
+        Handler::Exec => exec(conn, batcher).await,
+        Handler::Session(run) => run(conn, spec, &args).await,
+        Handler::None => err(format!("ERR unhandled command '{}'", spec.name)),
     };
     result.unwrap_or_else(CmdError::into_reply)
 }

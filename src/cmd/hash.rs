@@ -26,7 +26,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Set the string value of a hash field",
-    ),
+    )
+    .with(data!(cmd_hset)),
     spec(
         "hsetnx",
         4,
@@ -36,7 +37,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Set the value of a hash field, only if the field does not exist",
-    ),
+    )
+    .with(data!(cmd_hsetnx)),
     spec(
         "hmset",
         -4,
@@ -46,7 +48,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Set multiple hash fields to multiple values",
-    ),
+    )
+    .with(data!(cmd_hset)),
     spec(
         "hget",
         3,
@@ -56,7 +59,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Get the value of a hash field",
-    ),
+    )
+    .with(data!(cmd_hget)),
     spec(
         "hmget",
         -3,
@@ -66,7 +70,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Get the values of all the given hash fields",
-    ),
+    )
+    .with(data!(cmd_hmget)),
     spec(
         "hgetall",
         2,
@@ -76,7 +81,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Get all the fields and values in a hash",
-    ),
+    )
+    .with(data!(cmd_hgetall)),
     spec(
         "hdel",
         -3,
@@ -86,7 +92,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Delete one or more hash fields",
-    ),
+    )
+    .with(data!(cmd_hdel)),
     spec(
         "hexists",
         3,
@@ -96,7 +103,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Determine if a hash field exists",
-    ),
+    )
+    .with(data!(cmd_hexists)),
     spec(
         "hlen",
         2,
@@ -106,7 +114,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Get the number of fields in a hash",
-    ),
+    )
+    .with(data!(cmd_hlen)),
     spec(
         "hkeys",
         2,
@@ -116,7 +125,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Get all the fields in a hash",
-    ),
+    )
+    .with(data!(cmd_hgetall)),
     spec(
         "hvals",
         2,
@@ -126,7 +136,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Get all the values in a hash",
-    ),
+    )
+    .with(data!(cmd_hgetall)),
     spec(
         "hincrby",
         4,
@@ -136,7 +147,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Increment the integer value of a hash field by the given number",
-    ),
+    )
+    .with(data!(cmd_hincrby)),
     spec(
         "hincrbyfloat",
         4,
@@ -146,7 +158,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Increment the float value of a hash field by the given amount",
-    ),
+    )
+    .with(data!(cmd_hincrbyfloat)),
     spec(
         "hstrlen",
         3,
@@ -156,7 +169,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "3.2.0",
         "Get the length of the value of a hash field",
-    ),
+    )
+    .with(data!(cmd_hstrlen)),
     spec(
         "hscan",
         -3,
@@ -166,7 +180,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.8.0",
         "Incrementally iterate hash fields and associated values",
-    ),
+    )
+    .with(data!(cmd_hscan)),
     spec(
         "hrandfield",
         -2,
@@ -176,7 +191,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "6.2.0",
         "Get one or multiple random fields from a hash",
-    ),
+    )
+    .with(data!(cmd_hrandfield)),
 ];
 
 /// Redis keeps hashes of up to this many fields as one listpack, which
@@ -186,118 +202,208 @@ const SMALL_HASH: i64 = 512;
 /// Largest reply HRANDFIELD with a negative count builds (see there).
 const MAX_RANDOM_REPEATS: u64 = 1 << 22;
 
-pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
+/// HSET / HMSET.
+pub(crate) async fn cmd_hset(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
     let key = &args[1];
-    match name {
-        "hset" | "hmset" => {
-            if args.len() % 2 == 1 {
-                return err(errors::wrong_arity(name));
-            }
-            let existed = write_hash(ctx, key).await?;
-            let pairs: Vec<(Bytes, Bytes)> = args[2..]
-                .chunks(2)
-                .map(|p| (p[0].clone(), p[1].clone()))
-                .collect();
-            if !existed {
-                ctx.notify(b'n', "new", key);
-            }
-            let added = ctx.txn.hash_put(ctx.db, key, &pairs).await?;
-            ctx.notify(b'h', "hset", key);
-            Ok(if name == "hset" {
-                Reply::Int(added)
-            } else {
-                OK
-            })
-        }
-        "hsetnx" => {
-            let existed = write_hash(ctx, key).await?;
-            if existed && field(ctx, key, &args[2]).await?.is_some() {
-                return Ok(Reply::Int(0));
-            }
-            if !existed {
-                ctx.notify(b'n', "new", key);
-            }
-            ctx.txn
-                .hash_put(ctx.db, key, &[(args[2].clone(), args[3].clone())])
-                .await?;
-            ctx.notify(b'h', "hset", key);
-            Ok(Reply::Int(1))
-        }
-        "hget" => {
-            let value = if read_hash(ctx, key).await? {
-                field(ctx, key, &args[2]).await?
-            } else {
-                None
-            };
-            Ok(Reply::opt_bulk(value))
-        }
-        "hmget" => {
-            let fields = &args[2..];
-            let values = if read_hash(ctx, key).await? {
-                ctx.txn.hash_get(ctx.db, key, fields).await?
-            } else {
-                vec![None; fields.len()]
-            };
-            Ok(Reply::Array(
-                values.into_iter().map(Reply::opt_bulk).collect(),
-            ))
-        }
-        "hgetall" | "hkeys" | "hvals" => {
-            let pairs = if read_hash(ctx, key).await? {
-                ctx.txn.hash_all(ctx.db, key).await?
-            } else {
-                Vec::new()
-            };
-            Ok(match name {
-                "hgetall" => Reply::Map(
-                    pairs
-                        .into_iter()
-                        .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
-                        .collect(),
-                ),
-                "hkeys" => Reply::bulks(pairs.into_iter().map(|(f, _)| f)),
-                _ => Reply::bulks(pairs.into_iter().map(|(_, v)| v)),
-            })
-        }
-        "hdel" => {
-            if ctx.for_write_of(key, KeyKind::Hash).await?.is_none() {
-                return Ok(Reply::Int(0));
-            }
-            let (removed, key_gone) = ctx.txn.hash_delete(ctx.db, key, &args[2..]).await?;
-            if removed > 0 {
-                ctx.notify(b'h', "hdel", key);
-                if key_gone {
-                    ctx.notify(b'g', "del", key);
-                }
-            }
-            Ok(Reply::Int(removed))
-        }
-        "hexists" => {
-            let found = read_hash(ctx, key).await? && field(ctx, key, &args[2]).await?.is_some();
-            Ok(Reply::Int(found as i64))
-        }
-        "hlen" => {
-            let len = if read_hash(ctx, key).await? {
-                ctx.txn.hash_len(ctx.db, key).await?
-            } else {
-                0
-            };
-            Ok(Reply::Int(len))
-        }
-        "hstrlen" => {
-            let value = if read_hash(ctx, key).await? {
-                field(ctx, key, &args[2]).await?
-            } else {
-                None
-            };
-            Ok(Reply::Int(value.map_or(0, |v| v.len() as i64)))
-        }
-        "hincrby" => hincrby(ctx, args).await,
-        "hincrbyfloat" => hincrbyfloat(ctx, args).await,
-        "hscan" => hscan(ctx, args).await,
-        "hrandfield" => hrandfield(ctx, args).await,
-        _ => err(format!("ERR unhandled hash command '{name}'")),
+    let name = spec.name;
+    if args.len() % 2 == 1 {
+        return err(errors::wrong_arity(name));
     }
+    let existed = write_hash(ctx, key).await?;
+    let pairs: Vec<(Bytes, Bytes)> = args[2..]
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect();
+    if !existed {
+        ctx.notify(b'n', "new", key);
+    }
+    let added = ctx.txn.hash_put(ctx.db, key, &pairs).await?;
+    ctx.notify(b'h', "hset", key);
+    Ok(if name == "hset" {
+        Reply::Int(added)
+    } else {
+        OK
+    })
+}
+
+/// HSETNX.
+pub(crate) async fn cmd_hsetnx(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let existed = write_hash(ctx, key).await?;
+    if existed && field(ctx, key, &args[2]).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    if !existed {
+        ctx.notify(b'n', "new", key);
+    }
+    ctx.txn
+        .hash_put(ctx.db, key, &[(args[2].clone(), args[3].clone())])
+        .await?;
+    ctx.notify(b'h', "hset", key);
+    Ok(Reply::Int(1))
+}
+
+/// HGET.
+pub(crate) async fn cmd_hget(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let value = if read_hash(ctx, key).await? {
+        field(ctx, key, &args[2]).await?
+    } else {
+        None
+    };
+    Ok(Reply::opt_bulk(value))
+}
+
+/// HMGET.
+pub(crate) async fn cmd_hmget(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let fields = &args[2..];
+    let values = if read_hash(ctx, key).await? {
+        ctx.txn.hash_get(ctx.db, key, fields).await?
+    } else {
+        vec![None; fields.len()]
+    };
+    Ok(Reply::Array(
+        values.into_iter().map(Reply::opt_bulk).collect(),
+    ))
+}
+
+/// HGETALL / HKEYS / HVALS.
+pub(crate) async fn cmd_hgetall(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let name = spec.name;
+    let pairs = if read_hash(ctx, key).await? {
+        ctx.txn.hash_all(ctx.db, key).await?
+    } else {
+        Vec::new()
+    };
+    Ok(match name {
+        "hgetall" => Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
+                .collect(),
+        ),
+        "hkeys" => Reply::bulks(pairs.into_iter().map(|(f, _)| f)),
+        _ => Reply::bulks(pairs.into_iter().map(|(_, v)| v)),
+    })
+}
+
+/// HDEL.
+pub(crate) async fn cmd_hdel(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    if ctx.for_write_of(key, KeyKind::Hash).await?.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    let (removed, key_gone) = ctx.txn.hash_delete(ctx.db, key, &args[2..]).await?;
+    if removed > 0 {
+        ctx.notify(b'h', "hdel", key);
+        if key_gone {
+            ctx.notify(b'g', "del", key);
+        }
+    }
+    Ok(Reply::Int(removed))
+}
+
+/// HEXISTS.
+pub(crate) async fn cmd_hexists(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let found = read_hash(ctx, key).await? && field(ctx, key, &args[2]).await?.is_some();
+    Ok(Reply::Int(found as i64))
+}
+
+/// HLEN.
+pub(crate) async fn cmd_hlen(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let len = if read_hash(ctx, key).await? {
+        ctx.txn.hash_len(ctx.db, key).await?
+    } else {
+        0
+    };
+    Ok(Reply::Int(len))
+}
+
+/// HSTRLEN.
+pub(crate) async fn cmd_hstrlen(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let value = if read_hash(ctx, key).await? {
+        field(ctx, key, &args[2]).await?
+    } else {
+        None
+    };
+    Ok(Reply::Int(value.map_or(0, |v| v.len() as i64)))
+}
+
+/// HINCRBY.
+pub(crate) async fn cmd_hincrby(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    hincrby(ctx, args).await
+}
+
+/// HINCRBYFLOAT.
+pub(crate) async fn cmd_hincrbyfloat(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    hincrbyfloat(ctx, args).await
+}
+
+/// HSCAN.
+pub(crate) async fn cmd_hscan(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    hscan(ctx, args).await
+}
+
+/// HRANDFIELD.
+pub(crate) async fn cmd_hrandfield(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    hrandfield(ctx, args).await
 }
 
 /// Looks a hash up for reading, counting the hit or miss as Redis's

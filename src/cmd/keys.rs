@@ -27,7 +27,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Delete a key",
-    ),
+    )
+    .with(data!(cmd_del)),
     spec(
         "unlink",
         -2,
@@ -37,7 +38,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
-    ),
+    )
+    .with(data!(cmd_del)),
     spec(
         "exists",
         -2,
@@ -47,7 +49,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Determine if a key exists",
-    ),
+    )
+    .with(data!(cmd_exists)),
     spec(
         "touch",
         -2,
@@ -57,7 +60,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "3.2.1",
         "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-    ),
+    )
+    .with(data!(cmd_exists)),
     spec(
         "type",
         2,
@@ -67,7 +71,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Determine the type stored at key",
-    ),
+    )
+    .with(data!(cmd_type)),
     spec(
         "keys",
         2,
@@ -77,7 +82,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Find all keys matching the given pattern",
-    ),
+    )
+    .with(data!(cmd_keys)),
     spec(
         "scan",
         -2,
@@ -87,7 +93,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.8.0",
         "Incrementally iterate the keys space",
-    ),
+    )
+    .with(data!(cmd_scan)),
     spec(
         "randomkey",
         1,
@@ -97,7 +104,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Return a random key from the keyspace",
-    ),
+    )
+    .with(data!(cmd_randomkey)),
     spec(
         "rename",
         3,
@@ -107,7 +115,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Rename a key",
-    ),
+    )
+    .with(data!(cmd_rename)),
     spec(
         "renamenx",
         3,
@@ -117,7 +126,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Rename a key, only if the new key does not exist",
-    ),
+    )
+    .with(data!(cmd_rename)),
     spec(
         "ttl",
         2,
@@ -127,7 +137,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Get the time to live for a key in seconds",
-    ),
+    )
+    .with(data!(cmd_ttl)),
     spec(
         "pttl",
         2,
@@ -137,7 +148,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Get the time to live for a key in milliseconds",
-    ),
+    )
+    .with(data!(cmd_pttl)),
     spec(
         "expiretime",
         2,
@@ -147,7 +159,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "7.0.0",
         "Get the expiration Unix timestamp for a key",
-    ),
+    )
+    .with(data!(cmd_expiretime)),
     spec(
         "pexpiretime",
         2,
@@ -157,7 +170,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "7.0.0",
         "Get the expiration Unix timestamp for a key in milliseconds",
-    ),
+    )
+    .with(data!(cmd_pexpiretime)),
     spec(
         "expire",
         -3,
@@ -167,7 +181,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Set a key's time to live in seconds",
-    ),
+    )
+    .with(data!(cmd_expire)),
     spec(
         "pexpire",
         -3,
@@ -177,7 +192,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Set a key's time to live in milliseconds",
-    ),
+    )
+    .with(data!(cmd_expire)),
     spec(
         "expireat",
         -3,
@@ -187,7 +203,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.2.0",
         "Set the expiration for a key as a UNIX timestamp",
-    ),
+    )
+    .with(data!(cmd_expire)),
     spec(
         "pexpireat",
         -3,
@@ -197,7 +214,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-    ),
+    )
+    .with(data!(cmd_expire)),
     spec(
         "persist",
         2,
@@ -207,7 +225,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.2.0",
         "Remove the expiration from a key",
-    ),
+    )
+    .with(data!(cmd_persist)),
     spec(
         "dbsize",
         1,
@@ -217,7 +236,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         S,
         "1.0.0",
         "Return the number of keys in the selected database",
-    ),
+    )
+    .with(data!(cmd_dbsize)),
     spec(
         "flushdb",
         -1,
@@ -227,7 +247,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         S,
         "1.0.0",
         "Remove all keys from the current database",
-    ),
+    )
+    .with(data!(cmd_flushdb)),
     spec(
         "flushall",
         -1,
@@ -237,80 +258,186 @@ pub static COMMANDS: &[CommandSpec] = &[
         S,
         "1.0.0",
         "Remove all keys from all databases",
-    ),
+    )
+    .with(data!(cmd_flushdb)),
 ];
 
-pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
-    match name {
-        "del" | "unlink" => {
-            let mut deleted = 0;
-            for key in &args[1..] {
-                if ctx.for_write(key).await?.is_some() && ctx.txn.delete(ctx.db, key).await? {
-                    ctx.notify(b'g', "del", key);
-                    deleted += 1;
-                }
-            }
-            Ok(Reply::Int(deleted))
+/// DEL / UNLINK.
+pub(crate) async fn cmd_del(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let mut deleted = 0;
+    for key in &args[1..] {
+        if ctx.for_write(key).await?.is_some() && ctx.txn.delete(ctx.db, key).await? {
+            ctx.notify(b'g', "del", key);
+            deleted += 1;
         }
-        "exists" | "touch" => {
-            let mut found = 0;
-            for key in &args[1..] {
-                let hit = ctx.live(key).await?.is_some();
-                ctx.count_lookup(hit);
-                found += hit as i64;
-            }
-            Ok(Reply::Int(found))
-        }
-        "type" => {
-            let meta = ctx.live(&args[1]).await?;
-            ctx.count_lookup(meta.is_some());
-            Ok(Reply::Status(meta.map_or("none", |m| m.kind.name())))
-        }
-        "keys" => keys(ctx, &args[1]).await,
-        "scan" => scan(ctx, args).await,
-        "randomkey" => Ok(Reply::opt_bulk(ctx.txn.random_key(ctx.db, ctx.now).await?)),
-        "rename" | "renamenx" => rename(ctx, &args[1], &args[2], name == "renamenx").await,
-        "ttl" => ttl(ctx, &args[1], false, false).await,
-        "pttl" => ttl(ctx, &args[1], true, false).await,
-        "expiretime" => ttl(ctx, &args[1], false, true).await,
-        "pexpiretime" => ttl(ctx, &args[1], true, true).await,
-        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(ctx, name, args).await,
-        "persist" => {
-            let key = &args[1];
-            match ctx.for_write(key).await? {
-                Some(meta) if meta.expire_at.is_some() => {
-                    ctx.txn.set_expire(ctx.db, key, None).await?;
-                    ctx.notify(b'g', "persist", key);
-                    Ok(Reply::Int(1))
-                }
-                _ => Ok(Reply::Int(0)),
-            }
-        }
-        "dbsize" => {
-            let counts = ctx.txn.counts(ctx.now).await?;
-            Ok(Reply::Int(
-                counts.iter().find(|c| c.db == ctx.db).map_or(0, |c| c.keys),
-            ))
-        }
-        "flushdb" | "flushall" => {
-            // Redis's getFlushCommandFlags: nothing, SYNC or ASYNC.
-            let mode_ok = match args.get(1) {
-                None => true,
-                Some(mode) => args.len() == 2 && (is(mode, "sync") || is(mode, "async")),
-            };
-            if !mode_ok {
-                return err(errors::SYNTAX);
-            }
-            let db = if name == "flushdb" {
-                Some(ctx.db)
-            } else {
-                None
-            };
-            ctx.txn.flush(db).await?;
-            Ok(OK)
-        }
-        _ => err(format!("ERR unhandled keys command '{name}'")),
     }
+    Ok(Reply::Int(deleted))
+}
+
+/// EXISTS / TOUCH.
+pub(crate) async fn cmd_exists(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let mut found = 0;
+    for key in &args[1..] {
+        let hit = ctx.live(key).await?.is_some();
+        ctx.count_lookup(hit);
+        found += hit as i64;
+    }
+    Ok(Reply::Int(found))
+}
+
+/// TYPE.
+pub(crate) async fn cmd_type(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let meta = ctx.live(&args[1]).await?;
+    ctx.count_lookup(meta.is_some());
+    Ok(Reply::Status(meta.map_or("none", |m| m.kind.name())))
+}
+
+/// KEYS.
+pub(crate) async fn cmd_keys(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    keys(ctx, &args[1]).await
+}
+
+/// SCAN.
+pub(crate) async fn cmd_scan(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    scan(ctx, args).await
+}
+
+/// RANDOMKEY.
+pub(crate) async fn cmd_randomkey(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    Ok(Reply::opt_bulk(ctx.txn.random_key(ctx.db, ctx.now).await?))
+}
+
+/// RENAME / RENAMENX.
+pub(crate) async fn cmd_rename(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    rename(ctx, &args[1], &args[2], name == "renamenx").await
+}
+
+/// TTL.
+pub(crate) async fn cmd_ttl(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], false, false).await
+}
+
+/// PTTL.
+pub(crate) async fn cmd_pttl(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], true, false).await
+}
+
+/// EXPIRETIME.
+pub(crate) async fn cmd_expiretime(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], false, true).await
+}
+
+/// PEXPIRETIME.
+pub(crate) async fn cmd_pexpiretime(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], true, true).await
+}
+
+/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT.
+pub(crate) async fn cmd_expire(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    expire(ctx, name, args).await
+}
+
+/// PERSIST.
+pub(crate) async fn cmd_persist(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    match ctx.for_write(key).await? {
+        Some(meta) if meta.expire_at.is_some() => {
+            ctx.txn.set_expire(ctx.db, key, None).await?;
+            ctx.notify(b'g', "persist", key);
+            Ok(Reply::Int(1))
+        }
+        _ => Ok(Reply::Int(0)),
+    }
+}
+
+/// DBSIZE.
+pub(crate) async fn cmd_dbsize(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    let counts = ctx.txn.counts(ctx.now).await?;
+    Ok(Reply::Int(
+        counts.iter().find(|c| c.db == ctx.db).map_or(0, |c| c.keys),
+    ))
+}
+
+/// FLUSHDB / FLUSHALL.
+pub(crate) async fn cmd_flushdb(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    // Redis's getFlushCommandFlags: nothing, SYNC or ASYNC.
+    let mode_ok = match args.get(1) {
+        None => true,
+        Some(mode) => args.len() == 2 && (is(mode, "sync") || is(mode, "async")),
+    };
+    if !mode_ok {
+        return err(errors::SYNTAX);
+    }
+    let db = if name == "flushdb" {
+        Some(ctx.db)
+    } else {
+        None
+    };
+    ctx.txn.flush(db).await?;
+    Ok(OK)
 }
 
 /// KEYS pattern: every live key matching, narrowed to the pattern's

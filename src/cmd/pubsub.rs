@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use tracing::debug;
 
+use super::Session;
 use super::errors::{self, CmdResult, err};
-use super::session::Session;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::bus::BusError;
 use crate::reply::Reply;
@@ -26,7 +26,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Listen for messages published to the given channels",
-    ),
+    )
+    .with(session!(cmd_subscribe)),
     spec(
         "unsubscribe",
         -1,
@@ -36,7 +37,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Stop listening for messages posted to the given channels",
-    ),
+    )
+    .with(session!(cmd_unsubscribe)),
     spec(
         "psubscribe",
         -2,
@@ -46,7 +48,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Listen for messages published to channels matching the given patterns",
-    ),
+    )
+    .with(session!(cmd_subscribe)),
     spec(
         "punsubscribe",
         -1,
@@ -56,7 +59,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Stop listening for messages posted to channels matching the given patterns",
-    ),
+    )
+    .with(session!(cmd_punsubscribe)),
     spec(
         "publish",
         3,
@@ -66,7 +70,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Post a message to a channel",
-    ),
+    )
+    .with(session!(cmd_publish)),
     CommandSpec {
         subcommands: PUBSUB_SUBCOMMANDS,
         ..spec(
@@ -79,6 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.0",
             "A container for Pub/Sub commands",
         )
+        .with(session!(cmd_pubsub))
     },
 ];
 
@@ -111,45 +117,77 @@ static PUBSUB_SUBCOMMANDS: &[SubSpec] = &[
     HELP_SUBCOMMAND,
 ];
 
-pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    match spec.name {
-        "subscribe" | "psubscribe" => {
-            let pattern = spec.name == "psubscribe";
-            let mut replies = Vec::with_capacity(args.len() - 1);
-            let mut marked = Vec::new();
-            for name in &args[1..] {
-                let (reply, added) = subscribe(conn, name.clone(), pattern).await;
-                replies.push(reply);
-                if added && may_carry_keyspace(name, pattern) {
-                    marked.push(name.clone());
-                }
-            }
-            if !marked.is_empty() {
-                // Registered first, then the log's end read: an event logged
-                // after it reaches the new subscriptions (even if delivered
-                // before the read finished), one logged before does not.
-                let mark = watermark(conn).await;
-                let marks = if pattern {
-                    &mut conn.pattern_marks
-                } else {
-                    &mut conn.channel_marks
-                };
-                for name in marked {
-                    marks.insert(name, mark);
-                }
-            }
-            Ok(Reply::Many(replies))
+/// SUBSCRIBE / PSUBSCRIBE.
+pub(crate) async fn cmd_subscribe(
+    conn: &mut Session,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let pattern = spec.name == "psubscribe";
+    let mut replies = Vec::with_capacity(args.len() - 1);
+    let mut marked = Vec::new();
+    for name in &args[1..] {
+        let (reply, added) = subscribe(conn, name.clone(), pattern).await;
+        replies.push(reply);
+        if added && may_carry_keyspace(name, pattern) {
+            marked.push(name.clone());
         }
-        "unsubscribe" => Ok(unsubscribe_many(conn, &args[1..], false)),
-        "punsubscribe" => Ok(unsubscribe_many(conn, &args[1..], true)),
-        "publish" => match conn.shared.bus.publish(&args[1], &args[2]).await {
-            Ok(receivers) => Ok(Reply::Int(receivers as i64)),
-            Err(BusError::Unavailable(_)) => err(errors::PUBSUB_UNAVAILABLE),
-            Err(BusError::Rejected(text)) => err(text),
-        },
-        "pubsub" => pubsub(conn, args),
-        _ => err(format!("ERR unhandled command '{}'", spec.name)),
     }
+    if !marked.is_empty() {
+        // Registered first, then the log's end read: an event logged
+        // after it reaches the new subscriptions (even if delivered
+        // before the read finished), one logged before does not.
+        let mark = watermark(conn).await;
+        let marks = if pattern {
+            &mut conn.pattern_marks
+        } else {
+            &mut conn.channel_marks
+        };
+        for name in marked {
+            marks.insert(name, mark);
+        }
+    }
+    Ok(Reply::Many(replies))
+}
+
+/// UNSUBSCRIBE.
+pub(crate) async fn cmd_unsubscribe(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    Ok(unsubscribe_many(conn, &args[1..], false))
+}
+
+/// PUNSUBSCRIBE.
+pub(crate) async fn cmd_punsubscribe(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    Ok(unsubscribe_many(conn, &args[1..], true))
+}
+
+/// PUBLISH.
+pub(crate) async fn cmd_publish(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    match conn.shared.bus.publish(&args[1], &args[2]).await {
+        Ok(receivers) => Ok(Reply::Int(receivers as i64)),
+        Err(BusError::Unavailable(_)) => err(errors::PUBSUB_UNAVAILABLE),
+        Err(BusError::Rejected(text)) => err(text),
+    }
+}
+
+/// PUBSUB.
+pub(crate) async fn cmd_pubsub(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    pubsub(conn, args)
 }
 
 fn count(conn: &Session) -> Reply {

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
+use super::Session;
 use super::connection::REDIS_VERSION;
 use super::errors::{self, CmdResult, err};
-use super::session::Session;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::clock::{now_ms, now_us};
 use crate::events::flags;
@@ -29,7 +29,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Get information and statistics about the server",
-    ),
+    )
+    .with(session!(cmd_info)),
     CommandSpec {
         subcommands: CONFIG_SUBCOMMANDS,
         ..spec(
@@ -42,6 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.0.0",
             "A container for server configuration commands",
         )
+        .with(session!(cmd_config))
     },
     spec(
         "time",
@@ -52,7 +54,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Return the current server time",
-    ),
+    )
+    .with(session!(cmd_time)),
     spec(
         "lastsave",
         1,
@@ -62,7 +65,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Get the UNIX time stamp of the last successful save to disk",
-    ),
+    )
+    .with(session!(cmd_lastsave)),
 ];
 
 static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
@@ -89,20 +93,44 @@ static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
     HELP_SUBCOMMAND,
 ];
 
-pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    match spec.name {
-        "info" => info(conn, args).await,
-        "config" => config(conn, args).await,
-        "time" => {
-            let us = now_us();
-            Ok(Reply::Array(vec![
-                Reply::bulk_str(&(us / 1_000_000).to_string()),
-                Reply::bulk_str(&(us % 1_000_000).to_string()),
-            ]))
-        }
-        "lastsave" => Ok(Reply::Int(now_ms() / 1000)),
-        _ => err(format!("ERR unhandled command '{}'", spec.name)),
-    }
+/// INFO.
+pub(crate) async fn cmd_info(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    info(conn, args).await
+}
+
+/// CONFIG.
+pub(crate) async fn cmd_config(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    config(conn, args).await
+}
+
+/// TIME.
+pub(crate) async fn cmd_time(
+    _conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    let us = now_us();
+    Ok(Reply::Array(vec![
+        Reply::bulk_str(&(us / 1_000_000).to_string()),
+        Reply::bulk_str(&(us % 1_000_000).to_string()),
+    ]))
+}
+
+/// LASTSAVE.
+pub(crate) async fn cmd_lastsave(
+    _conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    Ok(Reply::Int(now_ms() / 1000))
 }
 
 /// Parameters CONFIG GET answers: (name, value). Only notify-keyspace-events

@@ -22,7 +22,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Get the value of a key",
-    ),
+    )
+    .with(data!(cmd_get)),
     spec(
         "set",
         -3,
@@ -32,7 +33,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Set the string value of a key",
-    ),
+    )
+    .with(data!(cmd_set)),
     spec(
         "setnx",
         3,
@@ -42,7 +44,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Set the value of a key, only if the key does not exist",
-    ),
+    )
+    .with(data!(cmd_setnx)),
     spec(
         "setex",
         4,
@@ -52,7 +55,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Set the value and expiration of a key",
-    ),
+    )
+    .with(data!(cmd_setex)),
     spec(
         "psetex",
         4,
@@ -62,7 +66,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Set the value and expiration in milliseconds of a key",
-    ),
+    )
+    .with(data!(cmd_setex)),
     spec(
         "getset",
         3,
@@ -72,7 +77,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Set the string value of a key and return its old value",
-    ),
+    )
+    .with(data!(cmd_getset)),
     spec(
         "getdel",
         2,
@@ -82,7 +88,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "6.2.0",
         "Get the value of a key and delete the key",
-    ),
+    )
+    .with(data!(cmd_getdel)),
     spec(
         "getex",
         -2,
@@ -92,7 +99,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "6.2.0",
         "Get the value of a key and optionally set its expiration",
-    ),
+    )
+    .with(data!(cmd_getex)),
     spec(
         "mget",
         -2,
@@ -102,7 +110,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Get the values of all the given keys",
-    ),
+    )
+    .with(data!(cmd_mget)),
     spec(
         "mset",
         -3,
@@ -112,7 +121,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.1",
         "Set multiple keys to multiple values",
-    ),
+    )
+    .with(data!(cmd_mset)),
     spec(
         "msetnx",
         -3,
@@ -122,7 +132,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.1",
         "Set multiple keys to multiple values, only if none of the keys exist",
-    ),
+    )
+    .with(data!(cmd_mset)),
     spec(
         "incr",
         2,
@@ -132,7 +143,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Increment the integer value of a key by one",
-    ),
+    )
+    .with(data!(cmd_incr)),
     spec(
         "decr",
         2,
@@ -142,7 +154,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Decrement the integer value of a key by one",
-    ),
+    )
+    .with(data!(cmd_decr)),
     spec(
         "incrby",
         3,
@@ -152,7 +165,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Increment the integer value of a key by the given amount",
-    ),
+    )
+    .with(data!(cmd_incrby)),
     spec(
         "decrby",
         3,
@@ -162,7 +176,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.0.0",
         "Decrement the integer value of a key by the given number",
-    ),
+    )
+    .with(data!(cmd_decrby)),
     spec(
         "incrbyfloat",
         3,
@@ -172,7 +187,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.6.0",
         "Increment the float value of a key by the given amount",
-    ),
+    )
+    .with(data!(cmd_incrbyfloat)),
     spec(
         "append",
         3,
@@ -182,7 +198,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Append a value to a key",
-    ),
+    )
+    .with(data!(cmd_append)),
     spec(
         "strlen",
         2,
@@ -192,7 +209,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.2.0",
         "Get the length of the value stored in a key",
-    ),
+    )
+    .with(data!(cmd_strlen)),
     spec(
         "getrange",
         4,
@@ -202,7 +220,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.4.0",
         "Get a substring of the string stored at a key",
-    ),
+    )
+    .with(data!(cmd_getrange)),
     spec(
         "setrange",
         4,
@@ -212,7 +231,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.2.0",
         "Overwrite part of a string at key starting at the specified offset",
-    ),
+    )
+    .with(data!(cmd_setrange)),
 ];
 
 /// Kept separate so the table stays one line per command above.
@@ -225,93 +245,218 @@ pub static EXTRA: &[CommandSpec] = &[spec(
     G,
     "1.0.0",
     "Get a substring of the string stored at a key",
-)];
+)
+.with(data!(cmd_getrange))];
 
-pub async fn execute(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
-    match name {
-        "get" => Ok(Reply::opt_bulk(get(ctx, &args[1]).await?)),
-        "set" => set(ctx, args).await,
-        "setnx" => {
-            let done = set_value(
-                ctx,
-                &args[1],
-                &args[2],
-                SetOptions {
-                    nx: true,
-                    ..Default::default()
-                },
-            )
-            .await?;
-            Ok(Reply::Int(done.is_some() as i64))
-        }
-        "setex" | "psetex" => {
-            let seconds = name == "setex";
-            let at = expire_at(ctx, &args[2], seconds, false, name)?;
-            set_value(
-                ctx,
-                &args[1],
-                &args[3],
-                SetOptions {
-                    expire_at: Some(at),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            Ok(OK)
-        }
-        "getset" => {
-            let old = get(ctx, &args[1]).await?;
-            set_value(ctx, &args[1], &args[2], SetOptions::default()).await?;
-            Ok(Reply::opt_bulk(old))
-        }
-        "getdel" => {
-            let old = get(ctx, &args[1]).await?;
-            if old.is_some() {
-                ctx.txn.delete(ctx.db, &args[1]).await?;
-                ctx.notify(b'g', "del", &args[1]);
-            }
-            Ok(Reply::opt_bulk(old))
-        }
-        "getex" => getex(ctx, args).await,
-        "mget" => {
-            let mut out = Vec::with_capacity(args.len() - 1);
-            for key in &args[1..] {
-                let value = match ctx.txn.string_get(ctx.db, key).await? {
-                    Some((meta, value))
-                        if meta.is_live(ctx.now) && meta.kind == KeyKind::String =>
-                    {
-                        Some(value)
-                    }
-                    _ => None,
-                };
-                ctx.count_lookup(value.is_some());
-                out.push(Reply::opt_bulk(value));
-            }
-            Ok(Reply::Array(out))
-        }
-        "mset" | "msetnx" => mset(ctx, name, args).await,
-        "incr" => incr_by(ctx, &args[1], 1).await,
-        "decr" => incr_by(ctx, &args[1], -1).await,
-        "incrby" => {
-            let by = int_arg(&args[2])?;
-            incr_by(ctx, &args[1], by).await
-        }
-        "decrby" => {
-            let by = int_arg(&args[2])?;
-            if by == i64::MIN {
-                return err("ERR decrement would overflow");
-            }
-            incr_by(ctx, &args[1], -by).await
-        }
-        "incrbyfloat" => incr_by_float(ctx, &args[1], &args[2]).await,
-        "append" => append(ctx, &args[1], &args[2]).await,
-        "strlen" => Ok(Reply::Int(
-            get(ctx, &args[1]).await?.map_or(0, |v| v.len() as i64),
-        )),
-        "getrange" | "substr" => getrange(ctx, args).await,
-        "setrange" => setrange(ctx, args).await,
-        _ => err(format!("ERR unhandled string command '{name}'")),
+/// GET.
+pub(crate) async fn cmd_get(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    Ok(Reply::opt_bulk(get(ctx, &args[1]).await?))
+}
+
+/// SET.
+pub(crate) async fn cmd_set(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    set(ctx, args).await
+}
+
+/// SETNX.
+pub(crate) async fn cmd_setnx(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let done = set_value(
+        ctx,
+        &args[1],
+        &args[2],
+        SetOptions {
+            nx: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(Reply::Int(done.is_some() as i64))
+}
+
+/// SETEX / PSETEX.
+pub(crate) async fn cmd_setex(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    let seconds = name == "setex";
+    let at = expire_at(ctx, &args[2], seconds, false, name)?;
+    set_value(
+        ctx,
+        &args[1],
+        &args[3],
+        SetOptions {
+            expire_at: Some(at),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(OK)
+}
+
+/// GETSET.
+pub(crate) async fn cmd_getset(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let old = get(ctx, &args[1]).await?;
+    set_value(ctx, &args[1], &args[2], SetOptions::default()).await?;
+    Ok(Reply::opt_bulk(old))
+}
+
+/// GETDEL.
+pub(crate) async fn cmd_getdel(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let old = get(ctx, &args[1]).await?;
+    if old.is_some() {
+        ctx.txn.delete(ctx.db, &args[1]).await?;
+        ctx.notify(b'g', "del", &args[1]);
     }
+    Ok(Reply::opt_bulk(old))
+}
+
+/// GETEX.
+pub(crate) async fn cmd_getex(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    getex(ctx, args).await
+}
+
+/// MGET.
+pub(crate) async fn cmd_mget(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let mut out = Vec::with_capacity(args.len() - 1);
+    for key in &args[1..] {
+        let value = match ctx.txn.string_get(ctx.db, key).await? {
+            Some((meta, value)) if meta.is_live(ctx.now) && meta.kind == KeyKind::String => {
+                Some(value)
+            }
+            _ => None,
+        };
+        ctx.count_lookup(value.is_some());
+        out.push(Reply::opt_bulk(value));
+    }
+    Ok(Reply::Array(out))
+}
+
+/// MSET / MSETNX.
+pub(crate) async fn cmd_mset(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    mset(ctx, name, args).await
+}
+
+/// INCR.
+pub(crate) async fn cmd_incr(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    incr_by(ctx, &args[1], 1).await
+}
+
+/// DECR.
+pub(crate) async fn cmd_decr(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    incr_by(ctx, &args[1], -1).await
+}
+
+/// INCRBY.
+pub(crate) async fn cmd_incrby(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let by = int_arg(&args[2])?;
+    incr_by(ctx, &args[1], by).await
+}
+
+/// DECRBY.
+pub(crate) async fn cmd_decrby(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let by = int_arg(&args[2])?;
+    if by == i64::MIN {
+        return err("ERR decrement would overflow");
+    }
+    incr_by(ctx, &args[1], -by).await
+}
+
+/// INCRBYFLOAT.
+pub(crate) async fn cmd_incrbyfloat(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    incr_by_float(ctx, &args[1], &args[2]).await
+}
+
+/// APPEND.
+pub(crate) async fn cmd_append(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    append(ctx, &args[1], &args[2]).await
+}
+
+/// STRLEN.
+pub(crate) async fn cmd_strlen(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    Ok(Reply::Int(
+        get(ctx, &args[1]).await?.map_or(0, |v| v.len() as i64),
+    ))
+}
+
+/// GETRANGE / SUBSTR.
+pub(crate) async fn cmd_getrange(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    getrange(ctx, args).await
+}
+
+/// SETRANGE.
+pub(crate) async fn cmd_setrange(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    setrange(ctx, args).await
 }
 
 /// A live string value; WRONGTYPE for other kinds.

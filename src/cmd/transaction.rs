@@ -8,8 +8,8 @@
 use bytes::Bytes;
 
 use super::errors::{self, CmdError, CmdResult, err};
-use super::session::{MultiState, Session, Watched};
 use super::{CommandSpec, Family, spec};
+use super::{MultiState, Session, Watched};
 use crate::clock::now_ms;
 use crate::reply::OK;
 use crate::store::{Access, Db, Txn};
@@ -28,7 +28,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.2.0",
         "Mark the start of a transaction block",
-    ),
+    )
+    .with(session!(cmd_multi)),
     spec(
         "exec",
         1,
@@ -38,7 +39,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "1.2.0",
         "Execute all commands issued after MULTI",
-    ),
+    )
+    .with(super::Handler::Exec),
     spec(
         "discard",
         1,
@@ -48,7 +50,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.0.0",
         "Discard all commands issued after MULTI",
-    ),
+    )
+    .with(session!(cmd_discard)),
     spec(
         "watch",
         -2,
@@ -58,7 +61,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.2.0",
         "Watch the given keys to determine execution of the MULTI/EXEC block",
-    ),
+    )
+    .with(session!(cmd_watch)),
     spec(
         "unwatch",
         1,
@@ -68,55 +72,74 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         "2.2.0",
         "Forget about all watched keys",
-    ),
+    )
+    .with(session!(cmd_unwatch)),
 ];
 
-pub async fn execute(conn: &mut Session, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    match spec.name {
-        "multi" => {
-            if conn.multi.is_some() {
-                return err(errors::NESTED_MULTI);
-            }
-            conn.multi = Some(MultiState::default());
-            conn.info.lock().unwrap().multi = 0;
-            Ok(OK)
-        }
-        "discard" => {
-            if conn.multi.take().is_none() {
-                return err(errors::DISCARD_WITHOUT_MULTI);
-            }
-            end_multi(conn);
-            Ok(OK)
-        }
-        "watch" => {
-            if conn.multi.is_some() {
-                return err(errors::WATCH_IN_MULTI);
-            }
-            let mut txn = conn.shared.store.begin(Access::Read).await?;
-            let now = now_ms();
-            for key in &args[1..] {
-                if conn
-                    .watched
-                    .iter()
-                    .any(|w| w.db == conn.db && w.key == *key)
-                {
-                    continue;
-                }
-                let version = live_version(&mut *txn, conn.db, key, now).await?;
-                conn.watched.push(Watched {
-                    db: conn.db,
-                    key: key.clone(),
-                    version,
-                });
-            }
-            Ok(OK)
-        }
-        "unwatch" => {
-            conn.watched.clear();
-            Ok(OK)
-        }
-        _ => err(format!("ERR unhandled command '{}'", spec.name)),
+/// MULTI.
+pub(crate) async fn cmd_multi(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    if conn.multi.is_some() {
+        return err(errors::NESTED_MULTI);
     }
+    conn.multi = Some(MultiState::default());
+    conn.info.lock().unwrap().multi = 0;
+    Ok(OK)
+}
+
+/// DISCARD.
+pub(crate) async fn cmd_discard(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    if conn.multi.take().is_none() {
+        return err(errors::DISCARD_WITHOUT_MULTI);
+    }
+    end_multi(conn);
+    Ok(OK)
+}
+
+/// WATCH.
+pub(crate) async fn cmd_watch(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    if conn.multi.is_some() {
+        return err(errors::WATCH_IN_MULTI);
+    }
+    let mut txn = conn.shared.store.begin(Access::Read).await?;
+    let now = now_ms();
+    for key in &args[1..] {
+        if conn
+            .watched
+            .iter()
+            .any(|w| w.db == conn.db && w.key == *key)
+        {
+            continue;
+        }
+        let version = live_version(&mut *txn, conn.db, key, now).await?;
+        conn.watched.push(Watched {
+            db: conn.db,
+            key: key.clone(),
+            version,
+        });
+    }
+    Ok(OK)
+}
+
+/// UNWATCH.
+pub(crate) async fn cmd_unwatch(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    conn.watched.clear();
+    Ok(OK)
 }
 
 /// Leaves MULTI: the queue is gone and WATCH ends.
