@@ -39,7 +39,7 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-trace-compares \
  -Cdebug-assertions -Coverflow-checks"
 start=$(date +%s)
-cargo build --release --locked --target "$host" $(printf -- '--bin %s ' "${targets[@]}")
+cargo build --release --target "$host" $(printf -- '--bin %s ' "${targets[@]}")
 echo "fuzz: built in $(( $(date +%s) - start )) s"
 
 failed=()

@@ -334,10 +334,16 @@ pub enum BusError {
     /// (TRYAGAIN).
     #[error("{0}")]
     Unavailable(String),
-    /// The message can never be sent as it is: the text is the permanent
-    /// error reply (`ERR ...`), already logged.
-    #[error("{0}")]
-    Rejected(String),
+    /// The message is larger than this instance reassembles
+    /// (`--nats-reassembly-limit`): it can never be sent as it is.
+    #[error("message of {size} bytes over the reassembly limit of {limit}")]
+    OverReassemblyLimit { size: usize, limit: usize },
+    /// The NATS server's max_payload is too small even for chunks.
+    #[error("max_payload {max} too small for chunks of a {size}-byte message")]
+    PayloadLimitTooSmall { max: usize, size: usize },
+    /// NATS refused the message for good (an invalid subject).
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// The pub/sub bus: the local registry, and NATS when configured.

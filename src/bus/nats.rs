@@ -201,22 +201,20 @@ impl NatsLink {
         }
         let limit = self.budget.limit;
         if payload.len() > limit {
-            let text = format!(
-                "ERR message of {} bytes is over the pub/sub transport's reassembly limit \
-                 of {limit} bytes (nats-reassembly-limit)",
-                payload.len()
-            );
-            warn!(channel = %String::from_utf8_lossy(channel), "PUBLISH refused: {text}");
-            return Err(BusError::Rejected(text));
+            let e = BusError::OverReassemblyLimit {
+                size: payload.len(),
+                limit,
+            };
+            warn!(channel = %String::from_utf8_lossy(channel), error = %e, "PUBLISH refused");
+            return Err(e);
         }
         let Some(size) = max.checked_sub(chunk::HEADER_ROOM).filter(|&n| n >= 1024) else {
-            let text = format!(
-                "ERR the NATS server's max_payload ({max} bytes) is too small to carry \
-                 a message of {} bytes in chunks",
-                payload.len()
-            );
-            warn!("PUBLISH refused: {text}");
-            return Err(BusError::Rejected(text));
+            let e = BusError::PayloadLimitTooSmall {
+                max,
+                size: payload.len(),
+            };
+            warn!(error = %e, "PUBLISH refused");
+            return Err(e);
         };
         let id = format!(
             "{:016x}.{}",
@@ -282,9 +280,8 @@ fn publish_error(e: PublishError) -> BusError {
             BusError::Unavailable(format!("NATS publish failed: {e}"))
         }
         PublishErrorKind::InvalidSubject => {
-            let text = format!("ERR pub/sub transport (NATS) refused the message: {e}");
-            warn!("PUBLISH refused: {text}");
-            BusError::Rejected(text)
+            warn!(error = %e, "PUBLISH refused");
+            BusError::Refused(e.to_string())
         }
     }
 }

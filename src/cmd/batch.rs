@@ -158,7 +158,7 @@ impl Batcher {
             replies.push(match answer {
                 Ok(answer) => answer
                     .await
-                    .unwrap_or_else(|_| Reply::error("ERR server is shutting down")),
+                    .unwrap_or_else(|_| Reply::error(super::errors::SHUTTING_DOWN)),
                 Err(i) => run_alone(shared, &refused[i]).await,
             });
         }

@@ -301,11 +301,8 @@ fn auth(conn: &mut Session, args: &[Bytes]) -> CmdResult {
 fn hello(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let mut proto = None;
     if let Some(v) = args.get(1) {
-        let v = crate::protocol::parse_i64(v).ok_or_else(|| {
-            super::errors::CmdError::Reply(
-                "ERR Protocol version is not an integer or out of range".into(),
-            )
-        })?;
+        let v = crate::protocol::parse_i64(v)
+            .ok_or_else(|| super::errors::CmdError::Reply(errors::PROTO_NOT_INTEGER.into()))?;
         if !(2..=3).contains(&v) {
             return err(errors::PROTO_VERSION);
         }
@@ -323,10 +320,7 @@ fn hello(conn: &mut Session, args: &[Bytes]) -> CmdResult {
             name = Some(&args[i + 1]);
             i += 2;
         } else {
-            return err(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&args[i])
-            ));
+            return err(errors::hello_syntax(&args[i]));
         }
     }
     if let Some((user, pass)) = creds {
@@ -336,9 +330,7 @@ fn hello(conn: &mut Session, args: &[Bytes]) -> CmdResult {
         conn.authenticated = true;
     }
     if !conn.authenticated {
-        return err(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
-        );
+        return err(errors::HELLO_NOAUTH);
     }
     if let Some(name) = name {
         set_name(conn, name)?;
@@ -388,10 +380,7 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
         b"setinfo" => {
             let value = &args[3];
             if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-                return err(format!(
-                    "ERR {} cannot contain spaces, newlines or special characters.",
-                    String::from_utf8_lossy(&args[2]).to_lowercase()
-                ));
+                return err(errors::setinfo_special_characters(&args[2]));
             }
             let mut info = conn.info.lock().unwrap();
             if is(&args[2], "lib-name") {
@@ -399,10 +388,7 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
             } else if is(&args[2], "lib-ver") {
                 info.lib_ver = value.clone();
             } else {
-                return err(format!(
-                    "ERR Unrecognized option '{}'",
-                    String::from_utf8_lossy(&args[2])
-                ));
+                return err(errors::unrecognized_option(&args[2]));
             }
             Ok(OK)
         }
@@ -497,10 +483,7 @@ fn client_list(conn: &Session, args: &[Bytes]) -> CmdResult {
                     continue;
                 }
                 _ => {
-                    return err(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(&args[i + 1])
-                    ));
+                    return err(errors::unknown_client_type(&args[i + 1]));
                 }
             };
             clients.retain(|c| (c.sub + c.psub > 0) == pubsub);
@@ -510,7 +493,7 @@ fn client_list(conn: &Session, args: &[Bytes]) -> CmdResult {
             for a in &args[i + 1..] {
                 match crate::protocol::parse_i64(a) {
                     Some(id) if id > 0 => ids.push(id as u64),
-                    _ => return err("ERR Invalid client ID"),
+                    _ => return err(errors::INVALID_CLIENT_ID),
                 }
             }
             clients.retain(|c| ids.contains(&c.id));
@@ -550,7 +533,7 @@ fn client_kill(conn: &Session, args: &[Bytes]) -> CmdResult {
             let id = crate::protocol::parse_i64(value)
                 .filter(|&id| id > 0)
                 .ok_or_else(|| {
-                    super::errors::CmdError::Reply("ERR client-id should be greater than 0".into())
+                    super::errors::CmdError::Reply(errors::CLIENT_ID_NOT_POSITIVE.into())
                 })?;
             targets.retain(|c| c.id == id as u64);
         } else if is(&args[i], "addr") {
@@ -576,7 +559,7 @@ fn client_kill(conn: &Session, args: &[Bytes]) -> CmdResult {
                     i += 2;
                     continue;
                 }
-                _ => return err(format!("ERR Unknown client type '{text}'")),
+                _ => return err(errors::unknown_client_type(value)),
             };
             targets.retain(|c| (c.sub + c.psub > 0) == pubsub);
         } else {

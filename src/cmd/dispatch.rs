@@ -67,10 +67,7 @@ pub async fn dispatch(
         return Reply::Status("QUEUED");
     }
     if !conn.resp3 && conn.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name) {
-        return Reply::error(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.full_name(&args)
-        ));
+        return Reply::error(errors::not_while_subscribed(&spec.full_name(&args)));
     }
     call(conn, batcher, spec, args).await
 }
@@ -89,7 +86,7 @@ pub async fn call(
         Handler::Data(_) => return run_data(conn, batcher, spec, args).await,
         Handler::Exec => exec(conn, batcher).await,
         Handler::Session(run) => run(conn, spec, &args).await,
-        Handler::None => err(format!("ERR unhandled command '{}'", spec.name)),
+        Handler::None => err(errors::unhandled(spec.name)),
     };
     result.unwrap_or_else(CmdError::into_reply)
 }

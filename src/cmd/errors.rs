@@ -44,6 +44,68 @@ pub const PUBSUB_UNAVAILABLE: &str = "TRYAGAIN pub/sub transport (NATS) unavaila
 pub const CURSOR: &str = "ERR invalid cursor";
 pub const NEGATIVE_COUNT: &str = "ERR value is out of range, must be positive";
 
+pub const PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
+pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
+pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+pub const SHUTTING_DOWN: &str = "ERR server is shutting down";
+pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_INVALID_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+
+pub fn hello_syntax(option: &[u8]) -> String {
+    format!(
+        "ERR Syntax error in HELLO option '{}'",
+        String::from_utf8_lossy(option)
+    )
+}
+
+pub fn setinfo_special_characters(option: &[u8]) -> String {
+    format!(
+        "ERR {} cannot contain spaces, newlines or special characters.",
+        String::from_utf8_lossy(option).to_lowercase()
+    )
+}
+
+pub fn unrecognized_option(option: &[u8]) -> String {
+    format!(
+        "ERR Unrecognized option '{}'",
+        String::from_utf8_lossy(option)
+    )
+}
+
+pub fn unknown_client_type(kind: &[u8]) -> String {
+    format!(
+        "ERR Unknown client type '{}'",
+        String::from_utf8_lossy(kind)
+    )
+}
+
+pub fn not_while_subscribed(command: &str) -> String {
+    format!(
+        "ERR Can't execute '{command}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    )
+}
+
+/// A table row whose handler does not fit how it was called (a bug).
+pub fn unhandled(command: &str) -> String {
+    format!("ERR unhandled command '{command}'")
+}
+
+/// CONFIG SET refusing one parameter, in Redis 7's words.
+pub fn config_set_failed(name: &str, reason: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+}
+
+pub fn config_set_unknown(name: &[u8]) -> String {
+    format!(
+        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+        String::from_utf8_lossy(name)
+    )
+}
+
 /// The result of a command body: a reply, or an error that aborts it
 /// before it changed anything.
 pub type CmdResult = Result<Reply, CmdError>;
@@ -81,6 +143,23 @@ pub fn store_error(e: &crate::store::StoreError) -> String {
         StoreError::TooLarge(msg) => format!("ERR {msg}"),
         StoreError::Conflict(_) => "TRYAGAIN write conflict, please retry".to_string(),
         StoreError::Other(msg) => format!("ERR store error: {msg}"),
+    }
+}
+
+/// The permanent error of a PUBLISH the transport can never carry.
+pub fn bus_rejected(e: &crate::bus::BusError) -> String {
+    use crate::bus::BusError;
+    match e {
+        BusError::Unavailable(_) => PUBSUB_UNAVAILABLE.to_string(),
+        BusError::OverReassemblyLimit { size, limit } => format!(
+            "ERR message of {size} bytes is over the pub/sub transport's reassembly limit of {limit} bytes (nats-reassembly-limit)"
+        ),
+        BusError::PayloadLimitTooSmall { max, size } => format!(
+            "ERR the NATS server's max_payload ({max} bytes) is too small to carry a message of {size} bytes in chunks"
+        ),
+        BusError::Refused(reason) => {
+            format!("ERR pub/sub transport (NATS) refused the message: {reason}")
+        }
     }
 }
 

@@ -177,7 +177,7 @@ pub(crate) async fn cmd_publish(
     match conn.shared.bus.publish(&args[1], &args[2]).await {
         Ok(receivers) => Ok(Reply::Int(receivers as i64)),
         Err(BusError::Unavailable(_)) => err(errors::PUBSUB_UNAVAILABLE),
-        Err(BusError::Rejected(text)) => err(text),
+        Err(e) => err(errors::bus_rejected(&e)),
     }
 }
 

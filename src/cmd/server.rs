@@ -229,7 +229,7 @@ async fn config(conn: &mut Session, args: &[Bytes]) -> CmdResult {
             }
             Ok(OK)
         }
-        b"rewrite" => err("ERR The server is running without a config file"),
+        b"rewrite" => err(errors::NO_CONFIG_FILE),
         b"help" => Ok(Reply::help(&[
             "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET <pattern>",
@@ -259,40 +259,42 @@ async fn config_set(conn: &mut Session, args: &[Bytes]) -> CmdResult {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         if name == "protected-mode" {
             if protected.is_some() {
-                return err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-                ));
+                return err(errors::config_set_failed(&name, "duplicate parameter"));
             }
             protected = Some(match pair[1].to_ascii_lowercase().as_slice() {
                 b"yes" => true,
                 b"no" => false,
                 _ => {
-                    return err(format!(
-                        "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'"
+                    return err(errors::config_set_failed(
+                        &name,
+                        "argument must be 'yes' or 'no'",
                     ));
                 }
             });
         } else if name == NOTIFY_SETTING {
             if notify.is_some() {
-                return err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - duplicate parameter"
+                return err(errors::config_set_failed(
+                    NOTIFY_SETTING,
+                    "duplicate parameter",
                 ));
             }
             let parsed = flags::parse(&pair[1]).ok_or_else(|| {
-                errors::CmdError::Reply(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{NOTIFY_SETTING}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
-                ).into())
+                errors::CmdError::Reply(
+                    errors::config_set_failed(
+                        NOTIFY_SETTING,
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                    )
+                    .into(),
+                )
             })?;
             notify = Some(parsed);
         } else if known.iter().any(|(n, _)| *n == name) {
-            return err(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            return err(errors::config_set_failed(
+                &name,
+                "can't set immutable config",
             ));
         } else {
-            return err(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                String::from_utf8_lossy(&pair[0])
-            ));
+            return err(errors::config_set_unknown(&pair[0]));
         }
     }
     if let Some(on) = protected {

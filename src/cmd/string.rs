@@ -407,7 +407,7 @@ pub(crate) async fn cmd_decrby(
 ) -> CmdResult {
     let by = int_arg(&args[2])?;
     if by == i64::MIN {
-        return err("ERR decrement would overflow");
+        return err(errors::DECR_OVERFLOW);
     }
     incr_by(ctx, &args[1], -by).await
 }

@@ -78,7 +78,7 @@ pub fn check(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
 pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
     match spec.handler {
         Handler::Data(run) => run(ctx, spec, args).await,
-        _ => err(format!("ERR '{}' is not a data command", spec.name)),
+        _ => err(errors::unhandled(spec.name)),
     }
 }
 
@@ -292,13 +292,13 @@ fn docs_entry(spec: &'static CommandSpec) -> Reply {
 /// COMMAND GETKEYS: the key arguments by the table's first/last/step.
 fn getkeys(command: &[Bytes]) -> CmdResult {
     let Some(spec) = lookup(&command[0]) else {
-        return err("ERR Invalid command specified");
+        return err(errors::GETKEYS_INVALID_COMMAND);
     };
     if !CommandSpec::arity_ok(spec.arity, command.len()) {
-        return err("ERR Invalid number of arguments specified for command");
+        return err(errors::GETKEYS_INVALID_ARITY);
     }
     if spec.first_key == 0 {
-        return err("ERR The command has no key arguments");
+        return err(errors::GETKEYS_NO_KEYS);
     }
     let last = if spec.last_key < 0 {
         command.len() as i32 + spec.last_key
