@@ -10,13 +10,16 @@
 //!   hands each to the command layer with the client's session, writes
 //!   replies ([`reply`]) and pub/sub deliveries. Uses [`cmd`], [`bus`]'s
 //!   delivery type, [`protocol`], [`reply`].
-//! - [`cmd`]: the commands. [`cmd::table`] (every command's spec, checked
-//!   once per request), [`cmd::dispatch`] (the one path a command runs:
-//!   AUTH, MULTI queueing, subscribed mode, EXEC), [`cmd::session`] (the
-//!   per-client state commands change), [`cmd::shared`] (what commands may
-//!   use: store, bus, events, client registry, stats, limits),
-//!   [`cmd::batch`] (group commit of writes), one file per family, and
-//!   [`cmd::errors`] (every text a command answers with). Uses [`events`],
+//! - [`cmd`]: the commands. `cmd/mod.rs` holds the core types: a
+//!   command's spec row with its [`Handler`](cmd::Handler), the per-client
+//!   [`Session`](cmd::Session) and the data commands' [`Ctx`](cmd::Ctx);
+//!   [`cmd::table`] collects every row (checked once per request; COMMAND
+//!   answers from it), [`cmd::dispatch`] is the one path a command runs
+//!   (AUTH, MULTI queueing, subscribed mode, EXEC), [`cmd::shared`] what
+//!   commands may use (store, bus, events, client registry, stats, limits),
+//!   [`cmd::batch`] group commit of writes, one file per family (string,
+//!   hash, keys, connection, server, pubsub, transaction), and
+//!   [`cmd::errors`] every text a command answers with. Uses [`events`],
 //!   [`store`], [`bus`], [`config`], [`reply`], [`glob`], [`clock`].
 //! - [`events`]: the event log's way to subscribers: [`events::Events`]
 //!   (relay state, notify flags, the one commit-and-wake sequence), the

@@ -3,16 +3,16 @@
 //! Every mutation logs its events in its own transaction
 //! ([`Events::commit`], the one commit-and-wake sequence); the relay
 //! ([`relay`]) tails the log in order and hands events to this instance's
-//! subscribers, or publishes them to the JetStream stream ([`stream`]) that
+//! subscribers, or publishes them to the JetStream stream ([`jetstream`]) that
 //! every instance consumes; shared settings travel the log the same way
 //! ([`settings`]); the sweeper ([`sweeper`]) deletes expired keys and logs
 //! their `expired` events. This layer uses the store, the bus and the
 //! config, and nothing above them.
 
 pub mod flags;
+pub mod jetstream;
 pub mod relay;
 pub mod settings;
-pub mod stream;
 pub mod sweeper;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -28,7 +28,7 @@ use std::time::Duration;
 use tracing::warn;
 
 use crate::store::{EVENT_LOG_SETTING, Event, Store, StoreResult, Txn};
-use stream::EventStream;
+use jetstream::EventStream;
 
 /// What the event side of an instance shares: its view of the store, the
 /// bus and the config, and the relay's state.
@@ -156,7 +156,7 @@ async fn start_event_stream(shared: Arc<Events>) {
         }
     };
     let _ = shared.stream_name.set(events.name().to_string());
-    let consumer = tokio::spawn(stream::consume(shared.clone(), events.clone()));
+    let consumer = tokio::spawn(jetstream::consume(shared.clone(), events.clone()));
     relay::run(shared, Some(events), true).await;
     let _ = consumer.await;
 }

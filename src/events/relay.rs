@@ -4,7 +4,7 @@
 //! and delivers to its own subscribers. With NATS, exactly one relay per
 //! deployment (the holder of the `relay` lease) publishes the log to the
 //! JetStream stream, and every instance consumes the stream
-//! ([`super::stream::consume`]). Either way the position is saved in the
+//! ([`super::jetstream::consume`]). Either way the position is saved in the
 //! store, so an event whose mutation committed is relayed even if the
 //! process died just after the commit.
 //!
@@ -34,8 +34,8 @@ use tracing::{info, warn};
 
 use super::Events;
 use super::flags;
+use super::jetstream::EventStream;
 use super::settings;
-use super::stream::EventStream;
 use crate::clock::now_ms;
 use crate::store::{LoggedEvent, Store, StoreError, StoreResult};
 
