@@ -33,7 +33,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Ping the server",
     )
-    .with(session!(cmd_ping)),
+    .with(session!(ping; sync args)),
     spec(
         "echo",
         2,
@@ -88,7 +88,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Authenticate to the server",
     )
-    .with(session!(cmd_auth)),
+    .with(session!(auth; sync args)),
     spec(
         "hello",
         -1,
@@ -99,7 +99,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.0.0",
         "Handshake with Redis",
     )
-    .with(session!(cmd_hello)),
+    .with(session!(hello; sync args)),
     CommandSpec {
         subcommands: CLIENT_SUBCOMMANDS,
         ..spec(
@@ -112,7 +112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.4.0",
             "A container for client connection commands",
         )
-        .with(session!(cmd_client))
+        .with(session!(client; sync args))
     },
 ];
 
@@ -154,15 +154,6 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
     },
     HELP_SUBCOMMAND,
 ];
-
-/// PING.
-pub(crate) async fn cmd_ping(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    ping(conn, args)
-}
 
 /// ECHO.
 pub(crate) async fn cmd_echo(
@@ -206,33 +197,6 @@ pub(crate) async fn cmd_select(
     conn.db = db as u32;
     conn.info.lock().unwrap().db = conn.db;
     Ok(OK)
-}
-
-/// AUTH.
-pub(crate) async fn cmd_auth(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    auth(conn, args)
-}
-
-/// HELLO.
-pub(crate) async fn cmd_hello(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    hello(conn, args)
-}
-
-/// CLIENT.
-pub(crate) async fn cmd_client(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    client(conn, args)
 }
 
 fn ping(conn: &Session, args: &[Bytes]) -> CmdResult {

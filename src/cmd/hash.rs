@@ -148,7 +148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Increment the integer value of a hash field by the given number",
     )
-    .with(data!(cmd_hincrby)),
+    .with(data!(hincrby; args)),
     spec(
         "hincrbyfloat",
         4,
@@ -159,7 +159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.6.0",
         "Increment the float value of a hash field by the given amount",
     )
-    .with(data!(cmd_hincrbyfloat)),
+    .with(data!(hincrbyfloat; args)),
     spec(
         "hstrlen",
         3,
@@ -181,7 +181,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.0",
         "Incrementally iterate hash fields and associated values",
     )
-    .with(data!(cmd_hscan)),
+    .with(data!(hscan; args)),
     spec(
         "hrandfield",
         -2,
@@ -192,7 +192,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Get one or multiple random fields from a hash",
     )
-    .with(data!(cmd_hrandfield)),
+    .with(data!(hrandfield; args)),
 ];
 
 /// Redis keeps hashes of up to this many fields as one listpack, which
@@ -368,42 +368,6 @@ pub(crate) async fn cmd_hstrlen(
         None
     };
     Ok(Reply::Int(value.map_or(0, |v| v.len() as i64)))
-}
-
-/// HINCRBY.
-pub(crate) async fn cmd_hincrby(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    hincrby(ctx, args).await
-}
-
-/// HINCRBYFLOAT.
-pub(crate) async fn cmd_hincrbyfloat(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    hincrbyfloat(ctx, args).await
-}
-
-/// HSCAN.
-pub(crate) async fn cmd_hscan(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    hscan(ctx, args).await
-}
-
-/// HRANDFIELD.
-pub(crate) async fn cmd_hrandfield(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    hrandfield(ctx, args).await
 }
 
 /// Looks a hash up for reading, counting the hit or miss as Redis's

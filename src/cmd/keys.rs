@@ -94,7 +94,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.0",
         "Incrementally iterate the keys space",
     )
-    .with(data!(cmd_scan)),
+    .with(data!(scan; args)),
     spec(
         "randomkey",
         1,
@@ -311,15 +311,6 @@ pub(crate) async fn cmd_keys(
     args: &[Bytes],
 ) -> CmdResult {
     keys(ctx, &args[1]).await
-}
-
-/// SCAN.
-pub(crate) async fn cmd_scan(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    scan(ctx, args).await
 }
 
 /// RANDOMKEY.

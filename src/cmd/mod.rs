@@ -11,12 +11,24 @@ macro_rules! data {
     ($f:path) => {
         $crate::cmd::Handler::Data(|ctx, spec, args| Box::pin($f(ctx, spec, args)))
     };
+    // A body that needs no spec: `data!(hincrby; args)`.
+    ($f:path; args) => {
+        $crate::cmd::Handler::Data(|ctx, _spec, args| Box::pin($f(ctx, args)))
+    };
 }
 
 /// A session command's handler, for its table row: `session!(cmd_ping)`.
 macro_rules! session {
     ($f:path) => {
         $crate::cmd::Handler::Session(|conn, spec, args| Box::pin($f(conn, spec, args)))
+    };
+    // A body that needs no spec: `session!(info; args)`.
+    ($f:path; args) => {
+        $crate::cmd::Handler::Session(|conn, _spec, args| Box::pin($f(conn, args)))
+    };
+    // ... and does not wait: `session!(ping; sync args)`.
+    ($f:path; sync args) => {
+        $crate::cmd::Handler::Session(|conn, _spec, args| Box::pin(async move { $f(conn, args) }))
     };
 }
 

@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.0",
             "A container for Pub/Sub commands",
         )
-        .with(session!(cmd_pubsub))
+        .with(session!(pubsub; sync args))
     },
 ];
 
@@ -179,15 +179,6 @@ pub(crate) async fn cmd_publish(
         Err(BusError::Unavailable(_)) => err(errors::PUBSUB_UNAVAILABLE),
         Err(e) => err(errors::bus_rejected(&e)),
     }
-}
-
-/// PUBSUB.
-pub(crate) async fn cmd_pubsub(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    pubsub(conn, args)
 }
 
 fn count(conn: &Session) -> Reply {

@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Get information and statistics about the server",
     )
-    .with(session!(cmd_info)),
+    .with(session!(info; args)),
     CommandSpec {
         subcommands: CONFIG_SUBCOMMANDS,
         ..spec(
@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.0.0",
             "A container for server configuration commands",
         )
-        .with(session!(cmd_config))
+        .with(session!(config; args))
     },
     spec(
         "time",
@@ -92,24 +92,6 @@ static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
     },
     HELP_SUBCOMMAND,
 ];
-
-/// INFO.
-pub(crate) async fn cmd_info(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    info(conn, args).await
-}
-
-/// CONFIG.
-pub(crate) async fn cmd_config(
-    conn: &mut Session,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    config(conn, args).await
-}
 
 /// TIME.
 pub(crate) async fn cmd_time(

@@ -34,7 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Set the string value of a key",
     )
-    .with(data!(cmd_set)),
+    .with(data!(set; args)),
     spec(
         "setnx",
         3,
@@ -100,7 +100,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Get the value of a key and optionally set its expiration",
     )
-    .with(data!(cmd_getex)),
+    .with(data!(getex; args)),
     spec(
         "mget",
         -2,
@@ -221,7 +221,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.4.0",
         "Get a substring of the string stored at a key",
     )
-    .with(data!(cmd_getrange)),
+    .with(data!(getrange; args)),
     spec(
         "setrange",
         4,
@@ -232,7 +232,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Overwrite part of a string at key starting at the specified offset",
     )
-    .with(data!(cmd_setrange)),
+    .with(data!(setrange; args)),
 ];
 
 /// Kept separate so the table stays one line per command above.
@@ -246,7 +246,7 @@ pub static EXTRA: &[CommandSpec] = &[spec(
     "1.0.0",
     "Get a substring of the string stored at a key",
 )
-.with(data!(cmd_getrange))];
+.with(data!(getrange; args))];
 
 /// GET.
 pub(crate) async fn cmd_get(
@@ -255,15 +255,6 @@ pub(crate) async fn cmd_get(
     args: &[Bytes],
 ) -> CmdResult {
     Ok(Reply::opt_bulk(get(ctx, &args[1]).await?))
-}
-
-/// SET.
-pub(crate) async fn cmd_set(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    set(ctx, args).await
 }
 
 /// SETNX.
@@ -330,15 +321,6 @@ pub(crate) async fn cmd_getdel(
         ctx.notify(b'g', "del", &args[1]);
     }
     Ok(Reply::opt_bulk(old))
-}
-
-/// GETEX.
-pub(crate) async fn cmd_getex(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    getex(ctx, args).await
 }
 
 /// MGET.
@@ -439,24 +421,6 @@ pub(crate) async fn cmd_strlen(
     Ok(Reply::Int(
         get(ctx, &args[1]).await?.map_or(0, |v| v.len() as i64),
     ))
-}
-
-/// GETRANGE / SUBSTR.
-pub(crate) async fn cmd_getrange(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    getrange(ctx, args).await
-}
-
-/// SETRANGE.
-pub(crate) async fn cmd_setrange(
-    ctx: &mut Ctx<'_>,
-    _spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    setrange(ctx, args).await
 }
 
 /// A live string value; WRONGTYPE for other kinds.
