@@ -172,12 +172,7 @@ impl Client {
                     && self.session.groups_with_writes(spec)
                 {
                     self.session.touch_info(spec, &args);
-                    writes.push(Job {
-                        spec,
-                        args,
-                        db: self.session.db,
-                        resp3: self.session.resp3,
-                    });
+                    writes.push(Job::new(&self.session, spec, args));
                     continue;
                 }
                 self.answer_writes(&mut writes).await;

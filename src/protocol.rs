@@ -87,13 +87,8 @@ pub struct Framer {
 
 impl Framer {
     /// Bytes held by arguments of a request still arriving.
-    pub fn held(&self) -> usize {
+    fn held(&self) -> usize {
         self.partial.as_ref().map_or(0, |p| p.held)
-    }
-
-    /// True when a request has started arriving and is not complete.
-    pub fn in_request(&self) -> bool {
-        self.partial.is_some()
     }
 
     /// Parses the next request from the front of `buf`. `Ok(None)`: more

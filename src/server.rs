@@ -22,7 +22,7 @@ use crate::cmd::batch::Batcher;
 use crate::cmd::errors;
 use crate::cmd::shared::{Shared, Stats};
 use crate::config::Config;
-use crate::events::{self, Events, settings, sweeper};
+use crate::events::{self, Events, sweeper};
 use crate::store;
 
 /// Runs the server on `listener` until `shutdown` completes.
@@ -80,14 +80,10 @@ pub async fn run(
             "protected mode is on and no password is set: only loopback clients are accepted; set --requirepass or --protected-mode no"
         );
     }
-    // The shared settings in force from here on: read before any client
-    // can subscribe; later changes arrive through the event log. A database
-    // still starting answers later; the relay reads them then.
-    let settings_loaded = settings::load(&shared.events).await;
     info!(addr = %shared.local_addr, "respire ready to accept connections");
 
     let mut background = JoinSet::new();
-    background.spawn(events::run(shared.events.clone(), settings_loaded));
+    background.spawn(events::run(shared.events.clone()));
     background.spawn(sweeper::run(shared.events.clone()));
     background.spawn(give_back_memory(shared.clone()));
 

@@ -8,20 +8,11 @@ use std::time::{Duration, Instant};
 use common::{Events, ProcessServer, TestDb, TestServer, free_port};
 use redis::AsyncCommands;
 
-const NATS: &str = "127.0.0.1:4222";
+use common::NATS;
 
 /// A NATS subject prefix of its own, so tests never share a stream.
 fn prefix() -> String {
     format!("t{:012x}", common::rand_u64() & 0xffff_ffff_ffff)
-}
-
-/// Removes a test's stream from the shared NATS.
-async fn drop_stream(prefix: &str) {
-    if let Ok(client) = async_nats::connect(NATS).await {
-        let _ = async_nats::jetstream::new(client)
-            .delete_stream(format!("{}_EVENTS", prefix.to_uppercase()))
-            .await;
-    }
 }
 
 async fn instance(db: &TestDb, nats_url: &str, prefix: &str) -> TestServer {
@@ -149,7 +140,7 @@ async fn writes_and_publishes_reach_every_instance() {
         None,
         "delivered once"
     );
-    drop_stream(&p).await;
+    common::drop_stream(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -207,7 +198,7 @@ async fn every_subscriber_sees_the_same_per_key_order() {
     }
     assert_eq!(orders[0], orders[1]);
     assert_eq!(orders[0], orders[2]);
-    drop_stream(&p).await;
+    common::drop_stream(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -241,7 +232,7 @@ async fn ion_watch_sequence_across_instances() {
         got.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
         ["hset", "del"]
     );
-    drop_stream(&p).await;
+    common::drop_stream(&p).await;
 }
 
 /// Instances on one fresh database and the shared NATS, events on.
@@ -343,12 +334,7 @@ async fn nats_outage_keeps_data_and_delivers_every_event_afterwards() {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    if !std::path::Path::new("/usr/sbin/nats-server").exists() {
-        eprintln!("******** SKIPPED: /usr/sbin/nats-server not installed ********");
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "nats-server missing under CI"
-        );
+    if !common::nats_server_installed() {
         return;
     }
     let mut nats = PrivateNats::start();
@@ -533,7 +519,7 @@ async fn relay_killed_with_sigkill_loses_and_repeats_nothing() {
         relay_holder(&second.url()).await,
         "the survivor took over the relay"
     );
-    drop_stream(&p).await;
+    common::drop_stream(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -614,7 +600,7 @@ async fn a_recreated_database_reuses_the_stream_without_losing_events() {
             "round {round}: the event was dropped as a duplicate"
         );
     }
-    drop_stream(&p).await;
+    common::drop_stream(&p).await;
 }
 
 /// `len` pseudo-random bytes (every byte value, CR and LF included).
@@ -698,7 +684,7 @@ async fn messages_over_the_nats_payload_limit_arrive_whole_once_everywhere() {
     expect_payloads("SUBSCRIBE on A", &mut on_a, "big.data", &want).await;
     expect_payloads("SUBSCRIBE on B", &mut on_b, "big.data", &want).await;
     expect_payloads("PSUBSCRIBE on B", &mut pat_b, "big.data", &want).await;
-    drop_stream(&cluster.prefix).await;
+    common::drop_stream(&cluster.prefix).await;
 }
 
 /// The chunk size follows the server's max_payload (16 KiB here), and a
@@ -709,12 +695,7 @@ async fn chunks_follow_the_servers_max_payload_and_the_reassembly_limit_holds() 
     let Some(db) = TestDb::create().await else {
         return;
     };
-    if !std::path::Path::new("/usr/sbin/nats-server").exists() {
-        eprintln!("******** SKIPPED: /usr/sbin/nats-server not installed ********");
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "nats-server missing under CI"
-        );
+    if !common::nats_server_installed() {
         return;
     }
     let nats = PrivateNats::start_with_config("max_payload: 16384\n");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{Events, ProcessServer, Raw, TestDb, TestServer, encode, show};
 
-const NATS: &str = "127.0.0.1:4222";
+use common::NATS;
 
 /// Instances sharing one store (and NATS stream, if any). Servers stop
 /// before the database is dropped (field order).
@@ -172,20 +172,7 @@ impl Drop for Deployment {
         let Some(prefix) = self.nats_prefix.take() else {
             return;
         };
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(client) = async_nats::connect(NATS).await {
-                    let _ = async_nats::jetstream::new(client)
-                        .delete_stream(format!("{}_EVENTS", prefix.to_uppercase()))
-                        .await;
-                }
-            });
-        })
-        .join();
+        common::clean_up(async move { common::drop_stream(&prefix).await });
     }
 }
 

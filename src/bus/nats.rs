@@ -123,11 +123,8 @@ impl NatsLink {
         let name = channel.clone();
         let mut chunks = Reassembler::new(self.budget.clone());
         let task = tokio::spawn(async move {
-            while let Some(msg) = next_message(&mut sub, &mut chunks).await {
-                let now = tokio::time::Instant::now();
-                if let Some(payload) = chunks.feed(msg.headers.as_ref(), msg.payload, now) {
-                    registry.deliver_channel(&name, &payload, None);
-                }
+            while let Some((_, payload)) = next_message(&mut sub, &mut chunks).await {
+                registry.deliver_channel(&name, &payload, None);
             }
         });
         if let Some(old) = self.channels.lock().unwrap().insert(channel, task) {
@@ -159,12 +156,8 @@ impl NatsLink {
         let prefix_len = self.prefix.len() + ".msg.".len();
         let mut chunks = Reassembler::new(self.budget.clone());
         let task = tokio::spawn(async move {
-            while let Some(msg) = next_message(&mut sub, &mut chunks).await {
-                let Some(channel) = msg.subject.get(prefix_len..).and_then(subject::decode) else {
-                    continue;
-                };
-                let now = tokio::time::Instant::now();
-                if let Some(payload) = chunks.feed(msg.headers.as_ref(), msg.payload, now) {
+            while let Some((subject, payload)) = next_message(&mut sub, &mut chunks).await {
+                if let Some(channel) = subject.get(prefix_len..).and_then(subject::decode) {
                     registry.deliver_patterns(&Bytes::from(channel), &payload, None);
                 }
             }
@@ -250,19 +243,27 @@ impl NatsLink {
     }
 }
 
-/// The next message of a subscription; meanwhile drops chunked messages
-/// whose next chunk is overdue. `None` when the subscription ended.
+/// The next whole message of a subscription (its subject and payload):
+/// chunks of a large one are reassembled first, and incomplete ones are
+/// given up when their time runs out.
 async fn next_message(
     sub: &mut async_nats::Subscriber,
     chunks: &mut Reassembler,
-) -> Option<async_nats::Message> {
+) -> Option<(async_nats::Subject, Bytes)> {
     loop {
-        let Some(deadline) = chunks.next_deadline() else {
-            return sub.next().await;
+        let msg = match chunks.next_deadline() {
+            None => sub.next().await?,
+            Some(deadline) => tokio::select! {
+                msg = sub.next() => msg?,
+                _ = tokio::time::sleep_until(deadline) => {
+                    chunks.expire(tokio::time::Instant::now());
+                    continue;
+                }
+            },
         };
-        tokio::select! {
-            msg = sub.next() => return msg,
-            _ = tokio::time::sleep_until(deadline) => chunks.expire(tokio::time::Instant::now()),
+        let now = tokio::time::Instant::now();
+        if let Some(payload) = chunks.feed(msg.headers.as_ref(), msg.payload, now) {
+            return Some((msg.subject, payload));
         }
     }
 }

@@ -18,10 +18,10 @@ use tracing::debug;
 
 use super::errors::CmdError;
 use super::shared::Shared;
-use super::{CommandSpec, Ctx, table};
+use super::{CommandSpec, Ctx, Session, table};
 use crate::clock::now_ms;
 use crate::reply::Reply;
-use crate::store::{Access, Db, MAX_RETRIES, StoreError, retry_delay};
+use crate::store::{Access, Db, StoreError, retry_conflicts};
 
 /// Most commands in one group commit.
 const MAX_BATCH: usize = 64;
@@ -32,6 +32,18 @@ pub struct Job {
     pub args: Vec<Bytes>,
     pub db: Db,
     pub resp3: bool,
+}
+
+impl Job {
+    /// A data command as `session` runs it (its database and protocol).
+    pub fn new(session: &Session, spec: &'static CommandSpec, args: Vec<Bytes>) -> Job {
+        Job {
+            spec,
+            args,
+            db: session.db,
+            resp3: session.resp3,
+        }
+    }
 }
 
 /// Runs commands in one transaction of the given access; the replies come
@@ -68,17 +80,10 @@ async fn run_together(
 /// Runs one command in its own transaction, rerunning it after deadlocks
 /// and write conflicts a bounded number of times.
 pub async fn run_alone(shared: &Shared, job: &Job) -> Reply {
-    let mut attempt = 0;
-    loop {
-        match run_together(shared, job.spec.access(), &[job]).await {
-            Ok(mut replies) => return replies.pop().unwrap_or(Reply::Nil),
-            Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
-                attempt += 1;
-                debug!(attempt, error = %e, "write conflict; retrying");
-                tokio::time::sleep(retry_delay(attempt)).await;
-            }
-            Err(e) => return Reply::error(crate::cmd::errors::store_error(&e)),
-        }
+    let jobs = [job];
+    match retry_conflicts(|| run_together(shared, job.spec.access(), &jobs)).await {
+        Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
+        Err(e) => Reply::error(super::errors::store_error(&e)),
     }
 }
 

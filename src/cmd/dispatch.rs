@@ -99,12 +99,7 @@ async fn run_data(
     spec: &'static CommandSpec,
     args: Vec<Bytes>,
 ) -> Reply {
-    let job = Job {
-        spec,
-        args,
-        db: conn.db,
-        resp3: conn.resp3,
-    };
+    let job = Job::new(conn, spec, args);
     if spec.is_write() {
         batcher.write(&conn.shared, job).await
     } else {

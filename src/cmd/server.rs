@@ -169,7 +169,7 @@ async fn config(conn: &mut Session, args: &[Bytes]) -> CmdResult {
         b"get" => {
             // The database holds the deployment-wide value; read it fresh
             // (current as soon as a CONFIG SET anywhere has replied).
-            let notify = match settings::get(&conn.shared.events, NOTIFY_SETTING).await {
+            let notify = match conn.shared.store.get_setting(NOTIFY_SETTING).await {
                 Ok(Some(text)) => flags::parse(text.as_bytes()),
                 Ok(None) => Some(0),
                 Err(_) => None,

@@ -119,13 +119,14 @@ impl Events {
 
 /// Runs this instance's delivery of the event log until shutdown: the
 /// local relay, or with NATS the stream (created once NATS answers), the
-/// leased relay into it and this instance's consumer. `settings_loaded`:
-/// whether the shared settings were read at start.
-pub async fn run(events: Arc<Events>, settings_loaded: bool) {
+/// leased relay into it and this instance's consumer. Whichever delivers
+/// to this instance's subscribers reads the shared settings before its
+/// first event.
+pub async fn run(events: Arc<Events>) {
     if events.bus.nats.is_some() {
         start_event_stream(events).await;
     } else {
-        relay::run(events, None, settings_loaded).await;
+        relay::run(events, None).await;
     }
 }
 
@@ -157,6 +158,6 @@ async fn start_event_stream(shared: Arc<Events>) {
     };
     let _ = shared.stream_name.set(events.name().to_string());
     let consumer = tokio::spawn(jetstream::consume(shared.clone(), events.clone()));
-    relay::run(shared, Some(events), true).await;
+    relay::run(shared, Some(events)).await;
     let _ = consumer.await;
 }

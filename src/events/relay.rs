@@ -175,14 +175,12 @@ impl Chores {
 }
 
 /// Runs the relay. Shared settings change at their setting events in the
-/// log ([`super::settings`]); `settings_loaded` says whether the server read
-/// their values at start (if not, the local relay reads them first).
-pub async fn run(shared: Arc<Events>, events: Option<Arc<EventStream>>, settings_loaded: bool) {
+/// log ([`super::settings`]); the local relay reads their values before
+/// its first event (the stream consumer does the same with NATS).
+pub async fn run(shared: Arc<Events>, events: Option<Arc<EventStream>>) {
     match events {
         None => {
-            if !settings_loaded {
-                settings::load_waiting(&shared).await;
-            }
+            settings::load_waiting(&shared).await;
             run_local(shared).await
         }
         Some(events) => run_nats(shared, events).await,

@@ -24,8 +24,8 @@ use tracing::{debug, warn};
 use super::Events;
 use crate::events::flags;
 use crate::store::NOTIFY_SETTING;
-use crate::store::{Access, Event, StoreError, StoreResult};
-use crate::store::{MAX_RETRIES, retry_delay};
+use crate::store::retry_conflicts;
+use crate::store::{Access, Event, StoreResult};
 
 /// The settings shared through the event log.
 pub const SHARED: &[&str] = &[NOTIFY_SETTING];
@@ -34,17 +34,7 @@ pub const SHARED: &[&str] = &[NOTIFY_SETTING];
 /// events, through the store's write path; wakes the relay. Retries
 /// conflicts like a data write.
 pub async fn set(shared: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
-    let mut attempt = 0;
-    loop {
-        match try_set(shared, changes).await {
-            Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
-                attempt += 1;
-                debug!(attempt, error = %e, "setting change conflicted; retrying");
-                tokio::time::sleep(retry_delay(attempt)).await;
-            }
-            other => return other,
-        }
-    }
+    retry_conflicts(|| try_set(shared, changes)).await
 }
 
 async fn try_set(shared: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
@@ -56,11 +46,6 @@ async fn try_set(shared: &Events, changes: &[(&'static str, String)]) -> StoreRe
         events.push(Event::setting(name, value));
     }
     shared.commit(txn, &events).await
-}
-
-/// The current value of a setting, read from the store.
-pub async fn get(shared: &Events, name: &str) -> StoreResult<Option<String>> {
-    shared.store.get_setting(name).await
 }
 
 /// Puts a setting's value in force on this instance. Called by the relay

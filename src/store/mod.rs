@@ -32,6 +32,26 @@ pub fn retry_delay(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
 }
 
+/// Runs `op` (one whole transaction) again after deadlocks and write
+/// conflicts, at most [`MAX_RETRIES`] times, pausing [`retry_delay`].
+pub async fn retry_conflicts<T, F, Fut>(mut op: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(StoreError::Conflict(e)) if attempt < MAX_RETRIES => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %e, "transaction conflict; retrying");
+                tokio::time::sleep(retry_delay(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The settings row holding notify-keyspace-events.
 pub const NOTIFY_SETTING: &str = "notify-keyspace-events";
 /// The settings row naming the event log (written by the migrations).

@@ -150,28 +150,60 @@ impl TestDb {
     }
 }
 
+/// Runs async clean-up from a `Drop`, which has no runtime it may block:
+/// on a private runtime in a thread of its own, waiting for it.
+pub fn clean_up(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work);
+    })
+    .join();
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // Drop runs outside any runtime guarantee: use a private one.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                use sqlx::Connection as _;
-                if let Ok(mut conn) =
-                    sqlx::MySqlConnection::connect(&format!("mysql://root@{MARIADB}/")).await
-                {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
+        clean_up(async move {
+            use sqlx::Connection as _;
+            if let Ok(mut conn) =
+                sqlx::MySqlConnection::connect(&format!("mysql://root@{MARIADB}/")).await
+            {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
     }
+}
+
+/// The shared NATS server (JetStream on).
+pub const NATS: &str = "127.0.0.1:4222";
+
+/// Removes a test's event stream (`--nats-prefix prefix`) from the shared
+/// NATS.
+pub async fn drop_stream(prefix: &str) {
+    if let Ok(client) = async_nats::connect(NATS).await {
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(format!("{}_EVENTS", prefix.to_uppercase()))
+            .await;
+    }
+}
+
+/// True when a private nats-server can be started here; skips loudly
+/// otherwise (and fails under CI).
+pub fn nats_server_installed() -> bool {
+    if std::path::Path::new("/usr/sbin/nats-server").exists() {
+        return true;
+    }
+    eprintln!("******** SKIPPED: /usr/sbin/nats-server not installed ********");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "nats-server missing under CI"
+    );
+    false
 }
 
 pub fn rand_u64() -> u64 {
