@@ -122,7 +122,7 @@ impl Store for SqliteStore {
                 .push(" THEN ")
                 .push_bind(*seq);
         }
-        q.push(" END WHERE seq IS NULL AND id IN (");
+        q.push(" END WHERE id IN (");
         let mut list = q.separated(", ");
         for (id, _) in &plan.numbers {
             list.push_bind(*id);
