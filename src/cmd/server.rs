@@ -467,6 +467,14 @@ async fn section_text(
                 &(shared.events.sequencer_holder.load(Relaxed) as u8),
             );
             w.field("sequence", &sequence);
+            w.field(
+                "sequencer_batches",
+                &shared.events.sequencer_batches.load(Relaxed),
+            );
+            w.field(
+                "sequenced_events",
+                &shared.events.sequenced_events.load(Relaxed),
+            );
             w.field("delivered_sequence", &*shared.events.stream_tip.borrow());
             let position = shared.events.relay_position.load(Relaxed);
             w.field(

@@ -54,6 +54,10 @@ pub struct Events {
     pub sequencer_wake: Notify,
     /// Whether this instance holds the sequencer lease (INFO).
     pub sequencer_holder: AtomicBool,
+    /// The sequencer's transactions that numbered events, and the events
+    /// they numbered, on this instance (INFO: the cost of sequencing).
+    pub sequencer_batches: AtomicU64,
+    pub sequenced_events: AtomicU64,
     /// Woken after the sequencer numbered events.
     pub relay_wake: Notify,
     /// Whether this instance holds its datacenter's publisher lease (INFO).
@@ -87,6 +91,8 @@ impl Events {
             stream_tip: watch::Sender::new(0),
             sequencer_wake: Notify::new(),
             sequencer_holder: AtomicBool::new(false),
+            sequencer_batches: AtomicU64::new(0),
+            sequenced_events: AtomicU64::new(0),
             relay_wake: Notify::new(),
             relay_holder: AtomicBool::new(false),
             relay_position: AtomicI64::new(0),

@@ -76,6 +76,10 @@ pub async fn run(shared: Arc<Events>) {
             match retry_conflicts(|| shared.store.sequence(BATCH, now_ms())).await {
                 Ok(0) => {}
                 Ok(n) => {
+                    shared.sequencer_batches.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .sequenced_events
+                        .fetch_add(n as u64, Ordering::Relaxed);
                     shared.sequenced().await;
                     if n == BATCH {
                         continue;
