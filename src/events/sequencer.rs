@@ -42,10 +42,16 @@ const BATCH: u32 = 1000;
 /// How often the sequencer looks at the log without being woken (picks up
 /// commits of instances that cannot reach it through NATS).
 const IDLE_POLL: Duration = Duration::from_millis(50);
-/// How often events past their retention are trimmed, and how many per
-/// transaction.
+/// How often events past their retention are trimmed (at most; a shorter
+/// retention trims as often as it lasts, at least every second), and how
+/// many per transaction.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
 const TRIM_BATCH: u32 = 10_000;
+
+/// How often to trim with this retention (seconds).
+fn trim_every(retention: u64) -> Duration {
+    Duration::from_secs(retention).clamp(Duration::from_secs(1), TRIM_EVERY)
+}
 
 pub async fn run(shared: Arc<Events>) {
     // Commits on other instances wake the sequencer through NATS hints.
@@ -63,6 +69,7 @@ pub async fn run(shared: Arc<Events>) {
     });
     let mut lease = Lease::new(LEASE, shared.config.instance_name());
     let mut last_trim = Instant::now();
+    let trim_interval = trim_every(shared.config.event_retention);
     let mut shutdown = shared.shutdown.clone();
     loop {
         if shared.is_shutting_down() {
@@ -86,7 +93,7 @@ pub async fn run(shared: Arc<Events>) {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
-            if last_trim.elapsed() > TRIM_EVERY {
+            if last_trim.elapsed() > trim_interval {
                 last_trim = Instant::now();
                 trim(&shared).await;
             }
