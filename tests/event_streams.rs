@@ -1006,3 +1006,67 @@ async fn command_info_and_xinfo_fields_match_the_reference() {
     assert_eq!(entry(&t[17]).event, "set");
     entry(&m[17]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats_a_blocked_read_wakes_with_the_notifications() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::service_available("NATS", common::NATS).await {
+        return;
+    }
+    let prefix = format!("xs{:012x}", common::rand_u64() & 0xffff_ffff_ffff);
+    let instance = |prefix: String| {
+        let url = db.url.clone();
+        async move {
+            let server = TestServer::start_with(move |c| {
+                c.database_url = Some(url);
+                c.nats_url = Some(format!("nats://{}", common::NATS));
+                c.nats_prefix = prefix;
+                c.nats_stream_storage = "memory".into();
+            })
+            .await;
+            server.wait_store_ready().await;
+            server
+        }
+    };
+    let (a, b) = (
+        instance(prefix.clone()).await,
+        instance(prefix.clone()).await,
+    );
+    let mut ca = Conn::open(&a).await;
+    let mut cb = Conn::open(&b).await;
+    ca.ok(&["SET", "warmup", "v"]).await;
+    cb.wait_len("__events@0__", 2).await;
+    let mut reader = Conn::open(&b).await;
+    for round in 0..3 {
+        let last = cb
+            .range(&["XREVRANGE", "__events@0__", "+", "-", "COUNT", "1"])
+            .await;
+        reader
+            .raw
+            .send(&common::encode(&[
+                b"XREAD",
+                b"BLOCK",
+                b"0",
+                b"STREAMS",
+                b"__events@0__",
+                last[0].id.as_bytes(),
+            ]))
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = Instant::now();
+        ca.ok(&["SET", "warmup", &round.to_string()]).await;
+        let got = streams(&decode(&reader.raw.read_frame().await).unwrap());
+        let waited = sent.elapsed();
+        eprintln!("over NATS, a blocked XREAD on another instance woke after {waited:?}");
+        assert_eq!(events(&got[0].1), [("warmup", "set", "$")]);
+        assert!(waited < Duration::from_millis(700), "woke after {waited:?}");
+    }
+    assert_eq!(
+        ca.range(&["XRANGE", "__events@0__", "-", "+"]).await,
+        cb.range(&["XRANGE", "__events@0__", "-", "+"]).await
+    );
+    drop((a, b));
+    common::drop_stream(&prefix).await;
+}

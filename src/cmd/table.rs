@@ -498,6 +498,39 @@ mod tests {
             );
             let data = matches!(spec.handler, Handler::Data(_));
             assert_eq!(data, spec.family.is_data(), "{}", spec.name);
+            for info in spec.sub_info {
+                assert!(
+                    spec.subcommand(info.name.as_bytes()).is_some(),
+                    "{}|{} describes no subcommand",
+                    spec.name,
+                    info.name
+                );
+            }
         }
+    }
+
+    #[test]
+    fn key_args_follow_the_key_specs() {
+        let args = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect()
+        };
+        let keys = |line: &str| -> Vec<String> {
+            let args = args(line);
+            let spec = lookup(&args[0]).unwrap();
+            key_args(spec, &args)
+                .into_iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(keys("XREAD COUNT 2 STREAMS a b c 1 2 3"), ["a", "b", "c"]);
+        assert_eq!(keys("XREAD STREAMS a 0"), ["a"]);
+        assert_eq!(keys("XINFO STREAM k FULL"), ["k"]);
+        assert_eq!(keys("XINFO HELP"), Vec::<String>::new());
+        assert_eq!(keys("MSET a 1 b 2"), ["a", "b"]);
+        assert_eq!(keys("RENAME a b"), ["a", "b"]);
+        assert_eq!(keys("SET k v"), ["k"]);
+        assert_eq!(keys("PING"), Vec::<String>::new());
     }
 }
