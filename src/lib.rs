@@ -23,9 +23,11 @@
 //!   and [`cmd::errors`] every text a command answers with. Uses [`events`],
 //!   [`store`], [`bus`], [`config`], [`reply`], [`glob`], [`clock`].
 //! - [`events`]: the event log's way to subscribers: [`events::Events`]
-//!   (relay state, notify flags, the one commit-and-wake sequence), the
-//!   relay, the JetStream stream, shared settings that travel the log, the
-//!   expiry sweeper. Uses [`store`], [`bus`], [`config`], [`clock`].
+//!   (delivery state, notify flags, the one commit-and-wake sequence), the
+//!   sequencer (one global order, under a lease), the relay (local delivery
+//!   or a datacenter's publisher), the datacenter's JetStream stream,
+//!   shared settings that travel the log, the expiry sweeper, leases. Uses
+//!   [`store`], [`bus`], [`config`], [`clock`].
 //! - [`bus`]: pub/sub: the local registry, each client's
 //!   [`Subscriptions`](bus::Subscriptions) (released on drop), NATS (large
 //!   messages in chunks). Uses [`config`], [`glob`].

@@ -124,6 +124,10 @@ impl Events {
     /// Wakes the sequencer after a commit that logged events: this
     /// instance's own, and with NATS the lease holder wherever it runs.
     async fn committed(&self) {
+        if self.store.numbers_at_commit() {
+            // Numbered in the commit itself: straight to delivery.
+            return self.sequenced().await;
+        }
         self.sequencer_wake.notify_one();
         if let Some(nats) = &self.bus.nats
             && !self.sequencer_holder.load(Ordering::Relaxed)

@@ -16,9 +16,12 @@
 //! events of one key are numbered in their commit order, because a writer
 //! holds the key's row lock from before it logs its event until it commits.
 //!
-//! On SQLite ids already follow commit order (one writer), so the numbers
-//! equal the ids there; the same sequencer runs anyway, so one code path
-//! serves both stores (one small transaction per batch, not per write).
+//! On SQLite (one writer) the writing transaction numbers its own events
+//! as it logs them ([`Store::numbers_at_commit`]): the numbers follow
+//! commit order by construction and equal the ids, so no sequencer step
+//! runs there, and a write costs no second transaction.
+//!
+//! [`Store::numbers_at_commit`]: crate::store::Store::numbers_at_commit
 //!
 //! The holder also trims events past `--event-retention`, oldest first,
 //! counting them out of their streams (XINFO's max-deleted-entry-id).
@@ -78,7 +81,7 @@ pub async fn run(shared: Arc<Events>) {
         if held != shared.sequencer_holder.swap(held, Ordering::Relaxed) && held {
             info!("this instance now sequences the event log");
         }
-        if held {
+        if held && !shared.store.numbers_at_commit() {
             match retry_conflicts(|| shared.store.sequence(BATCH, now_ms())).await {
                 Ok(0) => {}
                 Ok(n) => {
@@ -96,10 +99,10 @@ pub async fn run(shared: Arc<Events>) {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
-            if last_trim.elapsed() > trim_every(shared.config.event_retention) {
-                last_trim = Instant::now();
-                trim(&shared).await;
-            }
+        }
+        if held && last_trim.elapsed() > trim_every(shared.config.event_retention) {
+            last_trim = Instant::now();
+            trim(&shared).await;
         }
         tokio::select! {
             _ = shared.sequencer_wake.notified() => {}

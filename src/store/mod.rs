@@ -289,6 +289,11 @@ pub trait Store: Send + Sync + 'static {
     fn write_lanes(&self) -> usize {
         1
     }
+    /// True when [`Txn::log_events`] numbers events itself, in commit
+    /// order (a store with one writer): no sequencer step is needed.
+    fn numbers_at_commit(&self) -> bool {
+        false
+    }
     /// Opens a transaction (see [`Access`]).
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>>;
     /// The sequencer's step, one transaction: gives the next sequence
@@ -451,7 +456,8 @@ pub trait Txn: Send {
     async fn flush(&mut self, db: Option<Db>) -> StoreResult<()>;
     /// Up to `limit` keys whose deadline is at or before `now_ms`.
     async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>>;
-    /// Appends events to the log.
+    /// Appends events to the log (numbered too, where
+    /// [`Store::numbers_at_commit`]).
     async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()>;
     /// Creates or replaces a deployment-wide setting's row (the caller logs
     /// the matching [`Event::setting`] in the same transaction).

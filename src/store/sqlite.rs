@@ -20,6 +20,32 @@ use super::{
     stream_state, trim_plan,
 };
 
+/// Counts a sequencing step's events into the sequence and their streams.
+async fn add_to_streams(
+    conn: &mut sqlx::SqliteConnection,
+    plan: &SequencePlan,
+    ms: i64,
+) -> StoreResult<()> {
+    let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+        "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, max_deleted_ms) ",
+    );
+    q.push_values(&plan.streams, |mut row, (db, added, last)| {
+        row.push_bind(*db)
+            .push_bind(*last)
+            .push_bind(ms)
+            .push_bind(*added)
+            .push_bind(0i64)
+            .push_bind(0i64)
+            .push_bind(0i64);
+    });
+    q.push(
+        " ON CONFLICT(db) DO UPDATE SET last_seq = excluded.last_seq, \
+         last_ms = excluded.last_ms, added = added + excluded.added",
+    );
+    q.build().execute(conn).await?;
+    Ok(())
+}
+
 /// The columns [`logged_event`] reads.
 const EVENT_COLUMNS: &str = "id, seq, seq_ms, db, key, name, class";
 
@@ -78,6 +104,10 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn numbers_at_commit(&self) -> bool {
+        true
+    }
+
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
         let (tx, writer) = match access {
             Access::Write => {
@@ -132,23 +162,7 @@ impl Store for SqliteStore {
         if done.rows_affected() != plan.numbers.len() as u64 {
             return Err(StoreError::Conflict("events sequenced concurrently".into()));
         }
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, max_deleted_ms) ",
-        );
-        q.push_values(&plan.streams, |mut row, (db, added, last)| {
-            row.push_bind(*db)
-                .push_bind(*last)
-                .push_bind(ms)
-                .push_bind(*added)
-                .push_bind(0i64)
-                .push_bind(0i64)
-                .push_bind(0i64);
-        });
-        q.push(
-            " ON CONFLICT(db) DO UPDATE SET last_seq = excluded.last_seq, \
-             last_ms = excluded.last_ms, added = added + excluded.added",
-        );
-        q.build().execute(&mut *tx).await?;
+        add_to_streams(&mut tx, &plan, ms).await?;
         tx.commit().await?;
         Ok(plan.numbers.len() as u32)
     }
@@ -678,22 +692,40 @@ impl Txn for SqliteTxn {
     }
 
     async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()> {
+        // This transaction is SQLite's one writer, so it numbers its events
+        // as it logs them: the next numbers are in commit order by
+        // construction, and no sequencer step is needed (they equal the
+        // ids, which follow commit order here too).
+        let conn = self.tx.conn();
+        let (last_seq, last_ms): (i64, i64) =
+            sqlx::query_as("SELECT last_seq, last_ms FROM kv_streams WHERE db = -1")
+                .fetch_one(&mut *conn)
+                .await?;
+        let ms = now_ms.max(last_ms);
+        let rows: Vec<Unsequenced> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i as i64, e.db as i64, e.class as i64))
+            .collect();
+        let plan = SequencePlan::new(&rows, last_seq);
         // One multi-row statement per chunk: a group commit's events cost
         // one round trip to SQLite's thread, not one each.
-        for chunk in events.chunks(500) {
+        for (chunk, numbers) in events.chunks(500).zip(plan.numbers.chunks(500)) {
             let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO kv_events (db, key, name, class, at_ms) ",
+                "INSERT INTO kv_events (db, key, name, class, at_ms, seq, seq_ms) ",
             );
-            q.push_values(chunk, |mut row, e| {
+            q.push_values(chunk.iter().zip(numbers), |mut row, (e, (_, seq))| {
                 row.push_bind(e.db as i64)
                     .push_bind(e.key.as_ref())
                     .push_bind(e.name)
                     .push_bind(e.class as i64)
-                    .push_bind(now_ms);
+                    .push_bind(now_ms)
+                    .push_bind(*seq)
+                    .push_bind(ms);
             });
-            q.build().execute(self.tx.conn()).await?;
+            q.build().execute(&mut *conn).await?;
         }
-        Ok(())
+        add_to_streams(conn, &plan, ms).await
     }
 
     async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()> {
