@@ -60,6 +60,11 @@ pub struct Config {
     /// position and leases are kept under it). Default: hostname:port.
     #[arg(long, env = "RESPIRE_INSTANCE_NAME")]
     pub instance_name: Option<String>,
+    /// The datacenter this instance runs in: instances of one datacenter
+    /// share its JetStream stream of keyspace events and its publisher.
+    /// Letters, digits, `-` and `_`.
+    #[arg(long, env = "RESPIRE_DATACENTER", default_value = DEFAULT_DATACENTER, value_parser = parse_datacenter)]
+    pub datacenter: String,
     /// NATS server(s) joining instances into one pub/sub and keyspace
     /// notification space (without it, pub/sub stays in-process).
     #[arg(long, env = "NATS_URL")]
@@ -122,6 +127,21 @@ pub struct Config {
     pub command: Option<Command>,
 }
 
+/// The datacenter of an instance not told its own.
+pub const DEFAULT_DATACENTER: &str = "default";
+
+fn parse_datacenter(name: &str) -> Result<String, String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("a datacenter name is 1 to 64 letters, digits, '-' or '_'".into());
+    }
+    Ok(name.to_string())
+}
+
 /// One-shot commands.
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum Command {
@@ -149,7 +169,9 @@ impl Config {
         format!("{host}:{}", self.port)
     }
 
-    /// The JetStream stream holding keyspace events.
+    /// The JetStream stream holding this datacenter's keyspace events:
+    /// `<PREFIX>_EVENTS`, with `_<DATACENTER>` after it outside the default
+    /// datacenter (an explicit `--nats-stream` must differ per datacenter).
     pub fn stream_name(&self) -> String {
         self.nats_stream.clone().unwrap_or_else(|| {
             let prefix: String = self
@@ -163,7 +185,11 @@ impl Config {
                     }
                 })
                 .collect();
-            format!("{prefix}_EVENTS")
+            if self.datacenter == DEFAULT_DATACENTER {
+                format!("{prefix}_EVENTS")
+            } else {
+                format!("{prefix}_EVENTS_{}", self.datacenter.to_ascii_uppercase())
+            }
         })
     }
 

@@ -140,7 +140,9 @@ pub async fn run(
     for lane in lanes {
         let _ = lane.await;
     }
-    // The relay delivers what is left in the log, then stops.
+    // The sequencer numbers what is left in the log, and delivery hands
+    // it on, then they stop.
+    shared.events.sequencer_wake.notify_one();
     shared.events.relay_wake.notify_one();
     let stop_background = async { while background.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(5), stop_background)

@@ -741,3 +741,69 @@ async fn chunks_follow_the_servers_max_payload_and_the_reassembly_limit_holds() 
     expect_payloads("A", &mut on_a, "c", &[&mid]).await;
     expect_payloads("B", &mut on_b, "c", &[&mid]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_datacenter_has_its_own_stream_of_the_whole_log() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let p = prefix();
+    let nats = format!("nats://{NATS}");
+    let east = instance_with(&db, &nats, &p, |c| c.datacenter = "east".into()).await;
+    let west = instance_with(&db, &nats, &p, |c| c.datacenter = "west".into()).await;
+    enable_events(&[&east, &west]).await;
+    wait_events_flow(&east, &west).await;
+    wait_events_flow(&west, &east).await;
+
+    // A write in either datacenter reaches the other's subscribers.
+    let mut on_west = Events::psubscribe(&west.url(), "__keyspace@0__:dc/*").await;
+    let mut on_east = Events::psubscribe(&east.url(), "__keyspace@0__:dc/*").await;
+    let mut ce = east.client().await;
+    let mut cw = west.client().await;
+    let _: () = ce.set("dc/from-east", 1).await.unwrap();
+    let _: () = cw.set("dc/from-west", 1).await.unwrap();
+    for events in [&mut on_west, &mut on_east] {
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let (channel, event) = events
+                .next(Duration::from_secs(5))
+                .await
+                .expect("an event from each datacenter");
+            assert_eq!(event, "set");
+            got.push(channel);
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            ["__keyspace@0__:dc/from-east", "__keyspace@0__:dc/from-west"]
+        );
+    }
+
+    // Two streams, each with the whole log, numbered the same.
+    let client = async_nats::connect(NATS).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut last = Vec::new();
+    for dc in ["EAST", "WEST"] {
+        let name = format!("{}_EVENTS_{dc}", p.to_uppercase());
+        let mut stream = js.get_stream(&name).await.expect("the datacenter's stream");
+        let state = stream.info().await.unwrap().state.clone();
+        let msg = stream.get_raw_message(state.last_sequence).await.unwrap();
+        last.push(
+            msg.headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .unwrap()
+                .to_string(),
+        );
+        let subjects = &stream.info().await.unwrap().config.subjects;
+        assert_eq!(subjects, &[format!("{p}.ev.{}.>", dc.to_lowercase())]);
+    }
+    assert_eq!(last[0], last[1], "the same last event in both streams");
+    for dc in ["EAST", "WEST"] {
+        let _ = js
+            .delete_stream(format!("{}_EVENTS_{dc}", p.to_uppercase()))
+            .await;
+    }
+}

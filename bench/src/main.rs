@@ -245,6 +245,7 @@ async fn measure(
     rows.extend(latency_rows(targets, plan.latency_samples, &mut notes).await?);
 
     rows.push(ion);
+    rows.extend(sequencing_rows(targets).await);
 
     let after: Vec<Option<f64>> = targets
         .iter()
@@ -253,6 +254,55 @@ async fn measure(
     rows.push(Row::new("rss.after", "RSS idle after the load", "MiB").with_values(after));
     progress.say("done");
     Ok((rows, notes))
+}
+
+/// The cost of sequencing the event log over the whole run: events each
+/// sequencer transaction numbered, and the statements that costs per event
+/// (a transaction is BEGIN, four statements and COMMIT), summed over a
+/// target's instances (whichever holds the sequencer lease).
+async fn sequencing_rows(targets: &[Target]) -> Vec<Row> {
+    const STATEMENTS: f64 = 6.0;
+    let mut per_batch = Vec::new();
+    for target in targets {
+        let mut addrs = vec![target.addr.as_str()];
+        if target.sub_addr != target.addr {
+            addrs.push(&target.sub_addr);
+        }
+        let (mut batches, mut events) = (0.0, 0.0);
+        for addr in addrs {
+            if let Ok(info) = info_fields(addr, "respire").await {
+                batches += info.get("sequencer_batches").copied().unwrap_or(0.0);
+                events += info.get("sequenced_events").copied().unwrap_or(0.0);
+            }
+        }
+        per_batch.push((batches > 0.0).then(|| events / batches));
+    }
+    let per_event = per_batch
+        .iter()
+        .map(|v| v.map(|n| STATEMENTS / n))
+        .collect();
+    vec![
+        Row::new("seq.batch", "events per sequencer transaction", "events").with_values(per_batch),
+        Row::new("seq.cost", "sequencer statements per event", "stmts").with_values(per_event),
+    ]
+}
+
+/// The numeric `name:value` lines of an INFO section.
+async fn info_fields(
+    addr: &str,
+    section: &str,
+) -> anyhow::Result<std::collections::HashMap<String, f64>> {
+    let mut conn = resp::Conn::connect(addr).await?;
+    let resp::Value::Bulk(Some(info)) = conn.cmd(&["INFO", section]).await?.ok()? else {
+        return Err(anyhow!("INFO did not answer a bulk string"));
+    };
+    Ok(String::from_utf8_lossy(&info)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 fn mib(kib: u64) -> f64 {

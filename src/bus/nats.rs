@@ -3,8 +3,10 @@
 //!
 //! Subjects (under `--nats-prefix`, default `respire`):
 //! - `<prefix>.msg.<token>`: PUBLISH on a channel ([`subject`] encodes it);
-//! - `<prefix>.ev.<db>`: keyspace events in the JetStream stream;
-//! - `<prefix>.hint`: "events were committed", to wake the relay.
+//! - `<prefix>.ev.<datacenter>.<db>`: keyspace events in the datacenter's
+//!   JetStream stream;
+//! - `<prefix>.hint`: "events were committed", to wake the sequencer;
+//! - `<prefix>.seq`: "events were sequenced", to wake the publishers.
 //!
 //! A PUBLISH larger than the server's `max_payload` goes as chunks on its
 //! channel's subject, reassembled by each receiving subscription
@@ -99,16 +101,24 @@ impl NatsLink {
         format!("{}.msg.{}", self.prefix, subject::encode(channel))
     }
 
-    pub fn event_subject(&self, db: u32) -> String {
-        format!("{}.ev.{db}", self.prefix)
+    /// The subject of datacenter `dc`'s events of database `db`.
+    pub fn event_subject(&self, dc: &str, db: u32) -> String {
+        format!("{}.ev.{dc}.{db}", self.prefix)
     }
 
-    pub fn events_filter(&self) -> String {
-        format!("{}.ev.>", self.prefix)
+    /// Every subject of datacenter `dc`'s event stream.
+    pub fn events_filter(&self, dc: &str) -> String {
+        format!("{}.ev.{dc}.>", self.prefix)
     }
 
+    /// "Events were committed": wakes the sequencer.
     pub fn hint_subject(&self) -> String {
         format!("{}.hint", self.prefix)
+    }
+
+    /// "Events were sequenced": wakes every datacenter's publisher.
+    pub fn sequenced_subject(&self) -> String {
+        format!("{}.seq", self.prefix)
     }
 
     /// Subscribes on NATS to a channel for the local registry. Waits until
@@ -224,9 +234,10 @@ impl NatsLink {
     }
 
     /// Tells the relay holder that events were committed.
-    pub async fn hint(&self) {
+    /// Publishes an empty wake-up on `subject`, if connected.
+    pub async fn hint(&self, subject: String) {
         if self.connected() {
-            let _ = self.client.publish(self.hint_subject(), Bytes::new()).await;
+            let _ = self.client.publish(subject, Bytes::new()).await;
         }
     }
 

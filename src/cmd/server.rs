@@ -460,6 +460,22 @@ async fn section_text(
                     );
                 }
             }
+            w.field("datacenter", &shared.config.datacenter);
+            let sequence = shared.store.last_sequence().await.unwrap_or(0);
+            w.field(
+                "sequencer_holder",
+                &(shared.events.sequencer_holder.load(Relaxed) as u8),
+            );
+            w.field("sequence", &sequence);
+            w.field(
+                "sequencer_batches",
+                &shared.events.sequencer_batches.load(Relaxed),
+            );
+            w.field(
+                "sequenced_events",
+                &shared.events.sequenced_events.load(Relaxed),
+            );
+            w.field("delivered_sequence", &*shared.events.stream_tip.borrow());
             let position = shared.events.relay_position.load(Relaxed);
             w.field(
                 "relay_holder",
@@ -467,8 +483,7 @@ async fn section_text(
             );
             w.field("relay_position", &position);
             if shared.events.relay_holder.load(Relaxed) {
-                let last = shared.store.last_event_id().await.unwrap_or(position);
-                let lag = (last - position).max(0);
+                let lag = (sequence - position).max(0);
                 w.field("relay_lag_events", &lag);
                 let behind = if lag > 0 {
                     now_ms() - shared.events.relay_progress_ms.load(Relaxed)

@@ -1,11 +1,15 @@
-//! Keyspace events on a JetStream stream: the relay publishes the event log
-//! to it (one message per event, `Nats-Msg-Id` = the event's id, so a
-//! re-sent event is dropped by JetStream), and every instance consumes it to
-//! notify its own subscribers.
+//! Keyspace events on a datacenter's JetStream stream: the datacenter's
+//! publisher publishes the sequenced log to it (one message per event,
+//! `Nats-Msg-Id` = the log's identity and the event's sequence number, so a
+//! re-sent event is dropped by JetStream), and every instance of the
+//! datacenter consumes it to notify its own subscribers.
 //!
-//! A message's subject is `<prefix>.ev.<db>`, its payload the key, and its
-//! headers the event's name and class. Setting events (class `!`, see
-//! [`super::settings`]) travel the same way, in order with the others.
+//! A message's subject is `<prefix>.ev.<datacenter>.<db>`, its payload the
+//! key, and its headers the event's name, class, id and sequencing time.
+//! Setting events (class `!`, see [`super::settings`]) travel the same way,
+//! in order with the others. The stream is created without a placement,
+//! so JetStream puts it in the NATS cluster the instance is connected to:
+//! its own datacenter's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +27,14 @@ use crate::store::LoggedEvent;
 
 const NAME_HEADER: &str = "Respire-Event";
 const CLASS_HEADER: &str = "Respire-Class";
+const ID_HEADER: &str = "Respire-Id";
+const MS_HEADER: &str = "Respire-Ms";
 
 pub struct EventStream {
     js: jetstream::Context,
     name: String,
+    /// The datacenter whose events it holds.
+    dc: String,
     /// The event log's identity (a setting written by the migrations),
     /// prefixed to every message id.
     log_id: String,
@@ -46,7 +54,7 @@ impl EventStream {
         let name = config.stream_name();
         let settings = stream::Config {
             name: name.clone(),
-            subjects: vec![link.events_filter()],
+            subjects: vec![link.events_filter(&config.datacenter)],
             storage: match config.nats_stream_storage.as_str() {
                 "memory" => stream::StorageType::Memory,
                 _ => stream::StorageType::File,
@@ -59,6 +67,7 @@ impl EventStream {
         let events = EventStream {
             js,
             name,
+            dc: config.datacenter.clone(),
             settings,
             log_id,
         };
@@ -94,13 +103,19 @@ impl EventStream {
         let mut acks = Vec::with_capacity(events.len());
         for e in events {
             let mut headers = HeaderMap::new();
-            let id = format!("{}:{}", self.log_id, e.id);
+            let id = format!("{}:{}", self.log_id, e.seq);
             headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
             headers.insert(NAME_HEADER, e.name.as_str());
             headers.insert(CLASS_HEADER, (e.class as char).to_string().as_str());
+            headers.insert(ID_HEADER, e.id.to_string().as_str());
+            headers.insert(MS_HEADER, e.ms.to_string().as_str());
             acks.push(
                 self.js
-                    .publish_with_headers(link.event_subject(e.db), headers, e.key.clone())
+                    .publish_with_headers(
+                        link.event_subject(&self.dc, e.db),
+                        headers,
+                        e.key.clone(),
+                    )
                     .await?,
             );
         }
@@ -110,8 +125,8 @@ impl EventStream {
         Ok(())
     }
 
-    /// The id of the last event in the stream, if any.
-    pub async fn last_event_id(&self) -> anyhow::Result<Option<i64>> {
+    /// The sequence number of the last event in the stream, if any.
+    pub async fn last_seq(&self) -> anyhow::Result<Option<i64>> {
         let mut stream = self.js.get_stream(&self.name).await?;
         let last = stream.info().await?.state.last_sequence;
         if last == 0 {
@@ -126,11 +141,11 @@ impl EventStream {
         Ok(msg
             .headers
             .get(async_nats::header::NATS_MESSAGE_ID)
-            .and_then(|v| self.event_id(v.as_str())))
+            .and_then(|v| self.seq_of(v.as_str())))
     }
 
-    /// The event id in a message id of this log.
-    fn event_id(&self, message_id: &str) -> Option<i64> {
+    /// The sequence number in a message id of this log.
+    fn seq_of(&self, message_id: &str) -> Option<i64> {
         let (log, id) = message_id.split_once(':')?;
         if log != self.log_id {
             return None;
@@ -146,7 +161,9 @@ fn decode(
 ) -> Option<LoggedEvent> {
     let headers = msg.headers.as_ref()?;
     Some(LoggedEvent {
-        id: events.event_id(headers.get(async_nats::header::NATS_MESSAGE_ID)?.as_str())?,
+        seq: events.seq_of(headers.get(async_nats::header::NATS_MESSAGE_ID)?.as_str())?,
+        id: headers.get(ID_HEADER)?.as_str().parse().ok()?,
+        ms: headers.get(MS_HEADER)?.as_str().parse().ok()?,
         db: msg.subject.get(prefix_len..)?.parse().ok()?,
         key: msg.payload.clone(),
         name: headers.get(NAME_HEADER)?.as_str().to_string(),
@@ -161,7 +178,7 @@ pub async fn consume(shared: Arc<Events>, events: Arc<EventStream>) {
     let Some(link) = shared.bus.nats.as_ref() else {
         return;
     };
-    let prefix_len = format!("{}.ev.", link.prefix).len();
+    let prefix_len = format!("{}.ev.{}.", link.prefix, events.dc).len();
     let mut shutdown = shared.shutdown.clone();
     // Start at the end of the stream as it is now.
     let mut next = loop {
@@ -194,7 +211,7 @@ pub async fn consume(shared: Arc<Events>, events: Arc<EventStream>) {
             }
             let consumer = stream
                 .create_consumer(consumer::pull::OrderedConfig {
-                    filter_subject: link.events_filter(),
+                    filter_subject: link.events_filter(&events.dc),
                     deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                         start_sequence: next,
                     },

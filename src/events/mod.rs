@@ -1,17 +1,21 @@
 //! Keyspace events: the event log's way from a commit to the subscribers.
 //!
 //! Every mutation logs its events in its own transaction
-//! ([`Events::commit`], the one commit-and-wake sequence); the relay
-//! ([`relay`]) tails the log in order and hands events to this instance's
-//! subscribers, or publishes them to the JetStream stream ([`jetstream`]) that
-//! every instance consumes; shared settings travel the log the same way
-//! ([`settings`]); the sweeper ([`sweeper`]) deletes expired keys and logs
-//! their `expired` events. This layer uses the store, the bus and the
-//! config, and nothing above them.
+//! ([`Events::commit`], the one commit-and-wake sequence); the sequencer
+//! ([`sequencer`], one per deployment) numbers them in commit order; the
+//! relay ([`relay`]) follows the numbers and hands events to this
+//! instance's subscribers, or publishes them to its datacenter's JetStream
+//! stream ([`jetstream`]) that the datacenter's instances consume; shared
+//! settings travel the log the same way ([`settings`]); the sweeper
+//! ([`sweeper`]) deletes expired keys and logs their `expired` events.
+//! Deployment-wide jobs run under leases ([`lease`]). This layer uses the
+//! store, the bus and the config, and nothing above them.
 
 pub mod flags;
 pub mod jetstream;
+pub mod lease;
 pub mod relay;
+pub mod sequencer;
 pub mod settings;
 pub mod sweeper;
 
@@ -43,14 +47,25 @@ pub struct Events {
     /// The highest event id this instance has handed on to its subscribers:
     /// a subscription's watermark when the store cannot tell the log's end.
     pub delivered_event: AtomicI64,
+    /// The highest sequence number this instance has handed on: blocked
+    /// readers of the event streams wait on it.
+    pub stream_tip: watch::Sender<i64>,
     /// Woken after every commit that logged events.
+    pub sequencer_wake: Notify,
+    /// Whether this instance holds the sequencer lease (INFO).
+    pub sequencer_holder: AtomicBool,
+    /// The sequencer's transactions that numbered events, and the events
+    /// they numbered, on this instance (INFO: the cost of sequencing).
+    pub sequencer_batches: AtomicU64,
+    pub sequenced_events: AtomicU64,
+    /// Woken after the sequencer numbered events.
     pub relay_wake: Notify,
-    /// Whether this instance holds the NATS relay lease (INFO).
+    /// Whether this instance holds its datacenter's publisher lease (INFO).
     pub relay_holder: AtomicBool,
-    /// The last event id the relay handed on (INFO).
+    /// The last sequence number the publisher handed on (INFO).
     pub relay_position: AtomicI64,
-    /// When the relay last handed events on or found none waiting (Unix
-    /// ms): how long it has been behind, for INFO's relay lag.
+    /// When the publisher last handed events on (Unix ms): how long it has
+    /// been behind, for INFO's relay lag.
     pub relay_progress_ms: AtomicI64,
     /// The JetStream stream, once created (INFO).
     pub stream_name: OnceLock<String>,
@@ -73,6 +88,11 @@ impl Events {
             bus,
             notify_flags: AtomicU32::new(0),
             delivered_event: AtomicI64::new(0),
+            stream_tip: watch::Sender::new(0),
+            sequencer_wake: Notify::new(),
+            sequencer_holder: AtomicBool::new(false),
+            sequencer_batches: AtomicU64::new(0),
+            sequenced_events: AtomicU64::new(0),
             relay_wake: Notify::new(),
             relay_holder: AtomicBool::new(false),
             relay_position: AtomicI64::new(0),
@@ -87,8 +107,8 @@ impl Events {
         self.notify_flags.load(Ordering::Relaxed)
     }
 
-    /// Logs `events` in `txn`, commits it, and wakes the relay: the one
-    /// sequence every mutation ends with (commands, EXEC, settings, the
+    /// Logs `events` in `txn`, commits it, and wakes the sequencer: the
+    /// one sequence every mutation ends with (commands, EXEC, settings, the
     /// sweeper).
     pub async fn commit(&self, mut txn: Box<dyn Txn>, events: &[Event]) -> StoreResult<()> {
         if !events.is_empty() {
@@ -101,14 +121,23 @@ impl Events {
         Ok(())
     }
 
-    /// Wakes the relay after a commit that logged events: this instance's
-    /// own, and with NATS the lease holder wherever it runs.
+    /// Wakes the sequencer after a commit that logged events: this
+    /// instance's own, and with NATS the lease holder wherever it runs.
     async fn committed(&self) {
-        self.relay_wake.notify_one();
+        self.sequencer_wake.notify_one();
         if let Some(nats) = &self.bus.nats
-            && !self.relay_holder.load(Ordering::Relaxed)
+            && !self.sequencer_holder.load(Ordering::Relaxed)
         {
-            nats.hint().await;
+            nats.hint(nats.hint_subject()).await;
+        }
+    }
+
+    /// Wakes delivery after the sequencer numbered events: this instance's
+    /// own, and with NATS every datacenter's publisher.
+    pub async fn sequenced(&self) {
+        self.relay_wake.notify_one();
+        if let Some(nats) = &self.bus.nats {
+            nats.hint(nats.sequenced_subject()).await;
         }
     }
 
@@ -117,12 +146,19 @@ impl Events {
     }
 }
 
-/// Runs this instance's delivery of the event log until shutdown: the
-/// local relay, or with NATS the stream (created once NATS answers), the
-/// leased relay into it and this instance's consumer. Whichever delivers
-/// to this instance's subscribers reads the shared settings before its
-/// first event.
+/// Runs this instance's part of the event log until shutdown: the
+/// sequencer (active where its lease is held), and the local relay, or
+/// with NATS its datacenter's stream (created once NATS answers), the
+/// leased publisher into it and this instance's consumer. Whichever
+/// delivers to this instance's subscribers reads the shared settings
+/// before its first event.
 pub async fn run(events: Arc<Events>) {
+    let sequencer = tokio::spawn(sequencer::run(events.clone()));
+    deliver(events).await;
+    let _ = sequencer.await;
+}
+
+async fn deliver(events: Arc<Events>) {
     if events.bus.nats.is_some() {
         start_event_stream(events).await;
     } else {

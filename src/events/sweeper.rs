@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::warn;
 
 use super::Events;
+use super::lease::Lease;
 use crate::clock::now_ms;
 use crate::store::{Access, Event, StoreResult};
 
@@ -19,38 +20,12 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// The lease that makes one sweeper active per deployment.
 const LEASE: &str = "sweeper";
-/// How long a lease lasts without renewal: another instance takes over
-/// this long after the holder dies.
-const LEASE_TTL_MS: i64 = 3000;
-/// How often the lease is renewed (or tried for).
-const LEASE_EVERY: Duration = Duration::from_millis(1000);
 
 pub async fn run(shared: Arc<Events>) {
     let mut shutdown = shared.shutdown.clone();
-    let holder = shared.config.instance_name();
-    let mut leased = false;
-    let mut last_lease: Option<Instant> = None;
+    let mut lease = Lease::new(LEASE, shared.config.instance_name());
     loop {
-        if last_lease.is_none_or(|at| at.elapsed() >= LEASE_EVERY) {
-            leased = match shared
-                .store
-                .try_lease(LEASE, &holder, now_ms(), LEASE_TTL_MS)
-                .await
-            {
-                Ok(held) => held,
-                Err(e) => {
-                    if !matches!(
-                        e,
-                        crate::store::StoreError::Unavailable(_)
-                            | crate::store::StoreError::Loading
-                    ) {
-                        warn!(error = %e, "cannot renew the sweeper lease");
-                    }
-                    false
-                }
-            };
-            last_lease = Some(Instant::now());
-        }
+        let leased = lease.held(&shared).await;
         let swept = if leased {
             sweep_once(&shared).await
         } else {

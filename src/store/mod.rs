@@ -141,11 +141,16 @@ impl Event {
     }
 }
 
-/// An event as read back from the log, with its id (commit order for one
-/// key; allocation order overall).
+/// An event as read back from the sequenced log: its id (allocation order;
+/// commit order for one key), its sequence number (the one global order:
+/// gap-free, in commit order, the same everywhere, see
+/// [`crate::events::sequencer`]) and when it was sequenced (Unix ms, never
+/// decreasing along the sequence). `<ms>-<seq>` is its stream entry id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoggedEvent {
     pub id: i64,
+    pub seq: i64,
+    pub ms: i64,
     pub db: Db,
     pub key: Bytes,
     pub name: String,
@@ -156,6 +161,45 @@ impl LoggedEvent {
     /// True for a setting event ([`SETTING_CLASS`]), not keyspace data.
     pub fn is_setting(&self) -> bool {
         self.class == SETTING_CLASS
+    }
+}
+
+/// A stream entry id, `<ms>-<seq>`; ordered as Redis orders them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct StreamId {
+    pub ms: i64,
+    pub seq: i64,
+}
+
+impl StreamId {
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    pub const MAX: StreamId = StreamId {
+        ms: i64::MAX,
+        seq: i64::MAX,
+    };
+}
+
+/// What a database's event stream holds, for XLEN and XINFO STREAM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamState {
+    /// Entries ever added (entries-added).
+    pub added: i64,
+    /// Entries trimmed.
+    pub deleted: i64,
+    /// The last entry ever added (last-generated-id).
+    pub last: StreamId,
+    /// The last trimmed entry (max-deleted-entry-id).
+    pub max_deleted: StreamId,
+}
+
+impl StreamState {
+    /// Entries the stream holds now (XLEN).
+    pub fn len(&self) -> i64 {
+        self.added - self.deleted
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -242,17 +286,40 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Opens a transaction (see [`Access`]).
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>>;
-    /// Up to `limit` logged events with id greater than `after`, by id.
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
-    /// The logged events with these ids (those that exist), by id.
-    async fn events_by_id(&self, ids: &[i64]) -> StoreResult<Vec<LoggedEvent>>;
+    /// The sequencer's step, one transaction: gives the next sequence
+    /// numbers, in id order, to up to `limit` committed events that have
+    /// none, stamped `now_ms` (or the last stamp, if later), and counts them
+    /// into their database's stream. Serialised on the sequence's row, so
+    /// two holders can never number one event twice. Returns how many it
+    /// sequenced.
+    async fn sequence(&self, limit: u32, now_ms: i64) -> StoreResult<u32>;
+    /// Up to `limit` sequenced events after sequence number `after`, in
+    /// order (setting events included).
+    async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
+    /// The last sequence number given (0 before any).
+    async fn last_sequence(&self) -> StoreResult<i64>;
+    /// The keyspace events of database `db` whose entry ids lie in
+    /// `[from, to]`, at most `limit`, oldest first (newest first when
+    /// `rev`).
+    async fn stream_range(
+        &self,
+        db: Db,
+        from: StreamId,
+        to: StreamId,
+        rev: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<LoggedEvent>>;
+    /// The counters of database `db`'s event stream.
+    async fn stream_state(&self, db: Db) -> StoreResult<StreamState>;
     /// The highest event id in the log (0 when empty).
     async fn last_event_id(&self) -> StoreResult<i64>;
-    /// Where the relay stopped; 0 before it ever ran.
+    /// Where a reader of the sequenced log stopped (a sequence number); 0
+    /// before it ever ran.
     async fn relay_position(&self, relay: &str) -> StoreResult<i64>;
-    async fn save_relay_position(&self, relay: &str, id: i64) -> StoreResult<()>;
-    /// Deletes up to `limit` events logged before `before_ms`; returns how
-    /// many went.
+    async fn save_relay_position(&self, relay: &str, seq: i64) -> StoreResult<()>;
+    /// Deletes up to `limit` sequenced events stamped before `before_ms`,
+    /// oldest first, counting them out of their streams (max-deleted-entry-id);
+    /// returns how many went.
     async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64>;
     /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`;
     /// true when `holder` holds it afterwards.
@@ -444,4 +511,118 @@ pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// An event the sequencer found without a number: (id, db, class).
+pub(crate) type Unsequenced = (i64, i64, i64);
+
+/// What one sequencer step writes, whatever the backend: each event's
+/// number (after `last_seq`, in id order), and per database the count and
+/// last number added to its stream (setting events belong to no stream).
+/// The entry for db -1 is the sequence itself.
+pub(crate) struct SequencePlan {
+    pub numbers: Vec<(i64, i64)>,
+    pub streams: Vec<(i64, i64, i64)>,
+}
+
+impl SequencePlan {
+    pub(crate) fn new(rows: &[Unsequenced], last_seq: i64) -> SequencePlan {
+        let mut numbers = Vec::with_capacity(rows.len());
+        let mut streams: Vec<(i64, i64, i64)> = vec![(-1, 0, last_seq)];
+        let mut seq = last_seq;
+        for &(id, db, class) in rows {
+            seq += 1;
+            numbers.push((id, seq));
+            streams[0].1 += 1;
+            streams[0].2 = seq;
+            if class == SETTING_CLASS as i64 {
+                continue;
+            }
+            match streams.iter_mut().find(|s| s.0 == db) {
+                Some(s) => {
+                    s.1 += 1;
+                    s.2 = seq;
+                }
+                None => streams.push((db, 1, seq)),
+            }
+        }
+        SequencePlan { numbers, streams }
+    }
+}
+
+/// A stream's counters row: (added, deleted, last_seq, last_ms,
+/// max_deleted_seq, max_deleted_ms).
+pub(crate) fn stream_state(row: (i64, i64, i64, i64, i64, i64)) -> StreamState {
+    let (added, deleted, last_seq, last_ms, max_deleted_seq, max_deleted_ms) = row;
+    StreamState {
+        added,
+        deleted,
+        last: StreamId {
+            ms: last_ms,
+            seq: last_seq,
+        },
+        max_deleted: StreamId {
+            ms: max_deleted_ms,
+            seq: max_deleted_seq,
+        },
+    }
+}
+
+/// A sequenced event a trim found: (seq, ms, db, class).
+pub(crate) type Trimmed = (i64, i64, i64, i64);
+
+/// Per database, how many entries a trim deletes and the last of them:
+/// (db, count, max-deleted-entry-id).
+pub(crate) fn trim_plan(rows: &[Trimmed]) -> Vec<(i64, i64, StreamId)> {
+    let mut out: Vec<(i64, i64, StreamId)> = Vec::new();
+    for &(seq, ms, db, class) in rows {
+        if class == SETTING_CLASS as i64 {
+            continue;
+        }
+        let id = StreamId { ms, seq };
+        match out.iter_mut().find(|s| s.0 == db) {
+            Some(s) => {
+                s.1 += 1;
+                s.2 = s.2.max(id);
+            }
+            None => out.push((db, 1, id)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_step_numbers_in_order_and_counts_per_stream() {
+        let rows = [
+            (7, 0, b'$' as i64),
+            (9, 1, b'g' as i64),
+            (12, 0, 33),
+            (13, 0, b'h' as i64),
+        ];
+        let plan = SequencePlan::new(&rows, 40);
+        assert_eq!(plan.numbers, [(7, 41), (9, 42), (12, 43), (13, 44)]);
+        // The sequence counts the setting event; db 0's stream does not.
+        assert_eq!(plan.streams, [(-1, 4, 44), (0, 2, 44), (1, 1, 42)]);
+    }
+
+    #[test]
+    fn a_trim_counts_out_per_stream() {
+        let rows = [
+            (1, 10, 0, b'$' as i64),
+            (2, 10, 0, 33),
+            (3, 11, 1, b'g' as i64),
+            (4, 12, 0, b'g' as i64),
+        ];
+        assert_eq!(
+            trim_plan(&rows),
+            [
+                (0, 2, StreamId { ms: 12, seq: 4 }),
+                (1, 1, StreamId { ms: 11, seq: 3 })
+            ]
+        );
+    }
 }

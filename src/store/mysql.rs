@@ -21,8 +21,9 @@ use sqlx::{Connection, Executor, MySqlPool, QueryBuilder, Row};
 use tracing::{info, warn};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Session, Store, StoreError,
-    StoreResult, Txn, new_version,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Session, Store,
+    StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version,
+    stream_state, trim_plan,
 };
 
 /// Longest key or hash field the schema's indexes hold.
@@ -198,11 +199,74 @@ impl Store for MySqlStore {
         }))
     }
 
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+    async fn sequence(&self, limit: u32, now_ms: i64) -> StoreResult<u32> {
         self.check_ready()?;
-        let rows = sqlx::query(
-            "SELECT id, db, `key`, name, class FROM kv_events WHERE id > ? ORDER BY id LIMIT ?",
+        let mut tx = self.pool.begin().await?;
+        // The sequence's row lock: one step at a time, whoever runs it.
+        let (last_seq, last_ms): (i64, i64) =
+            sqlx::query_as("SELECT last_seq, last_ms FROM kv_streams WHERE db = -1 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await?;
+        // READ COMMITTED: this sees every event committed before it ran.
+        let rows: Vec<(i64, i32, i32)> = sqlx::query_as(
+            "SELECT id, db, class FROM kv_events WHERE seq IS NULL ORDER BY id LIMIT ?",
         )
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<Unsequenced> = rows
+            .into_iter()
+            .map(|(id, db, class)| (id, db as i64, class as i64))
+            .collect();
+        let ms = now_ms.max(last_ms);
+        let plan = SequencePlan::new(&rows, last_seq);
+        let mut q = QueryBuilder::<MySql>::new("UPDATE kv_events SET seq_ms = ");
+        q.push_bind(ms).push(", seq = CASE id");
+        for (id, seq) in &plan.numbers {
+            q.push(" WHEN ")
+                .push_bind(*id)
+                .push(" THEN ")
+                .push_bind(*seq);
+        }
+        q.push(" END WHERE id IN (");
+        let mut list = q.separated(", ");
+        for (id, _) in &plan.numbers {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let done = q.build().execute(&mut *tx).await?;
+        if done.rows_affected() != plan.numbers.len() as u64 {
+            return Err(StoreError::Conflict("events sequenced concurrently".into()));
+        }
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, max_deleted_ms) ",
+        );
+        q.push_values(&plan.streams, |mut row, (db, added, last)| {
+            row.push_bind(*db as i32)
+                .push_bind(*last)
+                .push_bind(ms)
+                .push_bind(*added)
+                .push_bind(0i64)
+                .push_bind(0i64)
+                .push_bind(0i64);
+        });
+        q.push(
+            " ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), \
+             last_ms = VALUES(last_ms), added = added + VALUES(added)",
+        );
+        q.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(plan.numbers.len() as u32)
+    }
+
+    async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+        self.check_ready()?;
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM kv_events WHERE seq > ? ORDER BY seq LIMIT ?"
+        ))
         .bind(after)
         .bind(limit as i64)
         .fetch_all(&self.pool)
@@ -210,23 +274,54 @@ impl Store for MySqlStore {
         rows.iter().map(logged_event).collect()
     }
 
-    async fn events_by_id(&self, ids: &[i64]) -> StoreResult<Vec<LoggedEvent>> {
+    async fn last_sequence(&self) -> StoreResult<i64> {
         self.check_ready()?;
-        let mut out = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let mut q = QueryBuilder::<MySql>::new(
-                "SELECT id, db, `key`, name, class FROM kv_events WHERE id IN (",
-            );
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(") ORDER BY id");
-            for row in q.build().fetch_all(&self.pool).await? {
-                out.push(logged_event(&row)?);
-            }
-        }
-        Ok(out)
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM kv_streams WHERE db = -1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn stream_range(
+        &self,
+        db: Db,
+        from: StreamId,
+        to: StreamId,
+        rev: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<LoggedEvent>> {
+        self.check_ready()?;
+        let order = if rev { "DESC" } else { "ASC" };
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM kv_events WHERE db = ? AND class <> 33 \
+             AND seq_ms >= ? AND (seq_ms > ? OR seq >= ?) \
+             AND seq_ms <= ? AND (seq_ms < ? OR seq <= ?) \
+             ORDER BY seq_ms {order}, seq {order} LIMIT ?"
+        ))
+        .bind(db as i32)
+        .bind(from.ms)
+        .bind(from.ms)
+        .bind(from.seq)
+        .bind(to.ms)
+        .bind(to.ms)
+        .bind(to.seq)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(logged_event).collect()
+    }
+
+    async fn stream_state(&self, db: Db) -> StoreResult<StreamState> {
+        self.check_ready()?;
+        let row: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT added, deleted, last_seq, last_ms, max_deleted_seq, max_deleted_ms \
+             FROM kv_streams WHERE db = ?",
+        )
+        .bind(db as i32)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(stream_state).unwrap_or_default())
     }
 
     async fn last_event_id(&self) -> StoreResult<i64> {
@@ -258,12 +353,44 @@ impl Store for MySqlStore {
 
     async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
         self.check_ready()?;
-        let done = sqlx::query("DELETE FROM kv_events WHERE at_ms < ? ORDER BY id LIMIT ?")
-            .bind(before_ms)
-            .bind(limit as i64)
-            .execute(&self.pool)
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(i64, i64, i32, i32)> = sqlx::query_as(
+            "SELECT seq, seq_ms, db, class FROM kv_events \
+             WHERE seq IS NOT NULL AND seq_ms < ? ORDER BY seq LIMIT ?",
+        )
+        .bind(before_ms)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let rows: Vec<Trimmed> = rows
+            .into_iter()
+            .map(|(seq, ms, db, class)| (seq, ms, db as i64, class as i64))
+            .collect();
+        let Some(last) = rows.last() else {
+            return Ok(0);
+        };
+        let done = sqlx::query("DELETE FROM kv_events WHERE seq IS NOT NULL AND seq <= ?")
+            .bind(last.0)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected())
+        if done.rows_affected() != rows.len() as u64 {
+            // Another trim ran at the same time: count nothing twice.
+            return Err(StoreError::Conflict("events trimmed concurrently".into()));
+        }
+        for (db, count, max) in trim_plan(&rows) {
+            sqlx::query(
+                "UPDATE kv_streams SET deleted = deleted + ?, max_deleted_seq = ?, \
+                 max_deleted_ms = ? WHERE db = ?",
+            )
+            .bind(count)
+            .bind(max.seq)
+            .bind(max.ms)
+            .bind(db as i32)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
     }
 
     async fn try_lease(
@@ -310,13 +437,18 @@ impl Store for MySqlStore {
     }
 }
 
+/// The columns [`logged_event`] reads.
+const EVENT_COLUMNS: &str = "id, seq, seq_ms, db, `key`, name, class";
+
 fn logged_event(r: &MySqlRow) -> StoreResult<LoggedEvent> {
     Ok(LoggedEvent {
         id: r.try_get(0)?,
-        db: r.try_get::<i32, _>(1)? as Db,
-        key: Bytes::from(r.try_get::<Vec<u8>, _>(2)?),
-        name: r.try_get(3)?,
-        class: r.try_get::<i32, _>(4)? as u8,
+        seq: r.try_get(1)?,
+        ms: r.try_get(2)?,
+        db: r.try_get::<i32, _>(3)? as Db,
+        key: Bytes::from(r.try_get::<Vec<u8>, _>(4)?),
+        name: r.try_get(5)?,
+        class: r.try_get::<i32, _>(6)? as u8,
     })
 }
 

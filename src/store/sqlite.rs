@@ -15,9 +15,25 @@ use sqlx::{Row, Sqlite, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Session, Store, StoreError,
-    StoreResult, Txn, new_version,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Session, Store,
+    StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version,
+    stream_state, trim_plan,
 };
+
+/// The columns [`logged_event`] reads.
+const EVENT_COLUMNS: &str = "id, seq, seq_ms, db, key, name, class";
+
+fn logged_event(r: &sqlx::sqlite::SqliteRow) -> StoreResult<LoggedEvent> {
+    Ok(LoggedEvent {
+        id: r.try_get(0)?,
+        seq: r.try_get(1)?,
+        ms: r.try_get(2)?,
+        db: r.try_get::<i64, _>(3)? as Db,
+        key: Bytes::from(r.try_get::<Vec<u8>, _>(4)?),
+        name: r.try_get(5)?,
+        class: r.try_get::<i64, _>(6)? as u8,
+    })
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
@@ -80,38 +96,119 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, db, key, name, class FROM kv_events WHERE id > ? ORDER BY id LIMIT ?",
+    async fn sequence(&self, limit: u32, now_ms: i64) -> StoreResult<u32> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (last_seq, last_ms): (i64, i64) =
+            sqlx::query_as("SELECT last_seq, last_ms FROM kv_streams WHERE db = -1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let rows: Vec<Unsequenced> = sqlx::query_as(
+            "SELECT id, db, class FROM kv_events WHERE seq IS NULL ORDER BY id LIMIT ?",
         )
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let ms = now_ms.max(last_ms);
+        let plan = SequencePlan::new(&rows, last_seq);
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new("UPDATE kv_events SET seq_ms = ");
+        q.push_bind(ms).push(", seq = CASE id");
+        for (id, seq) in &plan.numbers {
+            q.push(" WHEN ")
+                .push_bind(*id)
+                .push(" THEN ")
+                .push_bind(*seq);
+        }
+        q.push(" END WHERE id IN (");
+        let mut list = q.separated(", ");
+        for (id, _) in &plan.numbers {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let done = q.build().execute(&mut *tx).await?;
+        if done.rows_affected() != plan.numbers.len() as u64 {
+            return Err(StoreError::Conflict("events sequenced concurrently".into()));
+        }
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, max_deleted_ms) ",
+        );
+        q.push_values(&plan.streams, |mut row, (db, added, last)| {
+            row.push_bind(*db)
+                .push_bind(*last)
+                .push_bind(ms)
+                .push_bind(*added)
+                .push_bind(0i64)
+                .push_bind(0i64)
+                .push_bind(0i64);
+        });
+        q.push(
+            " ON CONFLICT(db) DO UPDATE SET last_seq = excluded.last_seq, \
+             last_ms = excluded.last_ms, added = added + excluded.added",
+        );
+        q.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(plan.numbers.len() as u32)
+    }
+
+    async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM kv_events WHERE seq > ? ORDER BY seq LIMIT ?"
+        ))
         .bind(after)
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LoggedEvent {
-                    id: r.try_get(0)?,
-                    db: r.try_get::<i64, _>(1)? as Db,
-                    key: Bytes::from(r.try_get::<Vec<u8>, _>(2)?),
-                    name: r.try_get(3)?,
-                    class: r.try_get::<i64, _>(4)? as u8,
-                })
-            })
-            .collect()
+        rows.iter().map(logged_event).collect()
     }
 
-    async fn events_by_id(&self, ids: &[i64]) -> StoreResult<Vec<LoggedEvent>> {
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(
-                self.events_after(id - 1, 1)
-                    .await?
-                    .into_iter()
-                    .filter(|e| e.id == *id),
-            );
-        }
-        Ok(out)
+    async fn last_sequence(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM kv_streams WHERE db = -1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn stream_range(
+        &self,
+        db: Db,
+        from: StreamId,
+        to: StreamId,
+        rev: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<LoggedEvent>> {
+        let order = if rev { "DESC" } else { "ASC" };
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM kv_events WHERE db = ? AND class <> 33 \
+             AND seq_ms >= ? AND (seq_ms > ? OR seq >= ?) \
+             AND seq_ms <= ? AND (seq_ms < ? OR seq <= ?) \
+             ORDER BY seq_ms {order}, seq {order} LIMIT ?"
+        ))
+        .bind(db as i64)
+        .bind(from.ms)
+        .bind(from.ms)
+        .bind(from.seq)
+        .bind(to.ms)
+        .bind(to.ms)
+        .bind(to.seq)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(logged_event).collect()
+    }
+
+    async fn stream_state(&self, db: Db) -> StoreResult<StreamState> {
+        let row: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT added, deleted, last_seq, last_ms, max_deleted_seq, max_deleted_ms \
+             FROM kv_streams WHERE db = ?",
+        )
+        .bind(db as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(stream_state).unwrap_or_default())
     }
 
     async fn last_event_id(&self) -> StoreResult<i64> {
@@ -141,14 +238,36 @@ impl Store for SqliteStore {
 
     async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
         let _w = self.writer.lock().await;
-        let done = sqlx::query(
-            "DELETE FROM kv_events WHERE id IN (SELECT id FROM kv_events WHERE at_ms < ? ORDER BY id LIMIT ?)",
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows: Vec<Trimmed> = sqlx::query_as(
+            "SELECT seq, seq_ms, db, class FROM kv_events \
+             WHERE seq IS NOT NULL AND seq_ms < ? ORDER BY seq LIMIT ?",
         )
         .bind(before_ms)
         .bind(limit as i64)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        let Some(last) = rows.last() else {
+            return Ok(0);
+        };
+        sqlx::query("DELETE FROM kv_events WHERE seq IS NOT NULL AND seq <= ?")
+            .bind(last.0)
+            .execute(&mut *tx)
+            .await?;
+        for (db, count, max) in trim_plan(&rows) {
+            sqlx::query(
+                "UPDATE kv_streams SET deleted = deleted + ?, max_deleted_seq = ?, \
+                 max_deleted_ms = ? WHERE db = ?",
+            )
+            .bind(count)
+            .bind(max.seq)
+            .bind(max.ms)
+            .bind(db)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
     }
 
     async fn try_lease(
