@@ -917,6 +917,43 @@ fn check_reader(who: &str, entries: &[Entry], truth: &Truth, problems: &mut Vec<
     }
 }
 
+/// Readers that started from the beginning read the same log: the same
+/// ids with the same keys and events, on every instance (up to the
+/// sentinel, where each stopped).
+fn check_same_log(reads: &[(String, Vec<Entry>)], problems: &mut Vec<String>) {
+    let upto = |entries: &[Entry]| -> Vec<((u64, u64), String, String)> {
+        let end = entries
+            .iter()
+            .position(|e| e.key == SENTINEL)
+            .map_or(entries.len(), |p| p + 1);
+        entries[..end]
+            .iter()
+            .map(|e| (e.id, e.key.clone(), e.event.clone()))
+            .collect()
+    };
+    let Some((first, first_entries)) = reads.first() else {
+        return;
+    };
+    let want = upto(first_entries);
+    for (who, entries) in &reads[1..] {
+        let got = upto(entries);
+        if got != want {
+            let at = want
+                .iter()
+                .zip(&got)
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.len().min(got.len()));
+            problems.push(format!(
+                "{who}: not the log {first} read: {} vs {} entries, first difference at {at}: {:?} vs {:?}",
+                got.len(),
+                want.len(),
+                got.get(at),
+                want.get(at)
+            ));
+        }
+    }
+}
+
 /// Reads every acknowledged key back: its last acknowledged value, or
 /// absent after its last DEL.
 async fn check_data(url: &str, writers: &[WriterLog], problems: &mut Vec<String>) -> usize {
@@ -1316,6 +1353,18 @@ async fn losing_a_datacenter_stalls_nothing_and_loses_nothing() {
         }
         check_reader(&l.name, &whole, &truth, &mut problems);
     }
+    let mut whole_logs = Vec::new();
+    for r in &readers {
+        let l = r.lock().unwrap();
+        whole_logs.push((l.name.clone(), l.entries.clone()));
+    }
+    for resumed in [&resumed_on_dc1, &resumed_on_dc2] {
+        let l = resumed.lock().unwrap();
+        let mut whole = before_outage.clone();
+        whole.extend(l.entries.iter().cloned());
+        whole_logs.push((l.name.clone(), whole));
+    }
+    check_same_log(&whole_logs, &mut problems);
     let _ = writeln!(
         report,
         "  dc2 was down {:.1} s; its restart (NATS ready, instances serving) took {:.1} s",
@@ -1456,6 +1505,14 @@ async fn killing_the_sequencer_holder_loses_and_doubles_nothing() {
         }
         check_reader(&l.name, &l.entries, &truth, &mut problems);
     }
+    let whole_logs: Vec<(String, Vec<Entry>)> = readers
+        .iter()
+        .map(|r| {
+            let l = r.lock().unwrap();
+            (l.name.clone(), l.entries.clone())
+        })
+        .collect();
+    check_same_log(&whole_logs, &mut problems);
     if let Some(id) = last_event_id(&d.url(others[0])).await {
         let _ = writeln!(report, "  XREVRANGE {EVENTS} + - COUNT 1: {id}");
     }
