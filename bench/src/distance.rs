@@ -13,7 +13,7 @@ use anyhow::bail;
 
 use super::latency;
 use super::report::Row;
-use super::resp::Conn;
+use super::resp::{Conn, Value};
 use super::targets::Far;
 use super::workers::Percentiles;
 
@@ -92,7 +92,36 @@ pub async fn rows(
             }
         }
     }
+    // Every event is numbered by the sequencer's holder before anyone is
+    // notified: which side holds it shapes the figures.
+    let mut holders = Vec::new();
+    for (name, addr) in [("A", near), ("B", far.addr.as_str())] {
+        if info_field(addr, "sequencer_holder").await.as_deref() == Some("1") {
+            holders.push(name);
+        }
+    }
+    notes.push(format!(
+        "distance: the sequencer lease was held by {} at the end",
+        if holders.is_empty() {
+            "neither A nor B".into()
+        } else {
+            holders.join(" and ")
+        }
+    ));
     Ok(rows)
+}
+
+/// One field of `INFO respire` on `addr`, if it answers one.
+async fn info_field(addr: &str, name: &str) -> Option<String> {
+    let mut conn = Conn::connect(addr).await.ok()?;
+    let Ok(Value::Bulk(Some(info))) = conn.cmd(&["INFO", "respire"]).await else {
+        return None;
+    };
+    String::from_utf8_lossy(&info).lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// Waits (up to 30 s) until a write on `writer` is notified on

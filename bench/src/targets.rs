@@ -100,7 +100,6 @@ pub struct Fleet {
 struct Pair {
     database_url: String,
     nats_url: String,
-    prefix: String,
     /// The NATS flags besides `--nats-url` (prefix, stream, storage).
     nats_flags: Vec<String>,
     /// `respire --help`, to pass only the flags this build has.
@@ -253,7 +252,6 @@ impl Fleet {
         self.pair = Some(Pair {
             database_url: url.clone(),
             nats_url: setup.nats.clone(),
-            prefix: prefix.clone(),
             nats_flags,
             help: help.to_string(),
         });
@@ -297,16 +295,25 @@ impl Fleet {
             "--nats-url".to_string(),
             nats_url,
         ];
-        args.extend(pair.nats_flags.iter().cloned());
-        if pair.help.contains("--datacenter ") {
-            args.extend(["--datacenter".to_string(), "far".to_string()]);
-            // Its datacenter's own stream, named either way.
-            for stream in [
-                format!("{}_EVENTS_FAR", pair.prefix),
-                format!("{}_EVENTS_FAR", pair.prefix.to_uppercase()),
-            ] {
+        let datacenters = pair.help.contains("--datacenter ");
+        let mut flags = pair.nats_flags.iter();
+        while let Some(flag) = flags.next() {
+            args.push(flag.clone());
+            if flag == "--nats-stream"
+                && let Some(stream) = flags.next()
+            {
+                // A datacenter of its own has a stream of its own.
+                let stream = if datacenters {
+                    format!("{stream}_FAR")
+                } else {
+                    stream.clone()
+                };
+                args.push(stream.clone());
                 self.nats_streams.push((pair.nats_url.clone(), stream));
             }
+        }
+        if datacenters {
+            args.extend(["--datacenter".to_string(), "far".to_string()]);
         }
         let dir = self.dir.0.join("far");
         let (addr, _) = self.spawn(setup, "far", &dir, &args).await?;
