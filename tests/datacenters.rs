@@ -1680,3 +1680,67 @@ async fn the_supercluster_harness_restarts_a_datacenter_with_its_store() {
         );
     }
 }
+
+/// The catch-up reader against Redis 7's own stream replies (the reference
+/// Redis, db 15): what it parses and how it follows the last id is Redis's
+/// format, so a difference in respire's shows as respire's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catch_up_reader_follows_a_redis_7_stream() {
+    if !common::service_available("reference Redis", common::REFERENCE_REDIS).await {
+        return;
+    }
+    let url = format!("redis://{}/15", common::REFERENCE_REDIS);
+    let mut c = common::connect(&url).await;
+    let _: i64 = common::query(&mut c, &["DEL", EVENTS]).await.unwrap();
+    let add = |id: &'static str, key: &'static str, event: &'static str| {
+        let mut c = c.clone();
+        async move {
+            let _: String = common::query(
+                &mut c,
+                &["XADD", EVENTS, id, "key", key, "event", event, "class", "$"],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    add("5-1", "a", "set").await;
+    add("5-2", "b", "del").await;
+    let (stop_tx, stop) = watch::channel(false);
+    let from_start = reader("from 0-0".into(), url.clone(), "0-0".into(), stop.clone());
+    let from_middle = reader("from 5-1".into(), url.clone(), "5-1".into(), stop);
+    // Blocked readers wake for later entries, past COUNT's page size.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..150 {
+        let mut c = c.clone();
+        let _: String = common::query(&mut c, &["XADD", EVENTS, "*", "key", "c", "event", "hset"])
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while from_start.lock().unwrap().entries.len() < 152 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_tx.send(true).ok();
+    let _: i64 = common::query(&mut c, &["DEL", EVENTS]).await.unwrap();
+    let (a, b) = (from_start.lock().unwrap(), from_middle.lock().unwrap());
+    assert_eq!(a.error, None);
+    assert_eq!(a.entries.len(), 152);
+    assert_eq!(b.entries.len(), 151);
+    assert_eq!((a.entries[0].id, a.entries[0].key.as_str()), ((5, 1), "a"));
+    assert_eq!(
+        (a.entries[1].id, a.entries[1].event.as_str()),
+        ((5, 2), "del")
+    );
+    assert!(a.entries.windows(2).all(|p| p[0].id < p[1].id));
+    assert_eq!(a.last_id, b.last_id);
+    let mut problems = Vec::new();
+    check_same_log(
+        &[
+            ("a".into(), a.entries[1..].to_vec()),
+            ("b".into(), b.entries.clone()),
+        ],
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+}
