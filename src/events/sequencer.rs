@@ -42,10 +42,16 @@ const BATCH: u32 = 1000;
 /// How often the sequencer looks at the log without being woken (picks up
 /// commits of instances that cannot reach it through NATS).
 const IDLE_POLL: Duration = Duration::from_millis(50);
-/// How often events past their retention are trimmed, and how many per
-/// transaction.
+/// How often events past their retention are trimmed (at most; more often
+/// when the retention is short), and how many per transaction.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
 const TRIM_BATCH: u32 = 10_000;
+
+/// How often to trim for a retention of `seconds`: twice per retention,
+/// between 100 ms and [`TRIM_EVERY`].
+fn trim_every(seconds: u64) -> Duration {
+    Duration::from_millis(seconds.saturating_mul(500)).clamp(Duration::from_millis(100), TRIM_EVERY)
+}
 
 pub async fn run(shared: Arc<Events>) {
     // Commits on other instances wake the sequencer through NATS hints.
@@ -90,7 +96,7 @@ pub async fn run(shared: Arc<Events>) {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
-            if last_trim.elapsed() > TRIM_EVERY {
+            if last_trim.elapsed() > trim_every(shared.config.event_retention) {
                 last_trim = Instant::now();
                 trim(&shared).await;
             }

@@ -356,15 +356,17 @@ impl Store for MySqlStore {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<(i64, i64, i32, i32)> = sqlx::query_as(
             "SELECT seq, seq_ms, db, class FROM kv_events \
-             WHERE seq IS NOT NULL AND seq_ms < ? ORDER BY seq LIMIT ?",
+             WHERE seq IS NOT NULL ORDER BY seq LIMIT ?",
         )
-        .bind(before_ms)
         .bind(limit as i64)
         .fetch_all(&mut *tx)
         .await?;
+        // The oldest entries, a bounded read; times never decrease along
+        // the sequence, so those before the cut are a prefix.
         let rows: Vec<Trimmed> = rows
             .into_iter()
             .map(|(seq, ms, db, class)| (seq, ms, db as i64, class as i64))
+            .take_while(|r| r.1 < before_ms)
             .collect();
         let Some(last) = rows.last() else {
             return Ok(0);

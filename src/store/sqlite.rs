@@ -241,12 +241,14 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let rows: Vec<Trimmed> = sqlx::query_as(
             "SELECT seq, seq_ms, db, class FROM kv_events \
-             WHERE seq IS NOT NULL AND seq_ms < ? ORDER BY seq LIMIT ?",
+             WHERE seq IS NOT NULL ORDER BY seq LIMIT ?",
         )
-        .bind(before_ms)
         .bind(limit as i64)
         .fetch_all(&mut *tx)
         .await?;
+        // The oldest entries, a bounded read; times never decrease along
+        // the sequence, so those before the cut are a prefix.
+        let rows: Vec<Trimmed> = rows.into_iter().take_while(|r| r.1 < before_ms).collect();
         let Some(last) = rows.last() else {
             return Ok(0);
         };
