@@ -954,6 +954,66 @@ fn check_same_log(reads: &[(String, Vec<Entry>)], problems: &mut Vec<String>) {
     }
 }
 
+/// A reader that started from `$` read a contiguous part of the whole log
+/// up to the sentinel: nothing skipped, nothing twice.
+fn check_tail_of_log(who: &str, entries: &[Entry], full: &[Entry], problems: &mut Vec<String>) {
+    let Some(first) = entries.first() else {
+        problems.push(format!("{who}: read nothing"));
+        return;
+    };
+    let Some(start) = full.iter().position(|e| e.id == first.id) else {
+        problems.push(format!(
+            "{who}: its first entry {first:?} is not in the log"
+        ));
+        return;
+    };
+    let key = |e: &Entry| (e.id, e.key.clone(), e.event.clone());
+    let want: Vec<_> = full[start..].iter().map(key).collect();
+    let got: Vec<_> = entries.iter().map(key).collect();
+    if got != want {
+        let at = want
+            .iter()
+            .zip(&got)
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.len().min(got.len()));
+        problems.push(format!(
+            "{who}: not the log's tail: {} vs {} entries, first difference at {at}: {:?} vs {:?}",
+            got.len(),
+            want.len(),
+            got.get(at),
+            want.get(at)
+        ));
+    }
+}
+
+/// Every live instance answers the same last entry (the sentinel, nothing
+/// is written after it) and the same XLEN.
+async fn check_same_tip(d: &Deployment, report: &mut String, problems: &mut Vec<String>) {
+    let mut tips = Vec::new();
+    for i in 0..d.instances.len() {
+        if d.instances[i].server.is_none() {
+            continue;
+        }
+        let url = d.url(i);
+        let mut c = common::connect(&url).await;
+        let len = common::query::<i64>(&mut c, &["XLEN", EVENTS]).await;
+        tips.push((d.name(i), last_event_id(&url).await, len));
+    }
+    let _ = writeln!(
+        report,
+        "  {EVENTS} on every instance: last id {:?}, XLEN {:?}",
+        tips[0].1, tips[0].2
+    );
+    for (name, tip, len) in &tips[1..] {
+        if (tip, len) != (&tips[0].1, &tips[0].2) {
+            problems.push(format!(
+                "{name}: last id {tip:?} and XLEN {len:?}, but {} answers {:?} and {:?}",
+                tips[0].0, tips[0].1, tips[0].2
+            ));
+        }
+    }
+}
+
 /// Reads every acknowledged key back: its last acknowledged value, or
 /// absent after its last DEL.
 async fn check_data(url: &str, writers: &[WriterLog], problems: &mut Vec<String>) -> usize {
@@ -1211,6 +1271,13 @@ async fn losing_a_datacenter_stalls_nothing_and_loses_nothing() {
         resume_from.clone(),
         stop.clone(),
     );
+    // A reader new to DC2, from `$`: only what is added from now on.
+    let from_now = reader(
+        format!("new reader on {} from $", d.name(dc2[1])),
+        d.url(dc2[1]),
+        "$".into(),
+        stop.clone(),
+    );
     // DC2's new watchers, then a probe written in DC1 that they must get
     // within a second.
     let mut late = Vec::new();
@@ -1223,6 +1290,14 @@ async fn losing_a_datacenter_stalls_nothing_and_loses_nothing() {
             )
             .await,
         );
+    }
+    // The `$` reader has begun (the load keeps adding entries).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while from_now.lock().unwrap().entries.is_empty()
+        && from_now.lock().unwrap().error.is_none()
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let probe = "dc/probe/1";
     let mut c1 = common::connect(&d.url(dc1[0])).await;
@@ -1258,7 +1333,11 @@ async fn losing_a_datacenter_stalls_nothing_and_loses_nothing() {
     let mut all_watchers = watchers.clone();
     all_watchers.extend(late.iter().cloned());
     let mut all_readers = readers.clone();
-    all_readers.extend([resumed_on_dc1.clone(), resumed_on_dc2.clone()]);
+    all_readers.extend([
+        resumed_on_dc1.clone(),
+        resumed_on_dc2.clone(),
+        from_now.clone(),
+    ]);
     let waiting = drain(&all_watchers, &all_readers).await;
     stop_tx.send(true).ok();
     d.say("drained");
@@ -1365,6 +1444,29 @@ async fn losing_a_datacenter_stalls_nothing_and_loses_nothing() {
         whole_logs.push((l.name.clone(), whole));
     }
     check_same_log(&whole_logs, &mut problems);
+    {
+        let l = from_now.lock().unwrap();
+        let _ = writeln!(
+            report,
+            "  {:<40} {:>6} entries, from {}",
+            l.name,
+            l.entries.len(),
+            l.entries
+                .first()
+                .map_or("-".into(), |e| format!("{}-{}", e.id.0, e.id.1))
+        );
+        if let Some(e) = &l.error {
+            problems.push(format!("{}: {e}", l.name));
+        }
+        check_tail_of_log(&l.name, &l.entries, &whole_logs[0].1, &mut problems);
+        if !l.entries.iter().any(|e| e.key == probe) {
+            problems.push(format!(
+                "{}: the probe written after it started is missing",
+                l.name
+            ));
+        }
+    }
+    check_same_tip(&d, &mut report, &mut problems).await;
     let _ = writeln!(
         report,
         "  dc2 was down {:.1} s; its restart (NATS ready, instances serving) took {:.1} s",
@@ -1513,9 +1615,7 @@ async fn killing_the_sequencer_holder_loses_and_doubles_nothing() {
         })
         .collect();
     check_same_log(&whole_logs, &mut problems);
-    if let Some(id) = last_event_id(&d.url(others[0])).await {
-        let _ = writeln!(report, "  XREVRANGE {EVENTS} + - COUNT 1: {id}");
-    }
+    check_same_tip(&d, &mut report, &mut problems).await;
     finish(&report, &problems, &d);
 }
 
