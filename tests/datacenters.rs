@@ -1004,6 +1004,12 @@ async fn check_same_tip(d: &Deployment, report: &mut String, problems: &mut Vec<
         "  {EVENTS} on every instance: last id {:?}, XLEN {:?}",
         tips[0].1, tips[0].2
     );
+    if tips[0].1.is_none() || tips[0].2.is_err() {
+        problems.push(format!(
+            "{}: XREVRANGE/XLEN {EVENTS} answered {:?} / {:?}",
+            tips[0].0, tips[0].1, tips[0].2
+        ));
+    }
     for (name, tip, len) in &tips[1..] {
         if (tip, len) != (&tips[0].1, &tips[0].2) {
             problems.push(format!(
