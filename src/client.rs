@@ -47,6 +47,17 @@ async fn read_more(socket: &TcpStream, buf: &mut BytesMut) -> std::io::Result<us
     }
 }
 
+/// Completes when the peer has closed the connection. Bytes it sent
+/// meanwhile stay unread for after the command (as Redis keeps them), and
+/// then a close can no longer be seen here.
+async fn peer_closed(socket: &TcpStream) {
+    let mut byte = [0u8; 1];
+    match socket.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
+}
+
 /// A client's connection: frames its requests, hands each to the command
 /// layer with its session, writes the replies and interleaves its pub/sub
 /// deliveries. It knows nothing of what the commands do.
@@ -178,7 +189,18 @@ impl Client {
                 self.answer_writes(&mut writes).await;
                 // A subscription's confirmation precedes its messages.
                 let subscribes = matches!(checked, Ok(spec) if SUBSCRIBING.contains(&spec.name));
-                let reply = dispatch(&mut self.session, &self.batcher, args, checked).await;
+                let blocking = matches!(checked, Ok(spec) if spec.has_flag("blocking"));
+                let run = dispatch(&mut self.session, &self.batcher, args, checked);
+                let reply = if blocking {
+                    // A command that may wait (XREAD BLOCK) ends with its
+                    // client: nothing else is read until it answers.
+                    tokio::select! {
+                        reply = run => reply,
+                        _ = peer_closed(&self.socket) => return Ok(()),
+                    }
+                } else {
+                    run.await
+                };
                 if subscribes {
                     reply.encode(&mut self.outbuf, self.session.resp3);
                 }

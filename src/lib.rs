@@ -18,8 +18,9 @@
 //!   (AUTH, MULTI queueing, subscribed mode, EXEC), [`cmd::shared`] what
 //!   commands may use (store, bus, events, client registry, stats, limits),
 //!   [`cmd::batch`] group commit of writes, one file per family (string,
-//!   hash, keys, connection, server, pubsub, transaction), and
-//!   [`cmd::errors`] every text a command answers with. Uses [`events`],
+//!   hash, keys, connection, server, pubsub, transaction, stream: the
+//!   read-only event streams, named and scanned by [`cmd::event_view`]),
+//!   and [`cmd::errors`] every text a command answers with. Uses [`events`],
 //!   [`store`], [`bus`], [`config`], [`reply`], [`glob`], [`clock`].
 //! - [`events`]: the event log's way to subscribers: [`events::Events`]
 //!   (relay state, notify flags, the one commit-and-wake sequence), the

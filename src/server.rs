@@ -70,6 +70,7 @@ pub async fn run(
         started: Instant::now(),
         shutdown: stop_rx,
         protected_mode: AtomicBool::new(protected_mode),
+        event_scans: Default::default(),
     });
     if shared.config.protected_mode
         && shared.config.requirepass.is_none()

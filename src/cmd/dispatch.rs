@@ -118,6 +118,7 @@ async fn exec(conn: &mut Session, batcher: &Batcher) -> CmdResult {
     }
     let mut attempt = 0;
     let start_db = conn.db;
+    conn.deny_blocking = true;
     let result = loop {
         match exec_block(conn, batcher, &multi.queue).await {
             Err(CmdError::Store(StoreError::Conflict(_))) if attempt < MAX_RETRIES => {
@@ -129,6 +130,7 @@ async fn exec(conn: &mut Session, batcher: &Batcher) -> CmdResult {
             other => break other,
         }
     };
+    conn.deny_blocking = false;
     transaction::end_multi(conn);
     result
 }

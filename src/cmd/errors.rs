@@ -242,3 +242,72 @@ pub fn unsupported_option(opt: &[u8]) -> bytes::Bytes {
     text.extend_from_slice(c_str(opt, usize::MAX));
     sanitized(text)
 }
+
+// --- Streams ------------------------------------------------------------
+
+pub const INVALID_STREAM_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub const INVALID_START_ID: &str = "ERR invalid start ID for the interval";
+pub const INVALID_END_ID: &str = "ERR invalid end ID for the interval";
+pub const XREAD_UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+pub const XREAD_GROUP: &str =
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+pub const XREAD_NOACK: &str =
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+pub const XREAD_GT_ID: &str = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+/// A stream command on an ordinary key that is not there: respire stores
+/// no streams of its own (yet).
+pub const NO_STREAM_TYPE: &str = "ERR respire has no stream type: the only streams are the read-only keyspace event streams __events@<db>__";
+
+/// Any write to an event stream's name (XADD, SET, DEL, RENAME, EXPIRE, ...).
+pub fn read_only_stream(name: &[u8]) -> bytes::Bytes {
+    let mut text = b"ERR ".to_vec();
+    text.extend_from_slice(c_str(name, 128));
+    text.extend_from_slice(b" is a read-only stream of keyspace events");
+    sanitized(text)
+}
+
+/// A name under `__events@` that names no event stream.
+pub fn invalid_event_stream(name: &[u8], why: &str) -> bytes::Bytes {
+    let mut text = b"ERR invalid event stream '".to_vec();
+    text.extend_from_slice(c_str(name, 128));
+    text.extend_from_slice(b"': ");
+    text.extend_from_slice(why.as_bytes());
+    sanitized(text)
+}
+
+/// XRANGE on a filtered view that examined its whole budget and matched
+/// nothing: where the scan stopped, so the caller can go on from there.
+pub fn view_budget_spent(name: &[u8], examined: u32, stopped_at: &str) -> bytes::Bytes {
+    let mut text = b"ERR no entry of ".to_vec();
+    text.extend_from_slice(c_str(name, 128));
+    text.extend_from_slice(
+        format!(
+            " among the {examined} entries examined (the limit per call), which end at {stopped_at}; continue from ({stopped_at} or narrow the range",
+        )
+        .as_bytes(),
+    );
+    sanitized(text)
+}
+
+/// XINFO CONSUMERS of a group that does not exist.
+pub fn no_consumer_group(group: &[u8], key: &[u8]) -> bytes::Bytes {
+    let mut text = b"NOGROUP No such consumer group '".to_vec();
+    text.extend_from_slice(c_str(group, 128));
+    text.extend_from_slice(b"' for key name '");
+    text.extend_from_slice(c_str(key, 128));
+    text.push(b'\'');
+    sanitized(text)
+}
+
+/// XPENDING of a group that does not exist.
+pub fn no_key_or_group(key: &[u8], group: &[u8]) -> bytes::Bytes {
+    let mut text = b"NOGROUP No such key '".to_vec();
+    text.extend_from_slice(c_str(key, 128));
+    text.extend_from_slice(b"' or consumer group '");
+    text.extend_from_slice(c_str(group, 128));
+    text.push(b'\'');
+    sanitized(text)
+}

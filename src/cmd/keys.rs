@@ -596,6 +596,8 @@ async fn rename(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, nx: bool) -> CmdRes
                 ctx.txn.set_expire(ctx.db, dst, meta.expire_at).await?;
             }
         }
+        // No row holds a stream (the event streams refuse writes first).
+        KeyKind::Stream => return err(errors::read_only_stream(src)),
     }
     ctx.txn.delete(ctx.db, src).await?;
     // Redis's dbAdd announces the destination as a new key first.

@@ -36,12 +36,14 @@ pub mod batch;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod event_view;
 pub mod hash;
 pub mod keys;
 pub mod long_double;
 pub mod pubsub;
 pub mod server;
 pub mod shared;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod transaction;
@@ -75,6 +77,9 @@ pub enum Family {
     Introspection,
     PubSub,
     Transaction,
+    /// The read-only event streams (XRANGE, XREAD, ...): session commands
+    /// that read the event log and may wait for it.
+    Stream,
 }
 
 impl Family {
@@ -133,6 +138,43 @@ pub const HELP_SUBCOMMAND: SubSpec = SubSpec {
     summary: "Show helpful text about the different subcommands",
 };
 
+/// How COMMAND INFO describes where a command's keys are (Redis 7's key
+/// specs); rows without any are described by first/last/step alone.
+#[derive(Debug)]
+pub struct KeySpec {
+    /// Redis's remark on the spec, if it has one.
+    pub notes: Option<&'static str>,
+    /// `RO`, `RW`, `access`, `update`, ...
+    pub flags: &'static [&'static str],
+    pub begin: BeginSearch,
+    /// The keys from where the search began: up to `last` (relative; -1:
+    /// the last argument), every `step`; with `last` -1, `limit` n > 1
+    /// keeps the first 1/n of the rest (XREAD's keys before its ids).
+    pub last: i32,
+    pub step: i32,
+    pub limit: i32,
+}
+
+/// Where the search for a command's keys begins.
+#[derive(Debug)]
+pub enum BeginSearch {
+    /// At this argument.
+    Index(i32),
+    /// After this keyword, looked for from argument `from` on.
+    Keyword { keyword: &'static str, from: i32 },
+}
+
+/// What COMMAND INFO says of a subcommand beyond its [`SubSpec`] (rows
+/// without one show the container's flags and no keys).
+#[derive(Debug)]
+pub struct SubInfo {
+    pub name: &'static str,
+    pub flags: &'static [&'static str],
+    pub keys: (i32, i32, i32),
+    pub tips: &'static [&'static str],
+    pub key_specs: &'static [KeySpec],
+}
+
 /// Everything known about one command, in one place.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -151,6 +193,13 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub subcommands: &'static [SubSpec],
+    /// COMMAND INFO's details of some subcommands (see [`SubInfo`]).
+    pub sub_info: &'static [SubInfo],
+    /// COMMAND INFO's tips (`nondeterministic_output`, ...).
+    pub tips: &'static [&'static str],
+    /// COMMAND INFO's key specs; also how COMMAND GETKEYS finds movable
+    /// keys (XREAD's after STREAMS).
+    pub key_specs: &'static [KeySpec],
     /// What runs it: looked up once with the row, never by name again.
     pub handler: Handler,
 }
@@ -231,6 +280,9 @@ pub const fn spec(
         summary,
         since,
         subcommands: &[],
+        sub_info: &[],
+        tips: &[],
+        key_specs: &[],
         handler: Handler::None,
     }
 }
@@ -253,14 +305,28 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The key's metadata if it exists and has not expired.
+    /// The key's metadata if it exists and has not expired. The event
+    /// streams (`__events@<db>__`) exist without a row: a key of kind
+    /// stream that never expires.
     pub async fn live(&mut self, key: &[u8]) -> Result<Option<KeyMeta>, CmdError> {
+        if let Some(meta) = self.event_stream(key) {
+            return Ok(Some(meta));
+        }
         let now = self.now;
         Ok(self
             .txn
             .meta(self.db, key)
             .await?
             .filter(|m| m.is_live(now)))
+    }
+
+    /// The metadata of an event stream's name (see [`event_view`]).
+    pub fn event_stream(&self, key: &[u8]) -> Option<KeyMeta> {
+        event_view::exists(key, self.shared.config.databases).then_some(KeyMeta {
+            kind: KeyKind::Stream,
+            expire_at: None,
+            version: 0,
+        })
     }
 
     /// Like [`Ctx::live`], but a key of another kind is a WRONGTYPE error.
@@ -378,6 +444,9 @@ pub struct Session {
     pub kill: Arc<Notify>,
     /// Set by QUIT and protocol errors: close once replies are written.
     pub close_after_reply: bool,
+    /// Set while EXEC runs its queue: a blocking command answers at once,
+    /// as if its timeout had passed (Redis's CLIENT_DENY_BLOCKING).
+    pub deny_blocking: bool,
 }
 
 impl Session {
@@ -431,6 +500,7 @@ impl Session {
             info,
             kill,
             close_after_reply: false,
+            deny_blocking: false,
         };
         (session, delivery_rx)
     }

@@ -34,6 +34,9 @@ pub struct Shared {
     pub local_addr: SocketAddr,
     /// protected-mode (CONFIG SET may turn it off at run time).
     pub protected_mode: AtomicBool,
+    /// How far fruitless XREAD scans of filtered event streams got, so
+    /// repeated polls move on (see [`super::event_view`]).
+    pub event_scans: super::event_view::ScanMemo,
 }
 
 /// Counters INFO stats reports.

@@ -9,16 +9,16 @@ use bytes::Bytes;
 
 use super::Session;
 use super::errors::{self, CmdResult, err};
-use super::{CommandSpec, Ctx, Family, Handler};
+use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
-use super::{connection, hash, keys, pubsub, string, transaction};
+use super::{connection, event_view, hash, keys, pubsub, stream, string, transaction};
 use crate::reply::Reply;
 
 /// Every command, collected from the family tables.
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 9] = [
+        let families: [&'static [CommandSpec]; 10] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -28,6 +28,7 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             pubsub::COMMANDS,
             transaction::COMMANDS,
             string::EXTRA,
+            stream::COMMANDS,
         ];
         families
             .iter()
@@ -74,8 +75,18 @@ pub fn check(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
     Ok(spec)
 }
 
-/// Runs a data command. `args[0]` is the command name.
+/// Runs a data command. `args[0]` is the command name. Every data command
+/// passes here, so this is where a write to an event stream's name (SET,
+/// DEL, RENAME, EXPIRE, HSET, ... at any of the row's key positions) is
+/// refused, before it runs.
 pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    if spec.is_write()
+        && let Some(key) = key_args(spec, args)
+            .into_iter()
+            .find(|k| event_view::is_reserved(k))
+    {
+        return err(errors::read_only_stream(key));
+    }
     match spec.handler {
         Handler::Data(run) => run(ctx, spec, args).await,
         _ => err(errors::unhandled(spec.name)),
@@ -202,65 +213,160 @@ fn sorted() -> Vec<&'static CommandSpec> {
     all
 }
 
-/// Redis's ACL categories for a command, derived from its group and flags.
-fn categories(spec: &CommandSpec) -> Vec<Reply> {
+/// Redis's ACL categories for a command or subcommand, derived from its
+/// group and flags (a container without flags of its own is just slow).
+fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
+    if container && flags.is_empty() {
+        return vec![Reply::Status("@slow")];
+    }
     let mut cats = Vec::new();
-    let group = match spec.group {
+    let group = match group {
         "generic" => Some("@keyspace"),
         "string" => Some("@string"),
         "hash" => Some("@hash"),
+        "stream" => Some("@stream"),
         "pubsub" => Some("@pubsub"),
         "connection" => Some("@connection"),
         "transactions" => Some("@transaction"),
         "server" => Some("@admin"),
         _ => None,
     };
-    if spec.is_write() {
+    if flags.contains(&"write") {
         cats.push("@write");
     }
-    if spec.has_flag("readonly") {
+    if flags.contains(&"readonly") {
         cats.push("@read");
     }
     cats.extend(group);
-    cats.push(if spec.has_flag("fast") {
+    cats.push(if flags.contains(&"fast") {
         "@fast"
     } else {
         "@slow"
     });
+    if flags.contains(&"blocking") {
+        cats.push("@blocking");
+    }
     cats.into_iter().map(Reply::Status).collect()
 }
 
-fn info_entry(spec: &'static CommandSpec) -> Reply {
-    let subs = spec
-        .subcommands
-        .iter()
-        .map(|sub| {
-            Reply::Array(vec![
-                Reply::bulk_str(&format!("{}|{}", spec.name, sub.name)),
-                Reply::Int(sub.arity as i64),
-                Reply::Set(spec.flags.iter().map(|f| Reply::Status(f)).collect()),
-                Reply::Int(0),
-                Reply::Int(0),
-                Reply::Int(0),
-                Reply::Set(categories(spec)),
-                Reply::Set(vec![]),
-                Reply::Array(vec![]),
-                Reply::Array(vec![]),
-            ])
-        })
-        .collect();
+/// One COMMAND INFO row.
+#[allow(clippy::too_many_arguments)]
+fn info_row(
+    name: &str,
+    arity: i32,
+    flags: &[&'static str],
+    keys: (i32, i32, i32),
+    categories: Vec<Reply>,
+    tips: &[&str],
+    key_specs: &[KeySpec],
+    subcommands: Option<Vec<Reply>>,
+) -> Reply {
     Reply::Array(vec![
-        Reply::bulk_str(spec.name),
-        Reply::Int(spec.arity as i64),
-        Reply::Set(spec.flags.iter().map(|f| Reply::Status(f)).collect()),
-        Reply::Int(spec.first_key as i64),
-        Reply::Int(spec.last_key as i64),
-        Reply::Int(spec.step as i64),
-        Reply::Set(categories(spec)),
-        Reply::Set(vec![]),
-        Reply::Array(vec![]),
-        Reply::Array(subs),
+        Reply::bulk_str(name),
+        Reply::Int(arity as i64),
+        Reply::Set(flags.iter().map(|f| Reply::Status(f)).collect()),
+        Reply::Int(keys.0 as i64),
+        Reply::Int(keys.1 as i64),
+        Reply::Int(keys.2 as i64),
+        Reply::Set(categories),
+        Reply::Set(tips.iter().map(|t| Reply::bulk_str(t)).collect()),
+        Reply::Set(key_specs.iter().map(key_spec_entry).collect()),
+        // Redis answers an empty set for a command without subcommands.
+        subcommands.map_or(Reply::Set(vec![]), Reply::Array),
     ])
+}
+
+fn key_spec_entry(ks: &KeySpec) -> Reply {
+    let map = |pairs: Vec<(&str, Reply)>| {
+        Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Reply::bulk_str(k), v))
+                .collect(),
+        )
+    };
+    let begin = match ks.begin {
+        BeginSearch::Index(i) => map(vec![
+            ("type", Reply::bulk_str("index")),
+            ("spec", map(vec![("index", Reply::Int(i as i64))])),
+        ]),
+        BeginSearch::Keyword { keyword, from } => map(vec![
+            ("type", Reply::bulk_str("keyword")),
+            (
+                "spec",
+                map(vec![
+                    ("keyword", Reply::bulk_str(keyword)),
+                    ("startfrom", Reply::Int(from as i64)),
+                ]),
+            ),
+        ]),
+    };
+    let find = map(vec![
+        ("type", Reply::bulk_str("range")),
+        (
+            "spec",
+            map(vec![
+                ("lastkey", Reply::Int(ks.last as i64)),
+                ("keystep", Reply::Int(ks.step as i64)),
+                ("limit", Reply::Int(ks.limit as i64)),
+            ]),
+        ),
+    ]);
+    let mut pairs = Vec::new();
+    if let Some(notes) = ks.notes {
+        pairs.push(("notes", Reply::bulk_str(notes)));
+    }
+    pairs.push((
+        "flags",
+        Reply::Set(ks.flags.iter().map(|f| Reply::Status(f)).collect()),
+    ));
+    pairs.push(("begin_search", begin));
+    pairs.push(("find_keys", find));
+    map(pairs)
+}
+
+fn info_entry(spec: &'static CommandSpec) -> Reply {
+    let container = !spec.subcommands.is_empty();
+    let subs = container.then(|| {
+        spec.subcommands
+            .iter()
+            .map(|sub| {
+                let name = format!("{}|{}", spec.name, sub.name);
+                match spec.sub_info.iter().find(|i| i.name == sub.name) {
+                    Some(info) => info_row(
+                        &name,
+                        sub.arity,
+                        info.flags,
+                        info.keys,
+                        categories(spec.group, info.flags, false),
+                        info.tips,
+                        info.key_specs,
+                        None,
+                    ),
+                    None => info_row(
+                        &name,
+                        sub.arity,
+                        spec.flags,
+                        (0, 0, 0),
+                        categories(spec.group, spec.flags, false),
+                        &[],
+                        &[],
+                        None,
+                    ),
+                }
+            })
+            .collect()
+    });
+    info_row(
+        spec.name,
+        spec.arity,
+        spec.flags,
+        (spec.first_key, spec.last_key, spec.step),
+        categories(spec.group, spec.flags, container),
+        spec.tips,
+        spec.key_specs,
+        subs,
+    )
 }
 
 fn docs_entry(spec: &'static CommandSpec) -> Reply {
@@ -289,26 +395,93 @@ fn docs_entry(spec: &'static CommandSpec) -> Reply {
     Reply::Map(fields)
 }
 
-/// COMMAND GETKEYS: the key arguments by the table's first/last/step.
+/// COMMAND GETKEYS: the key arguments, by the row's key positions (a
+/// subcommand's own, when the table has them).
 fn getkeys(command: &[Bytes]) -> CmdResult {
     let Some(spec) = lookup(&command[0]) else {
         return err(errors::GETKEYS_INVALID_COMMAND);
     };
-    if !CommandSpec::arity_ok(spec.arity, command.len()) {
+    let sub = command.get(1).and_then(|name| spec.subcommand(name));
+    if !CommandSpec::arity_ok(spec.arity, command.len())
+        || sub.is_some_and(|sub| !CommandSpec::arity_ok(sub.arity, command.len()))
+    {
         return err(errors::GETKEYS_INVALID_ARITY);
     }
-    if spec.first_key == 0 {
+    let keys = key_args(spec, command);
+    if keys.is_empty() && key_positions(spec, command).0.0 == 0 {
         return err(errors::GETKEYS_NO_KEYS);
     }
-    let last = if spec.last_key < 0 {
-        command.len() as i32 + spec.last_key
-    } else {
-        spec.last_key
-    };
-    let keys = (spec.first_key..=last)
-        .step_by(spec.step.max(1) as usize)
-        .filter_map(|i| command.get(i as usize).cloned());
-    Ok(Reply::bulks(keys))
+    Ok(Reply::bulks(keys.into_iter().cloned()))
+}
+
+/// Where a command's keys are: first/last/step and key specs, of its
+/// subcommand when the table describes that one.
+fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> ((i32, i32, i32), &'static [KeySpec]) {
+    let sub = args.get(1).and_then(|name| {
+        spec.sub_info
+            .iter()
+            .find(|i| i.name.as_bytes().eq_ignore_ascii_case(name))
+    });
+    match sub {
+        Some(info) => (info.keys, info.key_specs),
+        None => ((spec.first_key, spec.last_key, spec.step), spec.key_specs),
+    }
+}
+
+/// The key arguments of a command: by its key specs when it has them
+/// (movable keys), else by first/last/step.
+pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+    let ((first_key, last_key, step), key_specs) = key_positions(spec, args);
+    if key_specs.is_empty() {
+        if first_key == 0 {
+            return Vec::new();
+        }
+        let last = if last_key < 0 {
+            args.len() as i32 + last_key
+        } else {
+            last_key
+        };
+        return (first_key..=last)
+            .step_by(step.max(1) as usize)
+            .filter_map(|i| args.get(i as usize))
+            .collect();
+    }
+    let mut keys = Vec::new();
+    for ks in key_specs {
+        let first = match ks.begin {
+            BeginSearch::Index(i) => i as usize,
+            BeginSearch::Keyword { keyword, from } => {
+                match (from.max(1) as usize..args.len()).find(|&i| super::is(&args[i], keyword)) {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            }
+        };
+        if first >= args.len() {
+            continue;
+        }
+        let last = if ks.last >= 0 {
+            (first + ks.last as usize).min(args.len() - 1)
+        } else {
+            let rest = args.len() - first;
+            let rest = if ks.limit > 1 {
+                rest / ks.limit as usize
+            } else {
+                rest
+            };
+            let back = (-ks.last - 1) as usize;
+            match (first + rest).checked_sub(1 + back) {
+                Some(last) => last,
+                None => continue,
+            }
+        };
+        keys.extend(
+            (first..=last)
+                .step_by(ks.step.max(1) as usize)
+                .map(|i| &args[i]),
+        );
+    }
+    keys
 }
 
 #[cfg(test)]
@@ -325,6 +498,39 @@ mod tests {
             );
             let data = matches!(spec.handler, Handler::Data(_));
             assert_eq!(data, spec.family.is_data(), "{}", spec.name);
+            for info in spec.sub_info {
+                assert!(
+                    spec.subcommand(info.name.as_bytes()).is_some(),
+                    "{}|{} describes no subcommand",
+                    spec.name,
+                    info.name
+                );
+            }
         }
+    }
+
+    #[test]
+    fn key_args_follow_the_key_specs() {
+        let args = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect()
+        };
+        let keys = |line: &str| -> Vec<String> {
+            let args = args(line);
+            let spec = lookup(&args[0]).unwrap();
+            key_args(spec, &args)
+                .into_iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(keys("XREAD COUNT 2 STREAMS a b c 1 2 3"), ["a", "b", "c"]);
+        assert_eq!(keys("XREAD STREAMS a 0"), ["a"]);
+        assert_eq!(keys("XINFO STREAM k FULL"), ["k"]);
+        assert_eq!(keys("XINFO HELP"), Vec::<String>::new());
+        assert_eq!(keys("MSET a 1 b 2"), ["a", "b"]);
+        assert_eq!(keys("RENAME a b"), ["a", "b"]);
+        assert_eq!(keys("SET k v"), ["k"]);
+        assert_eq!(keys("PING"), Vec::<String>::new());
     }
 }

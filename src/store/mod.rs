@@ -65,6 +65,9 @@ pub type Db = u32;
 pub enum KeyKind {
     String,
     Hash,
+    /// A stream: today only the read-only event streams, which the command
+    /// layer answers from the event log; no row holds this kind.
+    Stream,
 }
 
 impl KeyKind {
@@ -72,6 +75,7 @@ impl KeyKind {
         match self {
             KeyKind::String => 0,
             KeyKind::Hash => 1,
+            KeyKind::Stream => 2,
         }
     }
 
@@ -90,6 +94,7 @@ impl KeyKind {
         match self {
             KeyKind::String => "string",
             KeyKind::Hash => "hash",
+            KeyKind::Stream => "stream",
         }
     }
 }
