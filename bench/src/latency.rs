@@ -66,7 +66,7 @@ pub async fn notification(target: &Target, samples: usize) -> anyhow::Result<Tim
         },
         from_reply: true,
     };
-    let timing = run(target, &probe, samples).await;
+    let timing = run(&target.addr, &target.sub_addr, &probe, samples).await;
     for (addr, value) in restore {
         let mut conn = Conn::connect(&addr).await?;
         conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", &value])
@@ -84,7 +84,46 @@ pub async fn publish(target: &Target, samples: usize) -> anyhow::Result<Timing> 
         matches: |i, _, payload| payload == i.to_string().as_bytes(),
         from_reply: false,
     };
-    run(target, &probe, samples).await
+    run(&target.addr, &target.sub_addr, &probe, samples).await
+}
+
+/// Keyspace notifications between two instances of one deployment: a
+/// `SET` sent on `writer` → its `__keyspace@15__:<key>` notification
+/// received by a PSUBSCRIBE connection on `subscriber`. Timed from sending
+/// the write: across datacenters the notification may arrive before the
+/// writer's reply has travelled back.
+pub async fn notification_across(
+    writer: &str,
+    subscriber: &str,
+    samples: usize,
+) -> anyhow::Result<Timing> {
+    let probe = Probe {
+        subscribe: [
+            "PSUBSCRIBE".into(),
+            format!("__keyspace@{DB}__:{LATENCY_KEY}*"),
+        ],
+        command: |i| vec!["SET".into(), format!("{LATENCY_KEY}{i}"), "v".into()],
+        matches: |i, channel, _| {
+            channel == format!("__keyspace@{DB}__:{LATENCY_KEY}{i}").as_bytes()
+        },
+        from_reply: false,
+    };
+    run(writer, subscriber, &probe, samples).await
+}
+
+/// Each `SET` on `addr`, sent → reply.
+pub async fn write(addr: &str, samples: usize) -> anyhow::Result<Option<Percentiles>> {
+    let mut conn = Conn::connect_db(addr, DB).await?;
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..WARMUP + samples {
+        let key = format!("respire-bench:write:{i}");
+        let sent = Instant::now();
+        conn.cmd(&["SET", key.as_str(), "v"]).await?.ok()?;
+        if i >= WARMUP {
+            latencies.push(sent.elapsed());
+        }
+    }
+    Ok(Percentiles::of(latencies))
 }
 
 async fn config_get(conn: &mut Conn, name: &str) -> anyhow::Result<String> {
@@ -97,8 +136,8 @@ async fn config_get(conn: &mut Conn, name: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn run(target: &Target, probe: &Probe, samples: usize) -> anyhow::Result<Timing> {
-    let mut subscriber = Conn::connect(&target.sub_addr).await?;
+async fn run(addr: &str, sub_addr: &str, probe: &Probe, samples: usize) -> anyhow::Result<Timing> {
+    let mut subscriber = Conn::connect(sub_addr).await?;
     subscriber.cmd(&probe.subscribe).await?.ok()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let listener = tokio::spawn(async move {
@@ -111,7 +150,7 @@ async fn run(target: &Target, probe: &Probe, samples: usize) -> anyhow::Result<T
             }
         }
     });
-    let mut writer = Conn::connect_db(&target.addr, DB).await?;
+    let mut writer = Conn::connect_db(addr, DB).await?;
     let mut latencies = Vec::with_capacity(samples);
     let (mut lost, mut lost_in_a_row) = (0, 0);
     for i in 0..WARMUP + samples {

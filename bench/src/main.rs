@@ -4,6 +4,7 @@
 //! library. See README.md, "Benchmark".
 
 mod ceiling;
+mod distance;
 mod goals;
 mod ion;
 mod latency;
@@ -16,7 +17,7 @@ mod throughput;
 mod workers;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
@@ -53,6 +54,10 @@ pub struct Options {
     /// The respire binary (default: next to this executable).
     #[arg(long)]
     pub respire: Option<PathBuf>,
+    /// One-way delay, in milliseconds, between the two datacenters of the
+    /// distance figure (0: no distance figure).
+    #[arg(long, default_value_t = 20)]
+    pub distance_ms: u64,
 }
 
 /// Durations and counts of one run.
@@ -60,6 +65,9 @@ struct Plan {
     throughput: throughput::Plan,
     ceiling_seconds: f64,
     latency_samples: usize,
+    /// Samples per distance measure (each costs round trips to a far
+    /// datacenter).
+    distance_samples: usize,
     ion_seconds: f64,
     connections: usize,
     subscribers: usize,
@@ -80,6 +88,7 @@ impl Plan {
             throughput: throughput::Plan { seconds, runs },
             ceiling_seconds,
             latency_samples,
+            distance_samples: if options.quick { 30 } else { 100 },
             ion_seconds,
             connections: 5000,
             subscribers: 1000,
@@ -123,7 +132,16 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let outcome = tokio::select! {
         outcome = async {
             fleet.start(&setup).await?;
-            measure(&fleet.targets, &plan, &progress).await
+            let (mut rows, mut notes) = measure(&fleet.targets, &plan, &progress).await?;
+            if options.distance_ms > 0 {
+                let delay = Duration::from_millis(options.distance_ms);
+                progress.say(&format!("distance: a datacenter {} ms away", delay.as_millis()));
+                match distance_rows(&mut fleet, &setup, &plan, delay, &mut notes).await {
+                    Ok(more) => rows.extend(more),
+                    Err(e) => notes.push(format!("distance figure skipped: {e:#}")),
+                }
+            }
+            Ok((rows, notes))
         } => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
@@ -166,6 +184,27 @@ async fn run(options: Options) -> anyhow::Result<()> {
         println!("written: {}", path.display());
     }
     Ok(())
+}
+
+/// The distance figure on the `mariadb+nats` deployment: its first
+/// instance is A, a far instance started now is B.
+async fn distance_rows(
+    fleet: &mut Fleet,
+    setup: &Setup,
+    plan: &Plan,
+    delay: Duration,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<Row>> {
+    let Some(index) = fleet.targets.iter().position(|t| t.name == "mariadb+nats") else {
+        anyhow::bail!("it needs the mariadb+nats target");
+    };
+    let near = fleet.targets[index].addr.clone();
+    let count = fleet.targets.len();
+    let Some(far) = fleet.start_far(setup).await? else {
+        anyhow::bail!("it needs the mariadb+nats target");
+    };
+    let column = distance::Column { index, count };
+    distance::rows(&near, &far, delay, plan.distance_samples, column, notes).await
 }
 
 /// Empties database 15 of `addr`.

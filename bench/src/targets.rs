@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use delay_proxy::DelayProxy;
 use rand::Rng as _;
 use sqlx::Connection as _;
 use sqlx::mysql::MySqlConnection;
@@ -87,8 +88,38 @@ pub struct Fleet {
     instances: Vec<Instance>,
     mysql_admin: String,
     databases: Vec<String>,
-    /// NATS server and the stream to delete there.
-    nats_stream: Option<(String, String)>,
+    /// NATS server and the streams to delete there.
+    nats_streams: Vec<(String, String)>,
+    /// How the `mariadb+nats` pair was started, for one more instance of
+    /// the same deployment (the distance figure's far datacenter).
+    pair: Option<Pair>,
+}
+
+/// The `mariadb+nats` pair's deployment.
+#[derive(Clone)]
+struct Pair {
+    database_url: String,
+    nats_url: String,
+    /// The NATS flags besides `--nats-url` (prefix, stream, storage).
+    nats_flags: Vec<String>,
+    /// `respire --help`, to pass only the flags this build has.
+    help: String,
+}
+
+/// An instance in a far datacenter: it reaches the database and NATS
+/// through delaying proxies.
+pub struct Far {
+    pub addr: String,
+    /// The proxy to the database and the one to NATS.
+    pub proxies: Vec<DelayProxy>,
+}
+
+impl Far {
+    pub fn set_delay(&self, delay: Duration) {
+        for p in &self.proxies {
+            p.set_delay(delay);
+        }
+    }
 }
 
 /// Where the services are and which binary to start.
@@ -151,7 +182,8 @@ impl Fleet {
             instances: Vec::new(),
             mysql_admin: setup.mysql.trim_end_matches('/').to_string(),
             databases: Vec::new(),
-            nats_stream: None,
+            nats_streams: Vec::new(),
+            pair: None,
         })
     }
 
@@ -201,19 +233,28 @@ impl Fleet {
                 return Ok(());
             }
         };
+        let prefix = format!("respire_bench_{:08x}", rand::thread_rng().r#gen::<u32>());
+        let mut nats_flags = Vec::new();
+        for (flag, value) in nats_extras(&prefix) {
+            if help.contains(&format!("{flag} ")) {
+                nats_flags.extend([flag.to_string(), value]);
+            }
+        }
         let mut args = vec![
             "--database-url".to_string(),
             url.clone(),
             "--nats-url".to_string(),
             setup.nats.clone(),
         ];
-        let prefix = format!("respire_bench_{:08x}", rand::thread_rng().r#gen::<u32>());
-        for (flag, value) in nats_extras(&prefix) {
-            if help.contains(&format!("{flag} ")) {
-                args.extend([flag.to_string(), value]);
-            }
-        }
-        self.nats_stream = Some((setup.nats.clone(), format!("{prefix}_EVENTS")));
+        args.extend(nats_flags.iter().cloned());
+        self.nats_streams
+            .push((setup.nats.clone(), format!("{prefix}_EVENTS")));
+        self.pair = Some(Pair {
+            database_url: url.clone(),
+            nats_url: setup.nats.clone(),
+            nats_flags,
+            help: help.to_string(),
+        });
         let first_dir = self.dir.0.join("nats-a");
         let second_dir = self.dir.0.join("nats-b");
         let first = self.spawn(setup, "nats-a", &first_dir, &args).await?;
@@ -236,6 +277,50 @@ impl Fleet {
             pid,
             store: Some(store),
         });
+    }
+
+    /// One more instance of the `mariadb+nats` deployment, in a datacenter
+    /// of its own (`--datacenter far` when this build has the flag), that
+    /// reaches the database and NATS through delaying proxies (no delay
+    /// until [`Far::set_delay`]). `None` when there is no such pair.
+    pub async fn start_far(&mut self, setup: &Setup) -> anyhow::Result<Option<Far>> {
+        let Some(pair) = self.pair.clone() else {
+            return Ok(None);
+        };
+        let (database_url, db_proxy) = proxied(&pair.database_url).await?;
+        let (nats_url, nats_proxy) = proxied(&pair.nats_url).await?;
+        let mut args = vec![
+            "--database-url".to_string(),
+            database_url,
+            "--nats-url".to_string(),
+            nats_url,
+        ];
+        let datacenters = pair.help.contains("--datacenter ");
+        let mut flags = pair.nats_flags.iter();
+        while let Some(flag) = flags.next() {
+            args.push(flag.clone());
+            if flag == "--nats-stream"
+                && let Some(stream) = flags.next()
+            {
+                // A datacenter of its own has a stream of its own.
+                let stream = if datacenters {
+                    format!("{stream}_FAR")
+                } else {
+                    stream.clone()
+                };
+                args.push(stream.clone());
+                self.nats_streams.push((pair.nats_url.clone(), stream));
+            }
+        }
+        if datacenters {
+            args.extend(["--datacenter".to_string(), "far".to_string()]);
+        }
+        let dir = self.dir.0.join("far");
+        let (addr, _) = self.spawn(setup, "far", &dir, &args).await?;
+        Ok(Some(Far {
+            addr,
+            proxies: vec![db_proxy, nats_proxy],
+        }))
     }
 
     /// Creates `respire_bench_<random><suffix>` and returns its URL.
@@ -300,10 +385,10 @@ impl Fleet {
     pub async fn shutdown(mut self) -> Vec<String> {
         self.instances.clear();
         let mut problems = Vec::new();
-        if let Some((url, stream)) = self.nats_stream.take()
-            && let Err(e) = super::nats::delete_stream(&url, &stream).await
-        {
-            problems.push(format!("cannot delete NATS stream {stream}: {e:#}"));
+        for (url, stream) in std::mem::take(&mut self.nats_streams) {
+            if let Err(e) = super::nats::delete_stream(&url, &stream).await {
+                problems.push(format!("cannot delete NATS stream {stream}: {e:#}"));
+            }
         }
         if self.databases.is_empty() {
             return problems;
@@ -323,6 +408,24 @@ impl Fleet {
         }
         problems
     }
+}
+
+/// `url` (`scheme://[user@]host:port/...`) rewritten to reach its server
+/// through a new delaying proxy on loopback, and that proxy.
+async fn proxied(url: &str) -> anyhow::Result<(String, DelayProxy)> {
+    let (scheme, rest) = url.split_once("://").context("URL without scheme")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (user, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), authority),
+    };
+    let target = tokio::net::lookup_host(host)
+        .await
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} resolves to nothing"))?;
+    let proxy = DelayProxy::start(target, Duration::ZERO).await?;
+    Ok((format!("{scheme}://{user}{}{path}", proxy.addr()), proxy))
 }
 
 async fn wait_ready(addr: &str, child: &mut Child, log: &Path) -> anyhow::Result<()> {

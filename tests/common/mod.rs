@@ -2,6 +2,8 @@
 //! helpers to reach the services tests need.
 #![allow(dead_code)]
 
+pub mod supercluster;
+
 use std::net::SocketAddr;
 
 use respire::config::Config;
