@@ -152,34 +152,70 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
     let mut position: Option<i64> = None;
     let mut saved = 0;
     let mut last_save = Instant::now();
+    // A backlog being published (full batches in a row): since when, and
+    // how many events, for the log line when it is caught up.
+    let mut backlog: Option<(Instant, usize)> = None;
+    // The batch after the one just published, read while it was stored.
+    let mut prefetched: Option<Vec<LoggedEvent>> = None;
     loop {
         let stopping = shared.is_shutting_down();
         let held = lease.held(&shared).await;
         shared.relay_holder.store(held, Ordering::Relaxed);
         if !held {
             position = None;
+            prefetched = None;
         } else if position.is_none() {
             position = take_over(&shared, &stream, &name).await;
             saved = position.unwrap_or(0);
         }
         if let Some(p) = position.as_mut() {
-            match shared.store.sequenced_after(*p, BATCH).await {
-                Ok(batch) => match stream.publish(link, &batch).await {
-                    Ok(()) => {
-                        if let Some(last) = batch.last() {
-                            *p = last.seq;
+            let read = match prefetched.take() {
+                Some(batch) => Ok(batch),
+                None => shared.store.sequenced_after(*p, BATCH).await,
+            };
+            match read {
+                Ok(batch) => {
+                    let full = batch.len() as u32 == BATCH;
+                    let last = batch.last().map(|e| e.seq);
+                    // Behind (a full batch): read the next batch while
+                    // JetStream stores this one.
+                    let (published, next) = match last {
+                        Some(last) if full => {
+                            let (published, next) = tokio::join!(
+                                stream.publish(link, &batch),
+                                shared.store.sequenced_after(last, BATCH)
+                            );
+                            (published, next.ok())
                         }
-                        shared.relay_position.store(*p, Ordering::Relaxed);
-                        shared.relay_progress_ms.store(now_ms(), Ordering::Relaxed);
-                        if batch.len() as u32 == BATCH {
-                            continue;
+                        _ => (stream.publish(link, &batch).await, None),
+                    };
+                    match published {
+                        Ok(()) => {
+                            if let Some(last) = last {
+                                *p = last;
+                            }
+                            prefetched = next;
+                            shared.relay_position.store(*p, Ordering::Relaxed);
+                            shared.relay_progress_ms.store(now_ms(), Ordering::Relaxed);
+                            if full {
+                                let (_, n) = backlog.get_or_insert((Instant::now(), 0));
+                                *n += batch.len();
+                                continue;
+                            }
+                            if let Some((since, n)) = backlog.take() {
+                                info!(
+                                    events = n + batch.len(),
+                                    ms = since.elapsed().as_millis() as u64,
+                                    "published a backlog of events; caught up"
+                                );
+                            }
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "cannot publish events to NATS; retrying");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
                         }
                     }
-                    Err(e) => {
-                        warn!(error = %e, "cannot publish events to NATS; retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                },
+                }
                 Err(e) => {
                     warn!(error = %e, "cannot read the event log; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
