@@ -13,8 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::free_port;
-
 /// The newest nats-server that is 2.10 or newer, if any.
 pub fn nats_server_bin() -> Option<PathBuf> {
     static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
@@ -105,6 +103,25 @@ impl NatsDc {
     }
 }
 
+/// A free loopback port below the kernel's ephemeral range (read from
+/// /proc, 32768 by default): a server killed and restarted on it finds it
+/// still free, because no outgoing connection is ever given such a port
+/// meanwhile (one in the ephemeral range may be, which made restarts fail
+/// with "address already in use").
+fn stable_port() -> u16 {
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let low = 10_000u16.min(ephemeral_low / 2);
+    loop {
+        let port = low + (super::rand_u64() % u64::from(ephemeral_low - low)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Several datacenters' NATS servers joined by gateways; every server is
 /// killed when this is dropped.
 pub struct Supercluster {
@@ -126,7 +143,7 @@ impl Supercluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: Vec<[u16; 4]> = names
             .iter()
-            .map(|_| [free_port(), free_port(), free_port(), free_port()])
+            .map(|_| [stable_port(), stable_port(), stable_port(), stable_port()])
             .collect();
         let gateways: Vec<String> = names
             .iter()
