@@ -72,6 +72,7 @@ pub async fn run(shared: Arc<Events>) {
     });
     let mut lease = Lease::new(LEASE, shared.config.instance_name());
     let mut last_trim = Instant::now();
+    let mut woken = true;
     let mut shutdown = shared.shutdown.clone();
     loop {
         if shared.is_shutting_down() {
@@ -81,7 +82,12 @@ pub async fn run(shared: Arc<Events>) {
         if held != shared.sequencer_holder.swap(held, Ordering::Relaxed) && held {
             info!("this instance now sequences the event log");
         }
-        if held && !shared.store.numbers_at_commit() {
+        // Woken by a commit, there is work; on an idle poll, look first
+        // (one plain read) rather than open a locking transaction.
+        let work = held
+            && !shared.store.numbers_at_commit()
+            && (woken || shared.store.has_unsequenced().await.unwrap_or(true));
+        if work {
             match retry_conflicts(|| shared.store.sequence(BATCH, now_ms())).await {
                 Ok(0) => {}
                 Ok(n) => {
@@ -104,11 +110,11 @@ pub async fn run(shared: Arc<Events>) {
             last_trim = Instant::now();
             trim(&shared).await;
         }
-        tokio::select! {
-            _ = shared.sequencer_wake.notified() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
-            _ = shutdown.changed() => {}
-        }
+        woken = tokio::select! {
+            _ = shared.sequencer_wake.notified() => true,
+            _ = tokio::time::sleep(IDLE_POLL) => false,
+            _ = shutdown.changed() => true,
+        };
     }
     if let Some(hints) = hints {
         hints.abort();

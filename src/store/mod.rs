@@ -303,6 +303,9 @@ pub trait Store: Send + Sync + 'static {
     /// two holders can never number one event twice. Returns how many it
     /// sequenced.
     async fn sequence(&self, limit: u32, now_ms: i64) -> StoreResult<u32>;
+    /// Whether any committed event waits for its number (a cheap look, no
+    /// transaction: the idle sequencer's poll).
+    async fn has_unsequenced(&self) -> StoreResult<bool>;
     /// Up to `limit` sequenced events after sequence number `after`, in
     /// order (setting events included).
     async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>>;

@@ -167,6 +167,14 @@ impl Store for SqliteStore {
         Ok(plan.numbers.len() as u32)
     }
 
+    async fn has_unsequenced(&self) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM kv_events WHERE seq IS NULL LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
     async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM kv_events WHERE seq > ? ORDER BY seq LIMIT ?"
