@@ -28,6 +28,9 @@ use super::{
 
 /// Longest key or hash field the schema's indexes hold.
 pub const MAX_KEY_LEN: usize = 3000;
+/// How long a pooled connection may sit idle before it is checked.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// Rows per multi-row statement (well under the 65,535 placeholder limit).
 const CHUNK: usize = 1000;
 
@@ -50,6 +53,18 @@ impl MySqlStore {
             .max_connections(32)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
+            // A connection is checked (PING) only after sitting idle: under
+            // load each command saves a round trip, which across
+            // datacenters is a whole network round trip per command.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_CHECK {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
