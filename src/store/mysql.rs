@@ -238,41 +238,33 @@ impl Store for MySqlStore {
             .collect();
         let ms = now_ms.max(last_ms);
         let plan = SequencePlan::new(&rows, last_seq);
-        let mut q = QueryBuilder::<MySql>::new("UPDATE kv_events SET seq_ms = ");
-        q.push_bind(ms).push(", seq = CASE id");
+        // Both writes in one round trip and unprepared (their text changes
+        // with every batch): every value is an integer, written as such.
+        use std::fmt::Write as _;
+        let mut sql = format!("UPDATE kv_events SET seq_ms = {ms}, seq = CASE id");
         for (id, seq) in &plan.numbers {
-            q.push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(*seq);
+            let _ = write!(sql, " WHEN {id} THEN {seq}");
         }
-        q.push(" END WHERE id IN (");
-        let mut list = q.separated(", ");
-        for (id, _) in &plan.numbers {
-            list.push_bind(*id);
+        sql.push_str(" END WHERE id IN (");
+        for (i, (id, _)) in plan.numbers.iter().enumerate() {
+            let _ = write!(sql, "{}{id}", if i == 0 { "" } else { ", " });
         }
-        q.push(")");
-        let done = q.build().execute(&mut *tx).await?;
-        if done.rows_affected() != plan.numbers.len() as u64 {
-            return Err(StoreError::Conflict("events sequenced concurrently".into()));
-        }
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, max_deleted_ms) ",
+        sql.push_str(
+            "); INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, \
+             max_deleted_seq, max_deleted_ms) VALUES ",
         );
-        q.push_values(&plan.streams, |mut row, (db, added, last)| {
-            row.push_bind(*db as i32)
-                .push_bind(*last)
-                .push_bind(ms)
-                .push_bind(*added)
-                .push_bind(0i64)
-                .push_bind(0i64)
-                .push_bind(0i64);
-        });
-        q.push(
+        for (i, (db, added, last)) in plan.streams.iter().enumerate() {
+            let _ = write!(
+                sql,
+                "{}({db}, {last}, {ms}, {added}, 0, 0, 0)",
+                if i == 0 { "" } else { ", " }
+            );
+        }
+        sql.push_str(
             " ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), \
              last_ms = VALUES(last_ms), added = added + VALUES(added)",
         );
-        q.build().execute(&mut *tx).await?;
+        tx.execute(sql.as_str()).await?;
         tx.commit().await?;
         Ok(plan.numbers.len() as u32)
     }
