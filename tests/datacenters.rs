@@ -1631,6 +1631,68 @@ async fn killing_the_sequencer_holder_loses_and_doubles_nothing() {
     finish(&report, &problems, &d);
 }
 
+/// PUBLISH on an instance of one datacenter reaches SUBSCRIBE and
+/// PSUBSCRIBE clients of the others, over the gateways, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn publish_crosses_datacenters_once() {
+    use futures::StreamExt as _;
+    let _turn = SERIAL.lock().await;
+    let Some(d) = Deployment::start().await else {
+        return;
+    };
+    let (dc1, dc2, dc3) = (d.of(0), d.of(1), d.of(2));
+    let client = redis::Client::open(d.url(dc3[0])).unwrap();
+    let mut sub = client.get_async_pubsub().await.unwrap();
+    sub.subscribe("dc/news").await.unwrap();
+    let mut sub = sub.into_on_message();
+    let mut pattern = common::Events::psubscribe(&d.url(dc2[0]), "dc/*").await;
+    let mut c1 = common::connect(&d.url(dc1[0])).await;
+    // Interest crosses the gateways asynchronously: publish until seen.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let _: i64 = common::query(&mut c1, &["PUBLISH", "dc/news", "warmup"])
+            .await
+            .unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), sub.next())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "PUBLISH never reached dc3");
+    }
+    while pattern.next(Duration::from_millis(300)).await.is_some() {}
+    while tokio::time::timeout(Duration::from_millis(300), sub.next())
+        .await
+        .is_ok()
+    {}
+    let _: i64 = common::query(&mut c1, &["PUBLISH", "dc/news", "hello"])
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("the message in dc3")
+        .unwrap();
+    assert_eq!(got.get_payload::<String>().unwrap(), "hello");
+    assert_eq!(
+        pattern.next(Duration::from_secs(5)).await,
+        Some(("dc/news".into(), "hello".into())),
+        "the message in dc2"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), sub.next())
+            .await
+            .is_err(),
+        "delivered once in dc3"
+    );
+    assert_eq!(
+        pattern.next(Duration::from_millis(300)).await,
+        None,
+        "delivered once in dc2"
+    );
+    eprintln!("PUBLISH in dc1 reached SUBSCRIBE in dc3 and PSUBSCRIBE in dc2, once each");
+}
+
 /// DC1's NATS dies alone: DC1's instances keep answering data commands;
 /// what PUBLISH answers meanwhile is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
