@@ -884,6 +884,29 @@ fn difference(want: &[&str], got: &[&str]) -> String {
 
 /// A catch-up reader's whole read (possibly in parts): ids strictly
 /// increasing, writer keys exact, lock events counted exactly.
+/// Each reader's line in the report, and its checks against the truth.
+fn report_readers(
+    readers: &[Shared<ReadLog>],
+    truth: &Truth,
+    report: &mut String,
+    problems: &mut Vec<String>,
+) {
+    for r in readers {
+        let l = r.lock().unwrap();
+        let _ = writeln!(
+            report,
+            "  {:<40} {:>6} entries, last {}",
+            l.name,
+            l.entries.len(),
+            l.last_id
+        );
+        if let Some(e) = &l.error {
+            problems.push(format!("{}: {e}", l.name));
+        }
+        check_reader(&l.name, &l.entries, truth, problems);
+    }
+}
+
 fn check_reader(who: &str, entries: &[Entry], truth: &Truth, problems: &mut Vec<String>) {
     for pair in entries.windows(2) {
         if pair[1].id <= pair[0].id {
@@ -1413,20 +1436,7 @@ async fn losing_a_datacenter_stalls_nothing_and_loses_nothing() {
         let from = (l.sent.unwrap(), l.confirmed.unwrap());
         compare(&l.name, &watch_pairs(&l), &truth, Some(from), &mut problems);
     }
-    for r in &readers {
-        let l = r.lock().unwrap();
-        let _ = writeln!(
-            report,
-            "  {:<40} {:>6} entries, last {}",
-            l.name,
-            l.entries.len(),
-            l.last_id
-        );
-        if let Some(e) = &l.error {
-            problems.push(format!("{}: {e}", l.name));
-        }
-        check_reader(&l.name, &l.entries, &truth, &mut problems);
-    }
+    report_readers(&readers, &truth, &mut report, &mut problems);
     for resumed in [&resumed_on_dc1, &resumed_on_dc2] {
         let l = resumed.lock().unwrap();
         let mut whole = before_outage.clone();
@@ -1605,20 +1615,7 @@ async fn killing_the_sequencer_holder_loses_and_doubles_nothing() {
         );
         compare(&l.name, &watch_pairs(&l), &truth, None, &mut problems);
     }
-    for r in &readers {
-        let l = r.lock().unwrap();
-        let _ = writeln!(
-            report,
-            "  {:<40} {:>6} entries, last {}",
-            l.name,
-            l.entries.len(),
-            l.last_id
-        );
-        if let Some(e) = &l.error {
-            problems.push(format!("{}: {e}", l.name));
-        }
-        check_reader(&l.name, &l.entries, &truth, &mut problems);
-    }
+    report_readers(&readers, &truth, &mut report, &mut problems);
     let whole_logs: Vec<(String, Vec<Entry>)> = readers
         .iter()
         .map(|r| {
