@@ -233,12 +233,26 @@ impl NatsLink {
         Ok(())
     }
 
-    /// Tells the relay holder that events were committed.
     /// Publishes an empty wake-up on `subject`, if connected.
     pub async fn hint(&self, subject: String) {
         if self.connected() {
             let _ = self.client.publish(subject, Bytes::new()).await;
         }
+    }
+
+    /// Calls `wake` for every wake-up published on `subject` ([`hint`]),
+    /// until the returned task is aborted.
+    ///
+    /// [`hint`]: NatsLink::hint
+    pub fn on_hint(&self, subject: String, wake: impl Fn() + Send + 'static) -> JoinHandle<()> {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Ok(mut sub) = client.subscribe(subject).await {
+                while sub.next().await.is_some() {
+                    wake();
+                }
+            }
+        })
     }
 
     /// The memory held by chunked messages being reassembled.

@@ -32,7 +32,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::StreamExt;
 use tracing::{info, warn};
 
 use super::Events;
@@ -137,14 +136,8 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
     // The sequencer, wherever it runs, says when it numbered events.
     let hints = {
         let shared = shared.clone();
-        let subject = link.sequenced_subject();
-        let client = link.client.clone();
-        tokio::spawn(async move {
-            if let Ok(mut sub) = client.subscribe(subject).await {
-                while sub.next().await.is_some() {
-                    shared.relay_wake.notify_one();
-                }
-            }
+        link.on_hint(link.sequenced_subject(), move || {
+            shared.relay_wake.notify_one()
         })
     };
     let name = format!("publisher:{}", shared.config.datacenter);

@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use tracing::{info, warn};
 
 use super::Events;
@@ -60,14 +59,8 @@ pub async fn run(shared: Arc<Events>) {
     // Commits on other instances wake the sequencer through NATS hints.
     let hints = shared.bus.nats.as_ref().map(|link| {
         let shared = shared.clone();
-        let subject = link.hint_subject();
-        let client = link.client.clone();
-        tokio::spawn(async move {
-            if let Ok(mut sub) = client.subscribe(subject).await {
-                while sub.next().await.is_some() {
-                    shared.sequencer_wake.notify_one();
-                }
-            }
+        link.on_hint(link.hint_subject(), move || {
+            shared.sequencer_wake.notify_one()
         })
     });
     let mut lease = Lease::new(LEASE, shared.config.instance_name());

@@ -126,53 +126,14 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn sequence(&self, limit: u32, now_ms: i64) -> StoreResult<u32> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let (last_seq, last_ms): (i64, i64) =
-            sqlx::query_as("SELECT last_seq, last_ms FROM kv_streams WHERE db = -1")
-                .fetch_one(&mut *tx)
-                .await?;
-        let rows: Vec<Unsequenced> = sqlx::query_as(
-            "SELECT id, db, class FROM kv_events WHERE seq IS NULL ORDER BY id LIMIT ?",
-        )
-        .bind(limit as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let ms = now_ms.max(last_ms);
-        let plan = SequencePlan::new(&rows, last_seq);
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new("UPDATE kv_events SET seq_ms = ");
-        q.push_bind(ms).push(", seq = CASE id");
-        for (id, seq) in &plan.numbers {
-            q.push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(*seq);
-        }
-        q.push(" END WHERE id IN (");
-        let mut list = q.separated(", ");
-        for (id, _) in &plan.numbers {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let done = q.build().execute(&mut *tx).await?;
-        if done.rows_affected() != plan.numbers.len() as u64 {
-            return Err(StoreError::Conflict("events sequenced concurrently".into()));
-        }
-        add_to_streams(&mut tx, &plan, ms).await?;
-        tx.commit().await?;
-        Ok(plan.numbers.len() as u32)
+    // Every event is numbered as it is logged (`numbers_at_commit`), so
+    // the sequencer never has work here.
+    async fn sequence(&self, _limit: u32, _now_ms: i64) -> StoreResult<u32> {
+        Ok(0)
     }
 
     async fn has_unsequenced(&self) -> StoreResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM kv_events WHERE seq IS NULL LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
+        Ok(false)
     }
 
     async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
