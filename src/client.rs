@@ -11,10 +11,9 @@ use bytes::BytesMut;
 use futures::FutureExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
 
-use crate::bus::Delivery;
+use crate::bus::{Delivery, DeliveryRx};
 use crate::cmd::Session;
 use crate::cmd::batch::{Batcher, Job};
 use crate::cmd::dispatch::dispatch;
@@ -70,7 +69,7 @@ pub struct Client {
     inbuf: BytesMut,
     outbuf: BytesMut,
     /// Where this client's pub/sub deliveries arrive.
-    delivery_rx: mpsc::UnboundedReceiver<Delivery>,
+    delivery_rx: DeliveryRx,
     /// Where write commands go for group commit.
     batcher: Batcher,
 }
@@ -208,7 +207,7 @@ impl Client {
                 // go first, as Redis writes them first.
                 if self.session.is_subscribed() {
                     while let Ok(delivery) = self.delivery_rx.try_recv() {
-                        self.encode_delivery(delivery);
+                        self.encode_delivery(*delivery);
                     }
                 }
                 if !subscribes {
@@ -239,9 +238,9 @@ impl Client {
                     self.session.shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Some(delivery) = self.delivery_rx.recv() => {
-                    self.encode_delivery(delivery);
+                    self.encode_delivery(*delivery);
                     while let Ok(more) = self.delivery_rx.try_recv() {
-                        self.encode_delivery(more);
+                        self.encode_delivery(*more);
                     }
                 }
                 _ = self.session.kill.notified() => return Ok(()),

@@ -80,10 +80,16 @@ impl OutputLimits {
     }
 }
 
+/// A connection's queue of deliveries. Boxed: the channel allocates its
+/// first block of 32 slots when it is made, for every connection, and 32
+/// pointers cost far less than 32 deliveries (about 3.5 KiB per idle
+/// connection).
+pub type DeliveryRx = mpsc::UnboundedReceiver<Box<Delivery>>;
+
 /// Where a connection receives its deliveries, and how much is waiting.
 #[derive(Clone)]
 pub struct Subscriber {
-    tx: mpsc::UnboundedSender<Delivery>,
+    tx: mpsc::UnboundedSender<Box<Delivery>>,
     /// Bytes queued and not yet written by the connection.
     pending: Arc<AtomicUsize>,
     /// When the backlog went over the soft limit.
@@ -94,10 +100,7 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    pub fn new(
-        limits: OutputLimits,
-        kill: Arc<Notify>,
-    ) -> (Subscriber, mpsc::UnboundedReceiver<Delivery>) {
+    pub fn new(limits: OutputLimits, kill: Arc<Notify>) -> (Subscriber, DeliveryRx) {
         let (tx, rx) = mpsc::unbounded_channel();
         let sub = Subscriber {
             tx,
@@ -133,7 +136,7 @@ impl Subscriber {
             self.kill.notify_one();
             return false;
         }
-        self.tx.send(delivery).is_ok()
+        self.tx.send(Box::new(delivery)).is_ok()
     }
 }
 

@@ -434,18 +434,8 @@ pub(crate) async fn cmd_flushdb(
 /// KEYS pattern: every live key matching, narrowed to the pattern's
 /// literal prefix in the store.
 async fn keys(ctx: &mut Ctx<'_>, pattern: &[u8]) -> CmdResult {
-    let all = pattern == b"*";
-    let candidates = ctx
-        .txn
-        .keys_with_prefix(ctx.db, glob::literal_prefix(pattern))
-        .await?;
-    let now = ctx.now;
-    Ok(Reply::bulks(
-        candidates
-            .into_iter()
-            .filter(|(key, meta)| meta.is_live(now) && (all || glob::matches(pattern, key)))
-            .map(|(key, _)| key),
-    ))
+    let found = ctx.txn.keys_matching(ctx.db, pattern, ctx.now).await?;
+    Ok(Reply::bulks(found))
 }
 
 /// Parses a SCAN/HSCAN cursor as Redis does with `strtoul`: no leading

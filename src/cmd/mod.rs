@@ -58,7 +58,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::bus::{Delivery, OutputLimits, Subscriber, Subscriptions};
 use shared::{ClientHandle, ClientInfo, Shared};
@@ -452,10 +452,7 @@ pub struct Session {
 impl Session {
     /// Registers a new client; returns its session and the queue its
     /// pub/sub deliveries arrive on.
-    pub fn new(
-        shared: Arc<Shared>,
-        addr: SocketAddr,
-    ) -> (Session, mpsc::UnboundedReceiver<Delivery>) {
+    pub fn new(shared: Arc<Shared>, addr: SocketAddr) -> (Session, crate::bus::DeliveryRx) {
         let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         let info = Arc::new(Mutex::new(ClientInfo {

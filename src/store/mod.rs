@@ -438,6 +438,27 @@ pub trait Txn: Send {
         db: Db,
         prefix: &[u8],
     ) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
+    /// Every live key matching the glob `pattern` (KEYS), ordered: the
+    /// keys starting with the pattern's literal prefix, filtered. A store
+    /// may filter as it reads, sparing the keys that do not match.
+    async fn keys_matching(
+        &mut self,
+        db: Db,
+        pattern: &[u8],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Bytes>> {
+        let all = pattern == b"*";
+        let candidates = self
+            .keys_with_prefix(db, crate::glob::literal_prefix(pattern))
+            .await?;
+        Ok(candidates
+            .into_iter()
+            .filter(|(key, meta)| {
+                meta.is_live(now_ms) && (all || crate::glob::matches(pattern, key))
+            })
+            .map(|(key, _)| key)
+            .collect())
+    }
     /// The first live key whose hash is at least `hash`, in hash order.
     async fn live_key_from_hash(
         &mut self,

@@ -1,73 +1,193 @@
-//! The embedded store: SQLite through sqlx, in WAL mode.
+//! The embedded store: SQLite in WAL mode, called synchronously.
 //!
-//! Writers are serialised in-process by a mutex and open their transaction
-//! with `BEGIN IMMEDIATE`, so SQLite never answers SQLITE_BUSY to a writer
-//! of this process; readers run concurrently on the pool.
+//! SQLite runs in this process, so a statement on a cached page costs a
+//! few microseconds: far less than handing it to another thread and waking
+//! back up. Every call here therefore runs on the calling task's thread,
+//! through rusqlite with prepared, cached statements, and a whole group
+//! commit costs no hop at all. (sqlx still runs the migrations, so
+//! databases made by earlier versions keep their migration history.)
+//!
+//! Writers are serialised in-process by an async mutex around the one
+//! writing connection and open their transaction with `BEGIN IMMEDIATE`, so
+//! SQLite never makes a writer of this process wait; another process on the
+//! same file waits in SQLite's busy handler. Readers take a connection of
+//! their own from a small pool and read a snapshot (WAL readers never wait
+//! for the writer).
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, Row, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Session, Store,
-    StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version,
-    stream_state, trim_plan,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Store, StoreError,
+    StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version, stream_state,
+    trim_plan,
 };
 
-/// Counts a sequencing step's events into the sequence and their streams.
-async fn add_to_streams(
-    conn: &mut sqlx::SqliteConnection,
-    plan: &SequencePlan,
-    ms: i64,
-) -> StoreResult<()> {
-    let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-        "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, max_deleted_ms) ",
-    );
-    q.push_values(&plan.streams, |mut row, (db, added, last)| {
-        row.push_bind(*db)
-            .push_bind(*last)
-            .push_bind(ms)
-            .push_bind(*added)
-            .push_bind(0i64)
-            .push_bind(0i64)
-            .push_bind(0i64);
-    });
-    q.push(
-        " ON CONFLICT(db) DO UPDATE SET last_seq = excluded.last_seq, \
-         last_ms = excluded.last_ms, added = added + excluded.added",
-    );
-    q.build().execute(conn).await?;
-    Ok(())
+/// How long a writer of another process may keep this one waiting.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle reading connections kept open.
+const IDLE_READERS: usize = 4;
+/// Page cache of the writing connection, and of each reading one, in KiB
+/// (the operating system caches the file too; these only spare the copy).
+const WRITER_CACHE_KIB: u32 = 8192;
+const READER_CACHE_KIB: u32 = 2048;
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 64;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::TooBig) => {
+                StoreError::TooLarge(format!("value too large for the database: {e}"))
+            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                StoreError::Conflict(e.to_string())
+            }
+            Some(ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+/// A blob (or text) column as bytes; NULL as empty.
+fn bytes_at(row: &Row<'_>, i: usize) -> StoreResult<Bytes> {
+    match row.get_ref(i)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(Bytes::copy_from_slice(b)),
+        ValueRef::Null => Ok(Bytes::new()),
+        other => Err(StoreError::Other(format!(
+            "unexpected {:?} where bytes were stored",
+            other.data_type()
+        ))),
+    }
+}
+
+/// The metadata in columns `i` (kind), `i + 1` (expire_at), `i + 2` (version).
+fn meta_at(row: &Row<'_>, i: usize) -> StoreResult<KeyMeta> {
+    Ok(KeyMeta {
+        kind: KeyKind::from_code(row.get(i)?)?,
+        expire_at: row.get(i + 1)?,
+        version: row.get(i + 2)?,
+    })
 }
 
 /// The columns [`logged_event`] reads.
 const EVENT_COLUMNS: &str = "id, seq, seq_ms, db, key, name, class";
 
-fn logged_event(r: &sqlx::sqlite::SqliteRow) -> StoreResult<LoggedEvent> {
+fn logged_event(r: &Row<'_>) -> StoreResult<LoggedEvent> {
     Ok(LoggedEvent {
-        id: r.try_get(0)?,
-        seq: r.try_get(1)?,
-        ms: r.try_get(2)?,
-        db: r.try_get::<i64, _>(3)? as Db,
-        key: Bytes::from(r.try_get::<Vec<u8>, _>(4)?),
-        name: r.try_get(5)?,
-        class: r.try_get::<i64, _>(6)? as u8,
+        id: r.get(0)?,
+        seq: r.get(1)?,
+        ms: r.get(2)?,
+        db: r.get::<_, i64>(3)? as Db,
+        key: bytes_at(r, 4)?,
+        name: r.get(5)?,
+        class: r.get::<_, i64>(6)? as u8,
     })
+}
+
+/// Runs a prepared query and converts every row.
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut each: impl FnMut(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(each(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a prepared query and converts its first row, if any.
+fn first<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    each: impl FnOnce(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    match rows.next()? {
+        Some(row) => Ok(Some(each(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// Runs a prepared statement (cached, like every statement here, BEGIN and
+/// COMMIT included); returns the rows it changed.
+fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<usize> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
+/// Opens one connection with the store's settings.
+fn connect(path: &Path, cache_kib: u32) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // NORMAL in WAL mode: a committed transaction survives the process
+    // being killed (not a power cut), at far less cost.
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{cache_kib};"
+    ))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Idle reading connections.
+struct Readers {
+    path: PathBuf,
+    idle: SyncMutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> StoreResult<Connection> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => connect(&self.path, READER_CACHE_KIB),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE_READERS
+        {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a reading connection (autocommit: one statement, one
+    /// instant).
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.take()?;
+        let out = f(&conn);
+        self.give_back(conn);
+        out
+    }
+}
+
 pub struct SqliteStore {
-    pool: SqlitePool,
-    /// One writer at a time, so `BEGIN IMMEDIATE` never waits on SQLite's
-    /// busy handler.
-    writer: Arc<Mutex<()>>,
+    /// The one writing connection: one writer at a time, so `BEGIN
+    /// IMMEDIATE` never waits on SQLite's busy handler within this process.
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Readers>,
+    closed: AtomicBool,
 }
 
 impl SqliteStore {
@@ -78,27 +198,47 @@ impl SqliteStore {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| StoreError::Other(e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode: a committed transaction survives the
-            // process being killed (not a power cut), at far less cost.
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-8192");
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
+            .max_connections(1)
             .connect_with(options)
-            .await?;
-        MIGRATOR
-            .run(&pool)
             .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let migrated = MIGRATOR.run(&pool).await;
+        pool.close().await;
+        migrated.map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        let path = PathBuf::from(path);
         Ok(SqliteStore {
-            pool,
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(Mutex::new(connect(&path, WRITER_CACHE_KIB)?)),
+            readers: Arc::new(Readers {
+                path,
+                idle: SyncMutex::new(Vec::new()),
+            }),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    fn check_open(&self) -> StoreResult<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        Ok(())
+    }
+
+    /// The writing connection, once the writer before has finished.
+    async fn writer(&self) -> StoreResult<OwnedMutexGuard<Connection>> {
+        self.check_open()?;
+        Ok(self.writer.clone().lock_owned().await)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.check_open()?;
+        self.readers.with(f)
     }
 }
 
@@ -109,21 +249,22 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
-        let (tx, writer) = match access {
+        let conn = match access {
             Access::Write => {
-                let guard = self.writer.clone().lock_owned().await;
-                (
-                    Session::Tx(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-                    Some(guard),
-                )
+                let writer = self.writer().await?;
+                run(&writer, "BEGIN IMMEDIATE", [])?;
+                Conn::Writer(writer)
             }
-            Access::Snapshot => (Session::Tx(self.pool.begin().await?), None),
-            Access::Read => (Session::Auto(self.pool.acquire().await?), None),
+            // Plain reads get a snapshot too: here it costs no round trip,
+            // and a command's several statements then agree.
+            Access::Snapshot | Access::Read => {
+                self.check_open()?;
+                let reader = self.readers.take()?;
+                run(&reader, "BEGIN DEFERRED", [])?;
+                Conn::Reader(Some(reader), self.readers.clone())
+            }
         };
-        Ok(Box::new(SqliteTxn {
-            tx,
-            _writer: writer,
-        }))
+        Ok(Box::new(SqliteTxn { conn, open: true }))
     }
 
     // Every event is numbered as it is logged (`numbers_at_commit`), so
@@ -137,22 +278,28 @@ impl Store for SqliteStore {
     }
 
     async fn sequenced_after(&self, after: i64, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM kv_events WHERE seq > ? ORDER BY seq LIMIT ?"
-        ))
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(logged_event).collect()
+        self.read(|c| {
+            collect(
+                c,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM kv_events WHERE seq > ? ORDER BY seq LIMIT ?"
+                ),
+                params![after, limit as i64],
+                logged_event,
+            )
+        })
     }
 
     async fn last_sequence(&self) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT last_seq FROM kv_streams WHERE db = -1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        self.read(|c| {
+            Ok(first(
+                c,
+                "SELECT last_seq FROM kv_streams WHERE db = -1",
+                [],
+                |r| Ok(r.get(0)?),
+            )?
+            .unwrap_or(0))
+        })
     }
 
     async fn stream_range(
@@ -164,94 +311,115 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<LoggedEvent>> {
         let order = if rev { "DESC" } else { "ASC" };
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM kv_events WHERE db = ? AND class <> 33 \
              AND seq_ms >= ? AND (seq_ms > ? OR seq >= ?) \
              AND seq_ms <= ? AND (seq_ms < ? OR seq <= ?) \
              ORDER BY seq_ms {order}, seq {order} LIMIT ?"
-        ))
-        .bind(db as i64)
-        .bind(from.ms)
-        .bind(from.ms)
-        .bind(from.seq)
-        .bind(to.ms)
-        .bind(to.ms)
-        .bind(to.seq)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(logged_event).collect()
+        );
+        self.read(|c| {
+            collect(
+                c,
+                &sql,
+                params![
+                    db as i64,
+                    from.ms,
+                    from.ms,
+                    from.seq,
+                    to.ms,
+                    to.ms,
+                    to.seq,
+                    limit as i64
+                ],
+                logged_event,
+            )
+        })
     }
 
     async fn stream_state(&self, db: Db) -> StoreResult<StreamState> {
-        let row: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT added, deleted, last_seq, last_ms, max_deleted_seq, max_deleted_ms \
-             FROM kv_streams WHERE db = ?",
-        )
-        .bind(db as i64)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(stream_state).unwrap_or_default())
+        self.read(|c| {
+            let row = first(
+                c,
+                "SELECT added, deleted, last_seq, last_ms, max_deleted_seq, max_deleted_ms \
+                 FROM kv_streams WHERE db = ?",
+                [db as i64],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )?;
+            Ok(row.map(stream_state).unwrap_or_default())
+        })
     }
 
     async fn last_event_id(&self) -> StoreResult<i64> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM kv_events")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(id.unwrap_or(0))
+        self.read(|c| {
+            let id = first(c, "SELECT MAX(id) FROM kv_events", [], |r| {
+                Ok(r.get::<_, Option<i64>>(0)?)
+            })?;
+            Ok(id.flatten().unwrap_or(0))
+        })
     }
 
     async fn relay_position(&self, relay: &str) -> StoreResult<i64> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT last_id FROM kv_relay WHERE name = ?")
-            .bind(relay)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(id.unwrap_or(0))
+        self.read(|c| {
+            Ok(first(
+                c,
+                "SELECT last_id FROM kv_relay WHERE name = ?",
+                [relay],
+                |r| Ok(r.get(0)?),
+            )?
+            .unwrap_or(0))
+        })
     }
 
     async fn save_relay_position(&self, relay: &str, id: i64) -> StoreResult<()> {
-        let _w = self.writer.lock().await;
-        sqlx::query("INSERT INTO kv_relay (name, last_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last_id = excluded.last_id")
-            .bind(relay)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let w = self.writer().await?;
+        run(
+            &w,
+            "INSERT INTO kv_relay (name, last_id) VALUES (?, ?) \
+             ON CONFLICT(name) DO UPDATE SET last_id = excluded.last_id",
+            params![relay, id],
+        )?;
         Ok(())
     }
 
     async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows: Vec<Trimmed> = sqlx::query_as(
-            "SELECT seq, seq_ms, db, class FROM kv_events \
-             WHERE seq IS NOT NULL ORDER BY seq LIMIT ?",
-        )
-        .bind(limit as i64)
-        .fetch_all(&mut *tx)
-        .await?;
+        let w = self.writer().await?;
+        let tx = Transaction::begin(&w)?;
         // The oldest entries, a bounded read; times never decrease along
         // the sequence, so those before the cut are a prefix.
+        let rows: Vec<Trimmed> = collect(
+            &w,
+            "SELECT seq, seq_ms, db, class FROM kv_events \
+             WHERE seq IS NOT NULL ORDER BY seq LIMIT ?",
+            [limit as i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let rows: Vec<Trimmed> = rows.into_iter().take_while(|r| r.1 < before_ms).collect();
         let Some(last) = rows.last() else {
             return Ok(0);
         };
-        sqlx::query("DELETE FROM kv_events WHERE seq IS NOT NULL AND seq <= ?")
-            .bind(last.0)
-            .execute(&mut *tx)
-            .await?;
+        run(
+            &w,
+            "DELETE FROM kv_events WHERE seq IS NOT NULL AND seq <= ?",
+            [last.0],
+        )?;
         for (db, count, max) in trim_plan(&rows) {
-            sqlx::query(
+            run(
+                &w,
                 "UPDATE kv_streams SET deleted = deleted + ?, max_deleted_seq = ?, \
                  max_deleted_ms = ? WHERE db = ?",
-            )
-            .bind(count)
-            .bind(max.seq)
-            .bind(max.ms)
-            .bind(db)
-            .execute(&mut *tx)
-            .await?;
+                params![count, max.seq, max.ms, db],
+            )?;
         }
-        tx.commit().await?;
+        tx.commit()?;
         Ok(rows.len() as u64)
     }
 
@@ -262,76 +430,142 @@ impl Store for SqliteStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> StoreResult<bool> {
-        let _w = self.writer.lock().await;
-        let done = sqlx::query(
+        let w = self.writer().await?;
+        let changed = run(
+            &w,
             "INSERT INTO kv_leases (name, holder, expires_at) VALUES (?, ?, ?) \
              ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
              WHERE kv_leases.holder = excluded.holder OR kv_leases.expires_at < ?",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(now_ms + ttl_ms)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+            params![name, holder, now_ms + ttl_ms, now_ms],
+        )?;
+        Ok(changed == 1)
     }
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM kv_settings WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        self.read(|c| {
+            first(
+                c,
+                "SELECT value FROM kv_settings WHERE name = ?",
+                [name],
+                |r| Ok(r.get(0)?),
+            )
+        })
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.closed.store(true, Ordering::Relaxed);
+        // Wait for the writer in flight; idle readers close now.
+        drop(self.writer.lock().await);
+        if let Ok(mut idle) = self.readers.idle.lock() {
+            idle.clear();
+        }
     }
 }
 
-struct SqliteTxn {
-    tx: Session<Sqlite>,
-    /// Held for the life of a write transaction.
-    _writer: Option<OwnedMutexGuard<()>>,
+/// A transaction on the writing connection outside [`SqliteTxn`]: rolled
+/// back when dropped uncommitted.
+struct Transaction<'a> {
+    conn: &'a Connection,
+    done: bool,
 }
 
-fn meta_from(kind: i64, expire_at: Option<i64>, version: i64) -> StoreResult<KeyMeta> {
-    Ok(KeyMeta {
-        kind: KeyKind::from_code(kind)?,
-        expire_at,
-        version,
-    })
+impl<'a> Transaction<'a> {
+    fn begin(conn: &'a Connection) -> StoreResult<Transaction<'a>> {
+        run(conn, "BEGIN IMMEDIATE", [])?;
+        Ok(Transaction { conn, done: false })
+    }
+
+    fn commit(mut self) -> StoreResult<()> {
+        self.done = true;
+        commit_or_roll_back(self.conn)
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = run(self.conn, "ROLLBACK", []);
+        }
+    }
+}
+
+/// COMMIT; if it fails, the transaction is rolled back (never left open).
+fn commit_or_roll_back(conn: &Connection) -> StoreResult<()> {
+    match run(conn, "COMMIT", []) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = run(conn, "ROLLBACK", []);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The connection a transaction runs on.
+enum Conn {
+    Writer(OwnedMutexGuard<Connection>),
+    /// A reading connection, given back to its pool when the transaction ends.
+    Reader(Option<Connection>, Arc<Readers>),
+}
+
+struct SqliteTxn {
+    conn: Conn,
+    /// Until commit: dropping an open transaction rolls it back.
+    open: bool,
+}
+
+impl SqliteTxn {
+    fn c(&self) -> &Connection {
+        match &self.conn {
+            Conn::Writer(w) => w,
+            Conn::Reader(r, _) => r.as_ref().expect("a reader until the transaction ends"),
+        }
+    }
+}
+
+impl Drop for SqliteTxn {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = run(self.c(), "ROLLBACK", []);
+        }
+        if let Conn::Reader(reader, pool) = &mut self.conn
+            && let Some(conn) = reader.take()
+            && conn.is_autocommit()
+        {
+            pool.give_back(conn);
+        }
+    }
+}
+
+const KEY_ROW: &str = "SELECT key, kind, expire_at, version";
+
+fn key_row(r: &Row<'_>) -> StoreResult<(Bytes, KeyMeta)> {
+    Ok((bytes_at(r, 0)?, meta_at(r, 1)?))
+}
+
+fn pair(r: &Row<'_>) -> StoreResult<(Bytes, Bytes)> {
+    Ok((bytes_at(r, 0)?, bytes_at(r, 1)?))
 }
 
 #[async_trait]
 impl Txn for SqliteTxn {
     async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>> {
-        let row =
-            sqlx::query("SELECT kind, expire_at, version FROM kv_keys WHERE db = ? AND key = ?")
-                .bind(db as i64)
-                .bind(key)
-                .fetch_optional(self.tx.conn())
-                .await?;
-        row.map(|r| meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
-            .transpose()
+        first(
+            self.c(),
+            "SELECT kind, expire_at, version FROM kv_keys WHERE db = ? AND key = ?",
+            params![db as i64, key],
+            |r| meta_at(r, 0),
+        )
     }
 
     async fn string_get(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(KeyMeta, Bytes)>> {
-        let row = sqlx::query(
+        first(
+            self.c(),
             "SELECT kind, expire_at, version, value FROM kv_keys WHERE db = ? AND key = ?",
+            params![db as i64, key],
+            |r| Ok((meta_at(r, 0)?, bytes_at(r, 3)?)),
         )
-        .bind(db as i64)
-        .bind(key)
-        .fetch_optional(self.tx.conn())
-        .await?;
-        row.map(|r| {
-            let meta = meta_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?;
-            let value: Option<Vec<u8>> = r.try_get(3)?;
-            Ok((meta, Bytes::from(value.unwrap_or_default())))
-        })
-        .transpose()
     }
 
     async fn string_put(
@@ -341,47 +575,47 @@ impl Txn for SqliteTxn {
         value: &[u8],
         expire_at: Option<i64>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        run(
+            self.c(),
             "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, 0, ?, ?, ?) \
              ON CONFLICT(db, key) DO UPDATE SET kind = 0, expire_at = excluded.expire_at, \
              version = excluded.version, value = excluded.value",
-        )
-        .bind(db as i64)
-        .bind(key)
-        .bind(super::key_hash(key))
-        .bind(expire_at)
-        .bind(new_version())
-        .bind(value)
-        .execute(self.tx.conn())
-        .await?;
+            params![
+                db as i64,
+                key,
+                super::key_hash(key),
+                expire_at,
+                new_version(),
+                value
+            ],
+        )?;
         Ok(())
     }
 
     async fn delete(&mut self, db: Db, key: &[u8]) -> StoreResult<bool> {
-        let kind: Option<i64> =
-            sqlx::query_scalar("DELETE FROM kv_keys WHERE db = ? AND key = ? RETURNING kind")
-                .bind(db as i64)
-                .bind(key)
-                .fetch_optional(self.tx.conn())
-                .await?;
+        let c = self.c();
+        let kind: Option<i64> = first(
+            c,
+            "DELETE FROM kv_keys WHERE db = ? AND key = ? RETURNING kind",
+            params![db as i64, key],
+            |r| Ok(r.get(0)?),
+        )?;
         if kind == Some(KeyKind::Hash.code()) {
-            sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ?")
-                .bind(db as i64)
-                .bind(key)
-                .execute(self.tx.conn())
-                .await?;
+            run(
+                c,
+                "DELETE FROM kv_hash_fields WHERE db = ? AND key = ?",
+                params![db as i64, key],
+            )?;
         }
         Ok(kind.is_some())
     }
 
     async fn set_expire(&mut self, db: Db, key: &[u8], expire_at: Option<i64>) -> StoreResult<()> {
-        sqlx::query("UPDATE kv_keys SET expire_at = ?, version = ? WHERE db = ? AND key = ?")
-            .bind(expire_at)
-            .bind(new_version())
-            .bind(db as i64)
-            .bind(key)
-            .execute(self.tx.conn())
-            .await?;
+        run(
+            self.c(),
+            "UPDATE kv_keys SET expire_at = ?, version = ? WHERE db = ? AND key = ?",
+            params![expire_at, new_version(), db as i64, key],
+        )?;
         Ok(())
     }
 
@@ -391,79 +625,59 @@ impl Txn for SqliteTxn {
         key: &[u8],
         fields: &[Bytes],
     ) -> StoreResult<Vec<Option<Bytes>>> {
-        // One statement per chunk, so a plain read sees one instant.
-        let mut found = std::collections::HashMap::new();
-        for chunk in fields.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "SELECT field, value FROM kv_hash_fields WHERE db = ",
-            );
-            q.push_bind(db as i64)
-                .push(" AND key = ")
-                .push_bind(key)
-                .push(" AND field IN (");
-            let mut list = q.separated(", ");
-            for f in chunk {
-                list.push_bind(f.as_ref());
-            }
-            q.push(")");
-            found.extend(pairs(q.build().fetch_all(self.tx.conn()).await?)?);
+        let c = self.c();
+        let mut statement = c.prepare_cached(
+            "SELECT value FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?",
+        )?;
+        let mut out = Vec::with_capacity(fields.len());
+        for field in fields {
+            let mut rows = statement.query(params![db as i64, key, field.as_ref()])?;
+            out.push(match rows.next()? {
+                Some(r) => Some(bytes_at(r, 0)?),
+                None => None,
+            });
         }
-        Ok(fields.iter().map(|f| found.get(f).cloned()).collect())
+        Ok(out)
     }
 
     async fn hash_all(&mut self, db: Db, key: &[u8]) -> StoreResult<Vec<(Bytes, Bytes)>> {
-        let rows = sqlx::query(
+        collect(
+            self.c(),
             "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field",
+            params![db as i64, key],
+            pair,
         )
-        .bind(db as i64)
-        .bind(key)
-        .fetch_all(self.tx.conn())
-        .await?;
-        pairs(rows)
     }
 
     async fn hash_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM kv_hash_fields WHERE db = ? AND key = ?")
-                .bind(db as i64)
-                .bind(key)
-                .fetch_one(self.tx.conn())
-                .await?,
-        )
+        Ok(first(
+            self.c(),
+            "SELECT COUNT(*) FROM kv_hash_fields WHERE db = ? AND key = ?",
+            params![db as i64, key],
+            |r| Ok(r.get(0)?),
+        )?
+        .unwrap_or(0))
     }
 
     async fn hash_put(&mut self, db: Db, key: &[u8], pairs: &[(Bytes, Bytes)]) -> StoreResult<i64> {
-        sqlx::query(
+        let c = self.c();
+        run(
+            c,
             "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, 1, NULL, ?, NULL) \
              ON CONFLICT(db, key) DO UPDATE SET version = excluded.version",
-        )
-        .bind(db as i64)
-        .bind(key)
-        .bind(super::key_hash(key))
-        .bind(new_version())
-        .execute(self.tx.conn())
-        .await?;
+            params![db as i64, key, super::key_hash(key), new_version()],
+        )?;
+        let mut update = c.prepare_cached(
+            "UPDATE kv_hash_fields SET value = ? WHERE db = ? AND key = ? AND field = ?",
+        )?;
+        let mut insert = c.prepare_cached(
+            "INSERT INTO kv_hash_fields (db, key, field, value) VALUES (?, ?, ?, ?)",
+        )?;
         let mut added = 0;
         for (field, value) in pairs {
-            let existed: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?",
-            )
-            .bind(db as i64)
-            .bind(key)
-            .bind(field.as_ref())
-            .fetch_optional(self.tx.conn())
-            .await?;
-            sqlx::query(
-                "INSERT INTO kv_hash_fields (db, key, field, value) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT(db, key, field) DO UPDATE SET value = excluded.value",
-            )
-            .bind(db as i64)
-            .bind(key)
-            .bind(field.as_ref())
-            .bind(value.as_ref())
-            .execute(self.tx.conn())
-            .await?;
-            if existed.is_none() {
+            // SQLite counts a matched row as changed, equal value or not.
+            if update.execute(params![value.as_ref(), db as i64, key, field.as_ref()])? == 0 {
+                insert.execute(params![db as i64, key, field.as_ref(), value.as_ref()])?;
                 added += 1;
             }
         }
@@ -477,15 +691,13 @@ impl Txn for SqliteTxn {
         fields: &[Bytes],
     ) -> StoreResult<(i64, bool)> {
         let mut removed = 0;
-        for field in fields {
-            let done =
-                sqlx::query("DELETE FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?")
-                    .bind(db as i64)
-                    .bind(key)
-                    .bind(field.as_ref())
-                    .execute(self.tx.conn())
-                    .await?;
-            removed += done.rows_affected() as i64;
+        {
+            let mut delete = self.c().prepare_cached(
+                "DELETE FROM kv_hash_fields WHERE db = ? AND key = ? AND field = ?",
+            )?;
+            for field in fields {
+                removed += delete.execute(params![db as i64, key, field.as_ref()])? as i64;
+            }
         }
         if removed == 0 {
             return Ok((0, false));
@@ -494,12 +706,11 @@ impl Txn for SqliteTxn {
             self.delete(db, key).await?;
             return Ok((removed, true));
         }
-        sqlx::query("UPDATE kv_keys SET version = ? WHERE db = ? AND key = ?")
-            .bind(new_version())
-            .bind(db as i64)
-            .bind(key)
-            .execute(self.tx.conn())
-            .await?;
+        run(
+            self.c(),
+            "UPDATE kv_keys SET version = ? WHERE db = ? AND key = ?",
+            params![new_version(), db as i64, key],
+        )?;
         Ok((removed, false))
     }
 
@@ -510,20 +721,22 @@ impl Txn for SqliteTxn {
         after: Option<&[u8]>,
         limit: u32,
     ) -> StoreResult<Vec<(Bytes, Bytes)>> {
-        let sql = match after {
-            Some(_) => {
-                "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? AND field > ? ORDER BY field LIMIT ?"
-            }
-            None => {
-                "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? ORDER BY field LIMIT ?"
-            }
-        };
-        let mut query = sqlx::query(sql).bind(db as i64).bind(key);
-        if let Some(after) = after {
-            query = query.bind(after);
+        match after {
+            Some(after) => collect(
+                self.c(),
+                "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? AND field > ? \
+                 ORDER BY field LIMIT ?",
+                params![db as i64, key, after, limit as i64],
+                pair,
+            ),
+            None => collect(
+                self.c(),
+                "SELECT field, value FROM kv_hash_fields WHERE db = ? AND key = ? \
+                 ORDER BY field LIMIT ?",
+                params![db as i64, key, limit as i64],
+                pair,
+            ),
         }
-        let rows = query.bind(limit as i64).fetch_all(self.tx.conn()).await?;
-        pairs(rows)
     }
 
     async fn scan_page(
@@ -532,34 +745,25 @@ impl Txn for SqliteTxn {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<(Bytes, KeyMeta, i64)>> {
-        let rows = sqlx::query(
-            "SELECT key, kind, expire_at, version, kh FROM kv_keys WHERE db = ? AND kh > ? ORDER BY kh LIMIT ?",
+        collect(
+            self.c(),
+            "SELECT key, kind, expire_at, version, kh FROM kv_keys WHERE db = ? AND kh > ? \
+             ORDER BY kh LIMIT ?",
+            params![db as i64, after, limit as i64],
+            |r| {
+                let (key, meta) = key_row(r)?;
+                Ok((key, meta, r.get(4)?))
+            },
         )
-        .bind(db as i64)
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(self.tx.conn())
-        .await?;
-        let hashes = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>(4))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(key_rows(rows)?
-            .into_iter()
-            .zip(hashes)
-            .map(|((k, m), h)| (k, m, h))
-            .collect())
     }
 
     async fn keys_at_hash(&mut self, db: Db, hash: i64) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
-        let rows = sqlx::query(
-            "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND kh = ?",
+        collect(
+            self.c(),
+            &format!("{KEY_ROW} FROM kv_keys WHERE db = ? AND kh = ?"),
+            params![db as i64, hash],
+            key_row,
         )
-        .bind(db as i64)
-        .bind(hash)
-        .fetch_all(self.tx.conn())
-        .await?;
-        key_rows(rows)
     }
 
     async fn keys_with_prefix(
@@ -567,22 +771,59 @@ impl Txn for SqliteTxn {
         db: Db,
         prefix: &[u8],
     ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
-        let rows = match super::prefix_upper_bound(prefix) {
-            Some(upper) if !prefix.is_empty() => sqlx::query(
-                "SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key",
-            )
-            .bind(db as i64)
-            .bind(prefix)
-            .bind(upper)
-            .fetch_all(self.tx.conn())
-            .await?,
-            _ => sqlx::query("SELECT key, kind, expire_at, version FROM kv_keys WHERE db = ? AND key >= ? ORDER BY key")
-                .bind(db as i64)
-                .bind(prefix)
-                .fetch_all(self.tx.conn())
-                .await?,
+        match super::prefix_upper_bound(prefix) {
+            Some(upper) if !prefix.is_empty() => collect(
+                self.c(),
+                &format!(
+                    "{KEY_ROW} FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key"
+                ),
+                params![db as i64, prefix, upper],
+                key_row,
+            ),
+            _ => collect(
+                self.c(),
+                &format!("{KEY_ROW} FROM kv_keys WHERE db = ? AND key >= ? ORDER BY key"),
+                params![db as i64, prefix],
+                key_row,
+            ),
+        }
+    }
+
+    async fn keys_matching(
+        &mut self,
+        db: Db,
+        pattern: &[u8],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Bytes>> {
+        // Matched on the row, in place: only the keys that match are copied.
+        let all = pattern == b"*";
+        let prefix = crate::glob::literal_prefix(pattern);
+        let upper = super::prefix_upper_bound(prefix).filter(|_| !prefix.is_empty());
+        let c = self.c();
+        let mut statement = match upper {
+            Some(_) => c.prepare_cached(
+                "SELECT key, expire_at FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key",
+            )?,
+            None => c.prepare_cached(
+                "SELECT key, expire_at FROM kv_keys WHERE db = ? AND key >= ? ORDER BY key",
+            )?,
         };
-        key_rows(rows)
+        let mut rows = match &upper {
+            Some(upper) => statement.query(params![db as i64, prefix, upper])?,
+            None => statement.query(params![db as i64, prefix])?,
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let key = match r.get_ref(0)? {
+                ValueRef::Blob(b) | ValueRef::Text(b) => b,
+                _ => continue,
+            };
+            let live = r.get::<_, Option<i64>>(1)?.is_none_or(|at| at > now_ms);
+            if live && (all || crate::glob::matches(pattern, key)) {
+                out.push(Bytes::copy_from_slice(key));
+            }
+        }
+        Ok(out)
     }
 
     async fn live_key_from_hash(
@@ -591,73 +832,53 @@ impl Txn for SqliteTxn {
         hash: i64,
         now_ms: i64,
     ) -> StoreResult<Option<Bytes>> {
-        let key: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT key FROM kv_keys WHERE db = ? AND kh >= ? AND (expire_at IS NULL OR expire_at > ?) ORDER BY kh LIMIT 1",
+        first(
+            self.c(),
+            "SELECT key FROM kv_keys WHERE db = ? AND kh >= ? \
+             AND (expire_at IS NULL OR expire_at > ?) ORDER BY kh LIMIT 1",
+            params![db as i64, hash, now_ms],
+            |r| bytes_at(r, 0),
         )
-        .bind(db as i64)
-        .bind(hash)
-        .bind(now_ms)
-        .fetch_optional(self.tx.conn())
-        .await?;
-        Ok(key.map(Bytes::from))
     }
 
     async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>> {
-        let rows = sqlx::query(
-            "SELECT db, COUNT(*), COUNT(expire_at) FROM kv_keys WHERE expire_at IS NULL OR expire_at > ? GROUP BY db ORDER BY db",
-        )
-        .bind(now_ms)
-        .fetch_all(self.tx.conn())
-        .await?;
-        rows.iter()
-            .map(|r| {
+        collect(
+            self.c(),
+            "SELECT db, COUNT(*), COUNT(expire_at) FROM kv_keys \
+             WHERE expire_at IS NULL OR expire_at > ? GROUP BY db ORDER BY db",
+            [now_ms],
+            |r| {
                 Ok(DbCounts {
-                    db: r.try_get::<i64, _>(0)? as Db,
-                    keys: r.try_get(1)?,
-                    expires: r.try_get(2)?,
+                    db: r.get::<_, i64>(0)? as Db,
+                    keys: r.get(1)?,
+                    expires: r.get(2)?,
                 })
-            })
-            .collect()
+            },
+        )
     }
 
     async fn flush(&mut self, db: Option<Db>) -> StoreResult<()> {
+        let c = self.c();
         match db {
             Some(db) => {
-                for sql in [
-                    "DELETE FROM kv_keys WHERE db = ?",
-                    "DELETE FROM kv_hash_fields WHERE db = ?",
-                ] {
-                    sqlx::query(sql)
-                        .bind(db as i64)
-                        .execute(self.tx.conn())
-                        .await?;
-                }
+                run(c, "DELETE FROM kv_keys WHERE db = ?", [db as i64])?;
+                run(c, "DELETE FROM kv_hash_fields WHERE db = ?", [db as i64])?;
             }
             None => {
-                for sql in ["DELETE FROM kv_keys", "DELETE FROM kv_hash_fields"] {
-                    sqlx::query(sql).execute(self.tx.conn()).await?;
-                }
+                run(c, "DELETE FROM kv_keys", [])?;
+                run(c, "DELETE FROM kv_hash_fields", [])?;
             }
         }
         Ok(())
     }
 
     async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>> {
-        let rows = sqlx::query(
+        collect(
+            self.c(),
             "SELECT db, key FROM kv_keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?",
+            params![now_ms, limit as i64],
+            |r| Ok((r.get::<_, i64>(0)? as Db, bytes_at(r, 1)?)),
         )
-        .bind(now_ms)
-        .bind(limit as i64)
-        .fetch_all(self.tx.conn())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<i64, _>(0)? as Db,
-                    Bytes::from(r.try_get::<Vec<u8>, _>(1)?),
-                ))
-            })
-            .collect()
     }
 
     async fn log_events(&mut self, events: &[Event], now_ms: i64) -> StoreResult<()> {
@@ -665,11 +886,14 @@ impl Txn for SqliteTxn {
         // as it logs them: the next numbers are in commit order by
         // construction, and no sequencer step is needed (they equal the
         // ids, which follow commit order here too).
-        let conn = self.tx.conn();
-        let (last_seq, last_ms): (i64, i64) =
-            sqlx::query_as("SELECT last_seq, last_ms FROM kv_streams WHERE db = -1")
-                .fetch_one(&mut *conn)
-                .await?;
+        let c = self.c();
+        let (last_seq, last_ms): (i64, i64) = first(
+            c,
+            "SELECT last_seq, last_ms FROM kv_streams WHERE db = -1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .ok_or_else(|| StoreError::Other("the sequence's row is missing".into()))?;
         let ms = now_ms.max(last_ms);
         let rows: Vec<Unsequenced> = events
             .iter()
@@ -677,58 +901,117 @@ impl Txn for SqliteTxn {
             .map(|(i, e)| (i as i64, e.db as i64, e.class as i64))
             .collect();
         let plan = SequencePlan::new(&rows, last_seq);
-        // One multi-row statement per chunk: a group commit's events cost
-        // one round trip to SQLite's thread, not one each.
-        for (chunk, numbers) in events.chunks(500).zip(plan.numbers.chunks(500)) {
-            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO kv_events (db, key, name, class, at_ms, seq, seq_ms) ",
-            );
-            q.push_values(chunk.iter().zip(numbers), |mut row, (e, (_, seq))| {
-                row.push_bind(e.db as i64)
-                    .push_bind(e.key.as_ref())
-                    .push_bind(e.name)
-                    .push_bind(e.class as i64)
-                    .push_bind(now_ms)
-                    .push_bind(*seq)
-                    .push_bind(ms);
-            });
-            q.build().execute(&mut *conn).await?;
+        let mut insert = c.prepare_cached(
+            "INSERT INTO kv_events (db, key, name, class, at_ms, seq, seq_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        for (e, (_, seq)) in events.iter().zip(&plan.numbers) {
+            insert.execute(params![
+                e.db as i64,
+                e.key.as_ref(),
+                e.name,
+                e.class as i64,
+                now_ms,
+                seq,
+                ms
+            ])?;
         }
-        add_to_streams(conn, &plan, ms).await
-    }
-
-    async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO kv_settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
-            .bind(name)
-            .bind(value)
-            .execute(self.tx.conn())
-            .await?;
+        // Count them into the sequence and their streams.
+        let mut count = c.prepare_cached(
+            "INSERT INTO kv_streams (db, last_seq, last_ms, added, deleted, max_deleted_seq, \
+             max_deleted_ms) VALUES (?, ?, ?, ?, 0, 0, 0) \
+             ON CONFLICT(db) DO UPDATE SET last_seq = excluded.last_seq, \
+             last_ms = excluded.last_ms, added = added + excluded.added",
+        )?;
+        for (db, added, last) in &plan.streams {
+            count.execute(params![db, last, ms, added])?;
+        }
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await
+    async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()> {
+        run(
+            self.c(),
+            "INSERT INTO kv_settings (name, value) VALUES (?, ?) \
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.open = false;
+        commit_or_roll_back(self.c())
     }
 }
 
-fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<Vec<(Bytes, Bytes)>> {
-    rows.iter()
-        .map(|r| {
-            Ok((
-                Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
-                Bytes::from(r.try_get::<Vec<u8>, _>(1)?),
-            ))
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn key_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
-    rows.iter()
-        .map(|r| {
-            Ok((
-                Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
-                meta_from(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?,
-            ))
-        })
-        .collect()
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (dir, SqliteStore::open(&url).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_dropped_write_rolls_back_and_frees_the_writer() {
+        let (_dir, store) = store().await;
+        let mut txn = store.begin(Access::Write).await.unwrap();
+        txn.string_put(0, b"k", b"v", None).await.unwrap();
+        drop(txn);
+        let mut txn = store.begin(Access::Write).await.unwrap();
+        assert_eq!(txn.meta(0, b"k").await.unwrap(), None);
+        txn.string_put(0, b"k", b"w", None).await.unwrap();
+        txn.commit().await.unwrap();
+        let mut txn = store.begin(Access::Read).await.unwrap();
+        let (_, value) = txn.string_get(0, b"k").await.unwrap().unwrap();
+        assert_eq!(value, Bytes::from_static(b"w"));
+    }
+
+    #[tokio::test]
+    async fn a_reader_sees_one_snapshot_and_no_uncommitted_write() {
+        let (_dir, store) = store().await;
+        let mut w = store.begin(Access::Write).await.unwrap();
+        w.string_put(0, b"k", b"1", None).await.unwrap();
+        w.commit().await.unwrap();
+        let mut r = store.begin(Access::Read).await.unwrap();
+        assert!(r.meta(0, b"k").await.unwrap().is_some());
+        let mut w = store.begin(Access::Write).await.unwrap();
+        w.delete(0, b"k").await.unwrap();
+        // Not committed yet, then committed: the open reader keeps its view.
+        assert!(r.meta(0, b"k").await.unwrap().is_some());
+        w.commit().await.unwrap();
+        assert!(r.string_get(0, b"k").await.unwrap().is_some());
+        r.commit().await.unwrap();
+        let mut r = store.begin(Access::Read).await.unwrap();
+        assert!(r.meta(0, b"k").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn hash_put_counts_new_fields_only() {
+        let (_dir, store) = store().await;
+        let mut w = store.begin(Access::Write).await.unwrap();
+        let f = |s: &'static str| Bytes::from_static(s.as_bytes());
+        assert_eq!(
+            w.hash_put(0, b"h", &[(f("a"), f("1")), (f("b"), f("2"))])
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            w.hash_put(0, b"h", &[(f("a"), f("1")), (f("c"), f("3"))])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            w.hash_get(0, b"h", &[f("a"), f("x"), f("c")])
+                .await
+                .unwrap(),
+            [Some(f("1")), None, Some(f("3"))]
+        );
+        w.commit().await.unwrap();
+    }
 }
