@@ -41,6 +41,13 @@ const IDLE_READERS: usize = 4;
 /// (the operating system caches the file too; these only spare the copy).
 const WRITER_CACHE_KIB: u32 = 8192;
 const READER_CACHE_KIB: u32 = 2048;
+/// How often a thread of its own copies the WAL into the database file
+/// (SQLite's "checkpoint"), so that a writer never waits for it.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// WAL pages after which the writer checkpoints by itself (only if the
+/// checkpointer thread fell that far behind). SQLite's default is 1,000;
+/// a rarer checkpoint copies a hot page once for many commits.
+const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 64;
 
@@ -187,7 +194,32 @@ pub struct SqliteStore {
     /// IMMEDIATE` never waits on SQLite's busy handler within this process.
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Readers>,
-    closed: AtomicBool,
+    /// Set by `close` (or when dropped): the checkpointer stops too.
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies the WAL into the database every [`CHECKPOINT_EVERY`], without
+/// blocking writers or readers (a PASSIVE checkpoint), until `closed`.
+fn start_checkpointer(path: &Path, closed: Arc<AtomicBool>) -> StoreResult<()> {
+    let conn = connect(path, 256)?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while !closed.load(Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "WAL checkpoint failed; retrying later");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Other(format!("cannot start the checkpointer: {e}")))?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -203,7 +235,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .page_size(1024);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)
@@ -213,13 +246,19 @@ impl SqliteStore {
         pool.close().await;
         migrated.map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
         let path = PathBuf::from(path);
+        let writer = connect(&path, WRITER_CACHE_KIB)?;
+        writer.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
+        ))?;
+        let closed = Arc::new(AtomicBool::new(false));
+        start_checkpointer(&path, closed.clone())?;
         Ok(SqliteStore {
-            writer: Arc::new(Mutex::new(connect(&path, WRITER_CACHE_KIB)?)),
+            writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Readers {
                 path,
                 idle: SyncMutex::new(Vec::new()),
             }),
-            closed: AtomicBool::new(false),
+            closed,
         })
     }
 
