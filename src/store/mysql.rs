@@ -197,8 +197,12 @@ async fn prepare(
 #[async_trait]
 impl Store for MySqlStore {
     fn write_lanes(&self) -> usize {
-        // Most of the 32-connection pool, leaving room for reads.
-        24
+        // A batch costs a few statements whatever its size, so fewer,
+        // fuller batches beat many small ones: eight lanes (of the
+        // 32-connection pool, leaving room for reads) measured as fast as
+        // four for SET and INCR at 50 clients and faster for HSET, whose
+        // field count is a statement per command; 24 was 2x slower.
+        8
     }
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
@@ -672,6 +676,13 @@ impl Txn for MySqlTxn {
                 let mut list = q.separated(", ");
                 for (_, key) in chunk {
                     list.push_bind(key.as_ref());
+                }
+                // Lists padded (with the last key again) to a power of two:
+                // a few statement shapes, each prepared once per connection,
+                // rather than one per batch size.
+                let last = &chunk[chunk.len() - 1].1;
+                for _ in chunk.len()..chunk.len().next_power_of_two().min(CHUNK) {
+                    list.push_bind(last.as_ref());
                 }
                 q.push(if self.write { ") FOR UPDATE" } else { ")" });
                 let rows = q.build().fetch_all(self.tx.conn()).await?;
