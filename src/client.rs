@@ -15,7 +15,7 @@ use tracing::{debug, error, warn};
 
 use crate::bus::{Delivery, DeliveryRx};
 use crate::cmd::Session;
-use crate::cmd::batch::{Batcher, Job};
+use crate::cmd::batch::{self, Batcher, Job};
 use crate::cmd::dispatch::dispatch;
 use crate::cmd::shared::Shared;
 use crate::cmd::table;
@@ -140,26 +140,27 @@ impl Client {
         loop {
             // Answer every complete request in the buffer, then flush once.
             // Consecutive plain writes are handed on together, so a
-            // pipeline's writes share one group commit.
-            let mut writes: Vec<Job> = Vec::new();
+            // pipeline's writes share one group commit; consecutive plain
+            // reads too, so their keys are read together.
+            let mut group: Vec<Job> = Vec::new();
             loop {
                 let limits = self.limits();
                 let args = match self.framer.next(&mut self.inbuf, limits) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => args,
                     Ok(None) => {
-                        self.answer_writes(&mut writes).await;
+                        self.answer_group(&mut group).await;
                         break;
                     }
                     Err(FrameError::Protocol(e)) => {
-                        self.answer_writes(&mut writes).await;
+                        self.answer_group(&mut group).await;
                         Reply::Error(e.reply_text()).encode(&mut self.outbuf, self.session.resp3);
                         self.session.close_after_reply = true;
                         break;
                     }
                     Err(FrameError::QueryBufferLimit) => {
                         // Redis closes such a client without a reply.
-                        self.answer_writes(&mut writes).await;
+                        self.answer_group(&mut group).await;
                         warn!(
                             client = self.session.id,
                             addr = %self.session.addr,
@@ -179,13 +180,21 @@ impl Client {
                     .fetch_add(1, Ordering::Relaxed);
                 let checked = table::check(&args);
                 if let Ok(spec) = checked
-                    && self.session.groups_with_writes(spec)
+                    && self.session.runs_in_group(spec)
                 {
+                    // Reads and writes never share a group: the group so
+                    // far is answered first, so order holds.
+                    if group
+                        .first()
+                        .is_some_and(|j| j.spec.is_write() != spec.is_write())
+                    {
+                        self.answer_group(&mut group).await;
+                    }
                     self.session.touch_info(spec, &args);
-                    writes.push(Job::new(&self.session, spec, args));
+                    group.push(Job::new(&self.session, spec, args));
                     continue;
                 }
-                self.answer_writes(&mut writes).await;
+                self.answer_group(&mut group).await;
                 // A subscription's confirmation precedes its messages.
                 let subscribes = matches!(checked, Ok(spec) if SUBSCRIBING.contains(&spec.name));
                 let blocking = matches!(checked, Ok(spec) if spec.has_flag("blocking"));
@@ -298,16 +307,21 @@ impl Client {
         frame.encode(&mut self.outbuf, self.session.resp3);
     }
 
-    /// Runs the writes collected from a pipeline and encodes their replies.
-    async fn answer_writes(&mut self, writes: &mut Vec<Job>) {
-        if writes.is_empty() {
+    /// Runs the writes (or the reads) collected from a pipeline and
+    /// encodes their replies.
+    async fn answer_group(&mut self, group: &mut Vec<Job>) {
+        let Some(first) = group.first() else {
             return;
-        }
-        for reply in self
-            .batcher
-            .write_many(&self.session.shared, std::mem::take(writes))
-            .await
-        {
+        };
+        let shared = &self.session.shared;
+        let replies = if first.spec.is_write() {
+            self.batcher.write_many(shared, std::mem::take(group)).await
+        } else {
+            let replies = batch::read_many(shared, group).await;
+            group.clear();
+            replies
+        };
+        for reply in replies {
             reply.encode(&mut self.outbuf, self.session.resp3);
         }
     }

@@ -119,7 +119,7 @@ pub struct Config {
     #[arg(long, env = "RESPIRE_PUBSUB_SOFT_SECONDS", default_value_t = 60)]
     pub pubsub_soft_seconds: u64,
     /// Group-commit lanes for write commands (0: the store's default; 1
-    /// for SQLite, 24 for MySQL/TiDB).
+    /// for SQLite, 8 for MySQL/TiDB).
     #[arg(long, env = "RESPIRE_WRITE_LANES", default_value_t = 0)]
     pub write_lanes: usize,
     /// What to do instead of serving.

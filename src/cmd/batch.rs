@@ -1,5 +1,6 @@
 //! Running data commands against the store, and group commit: write
-//! commands that arrive together share one store transaction.
+//! commands that arrive together share one store transaction, and a
+//! client's pipelined reads share one read session.
 //!
 //! Writes go to a fixed set of lanes (one for SQLite, which has one writer
 //! anyway; several for MySQL/TiDB), chosen by the command's first key, so
@@ -9,6 +10,10 @@
 //! fails with a Redis error changed nothing, so it fails alone; if the
 //! store fails (a conflict, a limit), the batch is rolled back and each
 //! command reruns in a transaction of its own.
+//!
+//! Before the commands of a transaction run, the store is told every key
+//! they name ([`Txn::prefetch`](crate::store::Txn::prefetch)), so a server
+//! database reads (and locks) them all in one statement.
 
 use std::sync::Arc;
 
@@ -46,6 +51,22 @@ impl Job {
     }
 }
 
+/// Every key the jobs name, sorted and without duplicates: the one order
+/// in which a transaction takes their locks.
+fn keys_of(jobs: &[&Job]) -> Vec<(Db, Bytes)> {
+    let mut keys: Vec<(Db, Bytes)> = jobs
+        .iter()
+        .flat_map(|job| {
+            table::key_args(job.spec, &job.args)
+                .into_iter()
+                .map(|key| (job.db, key.clone()))
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// Runs commands in one transaction of the given access; the replies come
 /// back only after the commit.
 async fn run_together(
@@ -54,6 +75,10 @@ async fn run_together(
     jobs: &[&Job],
 ) -> Result<Vec<Reply>, StoreError> {
     let mut txn = shared.store.begin(access).await?;
+    let keys = keys_of(jobs);
+    if !keys.is_empty() {
+        txn.prefetch(&keys).await?;
+    }
     let mut events = Vec::new();
     let mut replies = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -84,6 +109,28 @@ pub async fn run_alone(shared: &Shared, job: &Job) -> Reply {
     match retry_conflicts(|| run_together(shared, job.spec.access(), &jobs)).await {
         Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
         Err(e) => Reply::error(super::errors::store_error(&e)),
+    }
+}
+
+/// Runs a client's pipelined reads (commands whose access is
+/// [`Access::Read`]) in one read session, so their keys are read together;
+/// the replies come back in order. If the store fails, each reruns alone,
+/// so a failure answers only the command it belongs to.
+pub async fn read_many(shared: &Shared, jobs: &[Job]) -> Vec<Reply> {
+    if let [job] = jobs {
+        return vec![run_alone(shared, job).await];
+    }
+    let refs: Vec<&Job> = jobs.iter().collect();
+    match run_together(shared, Access::Read, &refs).await {
+        Ok(replies) => replies,
+        Err(e) => {
+            debug!(error = %e, size = jobs.len(), "pipelined reads failed together; running them one by one");
+            let mut replies = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                replies.push(run_alone(shared, job).await);
+            }
+            replies
+        }
     }
 }
 

@@ -518,14 +518,19 @@ impl Session {
         !self.authenticated && self.shared.config.requirepass.is_some()
     }
 
-    /// True when a valid command is a write that may run in a group with
-    /// the writes around it: allowed, outside MULTI and pub/sub.
-    pub fn groups_with_writes(&self, spec: &CommandSpec) -> bool {
+    /// True when a valid command may run in a group with the commands of
+    /// its kind around it: a data command, allowed, outside MULTI and
+    /// pub/sub, and either a write (group commit) or a plain read that
+    /// never waits (one read session).
+    pub fn runs_in_group(&self, spec: &CommandSpec) -> bool {
         spec.family.is_data()
-            && spec.is_write()
+            && (spec.is_write()
+                || (spec.access() == crate::store::Access::Read && !spec.has_flag("blocking")))
             && self.multi.is_none()
             && !self.is_subscribed()
             && !self.needs_auth()
+            // A command set to panic (a test's) takes the one-command path.
+            && self.shared.config.panic_on_command.as_deref() != Some(spec.name)
     }
 
     /// True when the subscription `name` took effect after the logged

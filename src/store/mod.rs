@@ -353,6 +353,14 @@ pub trait Store: Send + Sync + 'static {
 /// One database transaction. Dropping it without [`Txn::commit`] rolls it back.
 #[async_trait]
 pub trait Txn: Send {
+    /// A hint that the commands about to run touch these keys (sorted,
+    /// without duplicates): a store may read them all at once, locking
+    /// them in that one order in a write transaction, and answer the
+    /// commands' lookups from what it read. The default reads nothing.
+    async fn prefetch(&mut self, keys: &[(Db, Bytes)]) -> StoreResult<()> {
+        let _ = keys;
+        Ok(())
+    }
     /// The key's metadata, expired or not.
     async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>>;
     /// A string key's metadata and value in one read.
