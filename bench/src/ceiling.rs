@@ -101,6 +101,17 @@ impl Pool {
         Ok(())
     }
 
+    /// What one worker runs its statements on: its own MySQL connection,
+    /// held for the whole run (sqlx pings a connection each time it goes
+    /// back to the pool, which would halve the database's rate), or the
+    /// shared SQLite pool.
+    async fn worker(&self) -> anyhow::Result<Worker> {
+        Ok(match self {
+            Pool::MySql(pool) => Worker::MySql(pool.acquire().await?),
+            shared => Worker::Shared(shared.clone()),
+        })
+    }
+
     async fn close(self) {
         match self {
             Pool::Sqlite(pool) => pool.close().await,
@@ -162,6 +173,28 @@ pub async fn measure(store: &Store, seconds: f64) -> anyhow::Result<Ceiling> {
     Ok(ceiling)
 }
 
+enum Worker {
+    Shared(Pool),
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+}
+
+impl Worker {
+    async fn execute(&mut self, query: Query<'_>) -> anyhow::Result<()> {
+        match self {
+            Worker::Shared(pool) => pool.execute(query).await,
+            Worker::MySql(conn) => {
+                let q = sqlx::query(query.sql).bind(query.key);
+                let q = match query.value {
+                    Some(v) => q.bind(v),
+                    None => q,
+                };
+                q.execute(&mut **conn).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Statements per second from `workers` concurrent clients, each running
 /// `sql` on random keys.
 async fn rate(
@@ -178,9 +211,10 @@ async fn rate(
         async move {
             let mut rng = StdRng::seed_from_u64(worker as u64);
             let mut done = 0;
+            let mut on = pool.worker().await?;
             while Instant::now() < deadline {
                 let key = key(rng.gen_range(0..ROWS));
-                pool.execute(Query { sql, key, value }).await?;
+                on.execute(Query { sql, key, value }).await?;
                 done += 1;
             }
             Ok(done)

@@ -515,29 +515,6 @@ pub async fn migrate(url: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// A database session of a [`Txn`]: a real transaction, or (for
-/// [`Access::Read`]) a pooled connection in autocommit mode.
-pub(crate) enum Session<DB: sqlx::Database> {
-    Tx(sqlx::Transaction<'static, DB>),
-    Auto(sqlx::pool::PoolConnection<DB>),
-}
-
-impl<DB: sqlx::Database> Session<DB> {
-    pub(crate) fn conn(&mut self) -> &mut DB::Connection {
-        match self {
-            Session::Tx(tx) => tx,
-            Session::Auto(conn) => conn,
-        }
-    }
-
-    pub(crate) async fn commit(self) -> StoreResult<()> {
-        if let Session::Tx(tx) = self {
-            tx.commit().await?;
-        }
-        Ok(())
-    }
-}
-
 /// A fresh random WATCH version.
 pub(crate) fn new_version() -> i64 {
     rand::random::<i64>() & i64::MAX

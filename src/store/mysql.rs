@@ -20,23 +20,32 @@ use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{Connection, Executor, MySqlPool, QueryBuilder, Row};
 use tracing::{info, warn};
 
+mod held;
 mod staged;
 
+use held::{Conns, Held};
 use staged::{CHUNK, KeyRow, Known, KnownKeys, Staged};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Session, Store,
-    StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version,
-    stream_state, trim_plan,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Store, StoreError,
+    StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version, stream_state,
+    trim_plan,
 };
 
 /// Longest key or hash field the schema's indexes hold.
 pub const MAX_KEY_LEN: usize = 3000;
 /// How long a pooled connection may sit idle before it is checked.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// Connections commands run on (see `held`), and the pool's own for the
+/// background work: 32 per instance in all.
+const COMMAND_CONNECTIONS: usize = 24;
+const POOL_CONNECTIONS: u32 = 8;
 
 pub struct MySqlStore {
+    /// For the store's own background work (sequencer, relays, leases);
+    /// commands run on `conns`.
     pool: MySqlPool,
+    conns: Arc<Conns>,
     /// Set once the database answered and the migrations ran.
     ready: Arc<AtomicBool>,
     /// The server's max_allowed_packet: larger values are refused up front.
@@ -51,7 +60,7 @@ impl MySqlStore {
         let url = url.replacen("mariadb://", "mysql://", 1);
         let options = MySqlConnectOptions::from_str(&url)?;
         let pool = MySqlPoolOptions::new()
-            .max_connections(32)
+            .max_connections(POOL_CONNECTIONS)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
             // A connection is checked (PING) only after sitting idle: under
@@ -75,6 +84,7 @@ impl MySqlStore {
             })
             .connect_lazy_with(options.clone());
         let store = MySqlStore {
+            conns: Conns::new(pool.clone(), COMMAND_CONNECTIONS),
             pool: pool.clone(),
             ready: Arc::new(AtomicBool::new(false)),
             max_packet: Arc::new(AtomicI64::new(16 * 1024 * 1024)),
@@ -208,8 +218,8 @@ impl Store for MySqlStore {
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
         self.check_ready()?;
         let tx = match access {
-            Access::Write | Access::Snapshot => Session::Tx(self.pool.begin().await?),
-            Access::Read => Session::Auto(self.pool.acquire().await?),
+            Access::Write | Access::Snapshot => self.conns.take(true).await?,
+            Access::Read => self.conns.take(false).await?,
         };
         Ok(Box::new(MySqlTxn {
             tx,
@@ -457,6 +467,7 @@ impl Store for MySqlStore {
     }
 
     async fn close(&self) {
+        self.conns.close().await;
         self.pool.close().await;
     }
 }
@@ -477,7 +488,7 @@ fn logged_event(r: &MySqlRow) -> StoreResult<LoggedEvent> {
 }
 
 struct MySqlTxn {
-    tx: Session<MySql>,
+    tx: Held,
     write: bool,
     /// Keys this transaction has looked up (locked, in a write
     /// transaction) and what it knows of each: the prefetch and the

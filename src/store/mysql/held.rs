@@ -1,0 +1,152 @@
+//! The connections commands run on, kept out of sqlx's pool.
+//!
+//! sqlx 0.8 pings a connection every time it goes back to its pool
+//! (`PoolConnection`'s release), so each transaction or read would cost one
+//! more round trip to the database: across datacenters, a whole network
+//! round trip per command. Commands therefore take their connection from
+//! this list instead: connections are opened through the pool (its connect
+//! options and READ COMMITTED setup), detached from it, and put back here
+//! untested. A connection idle for a while is pinged before use, and one
+//! whose session ended without commit (an error, a cancelled command) is
+//! rolled back before use, or replaced if that fails.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::super::{StoreError, StoreResult};
+
+/// How long a connection may sit idle before it is checked.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long a command waits for a connection when all are in use.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Idle {
+    conn: MySqlConnection,
+    since: Instant,
+    /// Its last session ended without commit: roll back before reuse.
+    dirty: bool,
+}
+
+/// The command connections: at most `max` open at once.
+pub(super) struct Conns {
+    pool: MySqlPool,
+    idle: Mutex<Vec<Idle>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Conns {
+    pub(super) fn new(pool: MySqlPool, max: usize) -> Arc<Conns> {
+        Arc::new(Conns {
+            pool,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max)),
+        })
+    }
+
+    /// A connection for one session; `begin` opens a transaction on it.
+    /// (Boxed: the sqlx futures inside are only `Send` for one lifetime,
+    /// which `async_trait` callers cannot name.)
+    pub(super) fn take(self: &Arc<Self>, begin: bool) -> BoxFuture<'static, StoreResult<Held>> {
+        Box::pin(self.clone().take_inner(begin))
+    }
+
+    async fn take_inner(self: Arc<Self>, begin: bool) -> StoreResult<Held> {
+        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| StoreError::Unavailable("no database connection free in 5 s".into()))?
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let mut conn = loop {
+            let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let Some(idle) = idle else {
+                break self.pool.acquire().await?.detach();
+            };
+            if let Some(conn) = check(idle).await {
+                break conn;
+            }
+        };
+        if begin {
+            text(&mut conn, "BEGIN").await?;
+        }
+        Ok(Held {
+            conn: Some(conn),
+            in_tx: begin,
+            clean: false,
+            conns: self,
+            _permit: permit,
+        })
+    }
+
+    /// Closes the idle connections; later sessions fail.
+    pub(super) async fn close(&self) {
+        self.permits.close();
+        let idle = self
+            .idle
+            .lock()
+            .map(|mut idle| std::mem::take(&mut *idle))
+            .unwrap_or_default();
+        for Idle { conn, .. } in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Runs one statement in the text protocol (BEGIN, COMMIT and ROLLBACK
+/// cannot be prepared).
+fn text<'a>(conn: &'a mut MySqlConnection, sql: &'static str) -> BoxFuture<'a, sqlx::Result<()>> {
+    Box::pin(async move { conn.execute(sql).await.map(|_| ()) })
+}
+
+/// An idle connection made ready for use, or `None` when it is broken.
+async fn check(mut idle: Idle) -> Option<MySqlConnection> {
+    let ok = if idle.dirty {
+        text(&mut idle.conn, "ROLLBACK").await.is_ok()
+    } else if idle.since.elapsed() > IDLE_CHECK {
+        idle.conn.ping().await.is_ok()
+    } else {
+        true
+    };
+    ok.then_some(idle.conn)
+}
+
+/// One session's connection: back to the idle list when dropped.
+pub(super) struct Held {
+    conn: Option<MySqlConnection>,
+    in_tx: bool,
+    /// Set by a successful commit (or the end of a plain read session).
+    clean: bool,
+    conns: Arc<Conns>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Held {
+    pub(super) fn conn(&mut self) -> &mut MySqlConnection {
+        self.conn.as_mut().expect("held until dropped")
+    }
+
+    /// Commits the transaction (a plain read session just ends).
+    pub(super) async fn commit(mut self) -> StoreResult<()> {
+        if self.in_tx {
+            text(self.conn(), "COMMIT").await?;
+        }
+        self.clean = true;
+        Ok(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && let Ok(mut idle) = self.conns.idle.lock()
+        {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+                dirty: !self.clean,
+            });
+        }
+    }
+}
