@@ -157,19 +157,27 @@ pub async fn run(
     Ok(())
 }
 
-/// After many clients left, hands the memory they used back to the
-/// system: glibc's malloc keeps freed small blocks in its arenas, so
-/// without this RSS would stay at the peak of connections.
+/// After many clients left, or when a busy server falls quiet, hands the
+/// memory freed meanwhile back to the system: glibc's malloc keeps freed
+/// small blocks in its arenas, so without this RSS would stay at the peak.
 async fn give_back_memory(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let mut peak = shared.clients.len();
+    let commands = || shared.stats.commands_processed.load(Ordering::Relaxed);
+    let (mut last, mut trimmed_at) = (commands(), commands());
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => return,
         }
         let now = shared.clients.len();
-        if now + 256 <= peak {
+        let count = commands();
+        // Quiet for a second after at least 10,000 commands since the last
+        // trim.
+        let fell_quiet = count == last && count >= trimmed_at + 10_000;
+        last = count;
+        if now + 256 <= peak || fell_quiet {
+            trimmed_at = count;
             #[cfg(all(target_os = "linux", target_env = "gnu"))]
             // SAFETY: malloc_trim only walks the allocator's own free lists.
             unsafe {

@@ -154,3 +154,65 @@ async fn lost_mid_flight_never_reports_success_nor_partial_writes() {
         eprintln!("round {round}: reply {outcome:?}, fields {len}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_the_database_cuts_every_connection_one_command_fails_at_most() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let proxy = Proxy::start(true).await;
+    let server = start_through(&proxy, &db).await;
+    server.wait_store_ready().await;
+    let mut c = server.client().await;
+    let _: () = c.set("k", "v").await.unwrap();
+    // Many connections in use at once, then idle: all of them get cut.
+    let readers: Vec<_> = (0..40)
+        .map(|_| {
+            let url = server.url();
+            tokio::spawn(async move {
+                let client = redis::Client::open(url).unwrap();
+                let mut c = client.get_multiplexed_async_connection().await.unwrap();
+                for _ in 0..20 {
+                    let _: Option<String> = c.get("k").await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for r in readers {
+        r.await.unwrap();
+    }
+    proxy.cut();
+    proxy.set_open(true);
+    // At once (no connection has been idle long enough to be checked):
+    // the first command on a dead connection fails, and the rest of the
+    // idle list is dropped with it instead of failing a command each.
+    let mut failed = 0;
+    for i in 0..30 {
+        match c.set::<_, _, ()>(format!("after:{i}"), i).await {
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("command {i}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed <= 1, "{failed} commands failed after the cut");
+    let n: i64 = c.get("after:29").await.unwrap();
+    assert_eq!(n, 29);
+    // The same for reads, which open no transaction: the first read on a
+    // dead connection fails, its connection cannot roll back, and the
+    // others go with it.
+    proxy.cut();
+    proxy.set_open(true);
+    let mut failed = 0;
+    for i in 0..30 {
+        match c.get::<_, i64>(format!("after:{i}")).await {
+            Ok(n) => assert_eq!(n, i),
+            Err(e) => {
+                eprintln!("read {i}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed <= 1, "{failed} reads failed after the cut");
+}

@@ -21,6 +21,9 @@ use super::super::{StoreError, StoreResult};
 
 /// How long a connection may sit idle before it is checked.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// Connections a session tries before it reports the database unavailable
+/// (beyond the pool's own idle ones, each of which may be dead).
+const MAX_TRIES: usize = 10;
 /// How long a command waits for a connection when all are in use.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -59,18 +62,46 @@ impl Conns {
             .await
             .map_err(|_| StoreError::Unavailable("no database connection free in 5 s".into()))?
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
-        let mut conn = loop {
+        // A connection that fails its first statement (the check, or
+        // BEGIN) means the database went away (a restart, a cut): the other
+        // idle connections are gone too, so they are dropped and fresh ones
+        // opened, rather than failing one command on each. The pool may
+        // still hand out a few dead ones of its own: a bounded number of
+        // tries.
+        let mut tries = 0;
+        // Set once a dead connection was seen: from then on a connection
+        // is checked before a plain read relies on it.
+        let mut suspect = false;
+        let conn = loop {
+            tries += 1;
             let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let Some(idle) = idle else {
-                break self.pool.acquire().await?.detach();
+            let mut conn = match idle {
+                Some(idle) => match check(idle).await {
+                    Some(conn) => conn,
+                    None => {
+                        self.drop_idle();
+                        suspect = true;
+                        continue;
+                    }
+                },
+                None => self.pool.acquire().await?.detach(),
             };
-            if let Some(conn) = check(idle).await {
+            let first = if begin {
+                text(&mut conn, "BEGIN").await
+            } else if suspect {
+                conn.ping().await
+            } else {
                 break conn;
+            };
+            match first {
+                Ok(()) => break conn,
+                Err(e) if tries > MAX_TRIES => return Err(e.into()),
+                Err(_) => {
+                    self.drop_idle();
+                    suspect = true;
+                }
             }
         };
-        if begin {
-            text(&mut conn, "BEGIN").await?;
-        }
         Ok(Held {
             conn: Some(conn),
             in_tx: begin,
@@ -78,6 +109,12 @@ impl Conns {
             conns: self,
             _permit: permit,
         })
+    }
+
+    fn drop_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
     }
 
     /// Closes the idle connections; later sessions fail.
