@@ -32,6 +32,19 @@ enum Pool {
     MySql(MySqlPool),
 }
 
+/// Runs a [`Query`] on an executor of either database.
+macro_rules! run {
+    ($executor:expr, $query:expr) => {{
+        let query = $query;
+        let q = sqlx::query(query.sql).bind(query.key);
+        let q = match query.value {
+            Some(v) => q.bind(v),
+            None => q,
+        };
+        q.execute($executor).await?;
+    }};
+}
+
 /// A query with a key and optionally a value bound.
 struct Query<'a> {
     sql: &'a str,
@@ -69,19 +82,9 @@ impl Pool {
     }
 
     async fn execute(&self, query: Query<'_>) -> anyhow::Result<()> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let q = sqlx::query(query.sql).bind(query.key);
-                let q = match query.value {
-                    Some(v) => q.bind(v),
-                    None => q,
-                };
-                q.execute($pool).await?;
-            }};
-        }
         match self {
-            Pool::Sqlite(pool) => run!(pool),
-            Pool::MySql(pool) => run!(pool),
+            Pool::Sqlite(pool) => run!(pool, query),
+            Pool::MySql(pool) => run!(pool, query),
         }
         Ok(())
     }
@@ -183,12 +186,7 @@ impl Worker {
         match self {
             Worker::Shared(pool) => pool.execute(query).await,
             Worker::MySql(conn) => {
-                let q = sqlx::query(query.sql).bind(query.key);
-                let q = match query.value {
-                    Some(v) => q.bind(v),
-                    None => q,
-                };
-                q.execute(&mut **conn).await?;
+                run!(&mut **conn, query);
                 Ok(())
             }
         }

@@ -75,9 +75,11 @@ async fn run_together(
     jobs: &[&Job],
 ) -> Result<Vec<Reply>, StoreError> {
     let mut txn = shared.store.begin(access).await?;
-    let keys = keys_of(jobs);
-    if !keys.is_empty() {
-        txn.prefetch(&keys).await?;
+    if shared.store.prefetches() {
+        let keys = keys_of(jobs);
+        if !keys.is_empty() {
+            txn.prefetch(&keys).await?;
+        }
     }
     let mut events = Vec::new();
     let mut replies = Vec::with_capacity(jobs.len());

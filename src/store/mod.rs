@@ -294,6 +294,11 @@ pub trait Store: Send + Sync + 'static {
     fn numbers_at_commit(&self) -> bool {
         false
     }
+    /// True when [`Txn::prefetch`] does something: callers skip gathering
+    /// keys for a store that reads each key where it is used anyway.
+    fn prefetches(&self) -> bool {
+        false
+    }
     /// Opens a transaction (see [`Access`]).
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>>;
     /// The sequencer's step, one transaction: gives the next sequence
@@ -440,33 +445,14 @@ pub trait Txn: Send {
         let next = page[page.len() - 1].2;
         Ok((page.into_iter().map(|(k, m, _)| (k, m)).collect(), next))
     }
-    /// Every key starting with `prefix` (expired included), ordered.
-    async fn keys_with_prefix(
-        &mut self,
-        db: Db,
-        prefix: &[u8],
-    ) -> StoreResult<Vec<(Bytes, KeyMeta)>>;
-    /// Every live key matching the glob `pattern` (KEYS), ordered: the
-    /// keys starting with the pattern's literal prefix, filtered. A store
-    /// may filter as it reads, sparing the keys that do not match.
+    /// Every live key matching the glob `pattern` (KEYS), ordered by key:
+    /// the keys in [`key_range`] of the pattern that [`lists`] lists.
     async fn keys_matching(
         &mut self,
         db: Db,
         pattern: &[u8],
         now_ms: i64,
-    ) -> StoreResult<Vec<Bytes>> {
-        let all = pattern == b"*";
-        let candidates = self
-            .keys_with_prefix(db, crate::glob::literal_prefix(pattern))
-            .await?;
-        Ok(candidates
-            .into_iter()
-            .filter(|(key, meta)| {
-                meta.is_live(now_ms) && (all || crate::glob::matches(pattern, key))
-            })
-            .map(|(key, _)| key)
-            .collect())
-    }
+    ) -> StoreResult<Vec<Bytes>>;
     /// The first live key whose hash is at least `hash`, in hash order.
     async fn live_key_from_hash(
         &mut self,
@@ -522,7 +508,7 @@ pub(crate) fn new_version() -> i64 {
 
 /// The smallest byte string greater than every string starting with
 /// `prefix`; `None` when the prefix is all 0xff bytes.
-pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut upper = prefix.to_vec();
     while let Some(last) = upper.pop() {
         if last < 0xff {
@@ -531,6 +517,20 @@ pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// The keys KEYS `pattern` may list: those from its literal prefix, up to
+/// (not including) the returned bound when there is one.
+pub(crate) fn key_range(pattern: &[u8]) -> (&[u8], Option<Vec<u8>>) {
+    let prefix = crate::glob::literal_prefix(pattern);
+    let upper = prefix_upper_bound(prefix).filter(|_| !prefix.is_empty());
+    (prefix, upper)
+}
+
+/// Whether KEYS `pattern` lists `key`, whose deadline is `expire_at`.
+pub(crate) fn lists(pattern: &[u8], key: &[u8], expire_at: Option<i64>, now_ms: i64) -> bool {
+    expire_at.is_none_or(|at| at > now_ms)
+        && (pattern == b"*" || crate::glob::matches(pattern, key))
 }
 
 /// An event the sequencer found without a number: (id, db, class).

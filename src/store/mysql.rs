@@ -23,7 +23,7 @@ use tracing::{info, warn};
 mod held;
 mod staged;
 
-use held::{Conns, Held};
+use held::{Conns, Held, IDLE_CHECK};
 use staged::{CHUNK, KeyRow, Known, KnownKeys, Staged};
 
 use super::{
@@ -34,8 +34,6 @@ use super::{
 
 /// Longest key or hash field the schema's indexes hold.
 pub const MAX_KEY_LEN: usize = 3000;
-/// How long a pooled connection may sit idle before it is checked.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// Connections commands run on (see `held`), and the pool's own for the
 /// background work: 32 per instance in all.
 const COMMAND_CONNECTIONS: usize = 24;
@@ -213,6 +211,10 @@ impl Store for MySqlStore {
         // four for SET and INCR at 50 clients and faster for HSET, whose
         // field count is a statement per command; 24 was 2x slower.
         8
+    }
+
+    fn prefetches(&self) -> bool {
+        true
     }
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
@@ -1008,28 +1010,37 @@ impl Txn for MySqlTxn {
         key_rows(&rows)
     }
 
-    async fn keys_with_prefix(
+    async fn keys_matching(
         &mut self,
         db: Db,
-        prefix: &[u8],
-    ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
+        pattern: &[u8],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Bytes>> {
         self.flush_staged().await?;
-        let rows = match super::prefix_upper_bound(prefix) {
-            Some(upper) if !prefix.is_empty() => sqlx::query(
-                "SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND `key` >= ? AND `key` < ? ORDER BY `key`",
+        let (prefix, upper) = super::key_range(pattern);
+        let rows = match upper {
+            Some(upper) => sqlx::query(
+                "SELECT `key`, expire_at FROM kv_keys WHERE db = ? AND `key` >= ? AND `key` < ? ORDER BY `key`",
             )
             .bind(db as i32)
             .bind(prefix)
             .bind(upper)
             .fetch_all(self.tx.conn())
             .await?,
-            _ => sqlx::query("SELECT `key`, kind, expire_at, version FROM kv_keys WHERE db = ? AND `key` >= ? ORDER BY `key`")
+            None => sqlx::query("SELECT `key`, expire_at FROM kv_keys WHERE db = ? AND `key` >= ? ORDER BY `key`")
                 .bind(db as i32)
                 .bind(prefix)
                 .fetch_all(self.tx.conn())
                 .await?,
         };
-        key_rows(&rows)
+        let mut out = Vec::new();
+        for r in &rows {
+            let key: &[u8] = r.try_get(0)?;
+            if super::lists(pattern, key, r.try_get(1)?, now_ms) {
+                out.push(Bytes::copy_from_slice(key));
+            }
+        }
+        Ok(out)
     }
 
     async fn live_key_from_hash(

@@ -275,6 +275,16 @@ impl SqliteStore {
         Ok(self.writer.clone().lock_owned().await)
     }
 
+    /// A write transaction, once the writer before has finished.
+    async fn write_txn(&self) -> StoreResult<SqliteTxn> {
+        let writer = self.writer().await?;
+        run(&writer, "BEGIN IMMEDIATE", [])?;
+        Ok(SqliteTxn {
+            conn: Conn::Writer(writer),
+            open: true,
+        })
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         self.check_open()?;
         self.readers.with(f)
@@ -289,11 +299,7 @@ impl Store for SqliteStore {
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
         let conn = match access {
-            Access::Write => {
-                let writer = self.writer().await?;
-                run(&writer, "BEGIN IMMEDIATE", [])?;
-                Conn::Writer(writer)
-            }
+            Access::Write => return Ok(Box::new(self.write_txn().await?)),
             // Plain reads get a snapshot too: here it costs no round trip,
             // and a command's several statements then agree.
             Access::Snapshot | Access::Read => {
@@ -430,12 +436,12 @@ impl Store for SqliteStore {
     }
 
     async fn trim_events(&self, before_ms: i64, limit: u32) -> StoreResult<u64> {
-        let w = self.writer().await?;
-        let tx = Transaction::begin(&w)?;
+        let mut txn = self.write_txn().await?;
+        let w = txn.c();
         // The oldest entries, a bounded read; times never decrease along
         // the sequence, so those before the cut are a prefix.
         let rows: Vec<Trimmed> = collect(
-            &w,
+            w,
             "SELECT seq, seq_ms, db, class FROM kv_events \
              WHERE seq IS NOT NULL ORDER BY seq LIMIT ?",
             [limit as i64],
@@ -446,19 +452,19 @@ impl Store for SqliteStore {
             return Ok(0);
         };
         run(
-            &w,
+            w,
             "DELETE FROM kv_events WHERE seq IS NOT NULL AND seq <= ?",
             [last.0],
         )?;
         for (db, count, max) in trim_plan(&rows) {
             run(
-                &w,
+                w,
                 "UPDATE kv_streams SET deleted = deleted + ?, max_deleted_seq = ?, \
                  max_deleted_ms = ? WHERE db = ?",
                 params![count, max.seq, max.ms, db],
             )?;
         }
-        tx.commit()?;
+        txn.finish()?;
         Ok(rows.len() as u64)
     }
 
@@ -501,46 +507,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// A transaction on the writing connection outside [`SqliteTxn`]: rolled
-/// back when dropped uncommitted.
-struct Transaction<'a> {
-    conn: &'a Connection,
-    done: bool,
-}
-
-impl<'a> Transaction<'a> {
-    fn begin(conn: &'a Connection) -> StoreResult<Transaction<'a>> {
-        run(conn, "BEGIN IMMEDIATE", [])?;
-        Ok(Transaction { conn, done: false })
-    }
-
-    fn commit(mut self) -> StoreResult<()> {
-        self.done = true;
-        commit_or_roll_back(self.conn)
-    }
-}
-
-impl Drop for Transaction<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = run(self.conn, "ROLLBACK", []);
-        }
-    }
-}
-
-/// COMMIT; if it fails, the transaction is rolled back (never left open).
-fn commit_or_roll_back(conn: &Connection) -> StoreResult<()> {
-    match run(conn, "COMMIT", []) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            if !conn.is_autocommit() {
-                let _ = run(conn, "ROLLBACK", []);
-            }
-            Err(e)
-        }
-    }
-}
-
 /// The connection a transaction runs on.
 enum Conn {
     Writer(OwnedMutexGuard<Connection>),
@@ -560,6 +526,17 @@ impl SqliteTxn {
             Conn::Writer(w) => w,
             Conn::Reader(r, _) => r.as_ref().expect("a reader until the transaction ends"),
         }
+    }
+
+    /// Commits (or, if COMMIT fails, rolls back): the transaction is over.
+    fn finish(&mut self) -> StoreResult<()> {
+        self.open = false;
+        let conn = self.c();
+        run(conn, "COMMIT", []).map(|_| ()).inspect_err(|_| {
+            if !conn.is_autocommit() {
+                let _ = run(conn, "ROLLBACK", []);
+            }
+        })
     }
 }
 
@@ -805,39 +782,14 @@ impl Txn for SqliteTxn {
         )
     }
 
-    async fn keys_with_prefix(
-        &mut self,
-        db: Db,
-        prefix: &[u8],
-    ) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
-        match super::prefix_upper_bound(prefix) {
-            Some(upper) if !prefix.is_empty() => collect(
-                self.c(),
-                &format!(
-                    "{KEY_ROW} FROM kv_keys WHERE db = ? AND key >= ? AND key < ? ORDER BY key"
-                ),
-                params![db as i64, prefix, upper],
-                key_row,
-            ),
-            _ => collect(
-                self.c(),
-                &format!("{KEY_ROW} FROM kv_keys WHERE db = ? AND key >= ? ORDER BY key"),
-                params![db as i64, prefix],
-                key_row,
-            ),
-        }
-    }
-
     async fn keys_matching(
         &mut self,
         db: Db,
         pattern: &[u8],
         now_ms: i64,
     ) -> StoreResult<Vec<Bytes>> {
-        // Matched on the row, in place: only the keys that match are copied.
-        let all = pattern == b"*";
-        let prefix = crate::glob::literal_prefix(pattern);
-        let upper = super::prefix_upper_bound(prefix).filter(|_| !prefix.is_empty());
+        // Matched on the row, in place: only the keys listed are copied.
+        let (prefix, upper) = super::key_range(pattern);
         let c = self.c();
         let mut statement = match upper {
             Some(_) => c.prepare_cached(
@@ -857,8 +809,7 @@ impl Txn for SqliteTxn {
                 ValueRef::Blob(b) | ValueRef::Text(b) => b,
                 _ => continue,
             };
-            let live = r.get::<_, Option<i64>>(1)?.is_none_or(|at| at > now_ms);
-            if live && (all || crate::glob::matches(pattern, key)) {
+            if super::lists(pattern, key, r.get(1)?, now_ms) {
                 out.push(Bytes::copy_from_slice(key));
             }
         }
@@ -979,8 +930,7 @@ impl Txn for SqliteTxn {
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.open = false;
-        commit_or_roll_back(self.c())
+        self.finish()
     }
 }
 

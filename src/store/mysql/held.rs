@@ -19,8 +19,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::super::{StoreError, StoreResult};
 
-/// How long a connection may sit idle before it is checked.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long a connection (here or in the pool) may sit idle before it is
+/// checked.
+pub(super) const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// Connections a session tries before it reports the database unavailable
 /// (beyond the pool's own idle ones, each of which may be dead).
 const MAX_TRIES: usize = 10;
