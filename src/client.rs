@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use futures::FutureExt;
@@ -19,8 +20,25 @@ use crate::cmd::batch::{self, Batcher, Job};
 use crate::cmd::dispatch::dispatch;
 use crate::cmd::shared::Shared;
 use crate::cmd::table;
+use crate::metrics::Metrics;
 use crate::protocol::{FrameError, FrameLimits, Framer};
 use crate::reply::Reply;
+
+/// Counts a client as blocked while it lives.
+struct Blocked<'a>(&'a Metrics);
+
+impl<'a> Blocked<'a> {
+    fn new(metrics: &'a Metrics) -> Blocked<'a> {
+        metrics.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        Blocked(metrics)
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Commands whose reply goes before the messages that arrived meanwhile.
 const SUBSCRIBING: [&str; 3] = ["subscribe", "psubscribe", "ssubscribe"];
@@ -198,10 +216,14 @@ impl Client {
                 // A subscription's confirmation precedes its messages.
                 let subscribes = matches!(checked, Ok(spec) if SUBSCRIBING.contains(&spec.name));
                 let blocking = matches!(checked, Ok(spec) if spec.has_flag("blocking"));
+                let name = checked.as_ref().ok().map(|spec| spec.name);
+                let started = Instant::now();
+                let waits = blocking.then(|| self.session.shared.clone());
                 let run = dispatch(&mut self.session, &self.batcher, args, checked);
-                let reply = if blocking {
+                let reply = if let Some(shared) = &waits {
                     // A command that may wait (XREAD BLOCK) ends with its
                     // client: nothing else is read until it answers.
+                    let _blocked = Blocked::new(&shared.metrics);
                     tokio::select! {
                         reply = run => reply,
                         _ = peer_closed(&self.socket) => return Ok(()),
@@ -209,6 +231,11 @@ impl Client {
                 } else {
                     run.await
                 };
+                if let Some(name) = name {
+                    let micros = started.elapsed().as_micros() as u64;
+                    let metrics = &self.session.shared.metrics;
+                    metrics.record(name, micros, reply.is_error());
+                }
                 if subscribes {
                     reply.encode(&mut self.outbuf, self.session.resp3);
                 }
@@ -314,6 +341,8 @@ impl Client {
             return;
         };
         let shared = &self.session.shared;
+        let started = Instant::now();
+        let names: Vec<&'static str> = group.iter().map(|job| job.spec.name).collect();
         let replies = if first.spec.is_write() {
             self.batcher.write_many(shared, std::mem::take(group)).await
         } else {
@@ -321,7 +350,10 @@ impl Client {
             group.clear();
             replies
         };
-        for reply in replies {
+        // Each command of the group waited for all of it.
+        let micros = started.elapsed().as_micros() as u64;
+        for (reply, name) in replies.into_iter().zip(names) {
+            shared.metrics.record(name, micros, reply.is_error());
             reply.encode(&mut self.outbuf, self.session.resp3);
         }
     }

@@ -1,8 +1,12 @@
-//! Configuration: command-line flags, each also read from `RESPIRE_<NAME>`.
+//! Configuration: command-line flags, each also read from `RESPIRE_<NAME>`
+//! and from a config file (`--config`): flags win over the environment,
+//! the environment over the file.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// respire: a Redis-protocol server whose state lives in SQL.
 #[derive(Parser, Clone)]
@@ -122,6 +126,22 @@ pub struct Config {
     /// for SQLite, 8 for MySQL/TiDB).
     #[arg(long, env = "RESPIRE_WRITE_LANES", default_value_t = 0)]
     pub write_lanes: usize,
+    /// A config file: one setting per line, `name value`, with the flags'
+    /// names (`port 6380`, `requirepass "a b"`); `#` starts a comment.
+    /// Flags and environment variables win over it.
+    #[arg(long, env = "RESPIRE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Port of the operations HTTP listener: /metrics (Prometheus),
+    /// /healthz, /readyz. Off unless given (0 picks a free port).
+    #[arg(long, env = "RESPIRE_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+    /// Address of the operations listener (default: --bind's).
+    #[arg(long, env = "RESPIRE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// Log lines as text or as JSON objects (one per line, for log
+    /// shippers).
+    #[arg(long, env = "RESPIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -147,12 +167,67 @@ fn parse_datacenter(name: &str) -> Result<String, String> {
 pub enum Command {
     /// Run the database migrations and exit (for an init container).
     Migrate,
+    /// Exit 0 when the instance these settings describe answers PING on
+    /// its port (for a container's HEALTHCHECK), 1 otherwise.
+    Healthcheck,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {
     /// The configuration with every default, as tests start from.
     pub fn defaults() -> Config {
         Config::parse_from(["respire"])
+    }
+
+    /// The configuration from the process's arguments, environment and
+    /// config file; exits with clap's message on bad input.
+    pub fn load() -> Config {
+        Config::load_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The configuration from `args` (the program's name first), the
+    /// environment and the config file the two name.
+    pub fn load_from(
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Config, clap::Error> {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let command = Config::command();
+        let first = command.clone().try_get_matches_from(&args)?;
+        let Some(path) = first.get_one::<PathBuf>("config") else {
+            return Config::from_arg_matches(&first);
+        };
+        // The file's settings go in as flags before the real ones, for
+        // the settings neither a flag nor the environment gave.
+        let mut full = vec![args[0].clone()];
+        for (line, name, value) in read_config_file(path).map_err(|e| command_error(&e))? {
+            let Some(arg) = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(name.as_str()) && name != "config")
+            else {
+                return Err(command_error(&format!(
+                    "{}:{line}: unknown setting '{name}'",
+                    path.display()
+                )));
+            };
+            let source = first.value_source(arg.get_id().as_str());
+            if matches!(
+                source,
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            ) {
+                continue;
+            }
+            full.push(format!("--{name}").into());
+            full.push(value.into());
+        }
+        full.extend(args.into_iter().skip(1));
+        let matches = command.try_get_matches_from(full)?;
+        Config::from_arg_matches(&matches)
     }
 
     /// The instance name: the flag, or hostname:port.
@@ -223,6 +298,43 @@ impl std::fmt::Debug for Config {
             .field("nats_token", &self.nats_token.as_ref().map(|_| "<hidden>"))
             .finish_non_exhaustive()
     }
+}
+
+/// A usage error in clap's format (clap prints it and exits 2).
+fn command_error(text: &str) -> clap::Error {
+    Config::command().error(clap::error::ErrorKind::InvalidValue, text)
+}
+
+/// A config file's settings: (line number, name, value) in file order.
+/// Lines are `name value`, split as a shell would (quotes keep spaces);
+/// blank lines and lines starting with `#` are skipped. A name may be
+/// written with or without the leading `--`.
+fn read_config_file(path: &Path) -> Result<Vec<(usize, String, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let mut settings = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let at = || format!("{}:{line_no}", path.display());
+        let words = shlex::split(trimmed).ok_or_else(|| format!("{}: unbalanced quotes", at()))?;
+        let [name, value] = <[String; 2]>::try_from(words).map_err(|words| {
+            format!(
+                "{}: expected 'name value', found {} word(s)",
+                at(),
+                words.len()
+            )
+        })?;
+        let name = name
+            .trim_start_matches("--")
+            .to_ascii_lowercase()
+            .replace('_', "-");
+        settings.push((line_no, name, value));
+    }
+    Ok(settings)
 }
 
 /// Redis's boolean config values.

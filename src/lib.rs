@@ -3,6 +3,10 @@
 //! Layout, from the socket inwards. Each layer uses only the ones below it
 //! (`python3 ../shared/tools/module-cycles.py` finds no import cycle).
 //!
+//! - [`ops`]: the operations HTTP listener (`--metrics-port`):
+//!   `/metrics` in the Prometheus text format, `/healthz`, `/readyz`.
+//!   Reads the server's state through [`cmd::shared`]; only [`server`]
+//!   starts it.
 //! - [`server`]: the listener, protected mode and the connection limit,
 //!   the background tasks, graceful shutdown. Builds everything below and
 //!   uses all of it; nothing imports it.
@@ -34,9 +38,12 @@
 //! - [`store`]: the [`Store`](store::Store)/[`Txn`](store::Txn) traits
 //!   (typed, no SQL in their signatures), the SQLite and MySQL/TiDB
 //!   implementations, the key hash, the conflict-retry policy and the
-//!   setting names. Uses [`clock`] only.
+//!   setting names. Uses [`clock`] and [`metrics`] (its error and
+//!   retry counters).
 //! - Leaves: [`protocol`] (request framing and its limits), [`reply`]
-//!   (RESP2/RESP3 encoding), [`config`] (flags), [`clock`], [`glob`].
+//!   (RESP2/RESP3 encoding), [`config`] (flags, the config file),
+//!   [`metrics`] (counters only the metrics endpoint reads), [`clock`],
+//!   [`glob`].
 
 pub mod bus;
 pub mod client;
@@ -45,6 +52,8 @@ pub mod cmd;
 pub mod config;
 pub mod events;
 pub mod glob;
+pub mod metrics;
+pub mod ops;
 pub mod protocol;
 pub mod reply;
 pub mod server;

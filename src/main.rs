@@ -1,27 +1,39 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use clap::Parser;
-use respire::config::Config;
-use tokio::net::{TcpListener, TcpSocket};
+use respire::config::{Command, Config, LogFormat};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let config = Config::load();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let config = Config::parse();
-    if let Some(respire::config::Command::Migrate) = config.command {
-        let url = config.store_url();
-        respire::store::migrate(&url)
-            .await
-            .with_context(|| format!("migrating {url}"))?;
-        tracing::info!("migrations applied");
-        return Ok(());
+        .with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+    match config.command {
+        Some(Command::Migrate) => {
+            let url = config.store_url();
+            respire::store::migrate(&url)
+                .await
+                .with_context(|| format!("migrating {url}"))?;
+            tracing::info!("migrations applied");
+            return Ok(());
+        }
+        Some(Command::Healthcheck) => match healthcheck(&config).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                eprintln!("respire healthcheck: {e:#}");
+                std::process::exit(1);
+            }
+        },
+        None => {}
     }
     let addr: SocketAddr = format!("{}:{}", config.bind, config.port)
         .parse()
@@ -39,6 +51,54 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing::info!(config = ?config, "starting");
     respire::server::run(listener, config, shutdown_signal()).await
+}
+
+/// Sends PING (after AUTH when a password is set) to the instance on this
+/// machine that `config` describes, and expects PONG within 3 s.
+async fn healthcheck(config: &Config) -> anyhow::Result<()> {
+    let host = match config.bind.as_str() {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "::" => "::1",
+        other => other,
+    };
+    let addr = (host, config.port);
+    let check = async {
+        let mut socket = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("cannot connect to {host}:{}", config.port))?;
+        let mut request = Vec::new();
+        if let Some(pass) = &config.requirepass {
+            request
+                .extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n", pass.len()).as_bytes());
+            request.extend_from_slice(pass.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        socket.write_all(&request).await?;
+        let expected: &[u8] = if config.requirepass.is_some() {
+            b"+OK\r\n+PONG\r\n"
+        } else {
+            b"+PONG\r\n"
+        };
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 256];
+        while reply.len() < expected.len() {
+            let n = socket.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        anyhow::ensure!(
+            reply == expected,
+            "unexpected reply: {:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        Ok(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), check)
+        .await
+        .context("no answer within 3 s")?
 }
 
 /// Binds the RESP port with Redis's listen backlog (tcp-backlog).

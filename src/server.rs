@@ -21,8 +21,11 @@ use crate::client::Client;
 use crate::cmd::batch::Batcher;
 use crate::cmd::errors;
 use crate::cmd::shared::{Shared, Stats};
+use crate::cmd::table;
 use crate::config::Config;
 use crate::events::{self, Events, sweeper};
+use crate::metrics::Metrics;
+use crate::ops;
 use crate::store;
 
 /// Runs the server on `listener` until `shutdown` completes.
@@ -71,6 +74,7 @@ pub async fn run(
         shutdown: stop_rx,
         protected_mode: AtomicBool::new(protected_mode),
         event_scans: Default::default(),
+        metrics: Metrics::new(table::table().keys().copied()),
     });
     if shared.config.protected_mode
         && shared.config.requirepass.is_none()
@@ -81,9 +85,26 @@ pub async fn run(
             "protected mode is on and no password is set: only loopback clients are accepted; set --requirepass or --protected-mode no"
         );
     }
-    info!(addr = %shared.local_addr, "respire ready to accept connections");
 
     let mut background = JoinSet::new();
+    if let Some(port) = shared.config.metrics_port {
+        let host = shared
+            .config
+            .metrics_bind
+            .as_ref()
+            .unwrap_or(&shared.config.bind);
+        let addr = format!("{host}:{port}");
+        let ops_listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+        info!(addr = %ops_listener.local_addr()?, "serving /metrics, /healthz and /readyz");
+        background.spawn(ops::serve(
+            ops_listener,
+            shared.clone(),
+            shared.shutdown.clone(),
+        ));
+    }
+    info!(addr = %shared.local_addr, "respire ready to accept connections");
     background.spawn(events::run(shared.events.clone()));
     background.spawn(sweeper::run(shared.events.clone()));
     background.spawn(give_back_memory(shared.clone()));

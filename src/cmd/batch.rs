@@ -229,6 +229,7 @@ async fn lane(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Queued>) {
                 Err(_) => break,
             }
         }
+        shared.metrics.batch_sizes.observe(batch.len() as u64);
         if batch.len() == 1 {
             let Queued { job, done } = batch.pop().unwrap();
             let _ = done.send(run_alone(&shared, &job).await);

@@ -367,7 +367,13 @@ async fn section_text(
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
             );
-            w.field("config_file", &"");
+            let config_file = shared.config.config.as_ref().map(|path| {
+                std::fs::canonicalize(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string()
+            });
+            w.field("config_file", &config_file.unwrap_or_default());
         }
         "clients" => {
             w.header("Clients");
@@ -376,7 +382,10 @@ async fn section_text(
             w.field("maxclients", &shared.config.maxclients);
             w.field("client_recent_max_input_buffer", &0);
             w.field("client_recent_max_output_buffer", &0);
-            w.field("blocked_clients", &0);
+            w.field(
+                "blocked_clients",
+                &shared.metrics.blocked_clients.load(Relaxed),
+            );
             w.field("tracking_clients", &0);
             w.field("clients_in_timeout_table", &0);
         }

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, watch};
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::events::Events;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// State every connection and background task shares.
@@ -37,6 +38,9 @@ pub struct Shared {
     /// How far fruitless XREAD scans of filtered event streams got, so
     /// repeated polls move on (see [`super::event_view`]).
     pub event_scans: super::event_view::ScanMemo,
+    /// Per-command calls, errors and latency, batch sizes, blocked
+    /// clients (for /metrics).
+    pub metrics: Metrics,
 }
 
 /// Counters INFO stats reports.

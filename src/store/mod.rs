@@ -28,6 +28,7 @@ pub const MAX_RETRIES: u32 = 10;
 
 /// A short, growing, jittered pause before rerunning a conflicted command.
 pub fn retry_delay(attempt: u32) -> std::time::Duration {
+    crate::metrics::STORE_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let base = 1u64 << attempt.min(6);
     std::time::Duration::from_millis(base + rand::random::<u64>() % (base + 1))
 }
@@ -237,6 +238,7 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        crate::metrics::STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(number) = e
             .as_database_error()
             .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
@@ -281,6 +283,16 @@ pub enum Access {
     Read,
 }
 
+/// One connection pool's use.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolUse {
+    /// `commands` or `background`.
+    pub pool: &'static str,
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
+}
+
 /// A database holding respire's state.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -298,6 +310,11 @@ pub trait Store: Send + Sync + 'static {
     /// keys for a store that reads each key where it is used anyway.
     fn prefetches(&self) -> bool {
         false
+    }
+    /// The connection pools' use, for /metrics (none for an embedded
+    /// store).
+    fn pools(&self) -> Vec<PoolUse> {
+        Vec::new()
     }
     /// Opens a transaction (see [`Access`]).
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>>;

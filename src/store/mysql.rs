@@ -27,9 +27,9 @@ use held::{Conns, Held, IDLE_CHECK};
 use staged::{CHUNK, KeyRow, Known, KnownKeys, Staged};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Store, StoreError,
-    StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version, stream_state,
-    trim_plan,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, PoolUse, SequencePlan, Store,
+    StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version,
+    stream_state, trim_plan,
 };
 
 /// Longest key or hash field the schema's indexes hold.
@@ -215,6 +215,25 @@ impl Store for MySqlStore {
 
     fn prefetches(&self) -> bool {
         true
+    }
+
+    fn pools(&self) -> Vec<PoolUse> {
+        let (in_use, idle, max) = self.conns.usage();
+        let background_idle = self.pool.num_idle();
+        vec![
+            PoolUse {
+                pool: "commands",
+                in_use,
+                idle,
+                max,
+            },
+            PoolUse {
+                pool: "background",
+                in_use: (self.pool.size() as usize).saturating_sub(background_idle),
+                idle: background_idle,
+                max: POOL_CONNECTIONS as usize,
+            },
+        ]
     }
 
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {

@@ -53,6 +53,7 @@ const STATEMENT_CACHE: usize = 64;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        crate::metrics::STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match e.sqlite_error_code() {
             Some(ErrorCode::TooBig) => {
                 StoreError::TooLarge(format!("value too large for the database: {e}"))

@@ -40,6 +40,7 @@ pub(super) struct Conns {
     pool: MySqlPool,
     idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
+    max: usize,
 }
 
 impl Conns {
@@ -48,7 +49,14 @@ impl Conns {
             pool,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
+            max,
         })
+    }
+
+    /// Connections serving a session, kept idle, and the most allowed.
+    pub(super) fn usage(&self) -> (usize, usize, usize) {
+        let in_use = self.max - self.permits.available_permits();
+        (in_use, self.idle.lock().unwrap().len(), self.max)
     }
 
     /// A connection for one session; `begin` opens a transaction on it.
@@ -98,6 +106,9 @@ impl Conns {
                 Ok(()) => break conn,
                 Err(e) if tries > MAX_TRIES => return Err(e.into()),
                 Err(_) => {
+                    crate::metrics::STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    crate::metrics::STORE_RETRIES
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     self.drop_idle();
                     suspect = true;
                 }
