@@ -504,3 +504,63 @@ async fn healthcheck_passes_against_a_live_instance_and_fails_otherwise() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
+
+#[tokio::test]
+async fn on_mysql_the_pools_and_the_store_counters_are_reported() {
+    let Some(db) = common::TestDb::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let server = ProcessServer::spawn(
+        dir.path(),
+        &[
+            "--metrics-port",
+            &metrics_port.to_string(),
+            "--database-url",
+            &db.url,
+        ],
+    )
+    .await;
+    wait_for_http(metrics_port).await;
+    // Ready once the migrations ran.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http_get(metrics_port, "/readyz").await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = conn.set("k", "v").await.unwrap();
+    let (_, text) = http_get(metrics_port, "/metrics").await;
+    if !prometheus_parser_available() {
+        return;
+    }
+    let samples = parse_with_prometheus(&text);
+    let get = |name: &str, labels: &[(&str, &str)]| {
+        sample(&samples, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
+    };
+    assert_eq!(
+        get("respire_db_pool_max_connections", &[("pool", "commands")]),
+        24.0
+    );
+    let idle = get(
+        "respire_db_pool_connections",
+        &[("pool", "commands"), ("state", "idle")],
+    );
+    let in_use = get(
+        "respire_db_pool_connections",
+        &[("pool", "commands"), ("state", "in_use")],
+    );
+    assert!(idle + in_use >= 1.0, "the SET's connection: {text}");
+    assert_eq!(get("respire_build_info", &[("store", "mysql")]), 1.0);
+    assert_eq!(get("respire_commands_total", &[("command", "set")]), 1.0);
+    assert!(sample(&samples, "respire_store_retries_total", &[]).is_some());
+}
