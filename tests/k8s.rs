@@ -1106,7 +1106,8 @@ fn optional_components_wire_through() {
 /// What the manifests set is what respire understands: every respire.conf
 /// name is a flag of `respire --help`, and every variable given to the
 /// containers is one of its flags' variables (apart from the parts
-/// DATABASE_URL is composed of and the pod's name).
+/// DATABASE_URL is composed of and the pod's name); `respire migrate`
+/// accepts the rendered respire.conf.
 #[test]
 fn names_are_respire_flags() {
     if tools().is_none() {
@@ -1140,10 +1141,31 @@ fn names_are_respire_flags() {
             }
         }
     }
-    assert!(unknown.is_empty(), "not in `respire --help`: {unknown:?}");
-    let subcommands = Command::new(env!("CARGO_BIN_EXE_respire"))
-        .args(["migrate", "--help"])
-        .status()
+    // respire reads the rendered respire.conf as the init container does
+    // (`respire migrate` with RESPIRE_CONFIG), here on a private SQLite
+    // database instead of TiDB.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("respire.conf");
+    let volume = array(&pod_spec(get("dc-a"))["volumes"])
+        .iter()
+        .find(|v| v["name"] == "config")
         .unwrap();
-    assert!(subcommands.success(), "`respire migrate` exists");
+    let cm = config_map(get("dc-a"), volume["configMap"]["name"].as_str().unwrap());
+    std::fs::write(&conf, cm["data"]["respire.conf"].as_str().unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_respire"))
+        .arg("migrate")
+        .env_clear()
+        .env("RESPIRE_CONFIG", &conf)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("respire.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "respire migrate with the ConfigMap's respire.conf:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(unknown.is_empty(), "not in `respire --help`: {unknown:?}");
 }
