@@ -3,9 +3,11 @@
 //! Layout, from the socket inwards. Each layer uses only the ones below it
 //! (`python3 ../shared/tools/module-cycles.py` finds no import cycle).
 //!
-//! - [`server`]: the listener, protected mode and the connection limit,
-//!   the background tasks, graceful shutdown. Builds everything below and
-//!   uses all of it; nothing imports it.
+//! - [`server`]: the listeners (plain and TLS), protected mode and the
+//!   connection limit, the background tasks, graceful shutdown. Builds
+//!   everything below and uses all of it; nothing imports it.
+//! - [`tls`]: the TLS port's certificates from their files, and their
+//!   reload on SIGHUP or a change. Uses [`config`].
 //! - [`client`]: one task per connection: frames requests ([`protocol`]),
 //!   hands each to the command layer with the client's session, writes
 //!   replies ([`reply`]) and pub/sub deliveries. Uses [`cmd`], [`bus`]'s
@@ -48,5 +50,6 @@ pub mod glob;
 pub mod protocol;
 pub mod reply;
 pub mod server;
+pub mod tls;
 
 pub mod store;
