@@ -6,13 +6,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures::FutureExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::{debug, error, warn};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tracing::{debug, error, info, warn};
 
 use crate::bus::{Delivery, DeliveryRx};
 use crate::cmd::Session;
@@ -46,34 +48,91 @@ const SUBSCRIBING: [&str; 3] = ["subscribe", "psubscribe", "ssubscribe"];
 /// Bytes read from the socket at a time (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Waits until the socket has bytes and reads them into `buf`. The buffer
-/// is only allocated once there is something to read, so an idle client
-/// holds none. Cancel-safe: bytes are only taken off the socket
-/// synchronously.
-async fn read_more(socket: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    loop {
-        socket.readable().await?;
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
+/// A client's byte stream: plain TCP, or TLS over TCP. The plain path
+/// stays as it was (readiness, then a non-blocking read into a buffer
+/// allocated only then); TLS goes through rustls's plaintext buffer.
+pub enum Socket {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Socket {
+    /// Waits until the socket has bytes and reads them into `buf`. The
+    /// buffer is only allocated once there is something to read, so an
+    /// idle client holds none. Cancel-safe: bytes are only taken off the
+    /// socket (or out of rustls's buffer) synchronously.
+    async fn read_more(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        match self {
+            Socket::Plain(socket) => loop {
+                socket.readable().await?;
+                if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                    buf.reserve(READ_CHUNK);
+                }
+                match socket.try_read_buf(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            },
+            Socket::Tls(tls) => {
+                // Decrypted bytes wait in rustls until taken (at most one
+                // record, 16 KB): copied out, then consumed.
+                let chunk = tls.fill_buf().await?;
+                let n = chunk.len();
+                if buf.capacity() - buf.len() < n {
+                    buf.reserve(n.max(READ_CHUNK));
+                }
+                buf.extend_from_slice(chunk);
+                std::pin::Pin::new(tls.as_mut()).consume(n);
+                Ok(n)
+            }
         }
-        match socket.try_read_buf(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
+    }
+
+    /// Completes when the peer has closed the connection. Bytes it sent
+    /// meanwhile stay unread for after the command (as Redis keeps them),
+    /// and then a close can no longer be seen here.
+    async fn peer_closed(&mut self) {
+        match self {
+            Socket::Plain(socket) => {
+                let mut byte = [0u8; 1];
+                match socket.peek(&mut byte).await {
+                    Ok(0) | Err(_) => {}
+                    Ok(_) => std::future::pending().await,
+                }
+            }
+            // Decrypted bytes stay in rustls until read_more takes them;
+            // an empty buffer is a close_notify.
+            Socket::Tls(tls) => match tls.fill_buf().await {
+                Ok([]) | Err(_) => {}
+                Ok(_) => std::future::pending().await,
+            },
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Socket::Plain(socket) => socket.write_all(bytes).await,
+            Socket::Tls(tls) => {
+                tls.write_all(bytes).await?;
+                // rustls may still hold encrypted bytes the socket did not
+                // take.
+                tls.flush().await
+            }
+        }
+    }
+
+    /// Ends a TLS session with its close_notify (a client leaving on QUIT
+    /// sees a clean end); plain TCP just closes on drop.
+    async fn close(&mut self) {
+        if let Socket::Tls(tls) = self {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, tls.shutdown()).await;
         }
     }
 }
 
-/// Completes when the peer has closed the connection. Bytes it sent
-/// meanwhile stay unread for after the command (as Redis keeps them), and
-/// then a close can no longer be seen here.
-async fn peer_closed(socket: &TcpStream) {
-    let mut byte = [0u8; 1];
-    match socket.peek(&mut byte).await {
-        Ok(0) | Err(_) => {}
-        Ok(_) => std::future::pending().await,
-    }
-}
+/// How long a TLS close waits to send its close_notify.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A client's connection: frames its requests, hands each to the command
 /// layer with its session, writes the replies and interleaves its pub/sub
@@ -81,7 +140,7 @@ async fn peer_closed(socket: &TcpStream) {
 pub struct Client {
     /// Everything the commands see of this client.
     session: Session,
-    socket: TcpStream,
+    socket: Socket,
     /// Request framing state (a request may span many reads).
     framer: Framer,
     inbuf: BytesMut,
@@ -100,6 +159,15 @@ impl Client {
         addr: SocketAddr,
     ) -> Client {
         let (session, delivery_rx) = Session::new(shared, addr);
+        Client::with_session(session, delivery_rx, batcher, Socket::Plain(socket))
+    }
+
+    fn with_session(
+        session: Session,
+        delivery_rx: DeliveryRx,
+        batcher: Batcher,
+        socket: Socket,
+    ) -> Client {
         Client {
             session,
             socket,
@@ -109,6 +177,51 @@ impl Client {
             delivery_rx,
             batcher,
         }
+    }
+
+    /// Serves a client of the TLS port: it is registered at once (so it
+    /// counts against maxclients, shows in CLIENT LIST and can be killed
+    /// while its handshake runs), and served once the handshake completes
+    /// within `timeout`. A failed handshake only closes its connection.
+    pub async fn run_tls(
+        shared: Arc<Shared>,
+        batcher: Batcher,
+        socket: TcpStream,
+        addr: SocketAddr,
+        acceptor: TlsAcceptor,
+        timeout: Duration,
+    ) {
+        let (session, delivery_rx) = Session::new(shared, addr);
+        let mut shutdown = session.shared.shutdown.clone();
+        let handshake = tokio::time::timeout(timeout, acceptor.accept(socket));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    // A refused certificate is a client to fix, worth
+                    // seeing; other failures (scanners, plaintext) are not.
+                    let certificate = matches!(
+                        e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+                        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+                    );
+                    if certificate {
+                        info!(client = session.id, %addr, error = %e, "TLS client certificate refused");
+                    } else {
+                        debug!(client = session.id, %addr, error = %e, "TLS handshake failed");
+                    }
+                    return;
+                }
+                Err(_) => {
+                    debug!(client = session.id, %addr, "TLS handshake timed out");
+                    return;
+                }
+            },
+            _ = session.kill.notified() => return,
+            _ = shutdown.changed() => return,
+        };
+        Client::with_session(session, delivery_rx, batcher, Socket::Tls(Box::new(stream)))
+            .run()
+            .await
     }
 
     /// Serves the client until it leaves. Whatever the connection
@@ -142,6 +255,7 @@ impl Client {
                 );
             }
         }
+        self.socket.close().await;
     }
 
     fn limits(&self) -> FrameLimits {
@@ -226,7 +340,7 @@ impl Client {
                     let _blocked = Blocked::new(&shared.metrics);
                     tokio::select! {
                         reply = run => reply,
-                        _ = peer_closed(&self.socket) => return Ok(()),
+                        _ = self.socket.peer_closed() => return Ok(()),
                     }
                 } else {
                     run.await
@@ -266,7 +380,7 @@ impl Client {
                 self.outbuf = BytesMut::new();
             }
             tokio::select! {
-                read = read_more(&self.socket, &mut self.inbuf) => {
+                read = self.socket.read_more(&mut self.inbuf) => {
                     let n = read?;
                     if n == 0 {
                         return Ok(());

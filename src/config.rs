@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -46,6 +47,31 @@ pub struct Config {
     /// is closed (Redis's client-query-buffer-limit; accepts kb/mb/gb).
     #[arg(long, env = "RESPIRE_CLIENT_QUERY_BUFFER_LIMIT", default_value = "1gb", value_parser = parse_memory)]
     pub client_query_buffer_limit: usize,
+    // TLS on the RESP port, with Redis's names.
+    /// Port for TLS clients (off unless given; 0 picks a free one). The
+    /// plain --port keeps serving beside it.
+    #[arg(long, env = "RESPIRE_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// The server's certificate chain (PEM), reloaded on SIGHUP or change.
+    #[arg(long, env = "RESPIRE_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long, env = "RESPIRE_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificate(s) (PEM) client certificates must chain to.
+    #[arg(long, env = "RESPIRE_TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificates: yes (required), optional (verified when one
+    /// is presented) or no.
+    #[arg(long, env = "RESPIRE_TLS_AUTH_CLIENTS", default_value = "yes", value_parser = parse_auth_clients)]
+    pub tls_auth_clients: TlsAuthClients,
+    /// How long a TLS client has to complete its handshake (tests shorten
+    /// it).
+    #[arg(skip = Duration::from_secs(10))]
+    pub tls_handshake_timeout: Duration,
+    /// How often the certificate files are checked for changes.
+    #[arg(skip = Duration::from_secs(2))]
+    pub tls_poll_interval: Duration,
     /// Tests only: treat every client as coming from another host, so
     /// protected mode can be tested over loopback.
     #[arg(skip)]
@@ -145,6 +171,26 @@ pub struct Config {
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Redis's tls-auth-clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// A client certificate is required and verified.
+    Yes,
+    /// A client certificate is verified when one is presented.
+    Optional,
+    /// Client certificates are neither asked for nor verified.
+    No,
+}
+
+fn parse_auth_clients(text: &str) -> Result<TlsAuthClients, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Ok(TlsAuthClients::Yes),
+        "optional" => Ok(TlsAuthClients::Optional),
+        "no" => Ok(TlsAuthClients::No),
+        _ => Err("argument must be 'yes', 'no' or 'optional'".into()),
+    }
 }
 
 /// The datacenter of an instance not told its own.
@@ -293,6 +339,11 @@ impl std::fmt::Debug for Config {
             )
             .field("databases", &self.databases)
             .field("maxclients", &self.maxclients)
+            .field("tls_port", &self.tls_port)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field("tls_ca_cert_file", &self.tls_ca_cert_file)
+            .field("tls_auth_clients", &self.tls_auth_clients)
             .field("nats_url", &self.nats_url.as_deref().map(redact_url))
             .field("nats_prefix", &self.nats_prefix)
             .field("nats_token", &self.nats_token.as_ref().map(|_| "<hidden>"))

@@ -7,9 +7,11 @@
 //!   `/metrics` in the Prometheus text format, `/healthz`, `/readyz`.
 //!   Reads the server's state through [`cmd::shared`]; only [`server`]
 //!   starts it.
-//! - [`server`]: the listener, protected mode and the connection limit,
-//!   the background tasks, graceful shutdown. Builds everything below and
-//!   uses all of it; nothing imports it.
+//! - [`server`]: the listeners (plain and TLS), protected mode and the
+//!   connection limit, the background tasks, graceful shutdown. Builds
+//!   everything below and uses all of it; nothing imports it.
+//! - [`tls`]: the TLS port's certificates from their files, and their
+//!   reload on SIGHUP or a change. Uses [`config`].
 //! - [`client`]: one task per connection: frames requests ([`protocol`]),
 //!   hands each to the command layer with the client's session, writes
 //!   replies ([`reply`]) and pub/sub deliveries. Uses [`cmd`], [`bus`]'s
@@ -57,5 +59,6 @@ pub mod ops;
 pub mod protocol;
 pub mod reply;
 pub mod server;
+pub mod tls;
 
 pub mod store;

@@ -1,9 +1,7 @@
-use std::net::SocketAddr;
-
 use anyhow::Context as _;
 use respire::config::{Command, Config, LogFormat};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -35,10 +33,8 @@ async fn main() -> anyhow::Result<()> {
         },
         None => {}
     }
-    let addr: SocketAddr = format!("{}:{}", config.bind, config.port)
-        .parse()
-        .with_context(|| format!("invalid --bind address {:?}", config.bind))?;
-    let listener = match listen(addr, config.tcp_backlog) {
+    let addr = respire::server::parse_addr(&config.bind, config.port)?;
+    let listener = match respire::server::listen(addr, config.tcp_backlog) {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             eprintln!(
@@ -99,28 +95,6 @@ async fn healthcheck(config: &Config) -> anyhow::Result<()> {
     tokio::time::timeout(std::time::Duration::from_secs(3), check)
         .await
         .context("no answer within 3 s")?
-}
-
-/// Binds the RESP port with Redis's listen backlog (tcp-backlog).
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    if let Ok(max) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        && let Ok(max) = max.trim().parse::<u32>()
-        && max < backlog
-    {
-        tracing::warn!(
-            tcp_backlog = backlog,
-            somaxconn = max,
-            "the TCP backlog cannot be enforced because /proc/sys/net/core/somaxconn is lower"
-        );
-    }
-    socket.listen(backlog)
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -1,8 +1,10 @@
-//! The listener: accepts connections, bounds their number, starts the
-//! background tasks (event relay, expiry sweeper) and shuts everything down
+//! The listeners (the RESP port, and the TLS port beside it): accept
+//! connections, bound their number, start the background tasks (event
+//! relay, expiry sweeper, certificate reload) and shut everything down
 //! gracefully.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use dashmap::DashMap;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -27,17 +29,53 @@ use crate::events::{self, Events, sweeper};
 use crate::metrics::Metrics;
 use crate::ops;
 use crate::store;
+use crate::tls::Tls;
 
-/// Runs the server on `listener` until `shutdown` completes.
+/// Where clients connect: the RESP port and, with `--tls-port`, the TLS
+/// port (bound by [`run`] from the configuration when not given).
+pub struct Listeners {
+    pub plain: TcpListener,
+    pub tls: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(plain: TcpListener) -> Listeners {
+        Listeners { plain, tls: None }
+    }
+}
+
+/// Runs the server on `listeners` until `shutdown` completes.
 pub async fn run(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     mut config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        plain: listener,
+        tls: tls_listener,
+    } = listeners.into();
     if config.port == 0 {
         // Port 0 picked a free port; name the instance after the real one.
         config.port = listener.local_addr()?.port();
     }
+    // TLS is checked and its files read before anything else starts, as
+    // Redis refuses to start with an incomplete TLS configuration.
+    let tls = match (config.tls_port, tls_listener) {
+        (None, None) => None,
+        (port, given) => {
+            let tls = Arc::new(Tls::load(&config)?);
+            let listener = match given {
+                Some(listener) => listener,
+                None => {
+                    let addr = parse_addr(&config.bind, port.unwrap_or(0))?;
+                    listen(addr, config.tcp_backlog)
+                        .with_context(|| format!("cannot listen on {addr} for TLS (--tls-port)"))?
+                }
+            };
+            config.tls_port = Some(listener.local_addr()?.port());
+            Some((listener, tls))
+        }
+    };
     fit_maxclients_to_file_limit(&mut config);
     let url = config.store_url();
     if url.starts_with("sqlite:") {
@@ -104,10 +142,21 @@ pub async fn run(
             shared.shutdown.clone(),
         ));
     }
-    info!(addr = %shared.local_addr, "respire ready to accept connections");
+    match &tls {
+        Some((tls_listener, _)) => info!(
+            addr = %shared.local_addr,
+            tls_addr = %tls_listener.local_addr()?,
+            "respire ready to accept connections"
+        ),
+        None => info!(addr = %shared.local_addr, "respire ready to accept connections"),
+    }
     background.spawn(events::run(shared.events.clone()));
     background.spawn(sweeper::run(shared.events.clone()));
     background.spawn(give_back_memory(shared.clone()));
+    if let Some((_, tls)) = &tls {
+        let interval = shared.config.tls_poll_interval;
+        background.spawn(tls.clone().watch(interval, shared.shutdown.clone()));
+    }
 
     let lanes = match shared.config.write_lanes {
         0 => shared.store.write_lanes(),
@@ -119,35 +168,20 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((socket, addr)) => {
-                    let _ = socket.set_nodelay(true);
-                    shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
-                    if shared.clients.len() >= shared.config.maxclients {
-                        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                        tokio::spawn(reject(socket, errors::MAX_CLIENTS));
-                        continue;
-                    }
-                    if shared.refuses_as_protected(addr) {
-                        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                        tokio::spawn(reject(socket, errors::DENIED));
-                        continue;
-                    }
-                    let conn = Client::new(shared.clone(), batcher.clone(), socket, addr);
-                    connections.spawn(conn.run());
-                }
-                Err(e) => {
-                    // Out of descriptors and the like: back off, don't spin.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            accepted = listener.accept() => {
+                admit(&shared, &batcher, &mut connections, accepted, None).await;
+            }
+            accepted = accept_on(tls.as_ref().map(|(l, _)| l)) => {
+                let tls = tls.as_ref().map(|(_, tls)| tls.as_ref());
+                admit(&shared, &batcher, &mut connections, accepted, tls).await;
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
 
     info!("shutting down: no new connections, finishing in-flight commands");
     drop(listener);
+    drop(tls);
     let _ = stop_tx.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(10), drain)
@@ -210,15 +244,135 @@ async fn give_back_memory(shared: Arc<Shared>) {
     }
 }
 
-/// Answers a refused client its one error line and closes it, without
-/// holding up the accept loop.
-async fn reject(mut socket: tokio::net::TcpStream, text: &'static str) {
+/// Accepts on the TLS listener, or never when there is none.
+async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts serving an accepted connection (over TLS when `tls` is given),
+/// or refuses it: over maxclients, or from another host in protected mode.
+/// Nothing here waits on the client: a TLS handshake runs in the
+/// connection's own task.
+async fn admit(
+    shared: &Arc<Shared>,
+    batcher: &Batcher,
+    connections: &mut JoinSet<()>,
+    accepted: std::io::Result<(TcpStream, SocketAddr)>,
+    tls: Option<&Tls>,
+) {
+    let (socket, addr) = match accepted {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            // Out of descriptors and the like: back off, don't spin.
+            warn!(error = %e, "accept failed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return;
+        }
+    };
+    let _ = socket.set_nodelay(true);
+    shared
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let refusal = if shared.clients.len() >= shared.config.maxclients {
+        Some(errors::MAX_CLIENTS)
+    } else if shared.refuses_as_protected(addr) {
+        Some(errors::DENIED)
+    } else {
+        None
+    };
+    let handshake_timeout = shared.config.tls_handshake_timeout;
+    match (refusal, tls) {
+        (Some(text), tls) => {
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            let acceptor = tls.map(|tls| tls.acceptor());
+            tokio::spawn(reject(socket, acceptor, handshake_timeout, text));
+        }
+        (None, None) => {
+            let conn = Client::new(shared.clone(), batcher.clone(), socket, addr);
+            connections.spawn(conn.run());
+        }
+        (None, Some(tls)) => {
+            connections.spawn(Client::run_tls(
+                shared.clone(),
+                batcher.clone(),
+                socket,
+                addr,
+                tls.acceptor(),
+                handshake_timeout,
+            ));
+        }
+    }
+}
+
+/// How long a refused client has to take its error line.
+const REJECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answers a refused client its one error line (over TLS on the TLS port,
+/// after the handshake) and closes it, without holding up the accept loop.
+async fn reject(
+    mut socket: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake_timeout: Duration,
+    text: &'static str,
+) {
     let line = format!("-{text}\r\n");
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        let _ = socket.write_all(line.as_bytes()).await;
-        let _ = socket.shutdown().await;
-    })
-    .await;
+    match tls {
+        None => {
+            let _ = tokio::time::timeout(REJECT_TIMEOUT, async {
+                let _ = socket.write_all(line.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            })
+            .await;
+        }
+        Some(acceptor) => {
+            let _ = tokio::time::timeout(handshake_timeout + REJECT_TIMEOUT, async {
+                let Ok(Ok(mut stream)) =
+                    tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await
+                else {
+                    return;
+                };
+                let _ = stream.write_all(line.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            })
+            .await;
+        }
+    }
+}
+
+/// `bind:port` as a socket address.
+pub fn parse_addr(bind: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    format!("{bind}:{port}")
+        .parse()
+        .with_context(|| format!("invalid --bind address {bind:?}"))
+}
+
+/// Binds a port with Redis's listen backlog (tcp-backlog).
+pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    if let Ok(max) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        && let Ok(max) = max.trim().parse::<u32>()
+        && max < backlog
+    {
+        warn!(
+            tcp_backlog = backlog,
+            somaxconn = max,
+            "the TCP backlog cannot be enforced because /proc/sys/net/core/somaxconn is lower"
+        );
+    }
+    socket.listen(backlog)
 }
 
 /// File descriptors respire needs beyond its clients: the listener, the

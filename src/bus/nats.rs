@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use async_nats::connection::State;
 use async_nats::{PublishError, PublishErrorKind};
 use bytes::Bytes;
@@ -61,15 +61,25 @@ impl NatsLink {
         if let Some(seed) = &config.nats_nkey {
             options = options.nkey(seed.clone());
         }
+        // Any TLS flag means TLS (a tls:// URL means it too).
         if let Some(ca) = &config.nats_tls_ca {
             options = options.add_root_certificates(ca.clone()).require_tls(true);
         }
-        if let (Some(cert), Some(key)) = (&config.nats_tls_cert, &config.nats_tls_key) {
-            options = options.add_client_certificate(cert.clone(), key.clone());
+        match (&config.nats_tls_cert, &config.nats_tls_key) {
+            (Some(cert), Some(key)) => {
+                for file in [cert, key] {
+                    std::fs::metadata(file)
+                        .with_context(|| format!("NATS TLS file {}", file.display()))?;
+                }
+                options = options
+                    .add_client_certificate(cert.clone(), key.clone())
+                    .require_tls(true);
+            }
+            (None, None) => {}
+            _ => bail!("--nats-tls-cert and --nats-tls-key go together"),
         }
-        let client = options
+        let options = options
             .name(format!("respire {}", config.instance_name()))
-            .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
             .event_callback(|event| async move {
@@ -78,10 +88,21 @@ impl NatsLink {
                     async_nats::Event::Disconnected => warn!("NATS disconnected; reconnecting"),
                     other => info!(event = %other, "NATS event"),
                 }
-            })
-            .connect(url.as_str())
-            .await
-            .with_context(|| format!("connecting to NATS at {url}"))?;
+            });
+        // One attempt first, so what keeps NATS out (a certificate it
+        // refuses, a CA that does not match) is said in full; the
+        // background retries only report its kind.
+        let client = match options.clone().connect(url.as_str()).await {
+            Ok(client) => client,
+            Err(e) => {
+                warn!(url = %url, error = %e, "cannot connect to NATS; retrying in the background");
+                options
+                    .retry_on_initial_connect()
+                    .connect(url.as_str())
+                    .await
+                    .with_context(|| format!("connecting to NATS at {url}"))?
+            }
+        };
         Ok(NatsLink {
             client,
             prefix: config.nats_prefix.clone(),

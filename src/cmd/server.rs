@@ -10,6 +10,7 @@ use super::connection::REDIS_VERSION;
 use super::errors::{self, CmdResult, err};
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::clock::{now_ms, now_us};
+use crate::config::TlsAuthClients;
 use crate::events::flags;
 use crate::events::settings;
 use crate::glob;
@@ -133,6 +134,19 @@ fn parameters(conn: &Session, notify: u32) -> Vec<(&'static str, String)> {
             yes_no(conn.shared.protected_mode.load(Relaxed)).into(),
         ),
         ("tcp-backlog", c.tcp_backlog.to_string()),
+        ("tls-port", c.tls_port.unwrap_or(0).to_string()),
+        ("tls-cert-file", path_text(&c.tls_cert_file)),
+        ("tls-key-file", path_text(&c.tls_key_file)),
+        ("tls-ca-cert-file", path_text(&c.tls_ca_cert_file)),
+        (
+            "tls-auth-clients",
+            match c.tls_auth_clients {
+                TlsAuthClients::Yes => "yes",
+                TlsAuthClients::No => "no",
+                TlsAuthClients::Optional => "optional",
+            }
+            .into(),
+        ),
         (
             "client-query-buffer-limit",
             c.client_query_buffer_limit.to_string(),
@@ -161,6 +175,13 @@ fn parameters(conn: &Session, notify: u32) -> Vec<(&'static str, String)> {
         ("lua-time-limit", "5000".into()),
         ("repl-backlog-size", "1048576".into()),
     ]
+}
+
+/// A path setting as CONFIG GET shows it ("" when unset).
+fn path_text(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 async fn config(conn: &mut Session, args: &[Bytes]) -> CmdResult {

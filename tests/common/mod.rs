@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 /// A running server; it shuts down (gracefully) when dropped or stopped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The TLS port's address, when the config has a `tls_port`.
+    pub tls_addr: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -39,8 +41,17 @@ impl TestServer {
     pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
+        let tls = match config.tls_port {
+            Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind TLS")),
+            None => None,
+        };
+        let tls_addr = tls.as_ref().map(|l| l.local_addr().unwrap());
+        let listeners = respire::server::Listeners {
+            plain: listener,
+            tls,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(respire::server::run(listener, config, async {
+        let task = tokio::spawn(respire::server::run(listeners, config, async {
             let _ = stopped.await;
         }));
         // Wait until it answers.
@@ -52,6 +63,7 @@ impl TestServer {
         }
         TestServer {
             addr,
+            tls_addr,
             dir,
             stop: Some(stop),
             task: Some(task),
