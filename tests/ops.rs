@@ -59,24 +59,10 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// Whether python3 can import prometheus_client; without it the parser
-/// checks skip loudly (and fail under CI=true).
+/// Whether Prometheus's parsers (python3's prometheus_client) are here;
+/// without them the parser checks skip loudly (and fail under CI=true).
 fn prometheus_parser_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import prometheus_client"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3's prometheus_client is missing (pip install prometheus-client)"
-        );
-        eprintln!(
-            "SKIPPED: python3 -m pip install prometheus-client to parse /metrics with Prometheus's parser"
-        );
-    }
-    ok
+    common::python_module_available("prometheus_client", "prometheus-client")
 }
 
 /// Parses `text` with prometheus_client's OpenMetrics parser (the format

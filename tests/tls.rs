@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::certs::Ca;
 use common::*;
 use respire::config::TlsAuthClients;
 use rustls::pki_types::pem::PemObject;
@@ -19,61 +20,6 @@ use tokio::net::TcpStream;
 
 // ---------------------------------------------------------------------------
 // Certificates.
-
-/// A certificate authority made for the test.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
-
-/// A certificate and its key, as PEM.
-struct Issued {
-    cert: String,
-    key: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    /// A server (or client) certificate for `names` (DNS names or IPs).
-    fn issue(&self, names: &[&str], client: bool, serial: u64) -> Issued {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = rcgen::CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "respire test");
-        params.serial_number = Some(serial.into());
-        params.extended_key_usages = vec![if client {
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Issued {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.cert.pem()
-    }
-}
 
 /// A CA, a server certificate for localhost/127.0.0.1 and a client
 /// certificate, written as PEM files in a directory of their own.
@@ -92,7 +38,7 @@ impl Pki {
         // A client certificate from another CA, which the server must not
         // accept.
         let stranger = Ca::new("some other CA");
-        let wrong = stranger.issue(&["client"], true, 9);
+        let wrong = stranger.issue("respire test", &["client"], true, 9);
         pki.write("wrong-client.pem", &wrong.cert);
         pki.write("wrong-client.key", &wrong.key);
         pki
@@ -101,8 +47,8 @@ impl Pki {
     /// Writes `ca.pem`, `server.pem`/`.key` and `client.pem`/`.key`
     /// (names prefixed by `prefix`) from `ca`.
     fn write_set(&self, prefix: &str, ca: &Ca, serial: u64) {
-        let server = ca.issue(&["localhost", "127.0.0.1"], false, serial);
-        let client = ca.issue(&["client"], true, serial + 100);
+        let server = ca.issue("respire test", &["localhost", "127.0.0.1"], false, serial);
+        let client = ca.issue("respire test", &["client"], true, serial + 100);
         self.write(&format!("{prefix}ca.pem"), &ca.pem());
         self.write(&format!("{prefix}server.pem"), &server.cert);
         self.write(&format!("{prefix}server.key"), &server.key);
@@ -399,18 +345,7 @@ async fn client_certificates_as_tls_auth_clients_says() {
 
 #[tokio::test]
 async fn redis_py_over_tls() {
-    let importable = std::process::Command::new("python3")
-        .args(["-c", "import redis"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !importable {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "redis-py is not importable and CI=true (python3 -m pip install redis)"
-        );
-        eprintln!(
-            "\n******** SKIPPED: redis-py is not importable (python3 -m pip install redis) ********\n"
-        );
+    if !python_module_available("redis", "redis") {
         return;
     }
     let pki = Pki::new();
@@ -848,12 +783,12 @@ async fn a_swapped_secret_is_picked_up_by_the_running_binary() {
     let ca1 = Ca::new("respire test CA");
     let ca2 = Ca::new("respire test CA 2");
     let (server1, client1) = (
-        ca1.issue(&["localhost", "127.0.0.1"], false, 1),
-        ca1.issue(&["client"], true, 101),
+        ca1.issue("respire test", &["localhost", "127.0.0.1"], false, 1),
+        ca1.issue("respire test", &["client"], true, 101),
     );
     let (server2, client2) = (
-        ca2.issue(&["localhost", "127.0.0.1"], false, 2),
-        ca2.issue(&["client"], true, 102),
+        ca2.issue("respire test", &["localhost", "127.0.0.1"], false, 2),
+        ca2.issue("respire test", &["client"], true, 102),
     );
     let secret = tempfile::tempdir().unwrap();
     let root = secret.path();

@@ -10,57 +10,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::certs::Ca;
 use common::*;
 use redis::AsyncCommands;
 
 // ---------------------------------------------------------------------------
 // Certificates (rcgen).
-
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    /// Writes `<name>.pem` and `<name>.key` in `dir`: a certificate for
-    /// `names` (client or server use).
-    fn issue(&self, dir: &Path, name: &str, names: &[&str], client: bool) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = rcgen::CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.extended_key_usages = vec![if client {
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-    }
-
-    fn write(&self, path: &Path) {
-        std::fs::write(path, self.cert.pem()).unwrap();
-    }
-}
 
 /// A CA (`ca.pem`), a server certificate for localhost/127.0.0.1
 /// (`server`), a client certificate (`client`), another CA
@@ -68,11 +23,11 @@ impl Ca {
 fn pki(dir: &Path) -> Ca {
     let ca = Ca::new("respire links test CA");
     ca.write(&dir.join("ca.pem"));
-    ca.issue(dir, "server", &["localhost", "127.0.0.1"], false);
-    ca.issue(dir, "client", &["respire"], true);
+    ca.issue_to(dir, "server", &["localhost", "127.0.0.1"], false);
+    ca.issue_to(dir, "client", &["respire"], true);
     let other = Ca::new("another CA");
     other.write(&dir.join("other-ca.pem"));
-    other.issue(dir, "stranger", &["respire"], true);
+    other.issue_to(dir, "stranger", &["respire"], true);
     ca
 }
 
@@ -314,7 +269,7 @@ async fn database_link_over_tls() {
 
     // The server moves to a certificate for another name: VERIFY_IDENTITY
     // refuses it; REQUIRED (encryption, no verification) connects.
-    ca.issue(dir, "db", &["db.example.com"], false);
+    ca.issue_to(dir, "db", &["db.example.com"], false);
     db.sql("FLUSH SSL").unwrap();
     let (ok, stderr) = migrate(&main).await;
     assert!(

