@@ -16,15 +16,17 @@
 #   cgroupfs, builds with --isolation chroot, lowered ulimits), removed at
 #   the end, failure or not;
 # - every connection is to 127.0.0.1: the container's port is published on
-#   127.0.0.1 through slirp4netns's own port forwarder, so no packet leaves
-#   the host's loopback and no bridge or private address is set up.
+#   127.0.0.1 through slirp4netns's own port forwarder (no bridge, no
+#   iptables rule), so the host's side of the traffic is loopback only; the
+#   build runs no network step.
 #
 # Checks: PING and a SET/GET round trip; the server runs as uid 10001, not
 # root; the image's HEALTHCHECK (`respire healthcheck`) passes; `podman
 # stop -t 10` (SIGTERM) ends it with exit code 0 in under 10 s; the data in
 # the /data volume is there for a new container; /healthz on the metrics
-# port when the binary has --metrics-port. Needs root, podman, debootstrap,
-# redis-cli, tar, strip (binutils). Prints "docker/test.sh: PASS" at the end.
+# port when the binary has --metrics-port. Needs root, podman, runc,
+# slirp4netns, debootstrap, redis-cli, tar, strip (binutils) and python3.
+# Prints "docker/test.sh: PASS" at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -34,8 +36,8 @@ say() { printf '[%3ds] %s\n' "$((SECONDS - t0))" "$*"; }
 die() { printf 'docker/test.sh: FAIL: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, and podman with its own storage)"
-for tool in podman debootstrap redis-cli tar strip python3; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install podman buildah debootstrap redis-tools binutils)"
+for tool in podman runc slirp4netns debootstrap redis-cli tar strip python3; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install podman buildah runc slirp4netns debootstrap redis-tools binutils)"
 done
 
 cache=${RESPIRE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/respire-image}

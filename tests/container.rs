@@ -141,10 +141,17 @@ fn compose_file_validates() {
 /// (debootstrap).
 #[test]
 fn image_builds_and_runs_under_podman() {
-    let install = "apt-get install podman buildah debootstrap";
+    let install = "apt-get install podman buildah runc slirp4netns debootstrap";
     let Some(_) = tools_or_skip(
         "image_builds_and_runs_under_podman",
-        &["podman", "buildah", "debootstrap", "redis-cli"],
+        &[
+            "podman",
+            "buildah",
+            "runc",
+            "slirp4netns",
+            "debootstrap",
+            "redis-cli",
+        ],
         install,
     ) else {
         return;
