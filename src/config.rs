@@ -424,7 +424,7 @@ pub fn parse_memory(text: &str) -> Result<usize, String> {
 }
 
 /// Hides the password in a `scheme://user:pass@host` URL.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let auth = &url[s + 3..at];

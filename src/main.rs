@@ -1,5 +1,7 @@
 use anyhow::Context as _;
-use respire::config::{Command, Config, LogFormat};
+use std::io::IsTerminal as _;
+
+use respire::config::{Command, Config, LogFormat, redact_url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing_subscriber::EnvFilter;
@@ -10,6 +12,7 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter);
     match config.log_format {
         LogFormat::Text => logs.init(),
@@ -20,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
             let url = config.store_url();
             respire::store::migrate(&url)
                 .await
-                .with_context(|| format!("migrating {url}"))?;
+                .with_context(|| format!("migrating {}", redact_url(&url)))?;
             tracing::info!("migrations applied");
             return Ok(());
         }

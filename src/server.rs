@@ -24,7 +24,7 @@ use crate::cmd::batch::Batcher;
 use crate::cmd::errors;
 use crate::cmd::shared::{Shared, Stats};
 use crate::cmd::table;
-use crate::config::Config;
+use crate::config::{Config, redact_url};
 use crate::events::{self, Events, sweeper};
 use crate::metrics::Metrics;
 use crate::ops;
@@ -84,7 +84,7 @@ pub async fn run(
     }
     let store = store::open(&url)
         .await
-        .with_context(|| format!("cannot open the store at {url}"))?;
+        .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
     let nats = match &config.nats_url {
         Some(_) => Some(NatsLink::connect(&config).await?),
         None => None,
