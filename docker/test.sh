@@ -47,10 +47,9 @@ tag=localhost/respire-test:$$
 volume=respire-test-data-$$
 containers=()
 
-podman_() {
-  podman --root "$work/storage" --runroot "$work/run" --storage-driver vfs \
-    --cgroup-manager cgroupfs --runtime runc --events-backend file "$@"
-}
+podman_cmd=(podman --root "$work/storage" --runroot "$work/run" --storage-driver vfs
+  --cgroup-manager cgroupfs --runtime runc --events-backend file)
+podman_() { "${podman_cmd[@]}" "$@"; }
 cleanup() {
   local rc=$?
   set +e
@@ -183,7 +182,7 @@ healthcheck() {
     say "(no \`healthcheck\` subcommand in this binary: HEALTHCHECK not checked)"
     return
   fi
-  timeout 30 podman_ healthcheck run "$1" >"$work/health.out" 2>&1 ||
+  timeout 30 "${podman_cmd[@]}" healthcheck run "$1" >"$work/health.out" 2>&1 ||
     { cat "$work/health.out" >&2; die "the HEALTHCHECK (respire healthcheck) failed in $1"; }
   say "HEALTHCHECK passes"
 }
