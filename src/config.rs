@@ -314,6 +314,14 @@ impl Config {
         })
     }
 
+    /// The store's kind, as its URL's scheme: `sqlite` or `mysql`.
+    pub fn store_kind(&self) -> &str {
+        match &self.database_url {
+            Some(url) => url.split("://").next().unwrap_or("sqlite"),
+            None => "sqlite",
+        }
+    }
+
     /// The store URL: the explicit one or SQLite in the data directory.
     pub fn store_url(&self) -> String {
         match &self.database_url {

@@ -2,6 +2,7 @@ use anyhow::Context as _;
 use std::io::IsTerminal as _;
 
 use respire::config::{Command, Config, LogFormat, redact_url};
+use respire::reply::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing_subscriber::EnvFilter;
@@ -65,14 +66,13 @@ async fn healthcheck(config: &Config) -> anyhow::Result<()> {
         let mut socket = TcpStream::connect(addr)
             .await
             .with_context(|| format!("cannot connect to {host}:{}", config.port))?;
-        let mut request = Vec::new();
+        // A request is an array of bulk strings: the reply encoder writes it.
+        let mut request = bytes::BytesMut::new();
         if let Some(pass) = &config.requirepass {
-            request
-                .extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n", pass.len()).as_bytes());
-            request.extend_from_slice(pass.as_bytes());
-            request.extend_from_slice(b"\r\n");
+            let auth = [Reply::bulk_str("AUTH"), Reply::bulk_str(pass)];
+            Reply::Array(auth.into()).encode(&mut request, false);
         }
-        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        Reply::Array(vec![Reply::bulk_str("PING")]).encode(&mut request, false);
         socket.write_all(&request).await?;
         let expected: &[u8] = if config.requirepass.is_some() {
             b"+OK\r\n+PONG\r\n"

@@ -23,7 +23,6 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::clock::now_ms;
 use crate::cmd::shared::Shared;
 use crate::metrics::{HistogramSnapshot, STORE_ERRORS, STORE_RETRIES};
 use crate::store::PoolUse;
@@ -52,6 +51,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
     }
 }
 
+/// The log's last number, read within [`DATABASE_WAIT`].
+async fn last_sequence(shared: &Shared) -> Result<i64, String> {
+    match tokio::time::timeout(DATABASE_WAIT, shared.store.last_sequence()).await {
+        Ok(Ok(sequence)) => Ok(sequence),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".into()),
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -64,10 +72,8 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
     // The sequence lives in a table the migrations create: reading it
     // proves the database answers and the schema is in place.
-    match tokio::time::timeout(DATABASE_WAIT, shared.store.last_sequence()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => problems.push(format!("database: {e}")),
-        Err(_) => problems.push("database: no answer within 2 s".into()),
+    if let Err(problem) = last_sequence(&shared).await {
+        problems.push(format!("database: {problem}"));
     }
     if let Some(nats) = &shared.bus.nats
         && !nats.connected()
@@ -83,10 +89,7 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let sequence = tokio::time::timeout(DATABASE_WAIT, shared.store.last_sequence())
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let sequence = last_sequence(&shared).await.ok();
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape { shared, sequence }));
     let mut text = String::new();
@@ -109,17 +112,6 @@ impl std::fmt::Debug for Scrape {
     }
 }
 
-/// Writes a family's descriptor and its one unlabelled sample.
-fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> std::fmt::Result {
-    let c = ConstCounter::new(value);
-    c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
-}
-
-fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> std::fmt::Result {
-    let g = ConstGauge::new(value);
-    g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
-}
-
 fn histogram(
     metric: prometheus_client::encoding::MetricEncoder<'_>,
     h: &HistogramSnapshot,
@@ -139,15 +131,7 @@ impl Collector for Scrape {
 
         let info = [
             ("version", env!("CARGO_PKG_VERSION").to_string()),
-            (
-                "store",
-                config
-                    .store_url()
-                    .split("://")
-                    .next()
-                    .unwrap_or("sqlite")
-                    .to_string(),
-            ),
+            ("store", config.store_kind().to_string()),
             ("datacenter", config.datacenter.clone()),
             ("instance", config.instance_name()),
         ];
@@ -193,12 +177,6 @@ impl Collector for Scrape {
                 &s.latency.snapshot(),
             )?;
         }
-        counter(
-            &mut e,
-            "respire_commands_processed",
-            "Requests read, known or not (INFO's total_commands_processed)",
-            stats.commands_processed.load(Relaxed),
-        )?;
         let metric = e.encode_descriptor(
             "respire_group_commit_batch_size",
             "Write commands per group-commit transaction",
@@ -207,7 +185,6 @@ impl Collector for Scrape {
         )?;
         histogram(metric, &m.batch_sizes.snapshot())?;
 
-        // Clients.
         let mut subscribed = 0;
         for client in shared.clients.iter() {
             let info = client.info.lock().unwrap();
@@ -215,113 +192,165 @@ impl Collector for Scrape {
                 subscribed += 1;
             }
         }
-        gauge(
-            &mut e,
-            "respire_connected_clients",
-            "Client connections",
-            shared.clients.len() as i64,
-        )?;
-        gauge(
-            &mut e,
-            "respire_maxclients",
-            "Most client connections accepted",
-            config.maxclients as i64,
-        )?;
-        gauge(
-            &mut e,
-            "respire_blocked_clients",
-            "Clients waiting in a blocking command",
-            m.blocked_clients.load(Relaxed),
-        )?;
-        gauge(
-            &mut e,
-            "respire_pubsub_clients",
-            "Clients subscribed to a channel or pattern",
-            subscribed,
-        )?;
-        counter(
-            &mut e,
-            "respire_connections_received",
-            "Connections accepted",
-            stats.connections_received.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_rejected_connections",
-            "Connections refused (maxclients, protected mode)",
-            stats.rejected_connections.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_net_input_bytes",
-            "Bytes read from clients",
-            stats.net_input_bytes.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_net_output_bytes",
-            "Bytes written to clients",
-            stats.net_output_bytes.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_keyspace_hits",
-            "Key lookups that found the key",
-            stats.keyspace_hits.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_keyspace_misses",
-            "Key lookups that did not",
-            stats.keyspace_misses.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_expired_keys",
-            "Keys expired by this instance",
-            stats.expired_keys.load(Relaxed),
-        )?;
-
-        // Pub/sub.
-        gauge(
-            &mut e,
-            "respire_pubsub_channels",
-            "Channels with a subscriber on this instance",
-            shared.bus.channels(None).len() as i64,
-        )?;
-        gauge(
-            &mut e,
-            "respire_pubsub_patterns",
-            "Pattern subscriptions on this instance",
-            shared.bus.numpat() as i64,
-        )?;
+        let events = &shared.events;
         let nats = &shared.bus.nats;
-        gauge(
-            &mut e,
-            "respire_nats_enabled",
-            "1 when NATS joins this instance to others",
-            nats.is_some() as i64,
-        )?;
-        gauge(
-            &mut e,
-            "respire_nats_connected",
-            "1 while the NATS connection is up (0 without NATS)",
-            nats.as_ref().is_some_and(|n| n.connected()) as i64,
-        )?;
+        let counters: [(&str, &str, u64); 11] = [
+            (
+                "respire_commands_processed",
+                "Requests read, known or not (INFO's total_commands_processed)",
+                stats.commands_processed.load(Relaxed),
+            ),
+            (
+                "respire_connections_received",
+                "Connections accepted",
+                stats.connections_received.load(Relaxed),
+            ),
+            (
+                "respire_rejected_connections",
+                "Connections refused (maxclients, protected mode)",
+                stats.rejected_connections.load(Relaxed),
+            ),
+            (
+                "respire_net_input_bytes",
+                "Bytes read from clients",
+                stats.net_input_bytes.load(Relaxed),
+            ),
+            (
+                "respire_net_output_bytes",
+                "Bytes written to clients",
+                stats.net_output_bytes.load(Relaxed),
+            ),
+            (
+                "respire_keyspace_hits",
+                "Key lookups that found the key",
+                stats.keyspace_hits.load(Relaxed),
+            ),
+            (
+                "respire_keyspace_misses",
+                "Key lookups that did not",
+                stats.keyspace_misses.load(Relaxed),
+            ),
+            (
+                "respire_expired_keys",
+                "Keys expired by this instance",
+                stats.expired_keys.load(Relaxed),
+            ),
+            (
+                "respire_store_errors",
+                "Database statements that failed",
+                STORE_ERRORS.load(Relaxed),
+            ),
+            (
+                "respire_store_retries",
+                "Transactions or connections tried again after a conflict, deadlock or lost connection",
+                STORE_RETRIES.load(Relaxed),
+            ),
+            (
+                "respire_sequenced_events",
+                "Events this instance numbered",
+                events.sequenced_events.load(Relaxed),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let c = ConstCounter::new(value);
+            c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        let mut gauges: Vec<(&str, &str, i64)> = vec![
+            (
+                "respire_connected_clients",
+                "Client connections",
+                shared.clients.len() as i64,
+            ),
+            (
+                "respire_maxclients",
+                "Most client connections accepted",
+                config.maxclients as i64,
+            ),
+            (
+                "respire_blocked_clients",
+                "Clients waiting in a blocking command",
+                m.blocked_clients.load(Relaxed),
+            ),
+            (
+                "respire_pubsub_clients",
+                "Clients subscribed to a channel or pattern",
+                subscribed,
+            ),
+            (
+                "respire_pubsub_channels",
+                "Channels with a subscriber on this instance",
+                shared.bus.channels(None).len() as i64,
+            ),
+            (
+                "respire_pubsub_patterns",
+                "Pattern subscriptions on this instance",
+                shared.bus.numpat() as i64,
+            ),
+            (
+                "respire_nats_enabled",
+                "1 when NATS joins this instance to others",
+                nats.is_some() as i64,
+            ),
+            (
+                "respire_nats_connected",
+                "1 while the NATS connection is up (0 without NATS)",
+                nats.as_ref().is_some_and(|n| n.connected()) as i64,
+            ),
+            (
+                "respire_database_up",
+                "1 when the database answered this scrape",
+                self.sequence.is_some() as i64,
+            ),
+            (
+                "respire_event_delivered_sequence",
+                "The last sequenced event handed to this instance's subscribers",
+                *events.stream_tip.borrow(),
+            ),
+            (
+                "respire_sequencer_holder",
+                "1 when this instance numbers the event log",
+                events.sequencer_holder.load(Relaxed) as i64,
+            ),
+            (
+                "respire_publisher_holder",
+                "1 when this instance publishes its datacenter's event stream",
+                events.relay_holder.load(Relaxed) as i64,
+            ),
+            (
+                "respire_publisher_position",
+                "The last sequenced event published to the datacenter's stream",
+                events.relay_position.load(Relaxed),
+            ),
+        ];
+        let lag = self.sequence.and_then(|s| events.publisher_lag(s));
+        if let Some(sequence) = self.sequence {
+            gauges.push((
+                "respire_event_sequence",
+                "The last number given in the sequenced event log",
+                sequence,
+            ));
+        }
+        if let Some((lag_events, _)) = lag {
+            gauges.push((
+                "respire_publisher_lag_events",
+                "Sequenced events not yet published",
+                lag_events,
+            ));
+        }
+        for (name, help, value) in gauges {
+            let g = ConstGauge::new(value);
+            g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        if let Some((_, lag_ms)) = lag {
+            let g = ConstGauge::new(lag_ms as f64 / 1000.0);
+            g.encode(e.encode_descriptor(
+                "respire_publisher_lag_seconds",
+                "How long the publisher has been behind",
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
 
-        // Store.
-        counter(
-            &mut e,
-            "respire_store_errors",
-            "Database statements that failed",
-            STORE_ERRORS.load(Relaxed),
-        )?;
-        counter(
-            &mut e,
-            "respire_store_retries",
-            "Transactions or connections tried again after a conflict, deadlock or lost connection",
-            STORE_RETRIES.load(Relaxed),
-        )?;
         let pools = shared.store.pools();
         if !pools.is_empty() {
             let mut metric = e.encode_descriptor(
@@ -351,75 +380,6 @@ impl Collector for Scrape {
             }
         }
 
-        // The event log.
-        let events = &shared.events;
-        gauge(
-            &mut e,
-            "respire_database_up",
-            "1 when the database answered this scrape",
-            self.sequence.is_some() as i64,
-        )?;
-        if let Some(sequence) = self.sequence {
-            gauge(
-                &mut e,
-                "respire_event_sequence",
-                "The last number given in the sequenced event log",
-                sequence,
-            )?;
-        }
-        gauge(
-            &mut e,
-            "respire_event_delivered_sequence",
-            "The last sequenced event handed to this instance's subscribers",
-            *events.stream_tip.borrow(),
-        )?;
-        gauge(
-            &mut e,
-            "respire_sequencer_holder",
-            "1 when this instance numbers the event log",
-            events.sequencer_holder.load(Relaxed) as i64,
-        )?;
-        counter(
-            &mut e,
-            "respire_sequenced_events",
-            "Events this instance numbered",
-            events.sequenced_events.load(Relaxed),
-        )?;
-        let holder = events.relay_holder.load(Relaxed);
-        gauge(
-            &mut e,
-            "respire_publisher_holder",
-            "1 when this instance publishes its datacenter's event stream",
-            holder as i64,
-        )?;
-        let position = events.relay_position.load(Relaxed);
-        gauge(
-            &mut e,
-            "respire_publisher_position",
-            "The last sequenced event published to the datacenter's stream",
-            position,
-        )?;
-        if holder && let Some(sequence) = self.sequence {
-            let lag = (sequence - position).max(0);
-            gauge(
-                &mut e,
-                "respire_publisher_lag_events",
-                "Sequenced events not yet published",
-                lag,
-            )?;
-            let behind_ms = if lag > 0 {
-                (now_ms() - events.relay_progress_ms.load(Relaxed)).max(0)
-            } else {
-                0
-            };
-            let g = ConstGauge::new(behind_ms as f64 / 1000.0);
-            g.encode(e.encode_descriptor(
-                "respire_publisher_lag_seconds",
-                "How long the publisher has been behind",
-                None,
-                MetricType::Gauge,
-            )?)?;
-        }
         Ok(())
     }
 }

@@ -131,10 +131,10 @@ pub async fn run(
             .metrics_bind
             .as_ref()
             .unwrap_or(&shared.config.bind);
-        let addr = format!("{host}:{port}");
-        let ops_listener = TcpListener::bind(&addr)
+        let addr = parse_addr(host, port)?;
+        let ops_listener = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            .with_context(|| format!("cannot listen for metrics on {addr} (--metrics-port)"))?;
         info!(addr = %ops_listener.local_addr()?, "serving /metrics, /healthz and /readyz");
         background.spawn(ops::serve(
             ops_listener,

@@ -475,8 +475,7 @@ async fn section_text(
         }
         "respire" => {
             w.header("Respire");
-            let url = shared.config.store_url();
-            w.field("store", &url.split("://").next().unwrap_or("sqlite"));
+            w.field("store", &shared.config.store_kind());
             w.field("instance_name", &shared.config.instance_name());
             match &shared.bus.nats {
                 None => w.field("nats_enabled", &0),
@@ -512,15 +511,9 @@ async fn section_text(
                 &(shared.events.relay_holder.load(Relaxed) as u8),
             );
             w.field("relay_position", &position);
-            if shared.events.relay_holder.load(Relaxed) {
-                let lag = (sequence - position).max(0);
-                w.field("relay_lag_events", &lag);
-                let behind = if lag > 0 {
-                    now_ms() - shared.events.relay_progress_ms.load(Relaxed)
-                } else {
-                    0
-                };
-                w.field("relay_lag_ms", &behind.max(0));
+            if let Some((events, ms)) = shared.events.publisher_lag(sequence) {
+                w.field("relay_lag_events", &events);
+                w.field("relay_lag_ms", &ms);
             }
         }
         "keyspace" => {

@@ -148,6 +148,23 @@ impl Events {
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
+
+    /// How far this instance's publisher (or local relay) is behind the
+    /// log's last number `sequence`: in events, and in milliseconds since
+    /// it last caught up (0 when it has). `None` unless it holds the
+    /// publisher lease.
+    pub fn publisher_lag(&self, sequence: i64) -> Option<(i64, i64)> {
+        if !self.relay_holder.load(Ordering::Relaxed) {
+            return None;
+        }
+        let events = (sequence - self.relay_position.load(Ordering::Relaxed)).max(0);
+        let ms = if events > 0 {
+            (now_ms() - self.relay_progress_ms.load(Ordering::Relaxed)).max(0)
+        } else {
+            0
+        };
+        Some((events, ms))
+    }
 }
 
 /// Runs this instance's part of the event log until shutdown: the
