@@ -7,7 +7,7 @@ use super::errors::{self, CmdError, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, NO_KEYS, ONE_KEY, int_arg, is, spec};
 use crate::glob;
 use crate::reply::{OK, Reply};
-use crate::store::KeyKind;
+use crate::store::{KeyKind, MemberRange};
 
 const G: &str = "generic";
 const S: &str = "server";
@@ -582,6 +582,16 @@ async fn rename(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, nx: bool) -> CmdRes
         KeyKind::Hash => {
             let pairs = ctx.txn.hash_all(ctx.db, src).await?;
             ctx.txn.hash_put(ctx.db, dst, &pairs).await?;
+            if meta.expire_at.is_some() {
+                ctx.txn.set_expire(ctx.db, dst, meta.expire_at).await?;
+            }
+        }
+        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet) => {
+            let rows = ctx
+                .txn
+                .members_range(ctx.db, src, &MemberRange::All, false, 0, None)
+                .await?;
+            ctx.txn.members_put(ctx.db, dst, kind, &rows).await?;
             if meta.expire_at.is_some() {
                 ctx.txn.set_expire(ctx.db, dst, meta.expire_at).await?;
             }

@@ -39,14 +39,18 @@ pub mod errors;
 pub mod event_view;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod long_double;
+pub mod members;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod shared;
 pub mod stream;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use bytes::Bytes;
 
@@ -70,6 +74,9 @@ pub enum Family {
     String,
     Hash,
     Keys,
+    List,
+    Set,
+    SortedSet,
     /// Connection-level commands: run against the connection's state.
     Connection,
     Server,
@@ -84,7 +91,15 @@ pub enum Family {
 
 impl Family {
     pub fn is_data(self) -> bool {
-        matches!(self, Family::String | Family::Hash | Family::Keys)
+        matches!(
+            self,
+            Family::String
+                | Family::Hash
+                | Family::Keys
+                | Family::List
+                | Family::Set
+                | Family::SortedSet
+        )
     }
 }
 

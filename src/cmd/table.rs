@@ -11,14 +11,16 @@ use super::Session;
 use super::errors::{self, CmdResult, err};
 use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
-use super::{connection, event_view, hash, keys, pubsub, stream, string, transaction};
+use super::{
+    connection, event_view, hash, keys, list, pubsub, set, stream, string, transaction, zset,
+};
 use crate::reply::Reply;
 
 /// Every command, collected from the family tables.
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 10] = [
+        let families: [&'static [CommandSpec]; 13] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -29,6 +31,9 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             transaction::COMMANDS,
             string::EXTRA,
             stream::COMMANDS,
+            list::COMMANDS,
+            set::COMMANDS,
+            zset::COMMANDS,
         ];
         families
             .iter()
