@@ -43,6 +43,8 @@ pub mod list;
 pub mod long_double;
 pub mod members;
 pub mod pubsub;
+pub mod scan_cursor;
+pub mod score;
 pub mod server;
 pub mod set;
 pub mod shared;
@@ -162,12 +164,50 @@ pub struct KeySpec {
     /// `RO`, `RW`, `access`, `update`, ...
     pub flags: &'static [&'static str],
     pub begin: BeginSearch,
-    /// The keys from where the search began: up to `last` (relative; -1:
-    /// the last argument), every `step`; with `last` -1, `limit` n > 1
-    /// keeps the first 1/n of the rest (XREAD's keys before its ids).
-    pub last: i32,
-    pub step: i32,
-    pub limit: i32,
+    pub find: FindKeys,
+}
+
+impl KeySpec {
+    /// One key at argument `index`.
+    pub const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
+        KeySpec {
+            notes: None,
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range {
+                last: 0,
+                step: 1,
+                limit: 0,
+            },
+        }
+    }
+
+    /// A count at argument `index` followed by that many keys (ZUNION,
+    /// ZMPOP, ...).
+    pub const fn counted(index: i32, flags: &'static [&'static str]) -> KeySpec {
+        KeySpec {
+            notes: None,
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::KeyNum {
+                index: 0,
+                first: 1,
+                step: 1,
+            },
+        }
+    }
+}
+
+/// Which keys follow where the search for them began.
+#[derive(Debug)]
+pub enum FindKeys {
+    /// Up to `last` (relative; -1: the last argument), every `step`; with
+    /// `last` -1, `limit` n > 1 keeps the first 1/n of the rest (XREAD's
+    /// keys before its ids).
+    Range { last: i32, step: i32, limit: i32 },
+    /// As many as the count at `index` (relative) says, from `first`
+    /// (relative), every `step`.
+    KeyNum { index: i32, first: i32, step: i32 },
 }
 
 /// Where the search for a command's keys begins.
@@ -230,12 +270,13 @@ impl CommandSpec {
     }
 
     /// The store access the command needs: a write transaction, a snapshot
-    /// for reads over several keys (MGET sees one instant), or plain reads.
+    /// for reads over several keys (MGET and ZUNION see one instant), or
+    /// plain reads.
     pub fn access(&self) -> crate::store::Access {
         use crate::store::Access;
         if self.is_write() {
             Access::Write
-        } else if self.first_key != self.last_key {
+        } else if self.first_key != self.last_key || self.has_flag("movablekeys") {
             Access::Snapshot
         } else {
             Access::Read

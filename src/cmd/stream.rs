@@ -17,7 +17,9 @@ use tracing::debug;
 
 use super::errors::{self, CmdError, CmdResult, err};
 use super::event_view::{self, BUDGET, View};
-use super::{BeginSearch, CommandSpec, Family, HELP_SUBCOMMAND, KeySpec, NO_KEYS, ONE_KEY};
+use super::{
+    BeginSearch, CommandSpec, Family, FindKeys, HELP_SUBCOMMAND, KeySpec, NO_KEYS, ONE_KEY,
+};
 use super::{Session, SubInfo, SubSpec, int_arg, is, spec};
 use crate::clock::now_ms;
 use crate::reply::Reply;
@@ -32,14 +34,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
 /// A key spec with one key at `index`.
 const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec {
-        notes: None,
-        flags,
-        begin: BeginSearch::Index(index),
-        last: 0,
-        step: 1,
-        limit: 0,
-    }
+    KeySpec::at(index, flags)
 }
 
 const RO: &[&str] = &["RO", "access"];
@@ -82,9 +77,11 @@ pub static COMMANDS: &[CommandSpec] = &[
                 keyword: "STREAMS",
                 from: 1,
             },
-            last: -1,
-            step: 1,
-            limit: 2,
+            find: FindKeys::Range {
+                last: -1,
+                step: 1,
+                limit: 2,
+            },
         }],
         ..spec(
             "xread",
@@ -256,9 +253,11 @@ pub static COMMANDS: &[CommandSpec] = &[
                 keyword: "STREAMS",
                 from: 4,
             },
-            last: -1,
-            step: 1,
-            limit: 2,
+            find: FindKeys::Range {
+                last: -1,
+                step: 1,
+                limit: 2,
+            },
         }],
         ..spec(
             "xreadgroup",

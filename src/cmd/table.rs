@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::Session;
 use super::errors::{self, CmdResult, err};
-use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
+use super::{BeginSearch, CommandSpec, Ctx, Family, FindKeys, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use super::{
     connection, event_view, hash, keys, list, pubsub, set, stream, string, transaction, zset,
@@ -230,6 +230,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "string" => Some("@string"),
         "hash" => Some("@hash"),
         "stream" => Some("@stream"),
+        "sorted-set" => Some("@sortedset"),
         "pubsub" => Some("@pubsub"),
         "connection" => Some("@connection"),
         "transactions" => Some("@transaction"),
@@ -306,17 +307,30 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ),
         ]),
     };
-    let find = map(vec![
-        ("type", Reply::bulk_str("range")),
-        (
-            "spec",
-            map(vec![
-                ("lastkey", Reply::Int(ks.last as i64)),
-                ("keystep", Reply::Int(ks.step as i64)),
-                ("limit", Reply::Int(ks.limit as i64)),
-            ]),
-        ),
-    ]);
+    let find = match ks.find {
+        FindKeys::Range { last, step, limit } => map(vec![
+            ("type", Reply::bulk_str("range")),
+            (
+                "spec",
+                map(vec![
+                    ("lastkey", Reply::Int(last as i64)),
+                    ("keystep", Reply::Int(step as i64)),
+                    ("limit", Reply::Int(limit as i64)),
+                ]),
+            ),
+        ]),
+        FindKeys::KeyNum { index, first, step } => map(vec![
+            ("type", Reply::bulk_str("keynum")),
+            (
+                "spec",
+                map(vec![
+                    ("keynumidx", Reply::Int(index as i64)),
+                    ("firstkey", Reply::Int(first as i64)),
+                    ("keystep", Reply::Int(step as i64)),
+                ]),
+            ),
+        ]),
+    };
     let mut pairs = Vec::new();
     if let Some(notes) = ks.notes {
         pairs.push(("notes", Reply::bulk_str(notes)));
@@ -465,24 +479,50 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
         if first >= args.len() {
             continue;
         }
-        let last = if ks.last >= 0 {
-            (first + ks.last as usize).min(args.len() - 1)
-        } else {
-            let rest = args.len() - first;
-            let rest = if ks.limit > 1 {
-                rest / ks.limit as usize
-            } else {
-                rest
-            };
-            let back = (-ks.last - 1) as usize;
-            match (first + rest).checked_sub(1 + back) {
-                Some(last) => last,
-                None => continue,
+        let (first, last, step) = match ks.find {
+            FindKeys::Range { last, step, limit } => {
+                let last = if last >= 0 {
+                    (first + last as usize).min(args.len() - 1)
+                } else {
+                    let rest = args.len() - first;
+                    let rest = if limit > 1 {
+                        rest / limit as usize
+                    } else {
+                        rest
+                    };
+                    let back = (-last - 1) as usize;
+                    match (first + rest).checked_sub(1 + back) {
+                        Some(last) => last,
+                        None => continue,
+                    }
+                };
+                (first, last, step)
+            }
+            FindKeys::KeyNum {
+                index,
+                first: from,
+                step,
+            } => {
+                // A count that is not a positive number names no keys.
+                let count = match args
+                    .get(first + index as usize)
+                    .and_then(|n| crate::protocol::parse_i64(n))
+                {
+                    Some(n) if n > 0 => n as usize,
+                    _ => continue,
+                };
+                let from = first + from as usize;
+                let step = step.max(1);
+                let last = from + (count - 1).saturating_mul(step as usize);
+                if last >= args.len() {
+                    continue;
+                }
+                (from, last, step)
             }
         };
         keys.extend(
             (first..=last)
-                .step_by(ks.step.max(1) as usize)
+                .step_by(step.max(1) as usize)
                 .map(|i| &args[i]),
         );
     }

@@ -1,5 +1,1529 @@
-//! Sorted set commands.
+//! Sorted set commands. A sorted set's members are rows of the members
+//! table (see [`crate::store::Member`]) whose `score` is the score's
+//! order-preserving integer ([`score_order`]): membership and ZSCORE are
+//! primary-key lookups, ranges and ranks walk the (score, member) index.
 
-use super::CommandSpec;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+use bytes::Bytes;
+use rand::Rng;
+
+use super::errors::{self, CmdError, CmdResult, err};
+use super::keys::{parse_cursor, scan_options, scan_reply};
+use super::members;
+use super::scan_cursor;
+use super::score::{self, LexRange, ScoreRange};
+use super::{CommandSpec, Ctx, Family, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, spec};
+use crate::reply::Reply;
+use crate::store::{Bound, KeyKind, Member, MemberRange, score_of, score_order};
+
+const F: Family = Family::SortedSet;
+const G: &str = "sorted-set";
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const RM: &[&str] = &["readonly", "movablekeys"];
+const W: &[&str] = &["write"];
+const WF: &[&str] = &["write", "fast"];
+const WD: &[&str] = &["write", "denyoom"];
+const WDF: &[&str] = &["write", "denyoom", "fast"];
+const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
+const WM: &[&str] = &["write", "movablekeys"];
+const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
+
+// COMMAND INFO's key specs, as Redis 7.0 gives them.
+static RO: &[KeySpec] = &[KeySpec::at(1, &["RO"])];
+static RO_ACCESS: &[KeySpec] = &[KeySpec::at(1, &["RO", "access"])];
+static RW_UPDATE: &[KeySpec] = &[KeySpec::at(1, &["RW", "update"])];
+static RW_ACCESS_UPDATE: &[KeySpec] = &[KeySpec::at(1, &["RW", "access", "update"])];
+static RW_DELETE: &[KeySpec] = &[KeySpec::at(1, &["RW", "delete"])];
+static RW_POP: &[KeySpec] = &[KeySpec::at(1, &["RW", "access", "delete"])];
+static COUNTED_POP: &[KeySpec] = &[KeySpec::counted(1, &["RW", "access", "delete"])];
+static COUNTED_READ: &[KeySpec] = &[KeySpec::counted(1, &["RO", "access"])];
+static RANGE_STORE: &[KeySpec] = &[
+    KeySpec::at(1, &["OW", "update"]),
+    KeySpec::at(2, &["RO", "access"]),
+];
+static COUNTED_STORE: &[KeySpec] = &[
+    KeySpec::at(1, &["OW", "update"]),
+    KeySpec::counted(2, &["RO", "access"]),
+];
+
+/// A row with its key specs (and tips).
+const fn keyed(row: CommandSpec, key_specs: &'static [KeySpec]) -> CommandSpec {
+    CommandSpec { key_specs, ..row }
+}
+
+const fn random(row: CommandSpec) -> CommandSpec {
+    CommandSpec {
+        tips: NONDETERMINISTIC,
+        ..row
+    }
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    keyed(
+        spec(
+            "zadd",
+            -4,
+            WDF,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Add one or more members to a sorted set, or update its score if it already exists",
+        )
+        .with(data!(zadd)),
+        RW_UPDATE,
+    ),
+    keyed(
+        spec(
+            "zincrby",
+            4,
+            WDF,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Increment the score of a member in a sorted set",
+        )
+        .with(data!(zadd)),
+        RW_ACCESS_UPDATE,
+    ),
+    keyed(
+        spec(
+            "zrem",
+            -3,
+            WF,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Remove one or more members from a sorted set",
+        )
+        .with(data!(zrem; args)),
+        RW_DELETE,
+    ),
+    keyed(
+        spec(
+            "zcard",
+            2,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Get the number of members in a sorted set",
+        )
+        .with(data!(zcard; args)),
+        RO,
+    ),
+    keyed(
+        spec(
+            "zcount",
+            4,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "2.0.0",
+            "Count the members in a sorted set with scores within the given values",
+        )
+        .with(data!(zcount)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zlexcount",
+            4,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "2.8.9",
+            "Count the number of members in a sorted set between a given lexicographical range",
+        )
+        .with(data!(zcount)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zscore",
+            3,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Get the score associated with the given member in a sorted set",
+        )
+        .with(data!(zscore)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zmscore",
+            -3,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "6.2.0",
+            "Get the score associated with the given members in a sorted set",
+        )
+        .with(data!(zscore)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrank",
+            3,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "2.0.0",
+            "Determine the index of a member in a sorted set",
+        )
+        .with(data!(zrank)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrevrank",
+            3,
+            RF,
+            ONE_KEY,
+            F,
+            G,
+            "2.0.0",
+            "Determine the index of a member in a sorted set, with scores ordered from high to low",
+        )
+        .with(data!(zrank)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrange",
+            -4,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Return a range of members in a sorted set",
+        )
+        .with(data!(zrange)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrangestore",
+            -5,
+            WD,
+            (1, 2, 1),
+            F,
+            G,
+            "6.2.0",
+            "Store a range of members from sorted set into another key",
+        )
+        .with(data!(zrange)),
+        RANGE_STORE,
+    ),
+    keyed(
+        spec(
+            "zrevrange",
+            -4,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+        )
+        .with(data!(zrange)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrangebyscore",
+            -4,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "1.0.5",
+            "Return a range of members in a sorted set, by score",
+        )
+        .with(data!(zrange)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrevrangebyscore",
+            -4,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "2.2.0",
+            "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+        )
+        .with(data!(zrange)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrangebylex",
+            -4,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "2.8.9",
+            "Return a range of members in a sorted set, by lexicographical range",
+        )
+        .with(data!(zrange)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zrevrangebylex",
+            -4,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "2.8.9",
+            "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
+        )
+        .with(data!(zrange)),
+        RO_ACCESS,
+    ),
+    keyed(
+        spec(
+            "zremrangebyrank",
+            4,
+            W,
+            ONE_KEY,
+            F,
+            G,
+            "2.0.0",
+            "Remove all members in a sorted set within the given indexes",
+        )
+        .with(data!(zremrange)),
+        RW_DELETE,
+    ),
+    keyed(
+        spec(
+            "zremrangebyscore",
+            4,
+            W,
+            ONE_KEY,
+            F,
+            G,
+            "1.2.0",
+            "Remove all members in a sorted set within the given scores",
+        )
+        .with(data!(zremrange)),
+        RW_DELETE,
+    ),
+    keyed(
+        spec(
+            "zremrangebylex",
+            4,
+            W,
+            ONE_KEY,
+            F,
+            G,
+            "2.8.9",
+            "Remove all members in a sorted set between the given lexicographical range",
+        )
+        .with(data!(zremrange)),
+        RW_DELETE,
+    ),
+    keyed(
+        spec(
+            "zpopmin",
+            -2,
+            WF,
+            ONE_KEY,
+            F,
+            G,
+            "5.0.0",
+            "Remove and return members with the lowest scores in a sorted set",
+        )
+        .with(data!(zpop)),
+        RW_POP,
+    ),
+    keyed(
+        spec(
+            "zpopmax",
+            -2,
+            WF,
+            ONE_KEY,
+            F,
+            G,
+            "5.0.0",
+            "Remove and return members with the highest scores in a sorted set",
+        )
+        .with(data!(zpop)),
+        RW_POP,
+    ),
+    keyed(
+        spec(
+            "zmpop",
+            -4,
+            WM,
+            NO_KEYS,
+            F,
+            G,
+            "7.0.0",
+            "Remove and return members with scores in a sorted set",
+        )
+        .with(data!(zmpop; args)),
+        COUNTED_POP,
+    ),
+    random(keyed(
+        spec(
+            "zrandmember",
+            -2,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "6.2.0",
+            "Get one or multiple random elements from a sorted set",
+        )
+        .with(data!(zrandmember; args)),
+        RO_ACCESS,
+    )),
+    keyed(
+        spec(
+            "zunion",
+            -3,
+            RM,
+            NO_KEYS,
+            F,
+            G,
+            "6.2.0",
+            "Add multiple sorted sets",
+        )
+        .with(data!(zsetop)),
+        COUNTED_READ,
+    ),
+    keyed(
+        spec(
+            "zinter",
+            -3,
+            RM,
+            NO_KEYS,
+            F,
+            G,
+            "6.2.0",
+            "Intersect multiple sorted sets",
+        )
+        .with(data!(zsetop)),
+        COUNTED_READ,
+    ),
+    keyed(
+        spec(
+            "zdiff",
+            -3,
+            RM,
+            NO_KEYS,
+            F,
+            G,
+            "6.2.0",
+            "Subtract multiple sorted sets",
+        )
+        .with(data!(zsetop)),
+        COUNTED_READ,
+    ),
+    keyed(
+        spec(
+            "zunionstore",
+            -4,
+            WDM,
+            ONE_KEY,
+            F,
+            G,
+            "2.0.0",
+            "Add multiple sorted sets and store the resulting sorted set in a new key",
+        )
+        .with(data!(zsetop)),
+        COUNTED_STORE,
+    ),
+    keyed(
+        spec(
+            "zinterstore",
+            -4,
+            WDM,
+            ONE_KEY,
+            F,
+            G,
+            "2.0.0",
+            "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+        )
+        .with(data!(zsetop)),
+        COUNTED_STORE,
+    ),
+    keyed(
+        spec(
+            "zdiffstore",
+            -4,
+            WDM,
+            ONE_KEY,
+            F,
+            G,
+            "6.2.0",
+            "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+        )
+        .with(data!(zsetop)),
+        COUNTED_STORE,
+    ),
+    keyed(
+        spec(
+            "zintercard",
+            -3,
+            RM,
+            NO_KEYS,
+            F,
+            G,
+            "7.0.0",
+            "Intersect multiple sorted sets and return the cardinality of the result",
+        )
+        .with(data!(zsetop)),
+        COUNTED_READ,
+    ),
+    random(keyed(
+        spec(
+            "zscan",
+            -3,
+            R,
+            ONE_KEY,
+            F,
+            G,
+            "2.8.0",
+            "Incrementally iterate sorted sets elements and associated scores",
+        )
+        .with(data!(zscan; args)),
+        RO_ACCESS,
+    )),
+];
+
+/// A member and its score, as commands see them.
+pub(crate) type Scored = (Bytes, f64);
+
+fn scored(m: Member) -> Scored {
+    (m.member, score_of(m.score))
+}
+
+fn row(member: Bytes, score: f64) -> Member {
+    Member {
+        member,
+        score: score_order(score),
+        value: Bytes::new(),
+    }
+}
+
+/// Looks a sorted set up for reading: whether it exists (WRONGTYPE for
+/// another kind; counts the hit or miss).
+async fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
+    Ok(members::read(ctx, key, KeyKind::ZSet).await?.is_some())
+}
+
+fn score_arg(arg: &[u8]) -> Result<f64, CmdError> {
+    score::parse(arg).ok_or_else(|| CmdError::Reply(errors::NOT_FLOAT.into()))
+}
+
+/// Members, with their scores when asked: as flat pairs in RESP2, as
+/// `[member, score]` arrays in RESP3 (scores are doubles there).
+fn scored_reply(items: Vec<Scored>, with_scores: bool, resp3: bool) -> Reply {
+    if !with_scores {
+        return Reply::bulks(items.into_iter().map(|(m, _)| m));
+    }
+    if resp3 {
+        return Reply::Array(
+            items
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .collect(),
+        );
+    }
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for (m, s) in items {
+        out.push(Reply::Bulk(m));
+        out.push(Reply::Double(s));
+    }
+    Reply::Array(out)
+}
+
+/// ZADD's options.
+#[derive(Default)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...],
+/// and ZINCRBY key increment member (ZADD INCR, parsed the same way, as
+/// Redis does: `ZINCRBY k nx 1` is a syntax error).
+async fn zadd(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let mut f = AddFlags {
+        incr: spec.name == "zincrby",
+        ..AddFlags::default()
+    };
+    let mut i = 2;
+    while let Some(opt) = args.get(i) {
+        let flag = match opt.to_ascii_lowercase().as_slice() {
+            b"nx" => &mut f.nx,
+            b"xx" => &mut f.xx,
+            b"ch" => &mut f.ch,
+            b"incr" => &mut f.incr,
+            b"gt" => &mut f.gt,
+            b"lt" => &mut f.lt,
+            _ => break,
+        };
+        *flag = true;
+        i += 1;
+    }
+    let rest = &args[i..];
+    if rest.is_empty() || rest.len() % 2 == 1 {
+        return err(errors::SYNTAX);
+    }
+    if f.nx && f.xx {
+        return err(errors::ZADD_XX_NX);
+    }
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+        return err(errors::ZADD_GT_LT_NX);
+    }
+    if f.incr && rest.len() > 2 {
+        return err(errors::ZADD_INCR_PAIRS);
+    }
+    let pairs = rest
+        .chunks(2)
+        .map(|p| Ok((score_arg(&p[0])?, p[1].clone())))
+        .collect::<Result<Vec<(f64, Bytes)>, CmdError>>()?;
+    add(ctx, key, &f, pairs).await
+}
+
+/// Applies ZADD's pairs in order, as Redis's zsetAdd does one by one.
+async fn add(ctx: &mut Ctx<'_>, key: &Bytes, f: &AddFlags, pairs: Vec<(f64, Bytes)>) -> CmdResult {
+    let existed = ctx.for_write_of(key, KeyKind::ZSet).await?.is_some();
+    if !existed && f.xx {
+        return Ok(if f.incr { Reply::Nil } else { Reply::Int(0) });
+    }
+    let mut scores: HashMap<Bytes, f64> = HashMap::new();
+    if existed {
+        let names: Vec<Bytes> = pairs.iter().map(|(_, m)| m.clone()).collect();
+        for m in ctx
+            .txn
+            .members_get(ctx.db, key, &names)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            let (member, score) = scored(m);
+            scores.insert(member, score);
+        }
+    }
+    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
+    let mut last = 0.0;
+    let mut dirty: Vec<Bytes> = Vec::new();
+    for (score, member) in pairs {
+        match scores.get(&member).copied() {
+            Some(current) => {
+                if f.nx {
+                    continue;
+                }
+                let new = if f.incr { current + score } else { score };
+                if new.is_nan() {
+                    return err(errors::SCORE_NAN);
+                }
+                if (f.lt && new >= current) || (f.gt && new <= current) {
+                    continue;
+                }
+                processed += 1;
+                last = new;
+                if new != current {
+                    updated += 1;
+                    scores.insert(member.clone(), new);
+                    dirty.push(member);
+                }
+            }
+            None => {
+                if f.xx {
+                    continue;
+                }
+                processed += 1;
+                added += 1;
+                last = score;
+                scores.insert(member.clone(), score);
+                dirty.push(member);
+            }
+        }
+    }
+    if !dirty.is_empty() {
+        dirty.sort_unstable();
+        dirty.dedup();
+        let rows: Vec<Member> = dirty
+            .into_iter()
+            .map(|m| {
+                let s = scores[&m];
+                row(m, s)
+            })
+            .collect();
+        if !existed {
+            ctx.notify(b'n', "new", key);
+        }
+        ctx.txn
+            .members_put(ctx.db, key, KeyKind::ZSet, &rows)
+            .await?;
+        ctx.notify(b'z', if f.incr { "zincr" } else { "zadd" }, key);
+    }
+    Ok(match (f.incr, processed) {
+        (true, 0) => Reply::Nil,
+        (true, _) => Reply::Double(last),
+        (false, _) => Reply::Int(if f.ch { added + updated } else { added }),
+    })
+}
+
+/// ZREM key member [member ...]
+async fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if ctx.for_write_of(key, KeyKind::ZSet).await?.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    let removed = ctx.txn.members_delete(ctx.db, key, &args[2..]).await?;
+    if removed > 0 {
+        ctx.notify(b'z', "zrem", key);
+        members::drop_if_empty(ctx, key).await?;
+    }
+    Ok(Reply::Int(removed))
+}
+
+/// ZCARD key
+async fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let len = if read(ctx, key).await? {
+        ctx.txn.members_len(ctx.db, key).await?
+    } else {
+        0
+    };
+    Ok(Reply::Int(len))
+}
+
+/// ZCOUNT key min max / ZLEXCOUNT key min max
+async fn zcount(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let range = if spec.name == "zcount" {
+        ScoreRange::parse(&args[2], &args[3])
+            .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?
+            .members()
+    } else {
+        LexRange::parse(&args[2], &args[3])
+            .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?
+            .members()
+    };
+    if !read(ctx, key).await? {
+        return Ok(Reply::Int(0));
+    }
+    let count = match range {
+        Some(range) => ctx.txn.members_count(ctx.db, key, &range).await?,
+        None => 0,
+    };
+    Ok(Reply::Int(count))
+}
+
+/// ZSCORE key member / ZMSCORE key member [member ...]
+async fn zscore(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let names = &args[2..];
+    let found = if read(ctx, key).await? {
+        ctx.txn.members_get(ctx.db, key, names).await?
+    } else {
+        vec![None; names.len()]
+    };
+    let mut scores = found
+        .into_iter()
+        .map(|m| m.map_or(Reply::Nil, |m| Reply::Double(score_of(m.score))));
+    if spec.name == "zscore" {
+        return Ok(scores.next().unwrap_or(Reply::Nil));
+    }
+    Ok(Reply::Array(scores.collect()))
+}
+
+/// ZRANK key member / ZREVRANK key member: members before it in the
+/// index (O(rank)).
+async fn zrank(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if !read(ctx, key).await? {
+        return Ok(Reply::Nil);
+    }
+    let Some(m) = ctx
+        .txn
+        .members_get(ctx.db, key, std::slice::from_ref(&args[2]))
+        .await?
+        .pop()
+        .flatten()
+    else {
+        return Ok(Reply::Nil);
+    };
+    let rank = ctx
+        .txn
+        .members_rank(ctx.db, key, m.score, &m.member)
+        .await?;
+    if spec.name == "zrevrank" {
+        let len = ctx.txn.members_len(ctx.db, key).await?;
+        return Ok(Reply::Int((len - 1 - rank).max(0)));
+    }
+    Ok(Reply::Int(rank))
+}
+
+/// What a range command selects.
+enum Span {
+    /// Ranks `start..=stop` (negative ones from the end).
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// A parsed ZRANGE-family request.
+struct RangeQuery {
+    span: Span,
+    rev: bool,
+    offset: i64,
+    /// -1: no limit (as Redis: any negative limit is none).
+    limit: i64,
+    with_scores: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// Parses a ZRANGE-family request whose key is at `at` (Redis's
+/// zrangeGenericCommand): `by` and `rev` are fixed by the older commands
+/// and chosen by options in ZRANGE and ZRANGESTORE; `store` refuses
+/// WITHSCORES.
+fn parse_range(
+    args: &[Bytes],
+    at: usize,
+    store: bool,
+    by: Option<By>,
+    rev: Option<bool>,
+) -> Result<RangeQuery, CmdError> {
+    let (mut by_opt, mut rev_opt) = (by, rev);
+    let (mut offset, mut limit, mut with_scores) = (0i64, -1i64, false);
+    let mut j = at + 3;
+    while j < args.len() {
+        let left = args.len() - j - 1;
+        let opt = &args[j];
+        if !store && is(opt, "withscores") {
+            with_scores = true;
+        } else if is(opt, "limit") && left >= 2 {
+            offset = int_arg(&args[j + 1])?;
+            limit = int_arg(&args[j + 2])?;
+            j += 2;
+        } else if rev.is_none() && rev_opt.is_none() && is(opt, "rev") {
+            rev_opt = Some(true);
+        } else if by.is_none() && by_opt.is_none() && is(opt, "bylex") {
+            by_opt = Some(By::Lex);
+        } else if by.is_none() && by_opt.is_none() && is(opt, "byscore") {
+            by_opt = Some(By::Score);
+        } else {
+            return err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let rev = rev_opt.unwrap_or(false);
+    let by = by_opt.unwrap_or(By::Rank);
+    if limit != -1 && by == By::Rank {
+        return err(errors::LIMIT_NEEDS_BY);
+    }
+    if with_scores && by == By::Lex {
+        return err(errors::WITHSCORES_BYLEX);
+    }
+    let (mut lo, mut hi) = (&args[at + 1], &args[at + 2]);
+    if rev && by != By::Rank {
+        std::mem::swap(&mut lo, &mut hi);
+    }
+    let span = match by {
+        By::Rank => Span::Rank(int_arg(lo)?, int_arg(hi)?),
+        By::Score => Span::Score(
+            ScoreRange::parse(lo, hi)
+                .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?,
+        ),
+        By::Lex => Span::Lex(
+            LexRange::parse(lo, hi)
+                .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?,
+        ),
+    };
+    Ok(RangeQuery {
+        span,
+        rev,
+        offset,
+        limit,
+        with_scores,
+    })
+}
+
+/// The members a range request selects from an existing sorted set, in
+/// its order: by rank O(offset + count) on the index.
+async fn fetch_range(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    q: &RangeQuery,
+) -> Result<Vec<Scored>, CmdError> {
+    let (range, offset, limit) = match &q.span {
+        Span::Rank(start, stop) => {
+            let len = ctx.txn.members_len(ctx.db, key).await?;
+            let Some((start, stop)) = members::index_range(*start, *stop, len) else {
+                return Ok(Vec::new());
+            };
+            (MemberRange::All, start, Some((stop - start + 1) as u64))
+        }
+        Span::Score(_) | Span::Lex(_) => {
+            let range = match &q.span {
+                Span::Score(r) => r.members(),
+                Span::Lex(r) => r.members(),
+                Span::Rank(..) => None,
+            };
+            match range {
+                Some(range) if q.offset >= 0 => (range, q.offset, u64::try_from(q.limit).ok()),
+                _ => return Ok(Vec::new()),
+            }
+        }
+    };
+    let rows = ctx
+        .txn
+        .members_range(ctx.db, key, &range, q.rev, offset as u64, limit)
+        .await?;
+    Ok(rows.into_iter().map(scored).collect())
+}
+
+/// ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
+/// ZREVRANGEBYLEX and ZRANGESTORE.
+async fn zrange(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let (at, store, by, rev) = match spec.name {
+        "zrangestore" => (2, true, None, None),
+        "zrevrange" => (1, false, Some(By::Rank), Some(true)),
+        "zrangebyscore" => (1, false, Some(By::Score), Some(false)),
+        "zrevrangebyscore" => (1, false, Some(By::Score), Some(true)),
+        "zrangebylex" => (1, false, Some(By::Lex), Some(false)),
+        "zrevrangebylex" => (1, false, Some(By::Lex), Some(true)),
+        _ => (1, false, None, None),
+    };
+    let q = parse_range(args, at, store, by, rev)?;
+    let key = &args[at];
+    let items = if read(ctx, key).await? {
+        fetch_range(ctx, key, &q).await?
+    } else {
+        Vec::new()
+    };
+    if store {
+        return store_result(ctx, &args[1], items, "zrangestore").await;
+    }
+    Ok(scored_reply(items, q.with_scores, ctx.resp3))
+}
+
+/// Writes a computed sorted set to `dst` as Redis's setKey does (any old
+/// value and its TTL replaced; `new` when it did not exist), or deletes
+/// `dst` when the result is empty; answers the result's size.
+async fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &Bytes,
+    items: Vec<Scored>,
+    event: &'static str,
+) -> CmdResult {
+    let existed = ctx.for_write(dst).await?.is_some();
+    if items.is_empty() {
+        if existed {
+            ctx.txn.delete(ctx.db, dst).await?;
+            ctx.notify(b'g', "del", dst);
+        }
+        return Ok(Reply::Int(0));
+    }
+    if existed {
+        ctx.txn.delete(ctx.db, dst).await?;
+    } else {
+        ctx.notify(b'n', "new", dst);
+    }
+    let len = items.len() as i64;
+    let rows: Vec<Member> = items.into_iter().map(|(m, s)| row(m, s)).collect();
+    ctx.txn
+        .members_put(ctx.db, dst, KeyKind::ZSet, &rows)
+        .await?;
+    ctx.notify(b'z', event, dst);
+    Ok(Reply::Int(len))
+}
+
+/// ZREMRANGEBYRANK key start stop, ZREMRANGEBYSCORE key min max,
+/// ZREMRANGEBYLEX key min max.
+async fn zremrange(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let (span, event) = match spec.name {
+        "zremrangebyrank" => (
+            Span::Rank(int_arg(&args[2])?, int_arg(&args[3])?),
+            "zremrangebyrank",
+        ),
+        "zremrangebyscore" => (
+            Span::Score(
+                ScoreRange::parse(&args[2], &args[3])
+                    .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?,
+            ),
+            "zremrangebyscore",
+        ),
+        _ => (
+            Span::Lex(
+                LexRange::parse(&args[2], &args[3])
+                    .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?,
+            ),
+            "zremrangebylex",
+        ),
+    };
+    if ctx.for_write_of(key, KeyKind::ZSet).await?.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    let removed = match span {
+        Span::Rank(start, stop) => {
+            let len = ctx.txn.members_len(ctx.db, key).await?;
+            match members::index_range(start, stop, len) {
+                None => 0,
+                Some((0, last)) if last == len - 1 => {
+                    ctx.txn
+                        .members_delete_range(ctx.db, key, &MemberRange::All)
+                        .await?
+                }
+                Some((start, stop)) => {
+                    let names: Vec<Bytes> = ctx
+                        .txn
+                        .members_range(
+                            ctx.db,
+                            key,
+                            &MemberRange::All,
+                            false,
+                            start as u64,
+                            Some((stop - start + 1) as u64),
+                        )
+                        .await?
+                        .into_iter()
+                        .map(|m| m.member)
+                        .collect();
+                    ctx.txn.members_delete(ctx.db, key, &names).await?
+                }
+            }
+        }
+        Span::Score(r) => match r.members() {
+            Some(range) => ctx.txn.members_delete_range(ctx.db, key, &range).await?,
+            None => 0,
+        },
+        Span::Lex(r) => match r.members() {
+            Some(range) => ctx.txn.members_delete_range(ctx.db, key, &range).await?,
+            None => 0,
+        },
+    };
+    if removed > 0 {
+        ctx.notify(b'z', event, key);
+        members::drop_if_empty(ctx, key).await?;
+    }
+    Ok(Reply::Int(removed))
+}
+
+/// Removes and returns up to `count` members of `key` with the lowest
+/// scores (the highest when `max`), in that order, with Redis's
+/// `zpopmin`/`zpopmax` event and the `del` when the key empties. Empty
+/// when the key does not exist (or `count` is 0); WRONGTYPE for another
+/// kind. ZPOPMIN, ZPOPMAX and ZMPOP use it, and so can their blocking
+/// forms once a key is ready.
+pub(crate) async fn pop(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    max: bool,
+    count: usize,
+) -> Result<Vec<Scored>, CmdError> {
+    if ctx.for_write_of(key, KeyKind::ZSet).await?.is_none() || count == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = ctx
+        .txn
+        .members_range(ctx.db, key, &MemberRange::All, max, 0, Some(count as u64))
+        .await?;
+    let names: Vec<Bytes> = rows.iter().map(|m| m.member.clone()).collect();
+    ctx.txn.members_delete(ctx.db, key, &names).await?;
+    ctx.notify(b'z', if max { "zpopmax" } else { "zpopmin" }, key);
+    members::drop_if_empty(ctx, key).await?;
+    Ok(rows.into_iter().map(scored).collect())
+}
+
+/// ZPOPMIN key [count] / ZPOPMAX key [count]
+async fn zpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return err(errors::SYNTAX);
+    }
+    let count = match args.get(2) {
+        Some(arg) => match crate::protocol::parse_i64(arg) {
+            Some(n) if n >= 0 => Some(n),
+            _ => return err(errors::NEGATIVE_COUNT),
+        },
+        None => None,
+    };
+    let max = spec.name == "zpopmax";
+    let n = count.map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let items = pop(ctx, &args[1], max, n).await?;
+    // One member (no count) is a flat pair in RESP3 too.
+    let nested = ctx.resp3 && count.is_some();
+    Ok(scored_reply(items, true, nested))
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+async fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let numkeys = match crate::protocol::parse_i64(&args[1]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return err(errors::NUMKEYS_POSITIVE),
+    };
+    let where_at = match usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(2))
+        .filter(|&at| at < args.len())
+    {
+        Some(at) => at,
+        None => return err(errors::SYNTAX),
+    };
+    let max = if is(&args[where_at], "max") {
+        true
+    } else if is(&args[where_at], "min") {
+        false
+    } else {
+        return err(errors::SYNTAX);
+    };
+    let mut count: Option<usize> = None;
+    let mut j = where_at + 1;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
+            j += 1;
+            count = match crate::protocol::parse_i64(&args[j]) {
+                Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                _ => return err(errors::COUNT_POSITIVE),
+            };
+        } else {
+            return err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let count = count.unwrap_or(1);
+    for key in &args[2..where_at] {
+        let items = pop(ctx, key, max, count).await?;
+        if !items.is_empty() {
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                scored_reply(items, true, true),
+            ]));
+        }
+    }
+    Ok(Reply::NilArray)
+}
+
+/// Largest reply ZRANDMEMBER with a negative count builds (as HRANDFIELD).
+const MAX_RANDOM_REPEATS: u64 = 1 << 22;
+
+/// Below this size (or when most members are picked) ZRANDMEMBER reads
+/// the whole set once instead of one member per pick.
+const READ_WHOLE: i64 = 512;
+
+/// ZRANDMEMBER key [count [WITHSCORES]]: members at uniformly random
+/// ranks (distinct ones for a positive count).
+async fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let Some(count_arg) = args.get(2) else {
+        if !read(ctx, key).await? {
+            return Ok(Reply::Nil);
+        }
+        let len = ctx.txn.members_len(ctx.db, key).await?;
+        let pick = rand::thread_rng().gen_range(0..len.max(1));
+        let mut rows = ctx
+            .txn
+            .members_range(ctx.db, key, &MemberRange::All, false, pick as u64, Some(1))
+            .await?;
+        return Ok(Reply::opt_bulk(rows.pop().map(|m| m.member)));
+    };
+    let n = int_arg(count_arg)?;
+    if n == i64::MIN {
+        return err(errors::RANDFIELD_COUNT_RANGE);
+    }
+    let with_scores = match &args[3..] {
+        [] => false,
+        [opt] if is(opt, "withscores") => true,
+        _ => return err(errors::SYNTAX),
+    };
+    if with_scores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&n) {
+        return err(errors::OUT_OF_RANGE);
+    }
+    if !read(ctx, key).await? || n == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let len = ctx.txn.members_len(ctx.db, key).await?;
+    let count = n.unsigned_abs();
+    let ranks: Vec<usize> = if n < 0 {
+        if count > MAX_RANDOM_REPEATS {
+            return err(errors::OUT_OF_RANGE);
+        }
+        let mut rng = rand::thread_rng();
+        (0..count).map(|_| rng.gen_range(0..len as usize)).collect()
+    } else if count >= len as u64 {
+        (0..len as usize).collect()
+    } else {
+        rand::seq::index::sample(&mut rand::thread_rng(), len as usize, count as usize).into_vec()
+    };
+    let items: Vec<Scored> = if len <= READ_WHOLE || ranks.len() as i64 * 4 >= len {
+        let all: Vec<Scored> = ctx
+            .txn
+            .members_range(ctx.db, key, &MemberRange::All, false, 0, None)
+            .await?
+            .into_iter()
+            .map(scored)
+            .collect();
+        ranks
+            .into_iter()
+            .filter_map(|r| all.get(r).cloned())
+            .collect()
+    } else {
+        let mut items = Vec::with_capacity(ranks.len());
+        for r in ranks {
+            let rows = ctx
+                .txn
+                .members_range(ctx.db, key, &MemberRange::All, false, r as u64, Some(1))
+                .await?;
+            items.extend(rows.into_iter().map(scored));
+        }
+        items
+    };
+    Ok(scored_reply(items, with_scores, ctx.resp3))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    /// Redis's zunionInterAggregate: a sum of opposite infinities is 0.
+    fn apply(self, target: &mut f64, value: f64) {
+        match self {
+            Aggregate::Sum => {
+                *target += value;
+                if target.is_nan() {
+                    *target = 0.0;
+                }
+            }
+            Aggregate::Min => {
+                if value < *target {
+                    *target = value;
+                }
+            }
+            Aggregate::Max => {
+                if value > *target {
+                    *target = value;
+                }
+            }
+        }
+    }
+}
+
+/// One input of ZUNION and friends: its members (a set's score 1) and
+/// weight.
+struct Source {
+    key: Bytes,
+    kind: Option<KeyKind>,
+    weight: f64,
+    items: Vec<Scored>,
+}
+
+/// ZUNION, ZINTER, ZDIFF, ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
+/// ZINTERCARD (Redis's zunionInterDiffGenericCommand): sets count as
+/// members of score 1. The inputs are read whole.
+async fn zsetop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    let name = spec.name;
+    let op = match name {
+        "zunion" | "zunionstore" => SetOp::Union,
+        "zdiff" | "zdiffstore" => SetOp::Diff,
+        _ => SetOp::Inter,
+    };
+    let store = name.ends_with("store");
+    let card = name == "zintercard";
+    let at = if store { 2 } else { 1 };
+    let setnum = int_arg(&args[at])?;
+    if setnum < 1 {
+        return err(errors::no_input_keys(name));
+    }
+    if setnum as u64 > (args.len() - at - 1) as u64 {
+        return err(errors::SYNTAX);
+    }
+    let setnum = setnum as usize;
+    let keys = &args[at + 1..at + 1 + setnum];
+    // The inputs' kinds are checked before the options, as in Redis.
+    let mut sources = Vec::with_capacity(setnum);
+    for key in keys {
+        let meta = ctx.live(key).await?;
+        ctx.count_lookup(meta.is_some());
+        let kind = meta.map(|m| m.kind);
+        if kind.is_some_and(|k| k != KeyKind::ZSet && k != KeyKind::Set) {
+            return err(errors::WRONGTYPE);
+        }
+        sources.push(Source {
+            key: key.clone(),
+            kind,
+            weight: 1.0,
+            items: Vec::new(),
+        });
+    }
+    let mut aggregate = Aggregate::Sum;
+    let (mut with_scores, mut limit) = (false, 0i64);
+    let mut j = at + 1 + setnum;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        let opt = &args[j];
+        if op != SetOp::Diff && !card && remaining > setnum && is(opt, "weights") {
+            j += 1;
+            for s in sources.iter_mut() {
+                s.weight = score::parse(&args[j])
+                    .ok_or_else(|| CmdError::Reply(errors::WEIGHT_NOT_FLOAT.into()))?;
+                j += 1;
+            }
+        } else if op != SetOp::Diff && !card && remaining >= 2 && is(opt, "aggregate") {
+            let how = &args[j + 1];
+            aggregate = if is(how, "sum") {
+                Aggregate::Sum
+            } else if is(how, "min") {
+                Aggregate::Min
+            } else if is(how, "max") {
+                Aggregate::Max
+            } else {
+                return err(errors::SYNTAX);
+            };
+            j += 2;
+        } else if !store && !card && is(opt, "withscores") {
+            with_scores = true;
+            j += 1;
+        } else if card && remaining >= 2 && is(opt, "limit") {
+            limit = match crate::protocol::parse_i64(&args[j + 1]) {
+                Some(n) if n >= 0 => n,
+                _ => return err(errors::LIMIT_NEGATIVE),
+            };
+            j += 2;
+        } else {
+            return err(errors::SYNTAX);
+        }
+    }
+    for s in sources.iter_mut() {
+        if s.kind.is_none() {
+            continue;
+        }
+        let rows = ctx
+            .txn
+            .members_range(ctx.db, &s.key, &MemberRange::All, false, 0, None)
+            .await?;
+        let zset = s.kind == Some(KeyKind::ZSet);
+        s.items = rows
+            .into_iter()
+            .map(|m| if zset { scored(m) } else { (m.member, 1.0) })
+            .collect();
+    }
+    if card {
+        let found = intersect(sources, aggregate, limit as usize);
+        return Ok(Reply::Int(found.len() as i64));
+    }
+    let mut result = match op {
+        SetOp::Union => union(sources, aggregate),
+        SetOp::Inter => intersect(sources, aggregate, 0),
+        SetOp::Diff => diff(sources),
+    };
+    // By score, then member; -0 and 0 are one score (scores are never NaN).
+    result.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    if store {
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        return store_result(ctx, &args[1], result, event).await;
+    }
+    Ok(scored_reply(result, with_scores, ctx.resp3))
+}
+
+/// Redis orders the inputs of a union or intersection by size (a stable
+/// sort), which decides the order scores are added in.
+fn by_size(mut sources: Vec<Source>) -> Vec<Source> {
+    sources.sort_by_key(|s| s.items.len());
+    sources
+}
+
+fn weighted(weight: f64, score: f64) -> f64 {
+    let v = weight * score;
+    if v.is_nan() { 0.0 } else { v }
+}
+
+fn union(sources: Vec<Source>, aggregate: Aggregate) -> Vec<Scored> {
+    let mut acc: HashMap<Bytes, f64> = HashMap::new();
+    for s in by_size(sources) {
+        for (member, score) in s.items {
+            let value = weighted(s.weight, score);
+            match acc.entry(member) {
+                Entry::Vacant(e) => {
+                    e.insert(value);
+                }
+                Entry::Occupied(mut e) => aggregate.apply(e.get_mut(), value),
+            }
+        }
+    }
+    acc.into_iter().collect()
+}
+
+/// The members in every input; at most `limit` of them when it is not 0.
+fn intersect(sources: Vec<Source>, aggregate: Aggregate, limit: usize) -> Vec<Scored> {
+    let mut sources = by_size(sources).into_iter();
+    let Some(first) = sources.next() else {
+        return Vec::new();
+    };
+    let others: Vec<(f64, HashMap<Bytes, f64>)> = sources
+        .map(|s| (s.weight, s.items.into_iter().collect()))
+        .collect();
+    let mut out = Vec::new();
+    'members: for (member, score) in first.items {
+        let mut total = weighted(first.weight, score);
+        for (weight, items) in &others {
+            match items.get(&member) {
+                Some(v) => aggregate.apply(&mut total, v * weight),
+                None => continue 'members,
+            }
+        }
+        out.push((member, total));
+        if limit > 0 && out.len() >= limit {
+            break;
+        }
+    }
+    out
+}
+
+/// The first input's members that no other input has, with their scores.
+fn diff(sources: Vec<Source>) -> Vec<Scored> {
+    let mut sources = sources.into_iter();
+    let Some(first) = sources.next() else {
+        return Vec::new();
+    };
+    let others: Vec<std::collections::HashSet<Bytes>> = sources
+        .map(|s| s.items.into_iter().map(|(m, _)| m).collect())
+        .collect();
+    first
+        .items
+        .into_iter()
+        .filter(|(m, _)| !others.iter().any(|o| o.contains(m)))
+        .collect()
+}
+
+/// Redis keeps sorted sets of up to this many members as one listpack,
+/// which ZSCAN returns whole whatever the cursor; we do the same.
+const SMALL_ZSET: i64 = 128;
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]: a sorted set of up to
+/// 128 members comes back whole with cursor 0 (as Redis's listpack);
+/// larger ones page in member order, the cursor naming where the next
+/// page starts (see [`scan_cursor`]).
+async fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let cursor = parse_cursor(&args[2])?;
+    if !read(ctx, key).await? {
+        return Ok(scan_reply(0, Vec::new()));
+    }
+    let opts = scan_options(&args[3..], false)?;
+    let (page, next) = if ctx.txn.members_len(ctx.db, key).await? <= SMALL_ZSET {
+        let all = ctx
+            .txn
+            .members_range(ctx.db, key, &MemberRange::All, false, 0, None)
+            .await?;
+        (all, 0)
+    } else {
+        scan_page(ctx, key, cursor, opts.count).await?
+    };
+    let mut items = Vec::with_capacity(page.len() * 2);
+    for m in page {
+        if opts.matches(&m.member) {
+            let (member, score) = scored(m);
+            items.push(Reply::Bulk(member));
+            items.push(Reply::Bulk(Bytes::from(crate::reply::format_double(score))));
+        }
+    }
+    Ok(scan_reply(next, items))
+}
+
+/// One page of a large sorted set in member order, and the cursor after
+/// it: the page holds the members from the cursor's boundary on.
+async fn scan_page(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    cursor: u64,
+    count: u64,
+) -> Result<(Vec<Member>, u64), CmdError> {
+    let count = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(u32::MAX as usize - 1);
+    let start = match scan_cursor::decode(cursor) {
+        Some(b) => Bound::Included(Bytes::from(b)),
+        None => Bound::Unbounded,
+    };
+    let range = MemberRange::Member(start, Bound::Unbounded);
+    // COUNT members and the first one left over, which places the boundary.
+    let mut page = ctx
+        .txn
+        .members_range(ctx.db, key, &range, false, 0, Some(count as u64 + 1))
+        .await?;
+    loop {
+        if page.len() <= count {
+            return Ok((page, 0));
+        }
+        let names: Vec<&[u8]> = page.iter().map(|m| &m.member[..]).collect();
+        if let Some((keep, next)) = scan_cursor::split(&names, count) {
+            page.truncate(keep);
+            return Ok((page, next));
+        }
+        // Neighbours too alike for a boundary: read on.
+        let after = page[page.len() - 1].member.clone();
+        let more = ctx
+            .txn
+            .members_range(
+                ctx.db,
+                key,
+                &MemberRange::Member(Bound::Excluded(after), Bound::Unbounded),
+                false,
+                0,
+                Some(count.clamp(16, 1024) as u64),
+            )
+            .await?;
+        if more.is_empty() {
+            return Ok((page, 0));
+        }
+        page.extend(more);
+    }
+}
