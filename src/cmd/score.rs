@@ -170,6 +170,26 @@ impl LexRange {
         })
     }
 
+    /// Whether `member` is at or above the range's start.
+    pub fn above_min(&self, member: &[u8]) -> bool {
+        match &self.min {
+            LexEnd::Min => true,
+            LexEnd::Max => false,
+            LexEnd::Inclusive(b) => member >= &b[..],
+            LexEnd::Exclusive(b) => member > &b[..],
+        }
+    }
+
+    /// Whether `member` is at or below the range's end.
+    pub fn below_max(&self, member: &[u8]) -> bool {
+        match &self.max {
+            LexEnd::Max => true,
+            LexEnd::Min => false,
+            LexEnd::Inclusive(b) => member <= &b[..],
+            LexEnd::Exclusive(b) => member < &b[..],
+        }
+    }
+
     /// The store's range, or `None` when nothing can lie in it.
     pub fn members(&self) -> Option<MemberRange> {
         let low = match &self.min {

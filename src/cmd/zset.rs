@@ -722,23 +722,31 @@ async fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZCOUNT key min max / ZLEXCOUNT key min max
 async fn zcount(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    let range = if spec.name == "zcount" {
-        ScoreRange::parse(&args[2], &args[3])
+    if spec.name == "zcount" {
+        let range = ScoreRange::parse(&args[2], &args[3])
             .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?
-            .members()
-    } else {
-        LexRange::parse(&args[2], &args[3])
-            .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?
-            .members()
-    };
+            .members();
+        if !read(ctx, key).await? {
+            return Ok(Reply::Int(0));
+        }
+        return Ok(Reply::Int(match range {
+            Some(range) => ctx.txn.members_count(ctx.db, key, &range).await?,
+            None => 0,
+        }));
+    }
+    let lex = LexRange::parse(&args[2], &args[3])
+        .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?;
     if !read(ctx, key).await? {
         return Ok(Reply::Int(0));
     }
-    let count = match range {
+    if mixed_scores(ctx, key).await? {
+        let found = lex_members(ctx, key, &lex, false, 0, None).await?;
+        return Ok(Reply::Int(found.len() as i64));
+    }
+    Ok(Reply::Int(match lex.members() {
         Some(range) => ctx.txn.members_count(ctx.db, key, &range).await?,
         None => 0,
-    };
-    Ok(Reply::Int(count))
+    }))
 }
 
 /// ZSCORE key member / ZMSCORE key member [member ...]
@@ -892,16 +900,14 @@ async fn fetch_range(
             };
             (MemberRange::All, start, Some((stop - start + 1) as u64))
         }
-        Span::Score(_) | Span::Lex(_) => {
-            let range = match &q.span {
-                Span::Score(r) => r.members(),
-                Span::Lex(r) => r.members(),
-                Span::Rank(..) => None,
-            };
-            match range {
-                Some(range) if q.offset >= 0 => (range, q.offset, u64::try_from(q.limit).ok()),
-                _ => return Ok(Vec::new()),
-            }
+        Span::Score(r) => match r.members() {
+            Some(range) if q.offset >= 0 => (range, q.offset, u64::try_from(q.limit).ok()),
+            _ => return Ok(Vec::new()),
+        },
+        Span::Lex(r) => {
+            let limit = u64::try_from(q.limit).ok();
+            let rows = lex_members(ctx, key, r, q.rev, q.offset, limit).await?;
+            return Ok(rows.into_iter().map(scored).collect());
         }
     };
     let rows = ctx
@@ -909,6 +915,87 @@ async fn fetch_range(
         .members_range(ctx.db, key, &range, q.rev, offset as u64, limit)
         .await?;
     Ok(rows.into_iter().map(scored).collect())
+}
+
+/// True when the sorted set's members do not all have one score: its lex
+/// ranges then follow Redis's walk ([`lex_walk`]), not member order.
+async fn mixed_scores(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
+    let mut ends = Vec::with_capacity(2);
+    for rev in [false, true] {
+        let first = ctx
+            .txn
+            .members_range(ctx.db, key, &MemberRange::All, rev, 0, Some(1))
+            .await?;
+        ends.extend(first.into_iter().map(|m| m.score));
+    }
+    Ok(ends.first() != ends.last())
+}
+
+/// A lex range over members of different scores, as Redis 7.0 walks its
+/// listpack (`all` in score order), assuming member order: nothing when
+/// the last member is below the start or the first above the end; else
+/// from the first member at or above the start (backwards: the last at
+/// or below the end), skipping `offset`, while members stay on the range's
+/// other side. (Only deterministic in Redis for small sets, where this is
+/// what it does.)
+fn lex_walk(
+    all: Vec<Member>,
+    r: &LexRange,
+    rev: bool,
+    offset: i64,
+    limit: Option<u64>,
+) -> Vec<Member> {
+    let (Some(first), Some(last)) = (all.first(), all.last()) else {
+        return Vec::new();
+    };
+    if r.members().is_none() || !r.above_min(&last.member) || !r.below_max(&first.member) {
+        return Vec::new();
+    }
+    let order: Box<dyn Iterator<Item = Member>> = if rev {
+        Box::new(all.into_iter().rev())
+    } else {
+        Box::new(all.into_iter())
+    };
+    type Side = fn(&LexRange, &[u8]) -> bool;
+    let (enters, stays): (Side, Side) = if rev {
+        (LexRange::below_max, LexRange::above_min)
+    } else {
+        (LexRange::above_min, LexRange::below_max)
+    };
+    let mut walk = order.skip_while(|m| !enters(r, &m.member)).peekable();
+    if walk.peek().is_none_or(|m| !stays(r, &m.member)) || offset < 0 {
+        return Vec::new();
+    }
+    walk.skip(offset as usize)
+        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+        .take_while(|m| stays(r, &m.member))
+        .collect()
+}
+
+/// The members of an existing sorted set in a lex range (see
+/// [`lex_walk`] for sets of mixed scores).
+async fn lex_members(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    r: &LexRange,
+    rev: bool,
+    offset: i64,
+    limit: Option<u64>,
+) -> Result<Vec<Member>, CmdError> {
+    if mixed_scores(ctx, key).await? {
+        let all = ctx
+            .txn
+            .members_range(ctx.db, key, &MemberRange::All, false, 0, None)
+            .await?;
+        return Ok(lex_walk(all, r, rev, offset, limit));
+    }
+    match r.members() {
+        Some(range) if offset >= 0 => Ok(ctx
+            .txn
+            .members_range(ctx.db, key, &range, rev, offset as u64, limit)
+            .await?),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
@@ -1027,6 +1114,14 @@ async fn zremrange(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]
             Some(range) => ctx.txn.members_delete_range(ctx.db, key, &range).await?,
             None => 0,
         },
+        Span::Lex(r) if mixed_scores(ctx, key).await? => {
+            let names: Vec<Bytes> = lex_members(ctx, key, &r, false, 0, None)
+                .await?
+                .into_iter()
+                .map(|m| m.member)
+                .collect();
+            ctx.txn.members_delete(ctx.db, key, &names).await?
+        }
         Span::Lex(r) => match r.members() {
             Some(range) => ctx.txn.members_delete_range(ctx.db, key, &range).await?,
             None => 0,
