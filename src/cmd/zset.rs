@@ -539,7 +539,7 @@ fn score_arg(arg: &[u8]) -> Result<f64, CmdError> {
 
 /// Members, with their scores when asked: as flat pairs in RESP2, as
 /// `[member, score]` arrays in RESP3 (scores are doubles there).
-fn scored_reply(items: Vec<Scored>, with_scores: bool, resp3: bool) -> Reply {
+pub(crate) fn scored_reply(items: Vec<Scored>, with_scores: bool, resp3: bool) -> Reply {
     if !with_scores {
         return Reply::bulks(items.into_iter().map(|(m, _)| m));
     }
