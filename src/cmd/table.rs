@@ -11,14 +11,16 @@ use super::Session;
 use super::errors::{self, CmdResult, err};
 use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
-use super::{connection, event_view, hash, keys, pubsub, stream, string, transaction};
+use super::{
+    bits, connection, event_view, hash, keys, object, pubsub, stream, string, transaction,
+};
 use crate::reply::Reply;
 
 /// Every command, collected from the family tables.
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 10] = [
+        let families: [&'static [CommandSpec]; 12] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -29,6 +31,8 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             transaction::COMMANDS,
             string::EXTRA,
             stream::COMMANDS,
+            bits::COMMANDS,
+            object::COMMANDS,
         ];
         families
             .iter()
@@ -87,10 +91,30 @@ pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byte
     {
         return err(errors::read_only_stream(key));
     }
+    if touches_keys(spec, ctx.touches) {
+        ctx.shared.access.touch(ctx.db, key_args(spec, args));
+    }
     match spec.handler {
         Handler::Data(run) => run(ctx, spec, args).await,
         _ => err(errors::unhandled(spec.name)),
     }
+}
+
+/// Whether a command counts as an access to the keys it names (resets
+/// OBJECT IDLETIME): not the commands Redis looks keys up for with
+/// LOOKUP_NOTOUCH (OBJECT, TYPE, EXISTS, the TTL family), nor any of a
+/// CLIENT NO-TOUCH client's but TOUCH.
+fn touches_keys(spec: &CommandSpec, client_touches: bool) -> bool {
+    const NO_TOUCH: [&str; 7] = [
+        "object",
+        "type",
+        "exists",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+    ];
+    spec.name == "touch" || (client_touches && !NO_TOUCH.contains(&spec.name))
 }
 
 /// COMMAND, answered from this table itself (see `introspection`).
