@@ -306,17 +306,30 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ),
         ]),
     };
-    let find = map(vec![
-        ("type", Reply::bulk_str("range")),
-        (
-            "spec",
-            map(vec![
-                ("lastkey", Reply::Int(ks.last as i64)),
-                ("keystep", Reply::Int(ks.step as i64)),
-                ("limit", Reply::Int(ks.limit as i64)),
-            ]),
-        ),
-    ]);
+    let find = match &ks.keynum {
+        Some(k) => map(vec![
+            ("type", Reply::bulk_str("keynum")),
+            (
+                "spec",
+                map(vec![
+                    ("keynumidx", Reply::Int(k.keynumidx as i64)),
+                    ("firstkey", Reply::Int(k.firstkey as i64)),
+                    ("keystep", Reply::Int(k.keystep as i64)),
+                ]),
+            ),
+        ]),
+        None => map(vec![
+            ("type", Reply::bulk_str("range")),
+            (
+                "spec",
+                map(vec![
+                    ("lastkey", Reply::Int(ks.last as i64)),
+                    ("keystep", Reply::Int(ks.step as i64)),
+                    ("limit", Reply::Int(ks.limit as i64)),
+                ]),
+            ),
+        ]),
+    };
     let mut pairs = Vec::new();
     if let Some(notes) = ks.notes {
         pairs.push(("notes", Reply::bulk_str(notes)));
@@ -463,6 +476,21 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
             }
         };
         if first >= args.len() {
+            continue;
+        }
+        if let Some(k) = &ks.keynum {
+            let count = args
+                .get(first + k.keynumidx as usize)
+                .and_then(|a| crate::protocol::parse_i64(a))
+                .unwrap_or(0)
+                .max(0) as usize;
+            let start = first + k.firstkey as usize;
+            keys.extend(
+                args.iter()
+                    .skip(start)
+                    .step_by(k.keystep.max(1) as usize)
+                    .take(count),
+            );
             continue;
         }
         let last = if ks.last >= 0 {
