@@ -46,6 +46,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod shared;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod table;
@@ -220,6 +221,8 @@ pub enum BeginSearch {
     Index(i32),
     /// After this keyword, looked for from argument `from` on.
     Keyword { keyword: &'static str, from: i32 },
+    /// Nowhere the arguments tell (SORT's BY, GET and STORE keys).
+    Unknown,
 }
 
 /// What COMMAND INFO says of a subcommand beyond its [`SubSpec`] (rows

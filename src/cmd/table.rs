@@ -12,7 +12,7 @@ use super::errors::{self, CmdResult, err};
 use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use super::{
-    connection, event_view, hash, keys, list, pubsub, set, stream, string, transaction, zset,
+    connection, event_view, hash, keys, list, pubsub, set, sort, stream, string, transaction, zset,
 };
 use crate::reply::Reply;
 
@@ -20,7 +20,7 @@ use crate::reply::Reply;
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 13] = [
+        let families: [&'static [CommandSpec]; 14] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -34,6 +34,7 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             list::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
+            sort::COMMANDS,
         ];
         families
             .iter()
@@ -295,6 +296,10 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ("type", Reply::bulk_str("index")),
             ("spec", map(vec![("index", Reply::Int(i as i64))])),
         ]),
+        BeginSearch::Unknown => map(vec![
+            ("type", Reply::bulk_str("unknown")),
+            ("spec", map(vec![])),
+        ]),
         BeginSearch::Keyword { keyword, from } => map(vec![
             ("type", Reply::bulk_str("keyword")),
             (
@@ -307,6 +312,10 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
         ]),
     };
     let find = match &ks.keynum {
+        _ if matches!(ks.begin, BeginSearch::Unknown) => map(vec![
+            ("type", Reply::bulk_str("unknown")),
+            ("spec", map(vec![])),
+        ]),
         Some(k) => map(vec![
             ("type", Reply::bulk_str("keynum")),
             (
@@ -467,6 +476,7 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
     let mut keys = Vec::new();
     for ks in key_specs {
         let first = match ks.begin {
+            BeginSearch::Unknown => continue,
             BeginSearch::Index(i) => i as usize,
             BeginSearch::Keyword { keyword, from } => {
                 match (from.max(1) as usize..args.len()).find(|&i| super::is(&args[i], keyword)) {
