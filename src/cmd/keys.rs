@@ -7,7 +7,7 @@ use super::errors::{self, CmdError, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, NO_KEYS, ONE_KEY, int_arg, is, spec};
 use crate::glob;
 use crate::reply::{OK, Reply};
-use crate::store::{Db, KeyKind};
+use crate::store::{Db, KeyKind, Member, MemberRange};
 
 const G: &str = "generic";
 const S: &str = "server";
@@ -690,12 +690,14 @@ async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
 }
 
 /// A key's whole value, read to be written elsewhere (RENAME, MOVE,
-/// COPY). Lists, sets and sorted sets add their variants here, with their
-/// arms in [`read_value`] and [`write_value`].
+/// COPY). A new kind adds its variant here, with its arms in
+/// [`read_value`] and [`write_value`].
 pub enum Value {
     String(Bytes),
     /// Field/value pairs.
     Hash(Vec<(Bytes, Bytes)>),
+    /// A list's, set's or sorted set's member rows.
+    Members(KeyKind, Vec<Member>),
 }
 
 /// Reads the whole value of a live key of `kind` in database `db`.
@@ -714,6 +716,12 @@ pub async fn read_value(
                 .unwrap_or_default(),
         ),
         KeyKind::Hash => Value::Hash(ctx.txn.hash_all(db, key).await?),
+        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet) => Value::Members(
+            kind,
+            ctx.txn
+                .members_range(db, key, &MemberRange::All, false, 0, None)
+                .await?,
+        ),
         // No row holds a stream (the event streams refuse writes first).
         KeyKind::Stream => return err(errors::read_only_stream(key)),
     })
@@ -732,6 +740,12 @@ pub async fn write_value(
         Value::String(v) => ctx.txn.string_put(db, key, v, expire_at).await?,
         Value::Hash(pairs) => {
             ctx.txn.hash_put(db, key, pairs).await?;
+            if expire_at.is_some() {
+                ctx.txn.set_expire(db, key, expire_at).await?;
+            }
+        }
+        Value::Members(kind, rows) => {
+            ctx.txn.members_put(db, key, *kind, rows).await?;
             if expire_at.is_some() {
                 ctx.txn.set_expire(db, key, expire_at).await?;
             }

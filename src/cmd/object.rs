@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::errors::{self, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, HELP_SUBCOMMAND, NO_KEYS, SubInfo, SubSpec, spec};
 use crate::reply::Reply;
-use crate::store::KeyKind;
+use crate::store::{KeyKind, MemberRange};
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     subcommands: OBJECT_SUBCOMMANDS,
@@ -97,8 +97,18 @@ pub enum Shape {
         longest: usize,
     },
     Stream,
-    // Lists, sets and sorted sets add their shapes here, e.g.
-    // `List`, `Set { len, all_integers, longest }`, `ZSet { len, longest }`.
+    List,
+    /// A set: its number of members, and whether every member is an
+    /// integer.
+    Set {
+        len: usize,
+        integers: bool,
+    },
+    /// A sorted set: its number of members and its longest member.
+    ZSet {
+        len: usize,
+        longest: usize,
+    },
 }
 
 /// A limit parameter's value (they are read-only: Redis's defaults).
@@ -112,8 +122,9 @@ fn limit(name: &str) -> usize {
 
 /// The encoding Redis 7.0 reports for a value of this shape. Where Redis's
 /// answer depends on the value's history (a string changed in place by
-/// APPEND, SETRANGE, SETBIT or BITFIELD is `raw`; a hash once converted
-/// stays a `hashtable`), this answers as for a value freshly written.
+/// APPEND, SETRANGE, SETBIT or BITFIELD is `raw`; a hash, set or sorted
+/// set once converted stays a `hashtable` or `skiplist`), this answers as
+/// for a value freshly written.
 pub fn encoding(shape: &Shape) -> &'static str {
     match shape {
         Shape::String(v) if v.len() <= 20 && crate::protocol::parse_i64(v).is_some() => "int",
@@ -127,11 +138,19 @@ pub fn encoding(shape: &Shape) -> &'static str {
         }
         Shape::Hash { .. } => "hashtable",
         Shape::Stream => "stream",
-        // Redis 7.0: lists are always "quicklist"; sets are "intset" (every
-        // member an integer, at most set-max-intset-entries) or
-        // "hashtable"; sorted sets "listpack" (at most
-        // zset-max-listpack-entries members of at most
-        // zset-max-listpack-value bytes) or "skiplist".
+        // Redis 7.0 reports every list as a quicklist (of listpacks).
+        Shape::List => "quicklist",
+        Shape::Set { len, integers } if *integers && *len <= limit("set-max-intset-entries") => {
+            "intset"
+        }
+        Shape::Set { .. } => "hashtable",
+        Shape::ZSet { len, longest }
+            if *len <= limit("zset-max-listpack-entries")
+                && *longest <= limit("zset-max-listpack-value") =>
+        {
+            "listpack"
+        }
+        Shape::ZSet { .. } => "skiplist",
     }
 }
 
@@ -162,6 +181,36 @@ async fn shape(ctx: &mut Ctx<'_>, key: &[u8], kind: KeyKind) -> Result<Shape, er
             Shape::Hash { len, longest }
         }
         KeyKind::Stream => Shape::Stream,
+        KeyKind::List => Shape::List,
+        KeyKind::Set | KeyKind::ZSet => {
+            let len = ctx.txn.members_len(ctx.db, key).await? as usize;
+            let cap = limit(if kind == KeyKind::Set {
+                "set-max-intset-entries"
+            } else {
+                "zset-max-listpack-entries"
+            });
+            // Past the entry limit the members no longer matter.
+            let members = if len <= cap {
+                ctx.txn
+                    .members_range(ctx.db, key, &MemberRange::All, false, 0, None)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            if kind == KeyKind::Set {
+                Shape::Set {
+                    len,
+                    integers: members
+                        .iter()
+                        .all(|m| crate::protocol::parse_i64(&m.member).is_some()),
+                }
+            } else {
+                Shape::ZSet {
+                    len,
+                    longest: members.iter().map(|m| m.member.len()).max().unwrap_or(0),
+                }
+            }
+        }
     })
 }
 
@@ -210,5 +259,33 @@ async fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Ok(Reply::Int(if shared_int { SHARED_REFCOUNT } else { 1 }))
         }
         _ => err(errors::unknown_subcommand(&args[1], "object")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis_7_0() {
+        let s = |v: &str| encoding(&Shape::String(Bytes::copy_from_slice(v.as_bytes())));
+        assert_eq!(s("123"), "int");
+        assert_eq!(s("-9223372036854775808"), "int");
+        assert_eq!(s("007"), "embstr");
+        assert_eq!(s(&"x".repeat(44)), "embstr");
+        assert_eq!(s(&"x".repeat(45)), "raw");
+        let hash = |len, longest| encoding(&Shape::Hash { len, longest });
+        assert_eq!(hash(512, 64), "listpack");
+        assert_eq!(hash(513, 1), "hashtable");
+        assert_eq!(hash(1, 65), "hashtable");
+        assert_eq!(encoding(&Shape::List), "quicklist");
+        let set = |len, integers| encoding(&Shape::Set { len, integers });
+        assert_eq!(set(512, true), "intset");
+        assert_eq!(set(513, true), "hashtable");
+        assert_eq!(set(1, false), "hashtable");
+        let zset = |len, longest| encoding(&Shape::ZSet { len, longest });
+        assert_eq!(zset(128, 64), "listpack");
+        assert_eq!(zset(129, 1), "skiplist");
+        assert_eq!(zset(1, 65), "skiplist");
     }
 }

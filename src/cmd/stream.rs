@@ -32,14 +32,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
 /// A key spec with one key at `index`.
 const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec {
-        notes: None,
-        flags,
-        begin: BeginSearch::Index(index),
-        last: 0,
-        step: 1,
-        limit: 0,
-    }
+    super::key_at(index, flags)
 }
 
 const RO: &[&str] = &["RO", "access"];
@@ -85,6 +78,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             last: -1,
             step: 1,
             limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xread",
@@ -259,6 +253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             last: -1,
             step: 1,
             limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xreadgroup",

@@ -69,6 +69,10 @@ pub enum KeyKind {
     /// A stream: today only the read-only event streams, which the command
     /// layer answers from the event log; no row holds this kind.
     Stream,
+    /// Lists, sets and sorted sets keep their elements as [`Member`] rows.
+    List,
+    Set,
+    ZSet,
 }
 
 impl KeyKind {
@@ -77,6 +81,9 @@ impl KeyKind {
             KeyKind::String => 0,
             KeyKind::Hash => 1,
             KeyKind::Stream => 2,
+            KeyKind::List => 3,
+            KeyKind::Set => 4,
+            KeyKind::ZSet => 5,
         }
     }
 
@@ -84,6 +91,9 @@ impl KeyKind {
         match code {
             0 => Ok(KeyKind::String),
             1 => Ok(KeyKind::Hash),
+            3 => Ok(KeyKind::List),
+            4 => Ok(KeyKind::Set),
+            5 => Ok(KeyKind::ZSet),
             other => Err(StoreError::Other(format!(
                 "unknown key kind {other} in store"
             ))),
@@ -96,8 +106,76 @@ impl KeyKind {
             KeyKind::String => "string",
             KeyKind::Hash => "hash",
             KeyKind::Stream => "stream",
+            KeyKind::List => "list",
+            KeyKind::Set => "set",
+            KeyKind::ZSet => "zset",
         }
     }
+
+    /// True for the kinds whose elements are [`Member`] rows.
+    pub fn has_members(self) -> bool {
+        matches!(self, KeyKind::List | KeyKind::Set | KeyKind::ZSet)
+    }
+}
+
+/// One element of a list, set or sorted set: one row of the members
+/// table, found by its key and `member`, ordered within its key by
+/// (`score`, `member`) through an index.
+///
+/// - a set member: `member` is the member, `score` 0, `value` empty;
+/// - a sorted-set member: `score` is [`score_order`] of its score;
+/// - a list element: `score` is its position, `member` the position as
+///   [`position_member`] (so the primary key stays unique), `value` the
+///   element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub member: Bytes,
+    pub score: i64,
+    pub value: Bytes,
+}
+
+/// Which members a range holds: by score (then member), by member, or all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberRange {
+    All,
+    /// Ordered by (score, member).
+    Score(Bound<i64>, Bound<i64>),
+    /// Ordered by member bytes.
+    Member(Bound<Bytes>, Bound<Bytes>),
+}
+
+pub use std::ops::Bound;
+
+/// A sorted set's score as an integer of the same order: the IEEE bits,
+/// flipped so that integer order is float order (-0 is stored as 0; NaN
+/// never reaches the store). Exact both ways, and MySQL's DOUBLE cannot
+/// hold infinities, so both backends store this.
+pub fn score_order(score: f64) -> i64 {
+    let score = if score == 0.0 { 0.0 } else { score };
+    let bits = score.to_bits();
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    (ordered ^ (1 << 63)) as i64
+}
+
+/// The score [`score_order`] stored.
+pub fn score_of(order: i64) -> f64 {
+    let ordered = (order as u64) ^ (1 << 63);
+    let bits = if ordered >> 63 == 1 {
+        ordered & !(1 << 63)
+    } else {
+        !ordered
+    };
+    f64::from_bits(bits)
+}
+
+/// A list position as the member bytes of its row: big-endian with the
+/// sign bit flipped, so byte order is position order.
+pub fn position_member(position: i64) -> Bytes {
+    Bytes::copy_from_slice(&((position as u64) ^ (1 << 63)).to_be_bytes())
 }
 
 /// Per-key metadata, one row per key.
@@ -428,6 +506,50 @@ pub trait Txn: Send {
         after: Option<&[u8]>,
         limit: u32,
     ) -> StoreResult<Vec<(Bytes, Bytes)>>;
+    /// The members with these `member` values, in order (each with its
+    /// score and value), `None` where absent.
+    async fn members_get(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        members: &[Bytes],
+    ) -> StoreResult<Vec<Option<Member>>>;
+    /// Writes members (inserted or replaced by `member`), creating the key
+    /// as `kind` if it does not exist; gives the key a new WATCH version.
+    /// The caller checked the key's kind.
+    async fn members_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+    ) -> StoreResult<()>;
+    /// Removes members; returns how many existed. The key stays (with a
+    /// new version when any went), even when empty: the caller deletes it.
+    async fn members_delete(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64>;
+    /// Removes the members in `range`; returns how many went (the key
+    /// stays, as for [`Txn::members_delete`]).
+    async fn members_delete_range(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        range: &MemberRange,
+    ) -> StoreResult<i64>;
+    /// How many members the key has.
+    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64>;
+    /// How many members lie in `range`.
+    async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64>;
+    /// The members in `range`, in its order (reversed when `rev`), skipping
+    /// `offset` of them, at most `limit`.
+    async fn members_range(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        range: &MemberRange,
+        rev: bool,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Member>>;
     /// Up to `limit` keys whose [`key_hash`](key_hash) is
     /// greater than `after`, in hash order, each with its hash (expired
     /// ones included; callers filter).
@@ -553,6 +675,69 @@ pub(crate) fn lists(pattern: &[u8], key: &[u8], expire_at: Option<i64>, now_ms: 
         && (pattern == b"*" || crate::glob::matches(pattern, key))
 }
 
+/// A value bound into a members statement.
+#[derive(Clone, Debug)]
+pub(crate) enum SqlArg {
+    Int(i64),
+    Bytes(Bytes),
+}
+
+/// The condition (` AND ...`, after the key's own), its arguments and the
+/// ORDER BY of a [`MemberRange`], the same SQL on both backends.
+pub(crate) fn range_sql(range: &MemberRange, rev: bool) -> (String, Vec<SqlArg>, &'static str) {
+    let mut cond = String::new();
+    let mut args = Vec::new();
+    let mut bound = |column: &str, b: Bound<SqlArg>, low: bool| {
+        let op = match (&b, low) {
+            (Bound::Included(_), true) => ">=",
+            (Bound::Excluded(_), true) => ">",
+            (Bound::Included(_), false) => "<=",
+            (Bound::Excluded(_), false) => "<",
+            (Bound::Unbounded, _) => return,
+        };
+        cond.push_str(&format!(" AND {column} {op} ?"));
+        if let Bound::Included(a) | Bound::Excluded(a) = b {
+            args.push(a);
+        }
+    };
+    let order = match range {
+        MemberRange::All => {
+            if rev {
+                " ORDER BY score DESC, member DESC"
+            } else {
+                " ORDER BY score, member"
+            }
+        }
+        MemberRange::Score(lo, hi) => {
+            bound("score", lo.map(SqlArg::Int), true);
+            bound("score", hi.map(SqlArg::Int), false);
+            if rev {
+                " ORDER BY score DESC, member DESC"
+            } else {
+                " ORDER BY score, member"
+            }
+        }
+        MemberRange::Member(lo, hi) => {
+            bound("member", lo.clone().map(SqlArg::Bytes), true);
+            bound("member", hi.clone().map(SqlArg::Bytes), false);
+            if rev {
+                " ORDER BY member DESC"
+            } else {
+                " ORDER BY member"
+            }
+        }
+    };
+    (cond, args, order)
+}
+
+/// LIMIT and OFFSET of a members read: `(limit, offset)` as SQL integers.
+pub(crate) fn limit_sql(offset: u64, limit: Option<u64>) -> (i64, i64) {
+    (
+        limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64),
+        offset.min(i64::MAX as u64) as i64,
+    )
+}
+
 /// An event the sequencer found without a number: (id, db, class).
 pub(crate) type Unsequenced = (i64, i64, i64);
 
@@ -634,6 +819,41 @@ pub(crate) fn trim_plan(rows: &[Trimmed]) -> Vec<(i64, i64, StreamId)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scores_keep_their_order_and_value_as_integers() {
+        let scores = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            0.0,
+            f64::MIN_POSITIVE,
+            1.0,
+            1.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for pair in scores.windows(2) {
+            assert!(score_order(pair[0]) < score_order(pair[1]), "{pair:?}");
+        }
+        for s in scores {
+            assert_eq!(score_of(score_order(s)), s);
+        }
+        assert_eq!(score_order(-0.0), score_order(0.0));
+        assert_eq!(score_of(score_order(-0.0)).to_bits(), 0.0f64.to_bits());
+    }
+
+    #[test]
+    fn positions_sort_as_bytes() {
+        let mut positions = [-5i64, i64::MIN, 3, 0, -1, i64::MAX, 1];
+        let mut members: Vec<Bytes> = positions.iter().map(|&p| position_member(p)).collect();
+        positions.sort();
+        members.sort();
+        let expected: Vec<Bytes> = positions.iter().map(|&p| position_member(p)).collect();
+        assert_eq!(members, expected);
+    }
 
     #[test]
     fn a_sequence_step_numbers_in_order_and_counts_per_stream() {

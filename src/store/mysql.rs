@@ -24,12 +24,12 @@ mod held;
 mod staged;
 
 use held::{Conns, Held, IDLE_CHECK};
-use staged::{CHUNK, KeyRow, Known, KnownKeys, Staged};
+use staged::{CHUNK, KeyRow, Known, KnownKeys, Staged, chunks};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, PoolUse, SequencePlan, Store,
-    StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version,
-    stream_state, trim_plan,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Member, MemberRange, PoolUse,
+    SequencePlan, SqlArg, Store, StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn,
+    Unsequenced, limit_sql, new_version, range_sql, stream_state, trim_plan,
 };
 
 /// Longest key or hash field the schema's indexes hold.
@@ -686,6 +686,27 @@ fn key_rows(rows: &[MySqlRow]) -> StoreResult<Vec<(Bytes, KeyMeta)>> {
         .collect()
 }
 
+fn member_row(r: &MySqlRow) -> StoreResult<Member> {
+    Ok(Member {
+        member: Bytes::from(r.try_get::<Vec<u8>, _>(0)?),
+        score: r.try_get(1)?,
+        value: Bytes::from(r.try_get::<Vec<u8>, _>(2)?),
+    })
+}
+
+type MySqlQuery<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
+
+/// Binds a members range's arguments, in order.
+fn bind_args(mut q: MySqlQuery<'_>, args: Vec<SqlArg>) -> MySqlQuery<'_> {
+    for a in args {
+        q = match a {
+            SqlArg::Int(i) => q.bind(i),
+            SqlArg::Bytes(b) => q.bind(b.to_vec()),
+        };
+    }
+    q
+}
+
 #[async_trait]
 impl Txn for MySqlTxn {
     /// One read of every key not known yet (`FOR UPDATE` in a write
@@ -769,6 +790,14 @@ impl Txn for MySqlTxn {
         let Some(KeyRow { meta, kid, .. }) = self.row(db, key, false).await? else {
             return Ok(false);
         };
+        // Members are written at once, under the kid, even for a key
+        // whose row is still staged.
+        if meta.kind.has_members() {
+            sqlx::query("DELETE FROM kv_members WHERE kid = ?")
+                .bind(kid)
+                .execute(self.tx.conn())
+                .await?;
+        }
         if self.staged.discard(db, key) {
             // Created by this transaction and never written: nothing to delete.
             self.learn(db, key, Known::Absent);
@@ -991,6 +1020,172 @@ impl Txn for MySqlTxn {
         pairs(rows)
     }
 
+    async fn members_get(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        members: &[Bytes],
+    ) -> StoreResult<Vec<Option<Member>>> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(vec![None; members.len()]);
+        };
+        let mut found: HashMap<Bytes, Member> = HashMap::new();
+        for chunk in members.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT member, score, value FROM kv_members WHERE kid = ",
+            );
+            q.push_bind(kid).push(" AND member IN (");
+            let mut list = q.separated(", ");
+            for m in chunk {
+                list.push_bind(m.as_ref());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(self.tx.conn()).await? {
+                let m = member_row(&r)?;
+                found.insert(m.member.clone(), m);
+            }
+        }
+        Ok(members.iter().map(|m| found.get(m).cloned()).collect())
+    }
+
+    async fn members_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+    ) -> StoreResult<()> {
+        for m in rows {
+            check_key("member", &m.member)?;
+            self.check_value(m.value.len())?;
+        }
+        let version = new_version();
+        let row = match self.row(db, key, true).await? {
+            Some(row) => KeyRow {
+                meta: KeyMeta {
+                    version,
+                    ..row.meta
+                },
+                ..row
+            },
+            None => KeyRow {
+                meta: KeyMeta {
+                    kind,
+                    expire_at: None,
+                    version,
+                },
+                kid: new_version(),
+                value: None,
+            },
+        };
+        let kid = row.kid;
+        self.stage(db, key, row, &[]);
+        let budget = self.max_value.max(0) as usize;
+        for chunk in chunks(rows, budget, |m| m.member.len() + m.value.len()) {
+            let mut q =
+                QueryBuilder::<MySql>::new("INSERT INTO kv_members (kid, member, score, value) ");
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(kid)
+                    .push_bind(m.member.as_ref())
+                    .push_bind(m.score)
+                    .push_bind(m.value.as_ref());
+            });
+            q.push(" ON DUPLICATE KEY UPDATE score = VALUES(score), value = VALUES(value)");
+            q.build().execute(self.tx.conn()).await?;
+        }
+        Ok(())
+    }
+
+    async fn members_delete(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(0);
+        };
+        let mut removed = 0i64;
+        for chunk in members.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new("DELETE FROM kv_members WHERE kid = ");
+            q.push_bind(kid).push(" AND member IN (");
+            let mut list = q.separated(", ");
+            for m in chunk {
+                list.push_bind(m.as_ref());
+            }
+            q.push(")");
+            removed += q.build().execute(self.tx.conn()).await?.rows_affected() as i64;
+        }
+        if removed > 0 {
+            self.bump_version(db, key).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn members_delete_range(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        range: &MemberRange,
+    ) -> StoreResult<i64> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(0);
+        };
+        let (cond, args, _) = range_sql(range, false);
+        let sql = format!("DELETE FROM kv_members WHERE kid = ?{cond}");
+        let removed = bind_args(sqlx::query(&sql).bind(kid), args)
+            .execute(self.tx.conn())
+            .await?
+            .rows_affected() as i64;
+        if removed > 0 {
+            self.bump_version(db, key).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
+        self.members_count(db, key, &MemberRange::All).await
+    }
+
+    async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(0);
+        };
+        let (cond, args, _) = range_sql(range, false);
+        let sql = format!("SELECT COUNT(*) FROM kv_members WHERE kid = ?{cond}");
+        let row = bind_args(sqlx::query(&sql).bind(kid), args)
+            .fetch_one(self.tx.conn())
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn members_range(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        range: &MemberRange,
+        rev: bool,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Member>> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(Vec::new());
+        };
+        let (cond, args, order) = range_sql(range, rev);
+        let (limit, offset) = limit_sql(offset, limit);
+        let sql = format!(
+            "SELECT member, score, value FROM kv_members WHERE kid = ?{cond}{order} LIMIT ? OFFSET ?"
+        );
+        bind_args(sqlx::query(&sql).bind(kid), args)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.tx.conn())
+            .await?
+            .iter()
+            .map(member_row)
+            .collect()
+    }
+
     async fn scan_page(
         &mut self,
         db: Db,
@@ -1110,6 +1305,12 @@ impl Txn for MySqlTxn {
                 .bind(db as i32)
                 .execute(self.tx.conn())
                 .await?;
+                sqlx::query(
+                    "DELETE m FROM kv_members m JOIN kv_keys k ON m.kid = k.kid WHERE k.db = ?",
+                )
+                .bind(db as i32)
+                .execute(self.tx.conn())
+                .await?;
                 sqlx::query("DELETE FROM kv_keys WHERE db = ?")
                     .bind(db as i32)
                     .execute(self.tx.conn())
@@ -1117,6 +1318,9 @@ impl Txn for MySqlTxn {
             }
             None => {
                 sqlx::query("DELETE FROM kv_hash_fields")
+                    .execute(self.tx.conn())
+                    .await?;
+                sqlx::query("DELETE FROM kv_members")
                     .execute(self.tx.conn())
                     .await?;
                 sqlx::query("DELETE FROM kv_keys")
@@ -1130,7 +1334,7 @@ impl Txn for MySqlTxn {
 
     async fn swap_db(&mut self, a: Db, b: Db) -> StoreResult<()> {
         self.flush_staged().await?;
-        // Hash fields follow their key's kid; only the keys' rows move,
+        // Hash fields and members follow their key's kid; only the keys' rows move,
         // through a database number no key uses, so none ever collides.
         for (to, from) in [(-1, a as i32), (a as i32, b as i32), (b as i32, -1)] {
             sqlx::query("UPDATE kv_keys SET db = ? WHERE db = ?")

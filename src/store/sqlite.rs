@@ -28,9 +28,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
-    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, SequencePlan, Store, StoreError,
-    StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced, new_version, stream_state,
-    trim_plan,
+    Access, Db, DbCounts, Event, KeyKind, KeyMeta, LoggedEvent, Member, MemberRange, SequencePlan,
+    SqlArg, Store, StoreError, StoreResult, StreamId, StreamState, Trimmed, Txn, Unsequenced,
+    limit_sql, new_version, range_sql, stream_state, trim_plan,
 };
 
 /// How long a writer of another process may keep this one waiting.
@@ -568,6 +568,47 @@ fn pair(r: &Row<'_>) -> StoreResult<(Bytes, Bytes)> {
     Ok((bytes_at(r, 0)?, bytes_at(r, 1)?))
 }
 
+fn member_row(r: &Row<'_>) -> StoreResult<Member> {
+    Ok(Member {
+        member: bytes_at(r, 0)?,
+        score: r.get(1)?,
+        value: bytes_at(r, 2)?,
+    })
+}
+
+/// The parameters of a members statement: the key, the range's
+/// arguments and, for a read, its LIMIT and OFFSET.
+fn member_params(
+    db: Db,
+    key: &[u8],
+    args: Vec<SqlArg>,
+    limit: Option<(i64, i64)>,
+) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value;
+    let mut values = vec![Value::Integer(db as i64), Value::Blob(key.to_vec())];
+    values.extend(args.into_iter().map(|a| match a {
+        SqlArg::Int(i) => Value::Integer(i),
+        SqlArg::Bytes(b) => Value::Blob(b.to_vec()),
+    }));
+    if let Some((limit, offset)) = limit {
+        values.push(Value::Integer(limit));
+        values.push(Value::Integer(offset));
+    }
+    rusqlite::params_from_iter(values)
+}
+
+impl SqliteTxn {
+    /// A new WATCH version for the key.
+    fn bump_version(&self, db: Db, key: &[u8]) -> StoreResult<()> {
+        run(
+            self.c(),
+            "UPDATE kv_keys SET version = ? WHERE db = ? AND key = ?",
+            params![new_version(), db as i64, key],
+        )?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Txn for SqliteTxn {
     async fn meta(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<KeyMeta>> {
@@ -620,12 +661,22 @@ impl Txn for SqliteTxn {
             params![db as i64, key],
             |r| Ok(r.get(0)?),
         )?;
-        if kind == Some(KeyKind::Hash.code()) {
-            run(
-                c,
-                "DELETE FROM kv_hash_fields WHERE db = ? AND key = ?",
-                params![db as i64, key],
-            )?;
+        match kind.map(KeyKind::from_code).transpose()? {
+            Some(KeyKind::Hash) => {
+                run(
+                    c,
+                    "DELETE FROM kv_hash_fields WHERE db = ? AND key = ?",
+                    params![db as i64, key],
+                )?;
+            }
+            Some(kind) if kind.has_members() => {
+                run(
+                    c,
+                    "DELETE FROM kv_members WHERE db = ? AND key = ?",
+                    params![db as i64, key],
+                )?;
+            }
+            _ => {}
         }
         Ok(kind.is_some())
     }
@@ -726,11 +777,7 @@ impl Txn for SqliteTxn {
             self.delete(db, key).await?;
             return Ok((removed, true));
         }
-        run(
-            self.c(),
-            "UPDATE kv_keys SET version = ? WHERE db = ? AND key = ?",
-            params![new_version(), db as i64, key],
-        )?;
+        self.bump_version(db, key)?;
         Ok((removed, false))
     }
 
@@ -757,6 +804,130 @@ impl Txn for SqliteTxn {
                 pair,
             ),
         }
+    }
+
+    async fn members_get(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        members: &[Bytes],
+    ) -> StoreResult<Vec<Option<Member>>> {
+        let mut statement = self.c().prepare_cached(
+            "SELECT member, score, value FROM kv_members WHERE db = ? AND key = ? AND member = ?",
+        )?;
+        let mut out = Vec::with_capacity(members.len());
+        for m in members {
+            let mut rows = statement.query(params![db as i64, key, m.as_ref()])?;
+            out.push(match rows.next()? {
+                Some(r) => Some(member_row(r)?),
+                None => None,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn members_put(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+    ) -> StoreResult<()> {
+        let c = self.c();
+        run(
+            c,
+            "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, ?, NULL, ?, NULL) \
+             ON CONFLICT(db, key) DO UPDATE SET version = excluded.version",
+            params![
+                db as i64,
+                key,
+                super::key_hash(key),
+                kind.code(),
+                new_version()
+            ],
+        )?;
+        let mut upsert = c.prepare_cached(
+            "INSERT INTO kv_members (db, key, member, score, value) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT(db, key, member) DO UPDATE SET score = excluded.score, value = excluded.value",
+        )?;
+        for m in rows {
+            upsert.execute(params![
+                db as i64,
+                key,
+                m.member.as_ref(),
+                m.score,
+                m.value.as_ref()
+            ])?;
+        }
+        Ok(())
+    }
+
+    async fn members_delete(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64> {
+        let mut removed = 0;
+        {
+            let mut delete = self
+                .c()
+                .prepare_cached("DELETE FROM kv_members WHERE db = ? AND key = ? AND member = ?")?;
+            for m in members {
+                removed += delete.execute(params![db as i64, key, m.as_ref()])? as i64;
+            }
+        }
+        if removed > 0 {
+            self.bump_version(db, key)?;
+        }
+        Ok(removed)
+    }
+
+    async fn members_delete_range(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        range: &MemberRange,
+    ) -> StoreResult<i64> {
+        let (cond, args, _) = range_sql(range, false);
+        let sql = format!("DELETE FROM kv_members WHERE db = ? AND key = ?{cond}");
+        let removed = run(self.c(), &sql, member_params(db, key, args, None))? as i64;
+        if removed > 0 {
+            self.bump_version(db, key)?;
+        }
+        Ok(removed)
+    }
+
+    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
+        self.members_count(db, key, &MemberRange::All).await
+    }
+
+    async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64> {
+        let (cond, args, _) = range_sql(range, false);
+        let sql = format!("SELECT COUNT(*) FROM kv_members WHERE db = ? AND key = ?{cond}");
+        Ok(
+            first(self.c(), &sql, member_params(db, key, args, None), |r| {
+                Ok(r.get(0)?)
+            })?
+            .unwrap_or(0),
+        )
+    }
+
+    async fn members_range(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        range: &MemberRange,
+        rev: bool,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Member>> {
+        let (cond, args, order) = range_sql(range, rev);
+        let sql = format!(
+            "SELECT member, score, value FROM kv_members WHERE db = ? AND key = ?{cond}{order} \
+             LIMIT ? OFFSET ?"
+        );
+        collect(
+            self.c(),
+            &sql,
+            member_params(db, key, args, Some(limit_sql(offset, limit))),
+            member_row,
+        )
     }
 
     async fn scan_page(
@@ -857,10 +1028,12 @@ impl Txn for SqliteTxn {
             Some(db) => {
                 run(c, "DELETE FROM kv_keys WHERE db = ?", [db as i64])?;
                 run(c, "DELETE FROM kv_hash_fields WHERE db = ?", [db as i64])?;
+                run(c, "DELETE FROM kv_members WHERE db = ?", [db as i64])?;
             }
             None => {
                 run(c, "DELETE FROM kv_keys", [])?;
                 run(c, "DELETE FROM kv_hash_fields", [])?;
+                run(c, "DELETE FROM kv_members", [])?;
             }
         }
         Ok(())
@@ -868,9 +1041,8 @@ impl Txn for SqliteTxn {
 
     async fn swap_db(&mut self, a: Db, b: Db) -> StoreResult<()> {
         // Through a database number no key uses, so no row ever collides.
-        // kv_members: swapped too once it exists.
         let c = self.c();
-        for table in ["kv_keys", "kv_hash_fields"] {
+        for table in ["kv_keys", "kv_hash_fields", "kv_members"] {
             let sql = format!("UPDATE {table} SET db = ? WHERE db = ?");
             run(c, &sql, [SWAP_DB, a as i64])?;
             run(c, &sql, [a as i64, b as i64])?;

@@ -196,7 +196,11 @@ async fn write_keys(
 
 /// Splits `items` into runs of at most [`CHUNK`] items whose `size`s add
 /// up to at most `budget` (an item larger than that goes alone).
-fn chunks<T>(items: &[T], budget: usize, size: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T]> {
+pub(super) fn chunks<T>(
+    items: &[T],
+    budget: usize,
+    size: impl Fn(&T) -> usize,
+) -> impl Iterator<Item = &[T]> {
     let mut rest = items;
     std::iter::from_fn(move || {
         if rest.is_empty() {
