@@ -17,9 +17,7 @@ use tracing::debug;
 
 use super::errors::{self, CmdError, CmdResult, err};
 use super::event_view::{self, BUDGET, View};
-use super::{
-    BeginSearch, CommandSpec, Family, FindKeys, HELP_SUBCOMMAND, KeySpec, NO_KEYS, ONE_KEY,
-};
+use super::{BeginSearch, CommandSpec, Family, HELP_SUBCOMMAND, KeySpec, NO_KEYS, ONE_KEY};
 use super::{Session, SubInfo, SubSpec, int_arg, is, spec};
 use crate::clock::now_ms;
 use crate::reply::Reply;
@@ -34,7 +32,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
 /// A key spec with one key at `index`.
 const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec::at(index, flags)
+    super::key_at(index, flags)
 }
 
 const RO: &[&str] = &["RO", "access"];
@@ -77,11 +75,10 @@ pub static COMMANDS: &[CommandSpec] = &[
                 keyword: "STREAMS",
                 from: 1,
             },
-            find: FindKeys::Range {
-                last: -1,
-                step: 1,
-                limit: 2,
-            },
+            last: -1,
+            step: 1,
+            limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xread",
@@ -253,11 +250,10 @@ pub static COMMANDS: &[CommandSpec] = &[
                 keyword: "STREAMS",
                 from: 4,
             },
-            find: FindKeys::Range {
-                last: -1,
-                step: 1,
-                limit: 2,
-            },
+            last: -1,
+            step: 1,
+            limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xreadgroup",

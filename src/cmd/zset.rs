@@ -14,7 +14,9 @@ use super::keys::{parse_cursor, scan_options, scan_reply};
 use super::members;
 use super::scan_cursor;
 use super::score::{self, LexRange, ScoreRange};
-use super::{CommandSpec, Ctx, Family, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, spec};
+use super::{
+    CommandSpec, Ctx, Family, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, key_at, keys_counted, spec,
+};
 use crate::reply::Reply;
 use crate::store::{Bound, KeyKind, Member, MemberRange, score_of, score_order};
 
@@ -32,21 +34,18 @@ const WM: &[&str] = &["write", "movablekeys"];
 const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
 
 // COMMAND INFO's key specs, as Redis 7.0 gives them.
-static RO: &[KeySpec] = &[KeySpec::at(1, &["RO"])];
-static RO_ACCESS: &[KeySpec] = &[KeySpec::at(1, &["RO", "access"])];
-static RW_UPDATE: &[KeySpec] = &[KeySpec::at(1, &["RW", "update"])];
-static RW_ACCESS_UPDATE: &[KeySpec] = &[KeySpec::at(1, &["RW", "access", "update"])];
-static RW_DELETE: &[KeySpec] = &[KeySpec::at(1, &["RW", "delete"])];
-static RW_POP: &[KeySpec] = &[KeySpec::at(1, &["RW", "access", "delete"])];
-static COUNTED_POP: &[KeySpec] = &[KeySpec::counted(1, &["RW", "access", "delete"])];
-static COUNTED_READ: &[KeySpec] = &[KeySpec::counted(1, &["RO", "access"])];
-static RANGE_STORE: &[KeySpec] = &[
-    KeySpec::at(1, &["OW", "update"]),
-    KeySpec::at(2, &["RO", "access"]),
-];
+static RO: &[KeySpec] = &[key_at(1, &["RO"])];
+static RO_ACCESS: &[KeySpec] = &[key_at(1, &["RO", "access"])];
+static RW_UPDATE: &[KeySpec] = &[key_at(1, &["RW", "update"])];
+static RW_ACCESS_UPDATE: &[KeySpec] = &[key_at(1, &["RW", "access", "update"])];
+static RW_DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
+static RW_POP: &[KeySpec] = &[key_at(1, &["RW", "access", "delete"])];
+static COUNTED_POP: &[KeySpec] = &[keys_counted(1, &["RW", "access", "delete"], 0, 1)];
+static COUNTED_READ: &[KeySpec] = &[keys_counted(1, &["RO", "access"], 0, 1)];
+static RANGE_STORE: &[KeySpec] = &[key_at(1, &["OW", "update"]), key_at(2, &["RO", "access"])];
 static COUNTED_STORE: &[KeySpec] = &[
-    KeySpec::at(1, &["OW", "update"]),
-    KeySpec::counted(2, &["RO", "access"]),
+    key_at(1, &["OW", "update"]),
+    keys_counted(2, &["RO", "access"], 0, 1),
 ];
 
 /// A row with its key specs (and tips).
