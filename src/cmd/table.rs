@@ -601,7 +601,6 @@ mod tests {
         assert_eq!(keys("PING"), Vec::<String>::new());
         assert_eq!(keys("ZUNIONSTORE d 2 a b WEIGHTS 1 2"), ["d", "a", "b"]);
         assert_eq!(keys("ZMPOP 2 a b MIN"), ["a", "b"]);
-        assert_eq!(keys("ZINTERCARD 3 a b"), Vec::<String>::new());
         assert_eq!(keys("ZUNION 0 a"), Vec::<String>::new());
     }
 }
