@@ -49,6 +49,7 @@ pub mod parameters;
 pub mod pubsub;
 pub mod scan_cursor;
 pub mod score;
+pub mod scored;
 pub mod server;
 pub mod set;
 pub mod shared;
@@ -58,6 +59,7 @@ pub mod string;
 pub mod table;
 pub mod transaction;
 pub mod zset;
+pub mod zset_algebra;
 
 use bytes::Bytes;
 
