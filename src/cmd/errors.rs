@@ -235,6 +235,9 @@ pub const INCR_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
 pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 pub const RANDFIELD_COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 
 /// EXPIRE's answer to an option it does not know.
 pub fn unsupported_option(opt: &[u8]) -> bytes::Bytes {

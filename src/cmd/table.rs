@@ -229,6 +229,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "generic" => Some("@keyspace"),
         "string" => Some("@string"),
         "hash" => Some("@hash"),
+        "set" => Some("@set"),
         "stream" => Some("@stream"),
         "pubsub" => Some("@pubsub"),
         "connection" => Some("@connection"),
