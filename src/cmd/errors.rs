@@ -53,6 +53,7 @@ pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
 pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
 pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
 pub const GETKEYS_INVALID_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
 pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
 
 pub fn hello_syntax(option: &[u8]) -> String {

@@ -168,6 +168,17 @@ pub struct KeySpec {
     pub last: i32,
     pub step: i32,
     pub limit: i32,
+    /// Instead of that range: the keys are counted by an argument (Redis's
+    /// `keynum` find_keys, e.g. SINTERCARD's numkeys); `step` still applies.
+    pub keynum: Option<KeyNum>,
+}
+
+/// Where a `keynum` key spec finds its count and its first key, relative
+/// to where the search began.
+#[derive(Debug)]
+pub struct KeyNum {
+    pub index: i32,
+    pub first: i32,
 }
 
 /// Where the search for a command's keys begins.
@@ -235,7 +246,7 @@ impl CommandSpec {
         use crate::store::Access;
         if self.is_write() {
             Access::Write
-        } else if self.first_key != self.last_key {
+        } else if self.first_key != self.last_key || self.has_flag("movablekeys") {
             Access::Snapshot
         } else {
             Access::Read

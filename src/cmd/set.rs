@@ -14,7 +14,9 @@ use rand::Rng;
 use super::errors::{self, CmdError, CmdResult, err};
 use super::keys::{parse_cursor, scan_options, scan_reply};
 use super::members;
-use super::{BeginSearch, CommandSpec, Ctx, Family, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, spec};
+use super::{
+    BeginSearch, CommandSpec, Ctx, Family, KeyNum, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, spec,
+};
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange};
 
@@ -34,6 +36,7 @@ const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
         last: 0,
         step: 1,
         limit: 0,
+        keynum: None,
     }
 }
 
@@ -193,8 +196,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     .with(data!(smove; args)),
     combine("sinter", "1.0.0", "Intersect multiple sets").with(data!(sinter; args)),
     CommandSpec {
-        // Redis finds its keys by `numkeys` (a keynum key spec), which the
-        // table cannot describe yet: no key spec.
+        key_specs: &[KeySpec {
+            keynum: Some(KeyNum { index: 0, first: 1 }),
+            ..at(1, RO_ACCESS)
+        }],
         ..spec(
             "sintercard",
             -3,

@@ -39,6 +39,7 @@ const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
         last: 0,
         step: 1,
         limit: 0,
+        keynum: None,
     }
 }
 
@@ -85,6 +86,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             last: -1,
             step: 1,
             limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xread",
@@ -259,6 +261,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             last: -1,
             step: 1,
             limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xreadgroup",

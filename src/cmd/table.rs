@@ -307,17 +307,30 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ),
         ]),
     };
-    let find = map(vec![
-        ("type", Reply::bulk_str("range")),
-        (
-            "spec",
-            map(vec![
-                ("lastkey", Reply::Int(ks.last as i64)),
-                ("keystep", Reply::Int(ks.step as i64)),
-                ("limit", Reply::Int(ks.limit as i64)),
-            ]),
-        ),
-    ]);
+    let find = match &ks.keynum {
+        None => map(vec![
+            ("type", Reply::bulk_str("range")),
+            (
+                "spec",
+                map(vec![
+                    ("lastkey", Reply::Int(ks.last as i64)),
+                    ("keystep", Reply::Int(ks.step as i64)),
+                    ("limit", Reply::Int(ks.limit as i64)),
+                ]),
+            ),
+        ]),
+        Some(keynum) => map(vec![
+            ("type", Reply::bulk_str("keynum")),
+            (
+                "spec",
+                map(vec![
+                    ("keynumidx", Reply::Int(keynum.index as i64)),
+                    ("firstkey", Reply::Int(keynum.first as i64)),
+                    ("keystep", Reply::Int(ks.step as i64)),
+                ]),
+            ),
+        ]),
+    };
     let mut pairs = Vec::new();
     if let Some(notes) = ks.notes {
         pairs.push(("notes", Reply::bulk_str(notes)));
@@ -414,7 +427,12 @@ fn getkeys(command: &[Bytes]) -> CmdResult {
         return err(errors::GETKEYS_INVALID_ARITY);
     }
     let keys = key_args(spec, command);
-    if keys.is_empty() && key_positions(spec, command).0.0 == 0 {
+    let (first_key, key_specs) = key_positions(spec, command);
+    if keys.is_empty() && key_specs.iter().any(|ks| ks.keynum.is_some()) {
+        // A count of keys that is no count, or more keys than arguments.
+        return err(errors::GETKEYS_INVALID_ARGS);
+    }
+    if keys.is_empty() && first_key.0 == 0 {
         return err(errors::GETKEYS_NO_KEYS);
     }
     Ok(Reply::bulks(keys.into_iter().cloned()))
@@ -464,6 +482,20 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
             }
         };
         if first >= args.len() {
+            continue;
+        }
+        if let Some(keynum) = &ks.keynum {
+            // The count, then that many keys (`step` apart), if present.
+            let count = args
+                .get(first + keynum.index as usize)
+                .and_then(|n| crate::protocol::parse_i64(n))
+                .filter(|&n| n > 0)
+                .unwrap_or(0) as usize;
+            let start = first + keynum.first as usize;
+            let step = ks.step.max(1) as usize;
+            if count > 0 && start + (count - 1) * step < args.len() {
+                keys.extend((0..count).map(|i| &args[start + i * step]));
+            }
             continue;
         }
         let last = if ks.last >= 0 {
@@ -536,6 +568,11 @@ mod tests {
         assert_eq!(keys("XINFO HELP"), Vec::<String>::new());
         assert_eq!(keys("MSET a 1 b 2"), ["a", "b"]);
         assert_eq!(keys("RENAME a b"), ["a", "b"]);
+        assert_eq!(keys("SINTERCARD 2 a b LIMIT 1"), ["a", "b"]);
+        assert_eq!(keys("SINTERCARD 1 a b"), ["a"]);
+        assert!(keys("SINTERCARD 3 a b").is_empty());
+        assert_eq!(keys("SINTERSTORE d a b"), ["d", "a", "b"]);
+        assert_eq!(keys("SMOVE a b m"), ["a", "b"]);
         assert_eq!(keys("SET k v"), ["k"]);
         assert_eq!(keys("PING"), Vec::<String>::new());
     }
