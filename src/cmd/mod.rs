@@ -33,19 +33,24 @@ macro_rules! session {
 }
 
 pub mod batch;
+pub mod bits;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
 pub mod event_view;
 pub mod hash;
+pub mod instance;
 pub mod keys;
 pub mod list;
 pub mod long_double;
 pub mod members;
+pub mod object;
+pub mod parameters;
 pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod shared;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod table;
@@ -168,17 +173,49 @@ pub struct KeySpec {
     pub last: i32,
     pub step: i32,
     pub limit: i32,
-    /// Instead of that range: the keys are counted by an argument (Redis's
-    /// `keynum` find_keys, e.g. SINTERCARD's numkeys); `step` still applies.
+    /// Redis's `keynum` search instead of the range above: the number of
+    /// keys is the argument `keynumidx` after the search's start, the keys
+    /// start `firstkey` after it, every `keystep` (ZUNION, LMPOP, ...).
     pub keynum: Option<KeyNum>,
 }
 
-/// Where a `keynum` key spec finds its count and its first key, relative
-/// to where the search began.
+/// A `keynum` key search (see [`KeySpec::keynum`]).
 #[derive(Debug)]
 pub struct KeyNum {
-    pub index: i32,
-    pub first: i32,
+    pub keynumidx: i32,
+    pub firstkey: i32,
+    pub keystep: i32,
+}
+
+/// A key spec for the one key at argument `index`.
+pub const fn key_at(index: i32, flags: &'static [&'static str]) -> KeySpec {
+    KeySpec {
+        notes: None,
+        flags,
+        begin: BeginSearch::Index(index),
+        last: 0,
+        step: 1,
+        limit: 0,
+        keynum: None,
+    }
+}
+
+/// A key spec for keys counted by an argument: from argument `index`,
+/// the count at `keynumidx` after it, the keys from `firstkey` after it.
+pub const fn keys_counted(
+    index: i32,
+    flags: &'static [&'static str],
+    keynumidx: i32,
+    firstkey: i32,
+) -> KeySpec {
+    KeySpec {
+        keynum: Some(KeyNum {
+            keynumidx,
+            firstkey,
+            keystep: 1,
+        }),
+        ..key_at(index, flags)
+    }
 }
 
 /// Where the search for a command's keys begins.
@@ -188,6 +225,8 @@ pub enum BeginSearch {
     Index(i32),
     /// After this keyword, looked for from argument `from` on.
     Keyword { keyword: &'static str, from: i32 },
+    /// Nowhere the arguments tell (SORT's BY, GET and STORE keys).
+    Unknown,
 }
 
 /// What COMMAND INFO says of a subcommand beyond its [`SubSpec`] (rows
@@ -328,6 +367,9 @@ pub struct Ctx<'a> {
     pub events: Vec<Event>,
     pub shared: &'a Shared,
     pub resp3: bool,
+    /// The client is not in CLIENT NO-TOUCH mode: the keys it names count
+    /// as accessed (OBJECT IDLETIME).
+    pub touches: bool,
 }
 
 impl Ctx<'_> {
@@ -397,6 +439,16 @@ impl Ctx<'_> {
     pub fn notify(&mut self, class: u8, name: &'static str, key: &Bytes) {
         self.events.push(Event {
             db: self.db,
+            key: key.clone(),
+            name,
+            class,
+        });
+    }
+
+    /// Records a keyspace event for `key` in another database (MOVE, COPY).
+    pub fn notify_in(&mut self, db: Db, class: u8, name: &'static str, key: &Bytes) {
+        self.events.push(Event {
+            db,
             key: key.clone(),
             name,
             class,
@@ -473,6 +525,40 @@ pub struct Session {
     /// Set while EXEC runs its queue: a blocking command answers at once,
     /// as if its timeout had passed (Redis's CLIENT_DENY_BLOCKING).
     pub deny_blocking: bool,
+    /// CLIENT REPLY: which replies this client gets.
+    pub reply_mode: ReplyMode,
+    /// CLIENT NO-TOUCH: this client's commands leave keys' access times
+    /// alone (TOUCH still touches).
+    pub no_touch: bool,
+    /// Set by MONITOR: the commands this instance runs, one line each.
+    pub monitor: Option<tokio::sync::mpsc::Receiver<Bytes>>,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP, as Redis's reply flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
+    SkipNext,
+    /// This command's reply is dropped.
+    Skip,
+}
+
+impl ReplyMode {
+    /// Whether the reply of the command that just ran is sent.
+    pub fn sends(self) -> bool {
+        matches!(self, ReplyMode::On | ReplyMode::SkipNext)
+    }
+
+    /// The mode for the command after the one that just ran.
+    pub fn next(self) -> ReplyMode {
+        match self {
+            ReplyMode::SkipNext => ReplyMode::Skip,
+            ReplyMode::Skip => ReplyMode::On,
+            other => other,
+        }
+    }
 }
 
 impl Session {
@@ -524,6 +610,9 @@ impl Session {
             kill,
             close_after_reply: false,
             deny_blocking: false,
+            reply_mode: ReplyMode::On,
+            no_touch: false,
+            monitor: None,
         };
         (session, delivery_rx)
     }
@@ -575,7 +664,11 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // The subscriptions release themselves; the client list entry here.
+        // The subscriptions release themselves; the client list entry and
+        // the monitor feed here.
         self.shared.clients.remove(&self.id);
+        if self.monitor.is_some() {
+            self.shared.monitors.remove(self.id);
+        }
     }
 }

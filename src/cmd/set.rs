@@ -15,7 +15,7 @@ use super::errors::{self, CmdError, CmdResult, err};
 use super::keys::{parse_cursor, scan_options, scan_reply};
 use super::members;
 use super::{
-    BeginSearch, CommandSpec, Ctx, Family, KeyNum, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, spec,
+    CommandSpec, Ctx, Family, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, key_at, keys_counted, spec,
 };
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange};
@@ -27,24 +27,11 @@ const RF: &[&str] = &["readonly", "fast"];
 const WF: &[&str] = &["write", "fast"];
 const WD: &[&str] = &["write", "denyoom"];
 
-/// A key spec with one key at `index`.
-const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec {
-        notes: None,
-        flags,
-        begin: BeginSearch::Index(index),
-        last: 0,
-        step: 1,
-        limit: 0,
-        keynum: None,
-    }
-}
-
 /// A key spec with every key from `index` on.
 const fn from(index: i32, flags: &'static [&'static str]) -> KeySpec {
     KeySpec {
         last: -1,
-        ..at(index, flags)
+        ..key_at(index, flags)
     }
 }
 
@@ -74,9 +61,9 @@ const fn one(
 /// The sets SINTER, SUNION and SDIFF read.
 const SETS: &[KeySpec] = &[from(1, RO_ACCESS)];
 /// The destination SINTERSTORE updates, then the sets it reads.
-const INTO_DESTINATION: &[KeySpec] = &[at(1, &["RW", "update"]), from(2, RO_ACCESS)];
+const INTO_DESTINATION: &[KeySpec] = &[key_at(1, &["RW", "update"]), from(2, RO_ACCESS)];
 /// The destination SUNIONSTORE and SDIFFSTORE overwrite, then the sets.
-const OVER_DESTINATION: &[KeySpec] = &[at(1, &["OW", "update"]), from(2, RO_ACCESS)];
+const OVER_DESTINATION: &[KeySpec] = &[key_at(1, &["OW", "update"]), from(2, RO_ACCESS)];
 
 /// SINTER / SUNION / SDIFF: every argument is a key.
 const fn combine(name: &'static str, since: &'static str, summary: &'static str) -> CommandSpec {
@@ -104,7 +91,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "sadd",
         -3,
         &["write", "denyoom", "fast"],
-        &[at(1, &["RW", "insert"])],
+        &[key_at(1, &["RW", "insert"])],
         &[],
         "1.0.0",
         "Add one or more members to a set",
@@ -114,7 +101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "srem",
         -3,
         WF,
-        &[at(1, &["RW", "delete"])],
+        &[key_at(1, &["RW", "delete"])],
         &[],
         "1.0.0",
         "Remove one or more members from a set",
@@ -124,7 +111,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "scard",
         2,
         RF,
-        &[at(1, RO)],
+        &[key_at(1, RO)],
         &[],
         "1.0.0",
         "Get the number of members in a set",
@@ -134,7 +121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "sismember",
         3,
         RF,
-        &[at(1, RO)],
+        &[key_at(1, RO)],
         &[],
         "1.0.0",
         "Determine if a given value is a member of a set",
@@ -144,7 +131,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "smismember",
         -3,
         RF,
-        &[at(1, RO_ACCESS)],
+        &[key_at(1, RO_ACCESS)],
         &[],
         "6.2.0",
         "Returns the membership associated with the given elements for a set",
@@ -154,7 +141,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "smembers",
         2,
         R,
-        &[at(1, RO_ACCESS)],
+        &[key_at(1, RO_ACCESS)],
         ORDER,
         "1.0.0",
         "Get all the members in a set",
@@ -164,7 +151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "srandmember",
         -2,
         R,
-        &[at(1, RO_ACCESS)],
+        &[key_at(1, RO_ACCESS)],
         RANDOM,
         "1.0.0",
         "Get one or multiple random members from a set",
@@ -174,14 +161,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         "spop",
         -2,
         WF,
-        &[at(1, &["RW", "access", "delete"])],
+        &[key_at(1, &["RW", "access", "delete"])],
         RANDOM,
         "1.0.0",
         "Remove and return one or multiple random members from a set",
     )
     .with(data!(spop; args)),
     CommandSpec {
-        key_specs: &[at(1, &["RW", "access", "delete"]), at(2, &["RW", "insert"])],
+        key_specs: &[
+            key_at(1, &["RW", "access", "delete"]),
+            key_at(2, &["RW", "insert"]),
+        ],
         ..spec(
             "smove",
             4,
@@ -196,10 +186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     .with(data!(smove; args)),
     combine("sinter", "1.0.0", "Intersect multiple sets").with(data!(sinter; args)),
     CommandSpec {
-        key_specs: &[KeySpec {
-            keynum: Some(KeyNum { index: 0, first: 1 }),
-            ..at(1, RO_ACCESS)
-        }],
+        key_specs: &[keys_counted(1, RO_ACCESS, 0, 1)],
         ..spec(
             "sintercard",
             -3,
@@ -236,7 +223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "sscan",
         -3,
         R,
-        &[at(1, RO_ACCESS)],
+        &[key_at(1, RO_ACCESS)],
         RANDOM,
         "2.8.0",
         "Incrementally iterate Set elements",

@@ -32,15 +32,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
 /// A key spec with one key at `index`.
 const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec {
-        notes: None,
-        flags,
-        begin: BeginSearch::Index(index),
-        last: 0,
-        step: 1,
-        limit: 0,
-        keynum: None,
-    }
+    super::key_at(index, flags)
 }
 
 const RO: &[&str] = &["RO", "access"];

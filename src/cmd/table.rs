@@ -12,7 +12,8 @@ use super::errors::{self, CmdResult, err};
 use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use super::{
-    connection, event_view, hash, keys, list, pubsub, set, stream, string, transaction, zset,
+    bits, connection, event_view, hash, keys, list, object, pubsub, set, sort, stream, string,
+    transaction, zset,
 };
 use crate::reply::Reply;
 
@@ -20,7 +21,7 @@ use crate::reply::Reply;
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 13] = [
+        let families: [&'static [CommandSpec]; 16] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -34,6 +35,9 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             list::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
+            sort::COMMANDS,
+            bits::COMMANDS,
+            object::COMMANDS,
         ];
         families
             .iter()
@@ -92,10 +96,30 @@ pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byte
     {
         return err(errors::read_only_stream(key));
     }
+    if touches_keys(spec, ctx.touches) {
+        ctx.shared.access.touch(ctx.db, key_args(spec, args));
+    }
     match spec.handler {
         Handler::Data(run) => run(ctx, spec, args).await,
         _ => err(errors::unhandled(spec.name)),
     }
+}
+
+/// Whether a command counts as an access to the keys it names (resets
+/// OBJECT IDLETIME): not the commands Redis looks keys up for with
+/// LOOKUP_NOTOUCH (OBJECT, TYPE, EXISTS, the TTL family), nor any of a
+/// CLIENT NO-TOUCH client's but TOUCH.
+fn touches_keys(spec: &CommandSpec, client_touches: bool) -> bool {
+    const NO_TOUCH: [&str; 7] = [
+        "object",
+        "type",
+        "exists",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+    ];
+    spec.name == "touch" || (client_touches && !NO_TOUCH.contains(&spec.name))
 }
 
 /// COMMAND, answered from this table itself (see `introspection`).
@@ -296,6 +320,10 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ("type", Reply::bulk_str("index")),
             ("spec", map(vec![("index", Reply::Int(i as i64))])),
         ]),
+        BeginSearch::Unknown => map(vec![
+            ("type", Reply::bulk_str("unknown")),
+            ("spec", map(vec![])),
+        ]),
         BeginSearch::Keyword { keyword, from } => map(vec![
             ("type", Reply::bulk_str("keyword")),
             (
@@ -308,6 +336,21 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
         ]),
     };
     let find = match &ks.keynum {
+        _ if matches!(ks.begin, BeginSearch::Unknown) => map(vec![
+            ("type", Reply::bulk_str("unknown")),
+            ("spec", map(vec![])),
+        ]),
+        Some(k) => map(vec![
+            ("type", Reply::bulk_str("keynum")),
+            (
+                "spec",
+                map(vec![
+                    ("keynumidx", Reply::Int(k.keynumidx as i64)),
+                    ("firstkey", Reply::Int(k.firstkey as i64)),
+                    ("keystep", Reply::Int(k.keystep as i64)),
+                ]),
+            ),
+        ]),
         None => map(vec![
             ("type", Reply::bulk_str("range")),
             (
@@ -316,17 +359,6 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
                     ("lastkey", Reply::Int(ks.last as i64)),
                     ("keystep", Reply::Int(ks.step as i64)),
                     ("limit", Reply::Int(ks.limit as i64)),
-                ]),
-            ),
-        ]),
-        Some(keynum) => map(vec![
-            ("type", Reply::bulk_str("keynum")),
-            (
-                "spec",
-                map(vec![
-                    ("keynumidx", Reply::Int(keynum.index as i64)),
-                    ("firstkey", Reply::Int(keynum.first as i64)),
-                    ("keystep", Reply::Int(ks.step as i64)),
                 ]),
             ),
         ]),
@@ -473,6 +505,7 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
     let mut keys = Vec::new();
     for ks in key_specs {
         let first = match ks.begin {
+            BeginSearch::Unknown => continue,
             BeginSearch::Index(i) => i as usize,
             BeginSearch::Keyword { keyword, from } => {
                 match (from.max(1) as usize..args.len()).find(|&i| super::is(&args[i], keyword)) {
@@ -484,15 +517,15 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
         if first >= args.len() {
             continue;
         }
-        if let Some(keynum) = &ks.keynum {
-            // The count, then that many keys (`step` apart), if present.
+        if let Some(k) = &ks.keynum {
             let count = args
-                .get(first + keynum.index as usize)
-                .and_then(|n| crate::protocol::parse_i64(n))
-                .filter(|&n| n > 0)
-                .unwrap_or(0) as usize;
-            let start = first + keynum.first as usize;
-            let step = ks.step.max(1) as usize;
+                .get(first + k.keynumidx as usize)
+                .and_then(|a| crate::protocol::parse_i64(a))
+                .unwrap_or(0)
+                .max(0) as usize;
+            let start = first + k.firstkey as usize;
+            let step = k.keystep.max(1) as usize;
+            // A count beyond the arguments names no keys (Redis: invalid).
             if count > 0 && start + (count - 1) * step < args.len() {
                 keys.extend((0..count).map(|i| &args[start + i * step]));
             }
