@@ -103,6 +103,17 @@ async fn algebra(c: &mut Conn) {
     let _: i64 = c.sadd("ints", &[10, -1, 3, 200]).await.unwrap();
     let listed: Vec<i64> = c.smembers("ints").await.unwrap();
     assert_eq!(listed, [-1, 3, 10, 200]);
+    // Popping most of such a set answers in its order too (Redis keeps
+    // the rest aside and answers what is left).
+    let _: i64 = c.sadd("pop", (1..=10).collect::<Vec<i64>>()).await.unwrap();
+    let popped: Vec<i64> = redis::cmd("SPOP")
+        .arg("pop")
+        .arg(9)
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(popped.len(), 9);
+    assert!(popped.windows(2).all(|w| w[0] < w[1]), "{popped:?}");
     let moved: bool = c.smove("ints", "a", 200).await.unwrap();
     assert!(moved);
     let found: Vec<bool> = redis::cmd("SMISMEMBER")

@@ -240,6 +240,10 @@ const SMALL_SET: usize = 512;
 /// into the set); more read the whole set once.
 const PICKS_ONE_BY_ONE: u64 = 8;
 
+/// SPOP of more than 1/5 of a set answers in the set's order (Redis's
+/// SPOP_MOVE_STRATEGY_MUL).
+const SPOP_KEEP_ASIDE: u64 = 5;
+
 /// Largest reply SRANDMEMBER with a negative count builds (as HRANDFIELD).
 const MAX_RANDOM_REPEATS: u64 = 1 << 22;
 
@@ -512,6 +516,11 @@ async fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let len = ctx.txn.members_len(ctx.db, key).await? as u64;
     let popped = match count {
         Some(n) if n >= len => redis_order(all(ctx, key).await?),
+        // Redis pops most of a set by keeping the rest aside and answering
+        // what is left of the set, in its order.
+        Some(n) if n.saturating_mul(SPOP_KEEP_ASIDE) > len => {
+            redis_order(pick(ctx, key, len, n, false).await?)
+        }
         n => pick(ctx, key, len, n.unwrap_or(1), false).await?,
     };
     ctx.txn.members_delete(ctx.db, key, &popped).await?;
