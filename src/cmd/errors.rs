@@ -73,6 +73,7 @@ pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
 pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
 pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
 pub const GETKEYS_INVALID_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
 pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
 
 pub fn hello_syntax(option: &[u8]) -> String {
@@ -255,6 +256,9 @@ pub const INCR_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
 pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 pub const RANDFIELD_COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 
 /// EXPIRE's answer to an option it does not know.
 pub fn unsupported_option(opt: &[u8]) -> bytes::Bytes {
@@ -344,9 +348,7 @@ pub const LIMIT_NEEDS_BY: &str =
 pub const WITHSCORES_BYLEX: &str =
     "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
 pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
-pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
-pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 
 /// ZUNION, ZINTERSTORE, ... with a key count below 1.
 pub fn no_input_keys(command: &str) -> String {

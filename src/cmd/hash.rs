@@ -6,7 +6,6 @@ use rand::Rng;
 use super::errors::{self, CmdError, CmdResult, err};
 use super::keys::{parse_cursor, scan_options, scan_reply};
 use super::long_double;
-use super::scan_cursor::{BOUNDARY_MAX, decode as decode_boundary, encode as encode_boundary};
 use super::{CommandSpec, Ctx, Family, ONE_KEY, int_arg, is, spec};
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
@@ -509,6 +508,32 @@ async fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(scan_reply(next, items))
 }
 
+/// Longest boundary an HSCAN cursor carries.
+pub(crate) const BOUNDARY_MAX: usize = 7;
+
+pub(crate) fn encode_boundary(b: &[u8]) -> u64 {
+    debug_assert!(!b.is_empty() && b.len() <= BOUNDARY_MAX);
+    let mut packed: u64 = 0;
+    for i in 0..BOUNDARY_MAX {
+        packed = (packed << 8) | *b.get(i).unwrap_or(&0) as u64;
+    }
+    (packed << 3) | b.len() as u64
+}
+
+/// The boundary a non-zero cursor names (`None` for 0, the start).
+pub(crate) fn decode_boundary(cursor: u64) -> Option<Vec<u8>> {
+    if cursor == 0 {
+        return None;
+    }
+    let len = match (cursor & 7) as usize {
+        0 => BOUNDARY_MAX,
+        n => n,
+    };
+    let packed = (cursor >> 3) & ((1 << 56) - 1);
+    let bytes = packed.to_be_bytes();
+    Some(bytes[1..1 + len].to_vec())
+}
+
 /// One page of a large hash and the cursor after it (see [`hscan`]).
 async fn hscan_page(
     ctx: &mut Ctx<'_>,
@@ -626,4 +651,20 @@ async fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::Array(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_boundary, encode_boundary};
+
+    #[test]
+    fn boundaries_round_trip() {
+        for b in [&b"a"[..], b"\xff", b"abcdefg", b"\x00", b"ab\x00"] {
+            let c = encode_boundary(b);
+            assert!(c != 0 && c < 1 << 59);
+            assert_eq!(decode_boundary(c).as_deref(), Some(b));
+        }
+        assert_eq!(decode_boundary(0), None);
+        assert!(decode_boundary(u64::MAX).is_some());
+    }
 }

@@ -47,7 +47,6 @@ pub mod members;
 pub mod object;
 pub mod parameters;
 pub mod pubsub;
-pub mod scan_cursor;
 pub mod score;
 pub mod scored;
 pub mod server;

@@ -253,6 +253,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "generic" => Some("@keyspace"),
         "string" => Some("@string"),
         "hash" => Some("@hash"),
+        "set" => Some("@set"),
         "stream" => Some("@stream"),
         "sorted-set" => Some("@sortedset"),
         "pubsub" => Some("@pubsub"),
@@ -459,7 +460,12 @@ fn getkeys(command: &[Bytes]) -> CmdResult {
         return err(errors::GETKEYS_INVALID_ARITY);
     }
     let keys = key_args(spec, command);
-    if keys.is_empty() && key_positions(spec, command).0.0 == 0 {
+    let (first_key, key_specs) = key_positions(spec, command);
+    if keys.is_empty() && key_specs.iter().any(|ks| ks.keynum.is_some()) {
+        // A count of keys that is no count, or more keys than arguments.
+        return err(errors::GETKEYS_INVALID_ARGS);
+    }
+    if keys.is_empty() && first_key.0 == 0 {
         return err(errors::GETKEYS_NO_KEYS);
     }
     Ok(Reply::bulks(keys.into_iter().cloned()))
@@ -519,12 +525,11 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
                 .unwrap_or(0)
                 .max(0) as usize;
             let start = first + k.firstkey as usize;
-            keys.extend(
-                args.iter()
-                    .skip(start)
-                    .step_by(k.keystep.max(1) as usize)
-                    .take(count),
-            );
+            let step = k.keystep.max(1) as usize;
+            // A count beyond the arguments names no keys (Redis: invalid).
+            if count > 0 && start + (count - 1) * step < args.len() {
+                keys.extend((0..count).map(|i| &args[start + i * step]));
+            }
             continue;
         }
         let last = if ks.last >= 0 {
@@ -597,6 +602,11 @@ mod tests {
         assert_eq!(keys("XINFO HELP"), Vec::<String>::new());
         assert_eq!(keys("MSET a 1 b 2"), ["a", "b"]);
         assert_eq!(keys("RENAME a b"), ["a", "b"]);
+        assert_eq!(keys("SINTERCARD 2 a b LIMIT 1"), ["a", "b"]);
+        assert_eq!(keys("SINTERCARD 1 a b"), ["a"]);
+        assert!(keys("SINTERCARD 3 a b").is_empty());
+        assert_eq!(keys("SINTERSTORE d a b"), ["d", "a", "b"]);
+        assert_eq!(keys("SMOVE a b m"), ["a", "b"]);
         assert_eq!(keys("SET k v"), ["k"]);
         assert_eq!(keys("PING"), Vec::<String>::new());
         assert_eq!(keys("ZUNIONSTORE d 2 a b WEIGHTS 1 2"), ["d", "a", "b"]);

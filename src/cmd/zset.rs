@@ -11,7 +11,6 @@ use rand::Rng;
 use super::errors::{self, CmdError, CmdResult, err};
 use super::keys::{parse_cursor, scan_options, scan_reply};
 use super::members;
-use super::scan_cursor;
 use super::score::{self, LexRange, ScoreRange};
 use super::scored::{Scored, row, scored, scored_reply, store_result};
 use super::zset_algebra;
@@ -19,7 +18,7 @@ use super::{
     CommandSpec, Ctx, Family, KeySpec, NO_KEYS, ONE_KEY, int_arg, is, key_at, keys_counted, spec,
 };
 use crate::reply::Reply;
-use crate::store::{Bound, KeyKind, Member, MemberRange, score_of};
+use crate::store::{KeyKind, Member, MemberRange, score_of};
 
 const F: Family = Family::SortedSet;
 const G: &str = "sorted-set";
@@ -1116,7 +1115,7 @@ async fn zpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> 
 async fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let numkeys = match crate::protocol::parse_i64(&args[1]) {
         Some(n) if n >= 1 => n as u64,
-        _ => return err(errors::NUMKEYS_POSITIVE),
+        _ => return err(errors::NUMKEYS_NOT_POSITIVE),
     };
     let where_at = match usize::try_from(numkeys)
         .ok()
@@ -1244,7 +1243,7 @@ const SMALL_ZSET: i64 = 128;
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: a sorted set of up to
 /// 128 members comes back whole with cursor 0 (as Redis's listpack);
 /// larger ones page in member order, the cursor naming where the next
-/// page starts (see [`scan_cursor`]).
+/// page starts (see [`members::scan_page`]).
 async fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let cursor = parse_cursor(&args[2])?;
@@ -1259,7 +1258,7 @@ async fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .await?;
         (all, 0)
     } else {
-        scan_page(ctx, key, cursor, opts.count).await?
+        members::scan_page(ctx, key, cursor, opts.count).await?
     };
     let mut items = Vec::with_capacity(page.len() * 2);
     for m in page {
@@ -1270,54 +1269,4 @@ async fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(scan_reply(next, items))
-}
-
-/// One page of a large sorted set in member order, and the cursor after
-/// it: the page holds the members from the cursor's boundary on.
-async fn scan_page(
-    ctx: &mut Ctx<'_>,
-    key: &Bytes,
-    cursor: u64,
-    count: u64,
-) -> Result<(Vec<Member>, u64), CmdError> {
-    let count = usize::try_from(count)
-        .unwrap_or(usize::MAX)
-        .min(u32::MAX as usize - 1);
-    let start = match scan_cursor::decode(cursor) {
-        Some(b) => Bound::Included(Bytes::from(b)),
-        None => Bound::Unbounded,
-    };
-    let range = MemberRange::Member(start, Bound::Unbounded);
-    // COUNT members and the first one left over, which places the boundary.
-    let mut page = ctx
-        .txn
-        .members_range(ctx.db, key, &range, false, 0, Some(count as u64 + 1))
-        .await?;
-    loop {
-        if page.len() <= count {
-            return Ok((page, 0));
-        }
-        let names: Vec<&[u8]> = page.iter().map(|m| &m.member[..]).collect();
-        if let Some((keep, next)) = scan_cursor::split(&names, count) {
-            page.truncate(keep);
-            return Ok((page, next));
-        }
-        // Neighbours too alike for a boundary: read on.
-        let after = page[page.len() - 1].member.clone();
-        let more = ctx
-            .txn
-            .members_range(
-                ctx.db,
-                key,
-                &MemberRange::Member(Bound::Excluded(after), Bound::Unbounded),
-                false,
-                0,
-                Some(count.clamp(16, 1024) as u64),
-            )
-            .await?;
-        if more.is_empty() {
-            return Ok((page, 0));
-        }
-        page.extend(more);
-    }
 }
