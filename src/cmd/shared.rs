@@ -61,6 +61,66 @@ pub struct ClientHandle {
     pub info: Arc<Mutex<ClientInfo>>,
     /// Notified by CLIENT KILL.
     pub kill: Arc<Notify>,
+    /// Ends the client's blocking command early (CLIENT UNBLOCK).
+    pub unblock: Arc<Unblock>,
+}
+
+/// How CLIENT UNBLOCK ends a blocked command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnblockHow {
+    /// As if its timeout passed.
+    Timeout,
+    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+/// A client's blocked state, as CLIENT UNBLOCK sees and ends it.
+#[derive(Default)]
+pub struct Unblock {
+    /// True while the client waits in a blocking command.
+    blocked: AtomicBool,
+    /// What CLIENT UNBLOCK asked for, taken by the waiting command.
+    how: Mutex<Option<UnblockHow>>,
+    notify: Notify,
+}
+
+impl Unblock {
+    /// Marks the client blocked until the guard drops.
+    pub fn block(&self) -> BlockedGuard<'_> {
+        *self.how.lock().unwrap() = None;
+        self.blocked.store(true, Ordering::SeqCst);
+        BlockedGuard(self)
+    }
+
+    /// CLIENT UNBLOCK: true when the client was blocked.
+    pub fn unblock(&self, how: UnblockHow) -> bool {
+        if !self.blocked.load(Ordering::SeqCst) {
+            return false;
+        }
+        *self.how.lock().unwrap() = Some(how);
+        self.notify.notify_one();
+        true
+    }
+
+    /// Waits for CLIENT UNBLOCK.
+    pub async fn requested(&self) -> UnblockHow {
+        loop {
+            if let Some(how) = self.how.lock().unwrap().take() {
+                return how;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// A blocked client (see [`Unblock::block`]).
+pub struct BlockedGuard<'a>(&'a Unblock);
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.blocked.store(false, Ordering::SeqCst);
+        *self.0.how.lock().unwrap() = None;
+    }
 }
 
 /// The fields CLIENT LIST/INFO print.

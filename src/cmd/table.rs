@@ -93,7 +93,7 @@ pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byte
         return err(errors::read_only_stream(key));
     }
     match spec.handler {
-        Handler::Data(run) => run(ctx, spec, args).await,
+        Handler::Data(run) | Handler::Blocking(run, _) => run(ctx, spec, args).await,
         _ => err(errors::unhandled(spec.name)),
     }
 }
@@ -229,6 +229,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "generic" => Some("@keyspace"),
         "string" => Some("@string"),
         "hash" => Some("@hash"),
+        "list" => Some("@list"),
         "stream" => Some("@stream"),
         "pubsub" => Some("@pubsub"),
         "connection" => Some("@connection"),
@@ -501,7 +502,7 @@ mod tests {
                 "{} has no handler",
                 spec.name
             );
-            let data = matches!(spec.handler, Handler::Data(_));
+            let data = matches!(spec.handler, Handler::Data(_) | Handler::Blocking(..));
             assert_eq!(data, spec.family.is_data(), "{}", spec.name);
             for info in spec.sub_info {
                 assert!(
