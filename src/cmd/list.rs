@@ -38,6 +38,12 @@ const fn at(index: i32, flags: &'static [&'static str], last: i32) -> KeySpec {
     }
 }
 
+const INSERT: &[KeySpec] = &[at(1, &["RW", "insert"], 0)];
+const POP: &[KeySpec] = &[at(1, &["RW", "access", "delete"], 0)];
+const DELETE: &[KeySpec] = &[at(1, &["RW", "delete"], 0)];
+const UPDATE: &[KeySpec] = &[at(1, &["RW", "update"], 0)];
+const READ: &[KeySpec] = &[at(1, &["RO"], 0)];
+const READ_ACCESS: &[KeySpec] = &[at(1, &["RO", "access"], 0)];
 const MOVE_KEYS: &[KeySpec] = &[
     at(1, &["RW", "access", "delete"], 0),
     at(2, &["RW", "insert"], 0),
@@ -54,7 +60,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Prepend one or multiple elements to a list",
     )
-    .with(data!(cmd_push)),
+    .with(data!(cmd_push))
+    .keyed(INSERT),
     spec(
         "rpush",
         -3,
@@ -65,7 +72,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Append one or multiple elements to a list",
     )
-    .with(data!(cmd_push)),
+    .with(data!(cmd_push))
+    .keyed(INSERT),
     spec(
         "lpushx",
         -3,
@@ -76,7 +84,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Prepend an element to a list, only if the list exists",
     )
-    .with(data!(cmd_push)),
+    .with(data!(cmd_push))
+    .keyed(INSERT),
     spec(
         "rpushx",
         -3,
@@ -87,7 +96,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Append an element to a list, only if the list exists",
     )
-    .with(data!(cmd_push)),
+    .with(data!(cmd_push))
+    .keyed(INSERT),
     spec(
         "lpop",
         -2,
@@ -98,7 +108,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Remove and get the first elements in a list",
     )
-    .with(data!(cmd_pop)),
+    .with(data!(cmd_pop))
+    .keyed(POP),
     spec(
         "rpop",
         -2,
@@ -109,7 +120,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Remove and get the last elements in a list",
     )
-    .with(data!(cmd_pop)),
+    .with(data!(cmd_pop))
+    .keyed(POP),
     spec(
         "llen",
         2,
@@ -120,7 +132,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Get the length of a list",
     )
-    .with(data!(llen; args)),
+    .with(data!(llen; args))
+    .keyed(READ),
     spec(
         "lrange",
         4,
@@ -131,7 +144,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Get a range of elements from a list",
     )
-    .with(data!(lrange; args)),
+    .with(data!(lrange; args))
+    .keyed(READ_ACCESS),
     spec(
         "lindex",
         3,
@@ -142,7 +156,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Get an element from a list by its index",
     )
-    .with(data!(lindex; args)),
+    .with(data!(lindex; args))
+    .keyed(READ_ACCESS),
     spec(
         "lset",
         4,
@@ -153,7 +168,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Set the value of an element in a list by its index",
     )
-    .with(data!(lset; args)),
+    .with(data!(lset; args))
+    .keyed(UPDATE),
     spec(
         "linsert",
         5,
@@ -164,7 +180,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Insert an element before or after another element in a list",
     )
-    .with(data!(linsert; args)),
+    .with(data!(linsert; args))
+    .keyed(INSERT),
     spec(
         "lrem",
         4,
@@ -175,7 +192,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Remove elements from a list",
     )
-    .with(data!(lrem; args)),
+    .with(data!(lrem; args))
+    .keyed(DELETE),
     spec(
         "ltrim",
         4,
@@ -186,7 +204,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Trim a list to the specified range",
     )
-    .with(data!(ltrim; args)),
+    .with(data!(ltrim; args))
+    .keyed(DELETE),
     spec(
         "lpos",
         -3,
@@ -197,35 +216,32 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.0.6",
         "Return the index of matching elements on a list",
     )
-    .with(data!(lpos; args)),
-    CommandSpec {
-        key_specs: MOVE_KEYS,
-        ..spec(
-            "lmove",
-            5,
-            WD,
-            (1, 2, 1),
-            F,
-            G,
-            "6.2.0",
-            "Pop an element from a list, push it to another list and return it",
-        )
-        .with(data!(cmd_lmove))
-    },
-    CommandSpec {
-        key_specs: MOVE_KEYS,
-        ..spec(
-            "rpoplpush",
-            3,
-            WD,
-            (1, 2, 1),
-            F,
-            G,
-            "1.2.0",
-            "Remove the last element in a list, prepend it to another list and return it",
-        )
-        .with(data!(cmd_lmove))
-    },
+    .with(data!(lpos; args))
+    .keyed(READ_ACCESS),
+    spec(
+        "lmove",
+        5,
+        WD,
+        (1, 2, 1),
+        F,
+        G,
+        "6.2.0",
+        "Pop an element from a list, push it to another list and return it",
+    )
+    .with(data!(cmd_lmove))
+    .keyed(MOVE_KEYS),
+    spec(
+        "rpoplpush",
+        3,
+        WD,
+        (1, 2, 1),
+        F,
+        G,
+        "1.2.0",
+        "Remove the last element in a list, prepend it to another list and return it",
+    )
+    .with(data!(cmd_lmove))
+    .keyed(MOVE_KEYS),
     spec(
         "lmpop",
         -4,
@@ -237,62 +253,54 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Pop elements from a list",
     )
     .with(data!(cmd_lmpop)),
-    CommandSpec {
-        key_specs: &[at(1, &["RW", "access", "delete"], -2)],
-        ..spec(
-            "blpop",
-            -3,
-            &["write", "noscript", "blocking"],
-            (1, -2, 1),
-            F,
-            G,
-            "2.0.0",
-            "Remove and get the first element in a list, or block until one is available",
-        )
-        .with(blocking!(cmd_bpop, block_on_keys))
-    },
-    CommandSpec {
-        key_specs: &[at(1, &["RW", "access", "delete"], -2)],
-        ..spec(
-            "brpop",
-            -3,
-            &["write", "noscript", "blocking"],
-            (1, -2, 1),
-            F,
-            G,
-            "2.0.0",
-            "Remove and get the last element in a list, or block until one is available",
-        )
-        .with(blocking!(cmd_bpop, block_on_keys))
-    },
-    CommandSpec {
-        key_specs: MOVE_KEYS,
-        ..spec(
-            "blmove",
-            6,
-            &["write", "denyoom", "noscript", "blocking"],
-            (1, 2, 1),
-            F,
-            G,
-            "6.2.0",
-            "Pop an element from a list, push it to another list and return it; or block until one is available",
-        )
-        .with(blocking!(cmd_blmove, block_on_source))
-    },
-    CommandSpec {
-        key_specs: MOVE_KEYS,
-        ..spec(
-            "brpoplpush",
-            4,
-            &["write", "denyoom", "noscript", "blocking"],
-            (1, 2, 1),
-            F,
-            G,
-            "2.2.0",
-            "Pop an element from a list, push it to another list and return it; or block until one is available",
-        )
-        .with(blocking!(cmd_blmove, block_on_source))
-    },
+    spec(
+        "blpop",
+        -3,
+        &["write", "noscript", "blocking"],
+        (1, -2, 1),
+        F,
+        G,
+        "2.0.0",
+        "Remove and get the first element in a list, or block until one is available",
+    )
+    .with(blocking!(cmd_bpop, block_on_keys))
+    .keyed(&[at(1, &["RW", "access", "delete"], -2)]),
+    spec(
+        "brpop",
+        -3,
+        &["write", "noscript", "blocking"],
+        (1, -2, 1),
+        F,
+        G,
+        "2.0.0",
+        "Remove and get the last element in a list, or block until one is available",
+    )
+    .with(blocking!(cmd_bpop, block_on_keys))
+    .keyed(&[at(1, &["RW", "access", "delete"], -2)]),
+    spec(
+        "blmove",
+        6,
+        &["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        F,
+        G,
+        "6.2.0",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    )
+    .with(blocking!(cmd_blmove, block_on_source))
+    .keyed(MOVE_KEYS),
+    spec(
+        "brpoplpush",
+        4,
+        &["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        F,
+        G,
+        "2.2.0",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    )
+    .with(blocking!(cmd_blmove, block_on_source))
+    .keyed(MOVE_KEYS),
     spec(
         "blmpop",
         -5,
@@ -571,24 +579,26 @@ async fn element_at(
 }
 
 /// LINDEX key index: a point read.
+///
+/// As in Redis, the key is looked up before the index is parsed.
 async fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let index = int_arg(&args[2])?;
     let Some(e) = read_list(ctx, &args[1]).await? else {
         return Ok(Reply::Nil);
     };
+    let index = int_arg(&args[2])?;
     let Some(p) = position_of(e, index) else {
         return Ok(Reply::Nil);
     };
     Ok(Reply::opt_bulk(element_at(ctx, &args[1], p).await?))
 }
 
-/// LSET key index element
+/// LSET key index element (the key is looked up first, as in Redis)
 async fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    let index = int_arg(&args[2])?;
     let Some(e) = write_list(ctx, key).await? else {
         return err(errors::NO_SUCH_KEY);
     };
+    let index = int_arg(&args[2])?;
     let Some(p) = position_of(e, index) else {
         return err(errors::INDEX_OUT_OF_RANGE);
     };
@@ -782,16 +792,14 @@ async fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 return err(errors::LPOS_RANK_ZERO);
             }
         } else if is(&args[i], "count") {
-            let n = int_arg(value)?;
-            if n < 0 {
-                return err(errors::LPOS_COUNT_NEGATIVE);
-            }
+            let n = crate::protocol::parse_i64(value)
+                .filter(|&n| n >= 0)
+                .ok_or_else(|| CmdError::Reply(errors::LPOS_COUNT_NEGATIVE.into()))?;
             count = Some(n);
         } else if is(&args[i], "maxlen") {
-            maxlen = int_arg(value)?;
-            if maxlen < 0 {
-                return err(errors::LPOS_MAXLEN_NEGATIVE);
-            }
+            maxlen = crate::protocol::parse_i64(value)
+                .filter(|&n| n >= 0)
+                .ok_or_else(|| CmdError::Reply(errors::LPOS_MAXLEN_NEGATIVE.into()))?;
         } else {
             return err(errors::SYNTAX);
         }
@@ -805,7 +813,13 @@ async fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         });
     };
     let rev = rank < 0;
-    let mut skip = rank.unsigned_abs() - 1;
+    // Redis negates a negative rank in C: LLONG_MIN stays negative, and
+    // then every match qualifies, as with -1.
+    let mut skip = if rank == i64::MIN {
+        0
+    } else {
+        rank.unsigned_abs() - 1
+    };
     let wanted = match count {
         Some(0) => u64::MAX,
         Some(n) => n as u64,

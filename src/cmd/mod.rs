@@ -239,6 +239,11 @@ impl CommandSpec {
         CommandSpec { handler, ..self }
     }
 
+    /// The row with its COMMAND INFO key specs.
+    pub const fn keyed(self, key_specs: &'static [KeySpec]) -> CommandSpec {
+        CommandSpec { key_specs, ..self }
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags.contains(&"write")
     }
