@@ -186,6 +186,16 @@ async fn client_unblock_and_kill_end_the_wait() {
     // Still connected and usable.
     assert_eq!(blocked.cmd(&["PING"]).await, b"+PONG\r\n");
 
+    // XREAD BLOCK too.
+    send(
+        &mut blocked,
+        &["XREAD", "BLOCK", "0", "STREAMS", "__events@0__", "$"],
+    )
+    .await;
+    wait_blocked(server.addr, 1).await;
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]).await, b":1\r\n");
+    assert_eq!(reply(&mut blocked).await, b"*-1\r\n");
+
     send(&mut blocked, &["BLPOP", "q", "0"]).await;
     wait_blocked(server.addr, 1).await;
     assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", &id]).await, b":1\r\n");

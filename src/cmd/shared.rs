@@ -116,6 +116,13 @@ impl Unblock {
 /// A blocked client (see [`Unblock::block`]).
 pub struct BlockedGuard<'a>(&'a Unblock);
 
+impl BlockedGuard<'_> {
+    /// Waits for CLIENT UNBLOCK.
+    pub async fn requested(&self) -> UnblockHow {
+        self.0.requested().await
+    }
+}
+
 impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
         self.0.blocked.store(false, Ordering::SeqCst);
