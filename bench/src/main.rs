@@ -10,6 +10,7 @@ mod ion;
 mod latency;
 mod memory;
 mod nats;
+mod queue;
 mod report;
 mod resp;
 mod targets;
@@ -243,6 +244,9 @@ async fn measure(
 
     progress.say("latency: keyspace notifications and PUBLISH");
     rows.extend(latency_rows(targets, plan.latency_samples, &mut notes).await?);
+
+    progress.say("queue: BLPOP consumers, an LPUSH producer");
+    rows.extend(queue::rows(targets, plan.throughput.seconds, plan.latency_samples).await?);
 
     rows.push(ion);
     rows.extend(sequencing_rows(targets).await);

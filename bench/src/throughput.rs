@@ -15,6 +15,9 @@ use super::workers::alternate;
 /// The hash HGETALL reads, filled before the runs.
 const HASH_KEY: &str = "respire-bench:hash";
 const HASH_FIELDS: usize = 10;
+/// The sorted set ZRANGE reads, filled before the runs.
+const ZSET_KEY: &str = "respire-bench:zset";
+const ZSET_MEMBERS: usize = 100;
 
 /// One redis-benchmark test: built in (`-t name`) or a custom command.
 pub struct Test {
@@ -42,6 +45,27 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "INCR",
         args: &["-t", "incr"],
+    },
+    // LPOP pops what LPUSH pushed (redis-benchmark's `mylist`).
+    Test {
+        name: "LPUSH",
+        args: &["-t", "lpush"],
+    },
+    Test {
+        name: "LPOP",
+        args: &["-t", "lpop"],
+    },
+    Test {
+        name: "SADD",
+        args: &["-t", "sadd"],
+    },
+    Test {
+        name: "ZADD",
+        args: &["-t", "zadd"],
+    },
+    Test {
+        name: "ZRANGE",
+        args: &["ZRANGE", ZSET_KEY, "0", "9", "WITHSCORES"],
     },
     Test {
         name: "PUBLISH",
@@ -89,16 +113,22 @@ pub struct Plan {
     pub runs: usize,
 }
 
-/// Fills the HGETALL hash on every target.
+/// Fills the HGETALL hash and the ZRANGE sorted set on every target.
 pub async fn prepare(targets: &[Target]) -> anyhow::Result<()> {
     let mut args = vec!["HSET".to_string(), HASH_KEY.to_string()];
     for i in 0..HASH_FIELDS {
         args.push(format!("field:{i}"));
         args.push(format!("value-{i:04}"));
     }
+    let mut zadd = vec!["ZADD".to_string(), ZSET_KEY.to_string()];
+    for i in 0..ZSET_MEMBERS {
+        zadd.push(i.to_string());
+        zadd.push(format!("member:{i:04}"));
+    }
     for target in targets {
         let mut conn = Conn::connect_db(&target.addr, DB).await?;
         conn.cmd(&args).await?.ok()?;
+        conn.cmd(&zadd).await?.ok()?;
     }
     Ok(())
 }

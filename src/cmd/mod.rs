@@ -55,6 +55,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod shared;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod table;
@@ -182,6 +183,49 @@ pub struct KeySpec {
     pub last: i32,
     pub step: i32,
     pub limit: i32,
+    /// Redis's `keynum` search instead of the range above: the number of
+    /// keys is the argument `keynumidx` after the search's start, the keys
+    /// start `firstkey` after it, every `keystep` (ZUNION, LMPOP, ...).
+    pub keynum: Option<KeyNum>,
+}
+
+/// A `keynum` key search (see [`KeySpec::keynum`]).
+#[derive(Debug)]
+pub struct KeyNum {
+    pub keynumidx: i32,
+    pub firstkey: i32,
+    pub keystep: i32,
+}
+
+/// A key spec for the one key at argument `index`.
+pub const fn key_at(index: i32, flags: &'static [&'static str]) -> KeySpec {
+    KeySpec {
+        notes: None,
+        flags,
+        begin: BeginSearch::Index(index),
+        last: 0,
+        step: 1,
+        limit: 0,
+        keynum: None,
+    }
+}
+
+/// A key spec for keys counted by an argument: from argument `index`,
+/// the count at `keynumidx` after it, the keys from `firstkey` after it.
+pub const fn keys_counted(
+    index: i32,
+    flags: &'static [&'static str],
+    keynumidx: i32,
+    firstkey: i32,
+) -> KeySpec {
+    KeySpec {
+        keynum: Some(KeyNum {
+            keynumidx,
+            firstkey,
+            keystep: 1,
+        }),
+        ..key_at(index, flags)
+    }
 }
 
 /// Where the search for a command's keys begins.
@@ -191,6 +235,8 @@ pub enum BeginSearch {
     Index(i32),
     /// After this keyword, looked for from argument `from` on.
     Keyword { keyword: &'static str, from: i32 },
+    /// Nowhere the arguments tell (SORT's BY, GET and STORE keys).
+    Unknown,
 }
 
 /// What COMMAND INFO says of a subcommand beyond its [`SubSpec`] (rows

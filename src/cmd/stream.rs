@@ -33,14 +33,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
 /// A key spec with one key at `index`.
 const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec {
-        notes: None,
-        flags,
-        begin: BeginSearch::Index(index),
-        last: 0,
-        step: 1,
-        limit: 0,
-    }
+    super::key_at(index, flags)
 }
 
 const RO: &[&str] = &["RO", "access"];
@@ -86,6 +79,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             last: -1,
             step: 1,
             limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xread",
@@ -260,6 +254,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             last: -1,
             step: 1,
             limit: 2,
+            keynum: None,
         }],
         ..spec(
             "xreadgroup",

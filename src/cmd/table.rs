@@ -12,7 +12,7 @@ use super::errors::{self, CmdResult, err};
 use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use super::{
-    connection, event_view, hash, keys, list, pubsub, set, stream, string, transaction, zset,
+    connection, event_view, hash, keys, list, pubsub, set, sort, stream, string, transaction, zset,
 };
 use crate::reply::Reply;
 
@@ -20,7 +20,7 @@ use crate::reply::Reply;
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 13] = [
+        let families: [&'static [CommandSpec]; 14] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -34,6 +34,7 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             list::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
+            sort::COMMANDS,
         ];
         families
             .iter()
@@ -296,6 +297,10 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ("type", Reply::bulk_str("index")),
             ("spec", map(vec![("index", Reply::Int(i as i64))])),
         ]),
+        BeginSearch::Unknown => map(vec![
+            ("type", Reply::bulk_str("unknown")),
+            ("spec", map(vec![])),
+        ]),
         BeginSearch::Keyword { keyword, from } => map(vec![
             ("type", Reply::bulk_str("keyword")),
             (
@@ -307,17 +312,34 @@ fn key_spec_entry(ks: &KeySpec) -> Reply {
             ),
         ]),
     };
-    let find = map(vec![
-        ("type", Reply::bulk_str("range")),
-        (
-            "spec",
-            map(vec![
-                ("lastkey", Reply::Int(ks.last as i64)),
-                ("keystep", Reply::Int(ks.step as i64)),
-                ("limit", Reply::Int(ks.limit as i64)),
-            ]),
-        ),
-    ]);
+    let find = match &ks.keynum {
+        _ if matches!(ks.begin, BeginSearch::Unknown) => map(vec![
+            ("type", Reply::bulk_str("unknown")),
+            ("spec", map(vec![])),
+        ]),
+        Some(k) => map(vec![
+            ("type", Reply::bulk_str("keynum")),
+            (
+                "spec",
+                map(vec![
+                    ("keynumidx", Reply::Int(k.keynumidx as i64)),
+                    ("firstkey", Reply::Int(k.firstkey as i64)),
+                    ("keystep", Reply::Int(k.keystep as i64)),
+                ]),
+            ),
+        ]),
+        None => map(vec![
+            ("type", Reply::bulk_str("range")),
+            (
+                "spec",
+                map(vec![
+                    ("lastkey", Reply::Int(ks.last as i64)),
+                    ("keystep", Reply::Int(ks.step as i64)),
+                    ("limit", Reply::Int(ks.limit as i64)),
+                ]),
+            ),
+        ]),
+    };
     let mut pairs = Vec::new();
     if let Some(notes) = ks.notes {
         pairs.push(("notes", Reply::bulk_str(notes)));
@@ -455,6 +477,7 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
     let mut keys = Vec::new();
     for ks in key_specs {
         let first = match ks.begin {
+            BeginSearch::Unknown => continue,
             BeginSearch::Index(i) => i as usize,
             BeginSearch::Keyword { keyword, from } => {
                 match (from.max(1) as usize..args.len()).find(|&i| super::is(&args[i], keyword)) {
@@ -464,6 +487,21 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
             }
         };
         if first >= args.len() {
+            continue;
+        }
+        if let Some(k) = &ks.keynum {
+            let count = args
+                .get(first + k.keynumidx as usize)
+                .and_then(|a| crate::protocol::parse_i64(a))
+                .unwrap_or(0)
+                .max(0) as usize;
+            let start = first + k.firstkey as usize;
+            keys.extend(
+                args.iter()
+                    .skip(start)
+                    .step_by(k.keystep.max(1) as usize)
+                    .take(count),
+            );
             continue;
         }
         let last = if ks.last >= 0 {
