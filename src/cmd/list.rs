@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::blocking::{self, BlockOn};
 use super::errors::{self, CmdError, CmdResult, err};
-use super::{CommandSpec, Ctx, Family, KeySpec, ONE_KEY, int_arg, is, spec};
+use super::{CommandSpec, Ctx, Family, KeySpec, ONE_KEY, int_arg, is, key_at, keys_counted, spec};
 use crate::reply::{OK, Reply};
 use crate::store::{Bound, KeyKind, Member, MemberRange, position_member};
 
@@ -26,15 +26,12 @@ const R: &[&str] = &["readonly"];
 const WD: &[&str] = &["write", "denyoom"];
 const W: &[&str] = &["write"];
 
-/// A key spec for one key at `index`.
+/// A key spec for the keys from `index` to `last` (relative, as in
+/// [`KeySpec`]).
 const fn at(index: i32, flags: &'static [&'static str], last: i32) -> KeySpec {
     KeySpec {
-        notes: None,
-        flags,
-        begin: super::BeginSearch::Index(index),
         last,
-        step: 1,
-        limit: 0,
+        ..key_at(index, flags)
     }
 }
 
@@ -252,7 +249,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Pop elements from a list",
     )
-    .with(data!(cmd_lmpop)),
+    .with(data!(cmd_lmpop))
+    .keyed(&[keys_counted(1, &["RW", "access", "delete"], 0, 1)]),
     spec(
         "blpop",
         -3,
@@ -311,7 +309,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Pop elements from a list, or block until one is available",
     )
-    .with(blocking!(cmd_blmpop, block_on_numkeys)),
+    .with(blocking!(cmd_blmpop, block_on_numkeys))
+    .keyed(&[keys_counted(2, &["RW", "access", "delete"], 0, 1)]),
 ];
 
 /// The positions of a list's first and last elements (contiguous between).
