@@ -295,12 +295,13 @@ impl CommandSpec {
     }
 
     /// The store access the command needs: a write transaction, a snapshot
-    /// for reads over several keys (MGET sees one instant), or plain reads.
+    /// for reads over several keys (MGET sees one instant) and for list
+    /// reads (a list's ends, then its rows), or plain reads.
     pub fn access(&self) -> crate::store::Access {
         use crate::store::Access;
         if self.is_write() {
             Access::Write
-        } else if self.first_key != self.last_key {
+        } else if self.first_key != self.last_key || self.family == Family::List {
             Access::Snapshot
         } else {
             Access::Read
