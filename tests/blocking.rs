@@ -170,6 +170,8 @@ async fn client_unblock_and_kill_end_the_wait() {
 
     send(&mut blocked, &["BLPOP", "q", "0"]).await;
     wait_blocked(server.addr, 1).await;
+    let list = String::from_utf8(admin.cmd(&["CLIENT", "LIST", "ID", &id]).await).unwrap();
+    assert!(list.contains(" flags=b "), "{list}");
     assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]).await, b":1\r\n");
     assert_eq!(reply(&mut blocked).await, b"*-1\r\n");
 

@@ -85,6 +85,7 @@ pub async fn run(
     let shared = conn.shared.clone();
     let kill = conn.kill.clone();
     let unblock = conn.unblock.clone();
+    let info = conn.info.clone();
     let mut shutdown = shared.shutdown.clone();
     let mut waiter = shared.events.waiters.register(conn.db, &block.keys);
     let mut blocked = None;
@@ -97,7 +98,7 @@ pub async fn run(
         }
         waiter.missed();
         if blocked.is_none() {
-            blocked = Some(unblock.block());
+            blocked = Some(unblock.block(&info, &shared.metrics));
         }
         if shared.is_shutting_down() {
             return Reply::error(errors::SHUTTING_DOWN);

@@ -399,7 +399,9 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
 
 /// One CLIENT LIST line, with Redis 7's field names.
 fn client_line(info: &ClientInfo, conn: &Session) -> String {
-    let flags = if info.multi >= 0 {
+    let flags = if info.blocked {
+        "b"
+    } else if info.multi >= 0 {
         "x"
     } else if info.sub + info.psub > 0 {
         "P"

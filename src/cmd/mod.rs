@@ -551,6 +551,7 @@ impl Session {
             sub: 0,
             psub: 0,
             multi: -1,
+            blocked: false,
             resp: 2,
         }));
         let kill = Arc::new(Notify::new());

@@ -85,11 +85,23 @@ pub struct Unblock {
 }
 
 impl Unblock {
-    /// Marks the client blocked until the guard drops.
-    pub fn block(&self) -> BlockedGuard<'_> {
+    /// Marks the client blocked until the guard drops: CLIENT UNBLOCK may
+    /// end its wait, CLIENT LIST shows the `b` flag, INFO and /metrics
+    /// count it in blocked_clients.
+    pub fn block<'a>(
+        &'a self,
+        info: &'a Mutex<ClientInfo>,
+        metrics: &'a Metrics,
+    ) -> BlockedGuard<'a> {
         *self.how.lock().unwrap() = None;
         self.blocked.store(true, Ordering::SeqCst);
-        BlockedGuard(self)
+        info.lock().unwrap().blocked = true;
+        metrics.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        BlockedGuard {
+            unblock: self,
+            info,
+            metrics,
+        }
     }
 
     /// CLIENT UNBLOCK: true when the client was blocked.
@@ -114,19 +126,25 @@ impl Unblock {
 }
 
 /// A blocked client (see [`Unblock::block`]).
-pub struct BlockedGuard<'a>(&'a Unblock);
+pub struct BlockedGuard<'a> {
+    unblock: &'a Unblock,
+    info: &'a Mutex<ClientInfo>,
+    metrics: &'a Metrics,
+}
 
 impl BlockedGuard<'_> {
     /// Waits for CLIENT UNBLOCK.
     pub async fn requested(&self) -> UnblockHow {
-        self.0.requested().await
+        self.unblock.requested().await
     }
 }
 
 impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
-        self.0.blocked.store(false, Ordering::SeqCst);
-        *self.0.how.lock().unwrap() = None;
+        self.unblock.blocked.store(false, Ordering::SeqCst);
+        *self.unblock.how.lock().unwrap() = None;
+        self.info.lock().unwrap().blocked = false;
+        self.metrics.blocked_clients.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -146,6 +164,8 @@ pub struct ClientInfo {
     pub psub: usize,
     /// Queued commands while in MULTI, -1 outside.
     pub multi: i64,
+    /// Waiting in a blocking command (flag `b`).
+    pub blocked: bool,
     pub resp: u8,
 }
 

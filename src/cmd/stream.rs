@@ -868,7 +868,7 @@ pub(crate) async fn cmd_xread(
     };
     let mut tip = conn.shared.events.stream_tip.subscribe();
     let mut first = true;
-    let unblock = conn.unblock.clone();
+    let (unblock, info) = (conn.unblock.clone(), conn.info.clone());
     let mut blocked = None;
     loop {
         tip.borrow_and_update();
@@ -899,7 +899,7 @@ pub(crate) async fn cmd_xread(
             tokio::task::yield_now().await;
             continue;
         }
-        let blocked = blocked.get_or_insert_with(|| unblock.block());
+        let blocked = blocked.get_or_insert_with(|| unblock.block(&info, &conn.shared.metrics));
         let mut shutdown = conn.shared.shutdown.clone();
         let kill = conn.kill.clone();
         let until_deadline = async {
