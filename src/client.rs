@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,11 +17,11 @@ use tokio_rustls::server::TlsStream;
 use tracing::{debug, error, info, warn};
 
 use crate::bus::{Delivery, DeliveryRx};
-use crate::cmd::Session;
 use crate::cmd::batch::{self, Batcher, Job};
-use crate::cmd::dispatch::dispatch;
+use crate::cmd::dispatch::{self, dispatch};
 use crate::cmd::shared::Shared;
 use crate::cmd::table;
+use crate::cmd::{CommandSpec, ReplyMode, Session, instance};
 use crate::protocol::{FrameError, FrameLimits, Framer};
 use crate::reply::Reply;
 
@@ -295,6 +295,30 @@ impl Client {
                     .fetch_add(1, Ordering::Relaxed);
                 let checked = table::check(&args);
                 if let Ok(spec) = checked
+                    && self.session.shared.pause.holds(self.pause_writes(spec))
+                {
+                    // CLIENT PAUSE: what came before is answered; this
+                    // command (and everything after it) waits.
+                    self.answer_group(&mut group).await;
+                    self.flush().await?;
+                    let writes = self.pause_writes(spec);
+                    tokio::select! {
+                        _ = self.session.shared.pause.wait(writes) => {}
+                        _ = self.session.kill.notified() => return Ok(()),
+                        _ = shutdown.changed() => return Ok(()),
+                    }
+                }
+                // MONITOR shows the commands that run (not those refused
+                // or queued), credentials redacted.
+                let monitored = match checked {
+                    Ok(spec) if self.session.shared.monitors.is_active() => {
+                        (dispatch::will_run(&self.session, spec)
+                            && !instance::is_admin(spec, &args))
+                        .then(|| instance::redacted(&args))
+                    }
+                    _ => None,
+                };
+                if let Ok(spec) = checked
                     && self.session.runs_in_group(spec)
                 {
                     // Reads and writes never share a group: the group so
@@ -306,6 +330,9 @@ impl Client {
                         self.answer_group(&mut group).await;
                     }
                     self.session.touch_info(spec, &args);
+                    if let Some(shown) = &monitored {
+                        self.feed_monitors(shown);
+                    }
                     group.push(Job::new(&self.session, spec, args));
                     continue;
                 }
@@ -314,6 +341,17 @@ impl Client {
                 let subscribes = matches!(checked, Ok(spec) if SUBSCRIBING.contains(&spec.name));
                 let blocking = matches!(checked, Ok(spec) if spec.has_flag("blocking"));
                 let name = checked.as_ref().ok().map(|spec| spec.name);
+                // EXEC shows the commands of its block as they run, then itself.
+                let exec_block: Option<Vec<Vec<Bytes>>> = match (&monitored, name) {
+                    (Some(_), Some("exec")) => self.session.multi.as_ref().map(|m| {
+                        m.queue
+                            .iter()
+                            .filter(|(spec, args)| !instance::is_admin(spec, args))
+                            .map(|(_, args)| instance::redacted(args))
+                            .collect()
+                    }),
+                    _ => None,
+                };
                 let started = Instant::now();
                 let run = dispatch(&mut self.session, &self.batcher, args, checked);
                 let reply = if blocking {
@@ -331,7 +369,19 @@ impl Client {
                     let metrics = &self.session.shared.metrics;
                     metrics.record(name, micros, reply.is_error());
                 }
-                if subscribes {
+                if let Some(shown) = &monitored {
+                    let ran = !matches!(reply, Reply::NilArray | Reply::Error(_));
+                    for args in exec_block.iter().flatten().filter(|_| ran) {
+                        self.feed_monitors(args);
+                    }
+                    self.feed_monitors(shown);
+                }
+                // CLIENT REPLY: the mode after the command decides.
+                let sends = self.session.reply_mode.sends();
+                if name.is_some() {
+                    self.session.reply_mode = self.session.reply_mode.next();
+                }
+                if subscribes && sends {
                     reply.encode(&mut self.outbuf, self.session.resp3);
                 }
                 // Messages this command published to this very connection
@@ -341,7 +391,7 @@ impl Client {
                         self.encode_delivery(*delivery);
                     }
                 }
-                if !subscribes {
+                if !subscribes && sends {
                     reply.encode(&mut self.outbuf, self.session.resp3);
                 }
                 if self.session.close_after_reply {
@@ -374,10 +424,41 @@ impl Client {
                         self.encode_delivery(*more);
                     }
                 }
+                Some(line) = next_line(&mut self.session.monitor) => {
+                    self.outbuf.extend_from_slice(&line);
+                    while let Some(more) = self.session.monitor.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                        self.outbuf.extend_from_slice(&more);
+                    }
+                }
                 _ = self.session.kill.notified() => return Ok(()),
                 _ = shutdown.changed() => return Ok(()),
             }
         }
+    }
+
+    /// Whether CLIENT PAUSE WRITE holds this command: writes, PUBLISH, and
+    /// an EXEC whose block writes (Redis's "may replicate" commands).
+    fn pause_writes(&self, spec: &CommandSpec) -> bool {
+        spec.is_write()
+            || matches!(spec.name, "publish" | "spublish")
+            || (spec.name == "exec"
+                && self
+                    .session
+                    .multi
+                    .as_ref()
+                    .is_some_and(|m| m.queue.iter().any(|(s, _)| s.is_write())))
+    }
+
+    /// Sends a command's MONITOR line (its arguments as shown) to the
+    /// monitors, with the client's database as it is now.
+    fn feed_monitors(&self, args: &[Bytes]) {
+        let line = instance::monitor_line(
+            crate::clock::now_us(),
+            self.session.db,
+            self.session.addr,
+            args,
+        );
+        self.session.shared.monitors.feed(line);
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
@@ -403,7 +484,8 @@ impl Client {
 
     fn encode_delivery(&mut self, delivery: Delivery) {
         self.session.subs.subscriber().taken(&delivery);
-        if self.session.predates(&delivery) {
+        // CLIENT REPLY OFF silences pushes too (Redis 7.0).
+        if self.session.predates(&delivery) || self.session.reply_mode == ReplyMode::Off {
             return;
         }
         let frame = match delivery {
@@ -449,7 +531,18 @@ impl Client {
         let micros = started.elapsed().as_micros() as u64;
         for (reply, name) in replies.into_iter().zip(names) {
             shared.metrics.record(name, micros, reply.is_error());
-            reply.encode(&mut self.outbuf, self.session.resp3);
+            if self.session.reply_mode.sends() {
+                reply.encode(&mut self.outbuf, self.session.resp3);
+            }
+            self.session.reply_mode = self.session.reply_mode.next();
         }
+    }
+}
+
+/// The next MONITOR line, once the client monitors (never otherwise).
+async fn next_line(feed: &mut Option<tokio::sync::mpsc::Receiver<Bytes>>) -> Option<Bytes> {
+    match feed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

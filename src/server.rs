@@ -113,6 +113,9 @@ pub async fn run(
         protected_mode: AtomicBool::new(protected_mode),
         event_scans: Default::default(),
         metrics: Metrics::new(table::table().keys().copied()),
+        access: Default::default(),
+        pause: Default::default(),
+        monitors: Default::default(),
     });
     if shared.config.protected_mode
         && shared.config.requirepass.is_none()

@@ -132,6 +132,23 @@ async fn exercise(store: Arc<dyn Store>) {
     );
     t.commit().await.unwrap();
 
+    // SWAPDB moves members with their keys, both ways.
+    let mut t = store.begin(Access::Write).await.unwrap();
+    t.members_put(2, b"s", KeyKind::Set, &[zm("m2", 0.0)])
+        .await
+        .unwrap();
+    t.swap_db(1, 2).await.unwrap();
+    assert_eq!(t.members_len(2, b"l2").await.unwrap(), 3);
+    assert_eq!(t.members_len(1, b"l2").await.unwrap(), 0);
+    assert_eq!(t.members_len(1, b"s").await.unwrap(), 1);
+    assert_eq!(t.meta(1, b"s").await.unwrap().unwrap().kind, KeyKind::Set);
+    t.swap_db(2, 1).await.unwrap();
+    t.commit().await.unwrap();
+    let mut t = store.begin(Access::Read).await.unwrap();
+    assert_eq!(t.members_len(1, b"l2").await.unwrap(), 3);
+    assert_eq!(t.members_len(2, b"s").await.unwrap(), 1);
+    t.commit().await.unwrap();
+
     // FLUSHDB removes members too.
     let mut t = store.begin(Access::Write).await.unwrap();
     t.flush(Some(1)).await.unwrap();

@@ -37,6 +37,8 @@ pub struct Job {
     pub args: Vec<Bytes>,
     pub db: Db,
     pub resp3: bool,
+    /// The client is not in CLIENT NO-TOUCH mode.
+    pub touches: bool,
 }
 
 impl Job {
@@ -47,6 +49,7 @@ impl Job {
             args,
             db: session.db,
             resp3: session.resp3,
+            touches: !session.no_touch,
         }
     }
 }
@@ -91,6 +94,7 @@ async fn run_together(
             events: std::mem::take(&mut events),
             shared,
             resp3: job.resp3,
+            touches: job.touches,
         };
         let result = table::execute(&mut ctx, job.spec, &job.args).await;
         events = ctx.events;

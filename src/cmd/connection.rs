@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::Session;
 use super::errors::{self, CmdResult, err};
 use super::shared::{ClientInfo, UnblockHow};
-use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, int_arg, is, spec};
+use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, ReplyMode, SubSpec, int_arg, is, spec};
 use crate::reply::{OK, Reply};
 
 /// The Redis version respire answers as (HELLO, INFO).
@@ -156,6 +156,31 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
         name: "unblock",
         arity: -3,
         summary: "Unblock a client blocked in a blocking command from a different connection",
+    },
+    SubSpec {
+        name: "reply",
+        arity: 3,
+        summary: "Instruct the server whether to reply to commands",
+    },
+    SubSpec {
+        name: "no-evict",
+        arity: 3,
+        summary: "Set client eviction mode for the current connection",
+    },
+    SubSpec {
+        name: "no-touch",
+        arity: 3,
+        summary: "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
+    },
+    SubSpec {
+        name: "pause",
+        arity: -3,
+        summary: "Stop processing commands from clients for some time",
+    },
+    SubSpec {
+        name: "unpause",
+        arity: 2,
+        summary: "Resume processing of clients that were paused",
     },
     HELP_SUBCOMMAND,
 ];
@@ -330,6 +355,17 @@ fn set_name(conn: &mut Session, name: &Bytes) -> Result<(), super::errors::CmdEr
     Ok(())
 }
 
+/// ON or OFF (any case), else a syntax error.
+fn on_off(arg: &[u8]) -> Result<bool, super::errors::CmdError> {
+    if is(arg, "on") {
+        Ok(true)
+    } else if is(arg, "off") {
+        Ok(false)
+    } else {
+        err(errors::SYNTAX)
+    }
+}
+
 fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     let sub = args[1].to_ascii_lowercase();
     match &sub[..] {
@@ -370,6 +406,53 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
         b"list" => client_list(conn, args),
         b"kill" => client_kill(conn, args),
         b"unblock" => client_unblock(conn, args),
+        b"reply" => {
+            conn.reply_mode = match args[2].to_ascii_lowercase().as_slice() {
+                b"on" => ReplyMode::On,
+                b"off" => ReplyMode::Off,
+                b"skip" if conn.reply_mode != ReplyMode::Off => ReplyMode::SkipNext,
+                b"skip" => ReplyMode::Off,
+                _ => return err(errors::SYNTAX),
+            };
+            // ON answers OK; OFF and SKIP answer nothing.
+            Ok(if conn.reply_mode == ReplyMode::On {
+                OK
+            } else {
+                Reply::Many(Vec::new())
+            })
+        }
+        b"no-evict" => {
+            // Nothing is evicted here: the mode is accepted and has no effect.
+            on_off(&args[2])?;
+            Ok(OK)
+        }
+        b"no-touch" => {
+            conn.no_touch = on_off(&args[2])?;
+            Ok(OK)
+        }
+        b"pause" => {
+            let ms = crate::protocol::parse_i64(&args[2]).ok_or_else(|| {
+                super::errors::CmdError::Reply(errors::TIMEOUT_NOT_INTEGER.into())
+            })?;
+            if ms < 0 {
+                return err(errors::TIMEOUT_NEGATIVE);
+            }
+            let all = match args.get(3) {
+                None => true,
+                Some(mode) if args.len() == 4 && is(mode, "all") => true,
+                Some(mode) if args.len() == 4 && is(mode, "write") => false,
+                Some(_) if args.len() == 4 => return err(errors::PAUSE_MODE),
+                Some(_) => return err(errors::subcommand_syntax(&args[1], "client")),
+            };
+            conn.shared
+                .pause
+                .pause(std::time::Duration::from_millis(ms as u64), all);
+            Ok(OK)
+        }
+        b"unpause" => {
+            conn.shared.pause.unpause();
+            Ok(OK)
+        }
         b"help" => Ok(Reply::help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GETNAME",
@@ -384,12 +467,22 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
             "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
             "LIST [options ...]",
             "    Return information about client connections. Options: TYPE (NORMAL|PUBSUB), ID <client-id> ...",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attributes: LIB-NAME or LIB-VER.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
             "HELP",
             "    Print this help.",
         ])),

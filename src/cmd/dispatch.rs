@@ -29,6 +29,16 @@ const SUBSCRIBED_ALLOWED: [&str; 9] = [
 /// Commands that run at once even inside MULTI.
 const NOT_QUEUED: [&str; 6] = ["exec", "discard", "multi", "watch", "quit", "reset"];
 
+/// Whether a command that went through [`table::check`] runs now: not
+/// refused before running (NOAUTH, subscribed mode), not queued in MULTI.
+/// What MONITOR shows.
+pub fn will_run(conn: &Session, spec: &CommandSpec) -> bool {
+    let refused = (conn.needs_auth() && !spec.has_flag("no-auth"))
+        || (!conn.resp3 && conn.is_subscribed() && !SUBSCRIBED_ALLOWED.contains(&spec.name));
+    let queued = conn.multi.is_some() && !NOT_QUEUED.contains(&spec.name);
+    !refused && !queued
+}
+
 /// Runs (or queues) a request that went through [`table::check`].
 pub async fn dispatch(
     conn: &mut Session,
@@ -177,6 +187,7 @@ async fn exec_block(
             events: std::mem::take(&mut events),
             shared: &shared,
             resp3: conn.resp3,
+            touches: !conn.no_touch,
         };
         let result = table::execute(&mut ctx, spec, args).await;
         events = ctx.events;

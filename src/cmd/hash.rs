@@ -509,9 +509,9 @@ async fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Longest boundary an HSCAN cursor carries.
-const BOUNDARY_MAX: usize = 7;
+pub(crate) const BOUNDARY_MAX: usize = 7;
 
-fn encode_boundary(b: &[u8]) -> u64 {
+pub(crate) fn encode_boundary(b: &[u8]) -> u64 {
     debug_assert!(!b.is_empty() && b.len() <= BOUNDARY_MAX);
     let mut packed: u64 = 0;
     for i in 0..BOUNDARY_MAX {
@@ -521,7 +521,7 @@ fn encode_boundary(b: &[u8]) -> u64 {
 }
 
 /// The boundary a non-zero cursor names (`None` for 0, the start).
-fn decode_boundary(cursor: u64) -> Option<Vec<u8>> {
+pub(crate) fn decode_boundary(cursor: u64) -> Option<Vec<u8>> {
     if cursor == 0 {
         return None;
     }

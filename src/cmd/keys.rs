@@ -7,7 +7,7 @@ use super::errors::{self, CmdError, CmdResult, err};
 use super::{CommandSpec, Ctx, Family, NO_KEYS, ONE_KEY, int_arg, is, spec};
 use crate::glob;
 use crate::reply::{OK, Reply};
-use crate::store::{KeyKind, MemberRange};
+use crate::store::{Db, KeyKind, Member, MemberRange};
 
 const G: &str = "generic";
 const S: &str = "server";
@@ -227,6 +227,39 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Remove the expiration from a key",
     )
     .with(data!(cmd_persist)),
+    spec(
+        "move",
+        3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Move a key to another database",
+    )
+    .with(data!(move_key; args)),
+    spec(
+        "copy",
+        -3,
+        &["write", "denyoom"],
+        (1, 2, 1),
+        Family::Keys,
+        G,
+        "6.2.0",
+        "Copy a key",
+    )
+    .with(data!(copy; args)),
+    spec(
+        "swapdb",
+        3,
+        WF,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "4.0.0",
+        "Swaps two Redis databases",
+    )
+    .with(data!(swapdb; args)),
     spec(
         "dbsize",
         1,
@@ -567,38 +600,8 @@ async fn rename(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, nx: bool) -> CmdRes
         }
         ctx.txn.delete(ctx.db, dst).await?;
     }
-    match meta.kind {
-        KeyKind::String => {
-            let value = ctx
-                .txn
-                .string_get(ctx.db, src)
-                .await?
-                .map(|(_, v)| v)
-                .unwrap_or_default();
-            ctx.txn
-                .string_put(ctx.db, dst, &value, meta.expire_at)
-                .await?;
-        }
-        KeyKind::Hash => {
-            let pairs = ctx.txn.hash_all(ctx.db, src).await?;
-            ctx.txn.hash_put(ctx.db, dst, &pairs).await?;
-            if meta.expire_at.is_some() {
-                ctx.txn.set_expire(ctx.db, dst, meta.expire_at).await?;
-            }
-        }
-        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet) => {
-            let rows = ctx
-                .txn
-                .members_range(ctx.db, src, &MemberRange::All, false, 0, None)
-                .await?;
-            ctx.txn.members_put(ctx.db, dst, kind, &rows).await?;
-            if meta.expire_at.is_some() {
-                ctx.txn.set_expire(ctx.db, dst, meta.expire_at).await?;
-            }
-        }
-        // No row holds a stream (the event streams refuse writes first).
-        KeyKind::Stream => return err(errors::read_only_stream(src)),
-    }
+    let value = read_value(ctx, ctx.db, src, meta.kind).await?;
+    write_value(ctx, ctx.db, dst, &value, meta.expire_at).await?;
     ctx.txn.delete(ctx.db, src).await?;
     // Redis's dbAdd announces the destination as a new key first.
     ctx.notify(b'n', "new", dst);
@@ -684,6 +687,182 @@ async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
         ctx.notify(b'g', "expire", key);
     }
     Ok(Reply::Int(1))
+}
+
+/// A key's whole value, read to be written elsewhere (RENAME, MOVE,
+/// COPY). A new kind adds its variant here, with its arms in
+/// [`read_value`] and [`write_value`].
+pub enum Value {
+    String(Bytes),
+    /// Field/value pairs.
+    Hash(Vec<(Bytes, Bytes)>),
+    /// A list's, set's or sorted set's member rows.
+    Members(KeyKind, Vec<Member>),
+}
+
+/// Reads the whole value of a live key of `kind` in database `db`.
+pub async fn read_value(
+    ctx: &mut Ctx<'_>,
+    db: Db,
+    key: &Bytes,
+    kind: KeyKind,
+) -> Result<Value, CmdError> {
+    Ok(match kind {
+        KeyKind::String => Value::String(
+            ctx.txn
+                .string_get(db, key)
+                .await?
+                .map(|(_, v)| v)
+                .unwrap_or_default(),
+        ),
+        KeyKind::Hash => Value::Hash(ctx.txn.hash_all(db, key).await?),
+        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet) => Value::Members(
+            kind,
+            ctx.txn
+                .members_range(db, key, &MemberRange::All, false, 0, None)
+                .await?,
+        ),
+        // No row holds a stream (the event streams refuse writes first).
+        KeyKind::Stream => return err(errors::read_only_stream(key)),
+    })
+}
+
+/// Creates `key` in database `db` (absent: the caller deleted whatever
+/// was there) holding `value`, with the deadline `expire_at`.
+pub async fn write_value(
+    ctx: &mut Ctx<'_>,
+    db: Db,
+    key: &Bytes,
+    value: &Value,
+    expire_at: Option<i64>,
+) -> Result<(), CmdError> {
+    match value {
+        Value::String(v) => ctx.txn.string_put(db, key, v, expire_at).await?,
+        Value::Hash(pairs) => {
+            ctx.txn.hash_put(db, key, pairs).await?;
+            if expire_at.is_some() {
+                ctx.txn.set_expire(db, key, expire_at).await?;
+            }
+        }
+        Value::Members(kind, rows) => {
+            ctx.txn.members_put(db, key, *kind, rows).await?;
+            if expire_at.is_some() {
+                ctx.txn.set_expire(db, key, expire_at).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A database number argument (MOVE, COPY DB): a C `int` below
+/// `databases` (else out of range).
+fn db_arg(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Db, CmdError> {
+    db_in_range(ctx, db_number(arg, None)?)
+}
+
+/// A C `int` argument, as Redis's getIntFromObjectOrReply: `message` for
+/// any failure when given, else its two errors (not an integer; out of
+/// `int`'s range).
+fn db_number(arg: &[u8], message: Option<&'static str>) -> Result<i64, CmdError> {
+    let fail = |default: &'static str| CmdError::Reply(message.unwrap_or(default).into());
+    let n = crate::protocol::parse_i64(arg).ok_or_else(|| fail(errors::NOT_INTEGER))?;
+    if i32::try_from(n).is_err() {
+        return Err(fail(errors::NOT_C_INT));
+    }
+    Ok(n)
+}
+
+fn db_in_range(ctx: &Ctx<'_>, n: i64) -> Result<Db, CmdError> {
+    if n < 0 || n >= ctx.shared.config.databases as i64 {
+        return err(errors::DB_OUT_OF_RANGE);
+    }
+    Ok(n as Db)
+}
+
+/// [`Ctx::for_write`] in another database.
+async fn for_write_in(
+    ctx: &mut Ctx<'_>,
+    db: Db,
+    key: &Bytes,
+) -> Result<Option<crate::store::KeyMeta>, CmdError> {
+    let home = std::mem::replace(&mut ctx.db, db);
+    let found = ctx.for_write(key).await;
+    ctx.db = home;
+    found
+}
+
+/// MOVE key db, as Redis 7.0's moveCommand: 0 when the key is missing or
+/// already in the target; events `new` and `move_to` in the target,
+/// `move_from` in the source.
+async fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let dst = db_arg(ctx, &args[2])?;
+    if dst == ctx.db {
+        return err(errors::SAME_OBJECT);
+    }
+    let Some(meta) = ctx.for_write(key).await? else {
+        return Ok(Reply::Int(0));
+    };
+    if for_write_in(ctx, dst, key).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    let value = read_value(ctx, ctx.db, key, meta.kind).await?;
+    write_value(ctx, dst, key, &value, meta.expire_at).await?;
+    ctx.txn.delete(ctx.db, key).await?;
+    ctx.notify_in(dst, b'n', "new", key);
+    ctx.notify(b'g', "move_from", key);
+    ctx.notify_in(dst, b'g', "move_to", key);
+    Ok(Reply::Int(1))
+}
+
+/// COPY source destination [DB db] [REPLACE], as Redis 7.0's copyCommand:
+/// events `new` and `copy_to` in the target database (a replaced
+/// destination goes without a `del`).
+async fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut replace = false;
+    let mut db = ctx.db;
+    let mut j = 3;
+    while j < args.len() {
+        if is(&args[j], "replace") {
+            replace = true;
+        } else if is(&args[j], "db") && j + 1 < args.len() {
+            db = db_arg(ctx, &args[j + 1])?;
+            j += 1;
+        } else {
+            return err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if db == ctx.db && src == dst {
+        return err(errors::SAME_OBJECT);
+    }
+    let Some(meta) = ctx.live(src).await? else {
+        return Ok(Reply::Int(0));
+    };
+    if for_write_in(ctx, db, dst).await?.is_some() {
+        if !replace {
+            return Ok(Reply::Int(0));
+        }
+        ctx.txn.delete(db, dst).await?;
+    }
+    let value = read_value(ctx, ctx.db, src, meta.kind).await?;
+    write_value(ctx, db, dst, &value, meta.expire_at).await?;
+    ctx.notify_in(db, b'n', "new", dst);
+    ctx.notify_in(db, b'g', "copy_to", dst);
+    Ok(Reply::Int(1))
+}
+
+/// SWAPDB index1 index2: the two databases trade contents (no keyspace
+/// events, as in Redis 7.0).
+async fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = db_number(&args[1], Some(errors::INVALID_FIRST_DB))?;
+    let b = db_number(&args[2], Some(errors::INVALID_SECOND_DB))?;
+    let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
+    if a != b {
+        ctx.txn.swap_db(a, b).await?;
+    }
+    Ok(OK)
 }
 
 #[cfg(test)]

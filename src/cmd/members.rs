@@ -1,11 +1,13 @@
 //! What the list, set and sorted-set commands share: their keys' lookup,
-//! Redis's index ranges, and the end of a key that lost its last member.
+//! Redis's index ranges, the end of a key that lost its last member, and
+//! the pages of SSCAN and ZSCAN.
 
 use bytes::Bytes;
 
 use super::Ctx;
 use super::errors::CmdError;
-use crate::store::{KeyKind, KeyMeta};
+use super::hash::{BOUNDARY_MAX, decode_boundary, encode_boundary};
+use crate::store::{Bound, KeyKind, KeyMeta, Member, MemberRange};
 
 /// The inclusive positions `start..=stop` (negative ones count from the
 /// end) select among `len` elements, as Redis clamps them (LRANGE, ZRANGE,
@@ -44,6 +46,59 @@ pub async fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<bool, CmdEr
     ctx.txn.delete(ctx.db, key).await?;
     ctx.notify(b'g', "del", key);
     Ok(true)
+}
+
+/// One page of a large set or sorted set, in member (byte) order, and
+/// the cursor after it (0 at the end): HSCAN's boundary cursors (see
+/// `hash::hscan`), where the next page starts at the first member `>=`
+/// the boundary the cursor names.
+pub async fn scan_page(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    cursor: u64,
+    count: u64,
+) -> Result<(Vec<Member>, u64), CmdError> {
+    let count = count.min(u32::MAX as u64 - 1);
+    let start = match decode_boundary(cursor) {
+        Some(b) => Bound::Included(Bytes::from(b)),
+        None => Bound::Unbounded,
+    };
+    // COUNT members plus the first one left over, which places the boundary.
+    let range = MemberRange::Member(start, Bound::Unbounded);
+    let mut page = ctx
+        .txn
+        .members_range(ctx.db, key, &range, false, 0, Some(count + 1))
+        .await?;
+    if (page.len() as u64) <= count {
+        return Ok((page, 0));
+    }
+    let mut i = count as usize;
+    loop {
+        if i == page.len() {
+            let after = page[i - 1].member.clone();
+            let range = MemberRange::Member(Bound::Excluded(after), Bound::Unbounded);
+            let more = ctx
+                .txn
+                .members_range(ctx.db, key, &range, false, 0, Some(count.clamp(16, 1024)))
+                .await?;
+            if more.is_empty() {
+                return Ok((page, 0));
+            }
+            page.extend(more);
+        }
+        let (last, next) = (&page[i - 1].member, &page[i].member);
+        let common = last
+            .iter()
+            .zip(next.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if common < BOUNDARY_MAX {
+            let cursor = encode_boundary(&next[..common + 1]);
+            page.truncate(i);
+            return Ok((page, cursor));
+        }
+        i += 1;
+    }
 }
 
 #[cfg(test)]

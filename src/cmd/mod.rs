@@ -41,16 +41,20 @@ macro_rules! session {
 }
 
 pub mod batch;
+pub mod bits;
 pub mod blocking;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
 pub mod event_view;
 pub mod hash;
+pub mod instance;
 pub mod keys;
 pub mod list;
 pub mod long_double;
 pub mod members;
+pub mod object;
+pub mod parameters;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -301,7 +305,10 @@ impl CommandSpec {
         use crate::store::Access;
         if self.is_write() {
             Access::Write
-        } else if self.first_key != self.last_key || self.family == Family::List {
+        } else if self.first_key != self.last_key
+            || self.has_flag("movablekeys")
+            || self.family == Family::List
+        {
             Access::Snapshot
         } else {
             Access::Read
@@ -383,6 +390,9 @@ pub struct Ctx<'a> {
     pub events: Vec<Event>,
     pub shared: &'a Shared,
     pub resp3: bool,
+    /// The client is not in CLIENT NO-TOUCH mode: the keys it names count
+    /// as accessed (OBJECT IDLETIME).
+    pub touches: bool,
 }
 
 impl Ctx<'_> {
@@ -452,6 +462,16 @@ impl Ctx<'_> {
     pub fn notify(&mut self, class: u8, name: &'static str, key: &Bytes) {
         self.events.push(Event {
             db: self.db,
+            key: key.clone(),
+            name,
+            class,
+        });
+    }
+
+    /// Records a keyspace event for `key` in another database (MOVE, COPY).
+    pub fn notify_in(&mut self, db: Db, class: u8, name: &'static str, key: &Bytes) {
+        self.events.push(Event {
+            db,
             key: key.clone(),
             name,
             class,
@@ -530,6 +550,40 @@ pub struct Session {
     /// Set while EXEC runs its queue: a blocking command answers at once,
     /// as if its timeout had passed (Redis's CLIENT_DENY_BLOCKING).
     pub deny_blocking: bool,
+    /// CLIENT REPLY: which replies this client gets.
+    pub reply_mode: ReplyMode,
+    /// CLIENT NO-TOUCH: this client's commands leave keys' access times
+    /// alone (TOUCH still touches).
+    pub no_touch: bool,
+    /// Set by MONITOR: the commands this instance runs, one line each.
+    pub monitor: Option<tokio::sync::mpsc::Receiver<Bytes>>,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP, as Redis's reply flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
+    SkipNext,
+    /// This command's reply is dropped.
+    Skip,
+}
+
+impl ReplyMode {
+    /// Whether the reply of the command that just ran is sent.
+    pub fn sends(self) -> bool {
+        matches!(self, ReplyMode::On | ReplyMode::SkipNext)
+    }
+
+    /// The mode for the command after the one that just ran.
+    pub fn next(self) -> ReplyMode {
+        match self {
+            ReplyMode::SkipNext => ReplyMode::Skip,
+            ReplyMode::Skip => ReplyMode::On,
+            other => other,
+        }
+    }
 }
 
 impl Session {
@@ -585,6 +639,9 @@ impl Session {
             unblock,
             close_after_reply: false,
             deny_blocking: false,
+            reply_mode: ReplyMode::On,
+            no_touch: false,
+            monitor: None,
         };
         (session, delivery_rx)
     }
@@ -636,7 +693,11 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // The subscriptions release themselves; the client list entry here.
+        // The subscriptions release themselves; the client list entry and
+        // the monitor feed here.
         self.shared.clients.remove(&self.id);
+        if self.monitor.is_some() {
+            self.shared.monitors.remove(self.id);
+        }
     }
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::Session;
 use super::connection::REDIS_VERSION;
 use super::errors::{self, CmdResult, err};
+use super::parameters::PARAMETERS;
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use crate::clock::{now_ms, now_us};
 use crate::config::TlsAuthClients;
@@ -58,6 +59,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .with(session!(cmd_time)),
     spec(
+        "monitor",
+        1,
+        &["admin", "noscript", "loading", "stale"],
+        NO_KEYS,
+        F,
+        G,
+        "1.0.0",
+        "Listen for all requests received by the server in real time",
+    )
+    .with(session!(cmd_monitor)),
+    spec(
         "lastsave",
         1,
         &["loading", "stale", "fast"],
@@ -107,6 +119,24 @@ pub(crate) async fn cmd_time(
     ]))
 }
 
+/// MONITOR: from now on this client also receives a line for every
+/// command this instance runs (see [`super::instance::monitor_line`]). A
+/// second MONITOR answers nothing, as in Redis.
+pub(crate) async fn cmd_monitor(
+    conn: &mut Session,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    if conn.deny_blocking {
+        return err(errors::MONITOR_DENY_BLOCKING);
+    }
+    if conn.monitor.is_some() {
+        return Ok(Reply::Many(Vec::new()));
+    }
+    conn.monitor = Some(conn.shared.monitors.add(conn.id, conn.kill.clone()));
+    Ok(OK)
+}
+
 /// LASTSAVE.
 pub(crate) async fn cmd_lastsave(
     _conn: &mut Session,
@@ -116,65 +146,92 @@ pub(crate) async fn cmd_lastsave(
     Ok(Reply::Int(now_ms() / 1000))
 }
 
-/// Parameters CONFIG GET answers: (name, value). Only notify-keyspace-events
-/// can be set; the rest describe respire and are read-only.
-fn parameters(conn: &Session, notify: u32) -> Vec<(&'static str, String)> {
+/// A parameter's canonical name: aliases (`hash-max-ziplist-entries`,
+/// `slave-read-only`, ...) name the same setting as their 7.0 name.
+fn canonical(name: &str) -> &str {
+    match name {
+        "hash-max-ziplist-entries" => "hash-max-listpack-entries",
+        "hash-max-ziplist-value" => "hash-max-listpack-value",
+        "zset-max-ziplist-entries" => "zset-max-listpack-entries",
+        "zset-max-ziplist-value" => "zset-max-listpack-value",
+        "list-max-ziplist-size" => "list-max-listpack-size",
+        "slaveof" => "replicaof",
+        "masterauth" | "masteruser" => name,
+        other => match other.strip_prefix("slave-") {
+            Some(rest) => match rest {
+                "announce-ip" => "replica-announce-ip",
+                "announce-port" => "replica-announce-port",
+                "ignore-maxmemory" => "replica-ignore-maxmemory",
+                "lazy-flush" => "replica-lazy-flush",
+                "priority" => "replica-priority",
+                "read-only" => "replica-read-only",
+                "serve-stale-data" => "replica-serve-stale-data",
+                _ => other,
+            },
+            None => match other {
+                "min-slaves-max-lag" => "min-replicas-max-lag",
+                "min-slaves-to-write" => "min-replicas-to-write",
+                "repl-ping-slave-period" => "repl-ping-replica-period",
+                "cluster-slave-no-failover" => "cluster-replica-no-failover",
+                "cluster-slave-validity-factor" => "cluster-replica-validity-factor",
+                _ => other,
+            },
+        },
+    }
+}
+
+/// The value of a parameter respire implements (by canonical name), or
+/// `None` for one that answers its Redis default from [`PARAMETERS`].
+fn live_parameter(conn: &Session, name: &str, notify: u32) -> Option<String> {
     let c = &conn.shared.config;
-    vec![
-        ("notify-keyspace-events", flags::format(notify)),
-        ("bind", c.bind.clone()),
-        ("port", conn.shared.local_addr.port().to_string()),
-        ("databases", c.databases.to_string()),
-        ("maxclients", c.maxclients.to_string()),
-        ("requirepass", c.requirepass.clone().unwrap_or_default()),
-        ("dir", c.dir.display().to_string()),
-        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
-        (
-            "protected-mode",
-            yes_no(conn.shared.protected_mode.load(Relaxed)).into(),
+    Some(match name {
+        "notify-keyspace-events" => flags::format(notify),
+        "bind" => c.bind.clone(),
+        "port" => conn.shared.local_addr.port().to_string(),
+        "databases" => c.databases.to_string(),
+        "maxclients" => c.maxclients.to_string(),
+        "requirepass" => c.requirepass.clone().unwrap_or_default(),
+        "dir" => c.dir.display().to_string(),
+        "proto-max-bulk-len" => c.proto_max_bulk_len.to_string(),
+        "protected-mode" => yes_no(conn.shared.protected_mode.load(Relaxed)).into(),
+        "tcp-backlog" => c.tcp_backlog.to_string(),
+        "tls-port" => c.tls_port.unwrap_or(0).to_string(),
+        "tls-cert-file" => path_text(&c.tls_cert_file),
+        "tls-key-file" => path_text(&c.tls_key_file),
+        "tls-ca-cert-file" => path_text(&c.tls_ca_cert_file),
+        "tls-auth-clients" => match c.tls_auth_clients {
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Optional => "optional",
+        }
+        .into(),
+        "client-query-buffer-limit" => c.client_query_buffer_limit.to_string(),
+        "client-output-buffer-limit" => format!(
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
+            c.pubsub_hard_limit, c.pubsub_soft_limit, c.pubsub_soft_seconds
         ),
-        ("tcp-backlog", c.tcp_backlog.to_string()),
-        ("tls-port", c.tls_port.unwrap_or(0).to_string()),
-        ("tls-cert-file", path_text(&c.tls_cert_file)),
-        ("tls-key-file", path_text(&c.tls_key_file)),
-        ("tls-ca-cert-file", path_text(&c.tls_ca_cert_file)),
-        (
-            "tls-auth-clients",
-            match c.tls_auth_clients {
-                TlsAuthClients::Yes => "yes",
-                TlsAuthClients::No => "no",
-                TlsAuthClients::Optional => "optional",
-            }
-            .into(),
-        ),
-        (
-            "client-query-buffer-limit",
-            c.client_query_buffer_limit.to_string(),
-        ),
-        ("save", String::new()),
-        ("appendonly", "no".into()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
-        ("timeout", "0".into()),
-        ("tcp-keepalive", "300".into()),
-        ("hz", "10".into()),
-        ("loglevel", "notice".into()),
-        ("daemonize", "no".into()),
-        ("cluster-enabled", "no".into()),
-        ("io-threads", "1".into()),
-        ("slowlog-log-slower-than", "10000".into()),
-        ("slowlog-max-len", "128".into()),
-        (
-            "client-output-buffer-limit",
-            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
-        ),
-        ("hash-max-listpack-entries", "512".into()),
-        ("hash-max-listpack-value", "64".into()),
-        ("hash-max-ziplist-entries", "512".into()),
-        ("hash-max-ziplist-value", "64".into()),
-        ("lua-time-limit", "5000".into()),
-        ("repl-backlog-size", "1048576".into()),
-    ]
+        _ => return None,
+    })
+}
+
+/// Every parameter CONFIG GET answers, with its value: (name, value).
+fn parameters(conn: &Session, notify: u32) -> Vec<(&'static str, String)> {
+    PARAMETERS
+        .iter()
+        .map(|&(name, default)| {
+            let value = live_parameter(conn, canonical(name), notify)
+                .unwrap_or_else(|| default.to_string());
+            (name, value)
+        })
+        .collect()
+}
+
+/// A parameter's table name, looked up case-insensitively.
+fn parameter_name(name: &[u8]) -> Option<&'static str> {
+    PARAMETERS
+        .iter()
+        .map(|&(n, _)| n)
+        .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// A path setting as CONFIG GET shows it ("" when unset).
@@ -250,38 +307,42 @@ async fn config(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// CONFIG SET name value [name value ...]: all or nothing, as in Redis 7.
+/// A setting CONFIG SET can change.
+enum NewValue {
+    Notify(u32),
+    ProtectedMode(bool),
+}
+
+/// CONFIG SET name value [name value ...]: all or nothing, as Redis 7.0's
+/// configSetCommand: every name is checked first (the first unknown,
+/// immutable or repeated one is the error; an alias is not a repeat of
+/// its name in 7.0), then every value.
 async fn config_set(conn: &mut Session, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return err(errors::SYNTAX);
     }
-    let known = parameters(conn, 0);
-    let mut notify = None;
-    let mut protected = None;
+    let mut names: Vec<&'static str> = Vec::new();
     for pair in args[2..].chunks(2) {
-        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        if name == "protected-mode" {
-            if protected.is_some() {
-                return err(errors::config_set_failed(&name, "duplicate parameter"));
-            }
-            protected = Some(match pair[1].to_ascii_lowercase().as_slice() {
-                b"yes" => true,
-                b"no" => false,
-                _ => {
-                    return err(errors::config_set_failed(
-                        &name,
-                        "argument must be 'yes' or 'no'",
-                    ));
-                }
-            });
-        } else if name == NOTIFY_SETTING {
-            if notify.is_some() {
-                return err(errors::config_set_failed(
-                    NOTIFY_SETTING,
-                    "duplicate parameter",
-                ));
-            }
-            let parsed = flags::parse(&pair[1]).ok_or_else(|| {
+        let Some(name) = parameter_name(&pair[0]) else {
+            return err(errors::config_set_unknown(&pair[0]));
+        };
+        let typed = String::from_utf8_lossy(&pair[0]);
+        if !matches!(canonical(name), NOTIFY_SETTING | "protected-mode") {
+            return err(errors::config_set_failed(
+                &typed,
+                "can't set immutable config",
+            ));
+        }
+        if names.contains(&name) {
+            return err(errors::config_set_failed(&typed, "duplicate parameter"));
+        }
+        names.push(name);
+    }
+    let mut values = Vec::with_capacity(names.len());
+    for (name, pair) in names.iter().zip(args[2..].chunks(2)) {
+        let value = &pair[1];
+        values.push(match *name {
+            NOTIFY_SETTING => NewValue::Notify(flags::parse(value).ok_or_else(|| {
                 errors::CmdError::Reply(
                     errors::config_set_failed(
                         NOTIFY_SETTING,
@@ -289,29 +350,33 @@ async fn config_set(conn: &mut Session, args: &[Bytes]) -> CmdResult {
                     )
                     .into(),
                 )
-            })?;
-            notify = Some(parsed);
-        } else if known.iter().any(|(n, _)| *n == name) {
-            return err(errors::config_set_failed(
-                &name,
-                "can't set immutable config",
-            ));
-        } else {
-            return err(errors::config_set_unknown(&pair[0]));
+            })?),
+            _ => NewValue::ProtectedMode(match value.to_ascii_lowercase().as_slice() {
+                b"yes" => true,
+                b"no" => false,
+                _ => {
+                    return err(errors::config_set_failed(
+                        name,
+                        "argument must be 'yes' or 'no'",
+                    ));
+                }
+            }),
+        });
+    }
+    for value in values {
+        match value {
+            // This instance's own listener setting, as in Redis.
+            NewValue::ProtectedMode(on) => conn.shared.protected_mode.store(on, Relaxed),
+            // The setting lives in the database so every instance shares
+            // it; every instance applies it at its place in the event log.
+            NewValue::Notify(bits) => {
+                settings::set(
+                    &conn.shared.events,
+                    &[(NOTIFY_SETTING, flags::format_lossless(bits))],
+                )
+                .await?
+            }
         }
-    }
-    if let Some(on) = protected {
-        // This instance's own listener setting, as in Redis.
-        conn.shared.protected_mode.store(on, Relaxed);
-    }
-    if let Some(bits) = notify {
-        // The setting lives in the database so every instance shares it;
-        // every instance applies it at its place in the event log.
-        settings::set(
-            &conn.shared.events,
-            &[(NOTIFY_SETTING, flags::format_lossless(bits))],
-        )
-        .await?;
     }
     Ok(OK)
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::sync::{Notify, watch};
 
+use super::instance::{AccessTimes, Monitors, Pause};
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::events::Events;
@@ -41,6 +42,13 @@ pub struct Shared {
     /// Per-command calls, errors and latency, batch sizes, blocked
     /// clients (for /metrics).
     pub metrics: Metrics,
+    /// When this instance's clients last touched each key (OBJECT
+    /// IDLETIME).
+    pub access: AccessTimes,
+    /// CLIENT PAUSE on this instance.
+    pub pause: Pause,
+    /// The clients in MONITOR mode.
+    pub monitors: Monitors,
 }
 
 /// Counters INFO stats reports.

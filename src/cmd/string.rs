@@ -480,6 +480,17 @@ async fn set_value(
     Ok(Some(existing.is_some()))
 }
 
+/// Writes a string as a plain SET does (its events, no TTL kept): the
+/// destination of BITOP.
+pub(crate) async fn set_plain(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    value: &Bytes,
+) -> Result<(), CmdError> {
+    set_value(ctx, key, value, SetOptions::default()).await?;
+    Ok(())
+}
+
 /// Parses an expire argument into an absolute deadline, with Redis's
 /// checks and its `invalid expire time in '<cmd>' command` error.
 fn expire_at(
@@ -625,7 +636,10 @@ async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
 }
 
 /// Reads a string for a read-modify-write, keeping its deadline.
-async fn current(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<(Option<Bytes>, Option<i64>), CmdError> {
+pub(crate) async fn current(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+) -> Result<(Option<Bytes>, Option<i64>), CmdError> {
     match ctx.for_write_of(key, KeyKind::String).await? {
         Some(meta) => {
             let value = ctx.txn.string_get(ctx.db, key).await?.map(|(_, v)| v);
@@ -636,7 +650,7 @@ async fn current(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<(Option<Bytes>, Optio
 }
 
 /// Stores a read-modify-write result, with the `new` event for a new key.
-async fn store(
+pub(crate) async fn store(
     ctx: &mut Ctx<'_>,
     key: &Bytes,
     existed: bool,

@@ -12,7 +12,8 @@ use super::errors::{self, CmdResult, err};
 use super::{BeginSearch, CommandSpec, Ctx, Family, Handler, KeySpec};
 use super::{HELP_SUBCOMMAND, NO_KEYS, SubSpec, spec};
 use super::{
-    connection, event_view, hash, keys, list, pubsub, set, sort, stream, string, transaction, zset,
+    bits, connection, event_view, hash, keys, list, object, pubsub, set, sort, stream, string,
+    transaction, zset,
 };
 use crate::reply::Reply;
 
@@ -20,7 +21,7 @@ use crate::reply::Reply;
 pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 14] = [
+        let families: [&'static [CommandSpec]; 16] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -35,6 +36,8 @@ pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
             set::COMMANDS,
             zset::COMMANDS,
             sort::COMMANDS,
+            bits::COMMANDS,
+            object::COMMANDS,
         ];
         families
             .iter()
@@ -93,10 +96,30 @@ pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byte
     {
         return err(errors::read_only_stream(key));
     }
+    if touches_keys(spec, ctx.touches) {
+        ctx.shared.access.touch(ctx.db, key_args(spec, args));
+    }
     match spec.handler {
         Handler::Data(run) | Handler::Blocking(run, _) => run(ctx, spec, args).await,
         _ => err(errors::unhandled(spec.name)),
     }
+}
+
+/// Whether a command counts as an access to the keys it names (resets
+/// OBJECT IDLETIME): not the commands Redis looks keys up for with
+/// LOOKUP_NOTOUCH (OBJECT, TYPE, EXISTS, the TTL family), nor any of a
+/// CLIENT NO-TOUCH client's but TOUCH.
+fn touches_keys(spec: &CommandSpec, client_touches: bool) -> bool {
+    const NO_TOUCH: [&str; 7] = [
+        "object",
+        "type",
+        "exists",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+    ];
+    spec.name == "touch" || (client_touches && !NO_TOUCH.contains(&spec.name))
 }
 
 /// COMMAND, answered from this table itself (see `introspection`).
@@ -231,6 +254,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "string" => Some("@string"),
         "hash" => Some("@hash"),
         "list" => Some("@list"),
+        "set" => Some("@set"),
         "stream" => Some("@stream"),
         "pubsub" => Some("@pubsub"),
         "connection" => Some("@connection"),
@@ -436,7 +460,12 @@ fn getkeys(command: &[Bytes]) -> CmdResult {
         return err(errors::GETKEYS_INVALID_ARITY);
     }
     let keys = key_args(spec, command);
-    if keys.is_empty() && key_positions(spec, command).0.0 == 0 {
+    let (first_key, key_specs) = key_positions(spec, command);
+    if keys.is_empty() && key_specs.iter().any(|ks| ks.keynum.is_some()) {
+        // A count of keys that is no count, or more keys than arguments.
+        return err(errors::GETKEYS_INVALID_ARGS);
+    }
+    if keys.is_empty() && first_key.0 == 0 {
         return err(errors::GETKEYS_NO_KEYS);
     }
     Ok(Reply::bulks(keys.into_iter().cloned()))
@@ -496,12 +525,11 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
                 .unwrap_or(0)
                 .max(0) as usize;
             let start = first + k.firstkey as usize;
-            keys.extend(
-                args.iter()
-                    .skip(start)
-                    .step_by(k.keystep.max(1) as usize)
-                    .take(count),
-            );
+            let step = k.keystep.max(1) as usize;
+            // A count beyond the arguments names no keys (Redis: invalid).
+            if count > 0 && start + (count - 1) * step < args.len() {
+                keys.extend((0..count).map(|i| &args[start + i * step]));
+            }
             continue;
         }
         let last = if ks.last >= 0 {
@@ -574,6 +602,11 @@ mod tests {
         assert_eq!(keys("XINFO HELP"), Vec::<String>::new());
         assert_eq!(keys("MSET a 1 b 2"), ["a", "b"]);
         assert_eq!(keys("RENAME a b"), ["a", "b"]);
+        assert_eq!(keys("SINTERCARD 2 a b LIMIT 1"), ["a", "b"]);
+        assert_eq!(keys("SINTERCARD 1 a b"), ["a"]);
+        assert!(keys("SINTERCARD 3 a b").is_empty());
+        assert_eq!(keys("SINTERSTORE d a b"), ["d", "a", "b"]);
+        assert_eq!(keys("SMOVE a b m"), ["a", "b"]);
         assert_eq!(keys("SET k v"), ["k"]);
         assert_eq!(keys("PING"), Vec::<String>::new());
     }

@@ -611,6 +611,9 @@ pub trait Txn: Send {
     async fn counts(&mut self, now_ms: i64) -> StoreResult<Vec<DbCounts>>;
     /// Empties one database, or all of them.
     async fn flush(&mut self, db: Option<Db>) -> StoreResult<()>;
+    /// Exchanges the contents of two databases (SWAPDB): every key of `a`,
+    /// with all it holds, moves to `b` and every key of `b` to `a`.
+    async fn swap_db(&mut self, a: Db, b: Db) -> StoreResult<()>;
     /// Up to `limit` keys whose deadline is at or before `now_ms`.
     async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>>;
     /// Appends events to the log (numbered too, where

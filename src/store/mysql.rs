@@ -1332,6 +1332,21 @@ impl Txn for MySqlTxn {
         Ok(())
     }
 
+    async fn swap_db(&mut self, a: Db, b: Db) -> StoreResult<()> {
+        self.flush_staged().await?;
+        // Hash fields and members follow their key's kid; only the keys' rows move,
+        // through a database number no key uses, so none ever collides.
+        for (to, from) in [(-1, a as i32), (a as i32, b as i32), (b as i32, -1)] {
+            sqlx::query("UPDATE kv_keys SET db = ? WHERE db = ?")
+                .bind(to)
+                .bind(from)
+                .execute(self.tx.conn())
+                .await?;
+        }
+        self.known.clear();
+        Ok(())
+    }
+
     async fn expired(&mut self, now_ms: i64, limit: u32) -> StoreResult<Vec<(Db, Bytes)>> {
         self.flush_staged().await?;
         let sql = if self.write {

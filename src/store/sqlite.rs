@@ -142,6 +142,9 @@ fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResu
     Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
+/// The database number rows pass through while SWAPDB exchanges two.
+const SWAP_DB: i64 = -1;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
 /// Opens one connection with the store's settings.
@@ -1032,6 +1035,18 @@ impl Txn for SqliteTxn {
                 run(c, "DELETE FROM kv_hash_fields", [])?;
                 run(c, "DELETE FROM kv_members", [])?;
             }
+        }
+        Ok(())
+    }
+
+    async fn swap_db(&mut self, a: Db, b: Db) -> StoreResult<()> {
+        // Through a database number no key uses, so no row ever collides.
+        let c = self.c();
+        for table in ["kv_keys", "kv_hash_fields", "kv_members"] {
+            let sql = format!("UPDATE {table} SET db = ? WHERE db = ?");
+            run(c, &sql, [SWAP_DB, a as i64])?;
+            run(c, &sql, [a as i64, b as i64])?;
+            run(c, &sql, [b as i64, SWAP_DB])?;
         }
         Ok(())
     }
