@@ -4,7 +4,7 @@
 //!
 //! Layout: a list's elements are member rows whose score is their
 //! position, kept contiguous, so the head and the tail are the two ends of
-//! the score index ([`Ends`]), the length is `tail - head + 1`, an index is
+//! the score index (`Ends`), the length is `tail - head + 1`, an index is
 //! a point read at `head + i`, pushes write below the head or above the
 //! tail without touching other rows, and pops delete at the ends. LINSERT
 //! and LREM renumber the shorter side; LTRIM deletes two score ranges.
