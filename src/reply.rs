@@ -134,18 +134,52 @@ impl Reply {
     }
 }
 
-/// Formats a double the way Redis's RESP3 `,` frames do (`%.17g`, with
-/// `inf`/`-inf`/`nan`).
+/// Formats a double the way Redis 7.0's `addReplyDouble` does in both
+/// protocols: C's `%.17g` (`0.1` is `0.10000000000000001`, `1e300` is
+/// `1.0000000000000001e+300`), with `inf`/`-inf`/`nan`.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 { "inf".into() } else { "-inf".into() }
-    } else {
-        let mut b = ryu::Buffer::new();
-        let s = b.format(d);
-        s.strip_suffix(".0").unwrap_or(s).to_string()
+        return "nan".into();
     }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    const PRECISION: i32 = 17;
+    // Rust's `{:e}` rounds the exact value correctly, as glibc does.
+    let sci = format!("{:.*e}", PRECISION as usize - 1, d);
+    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` has an exponent");
+    let exp: i32 = exp.parse().expect("`{:e}` exponent");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if !(-4..PRECISION).contains(&exp) {
+        let m = trim(format!("{}.{}", &digits[..1], &digits[1..]));
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{m}e{esign}{:02}", exp.abs());
+    }
+    let fixed = if exp >= 0 {
+        let split = exp as usize + 1;
+        format!("{}.{}", &digits[..split], &digits[split..])
+    } else {
+        format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
+    };
+    format!("{sign}{}", trim(fixed))
 }
 
 fn line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
@@ -171,5 +205,67 @@ fn aggregate(out: &mut BytesMut, prefix: u8, items: &[Reply], resp3: bool) {
     int_line(out, prefix, items.len() as i64);
     for item in items {
         item.encode(out, resp3);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_double;
+
+    /// C's own `%.17g`, the reference.
+    fn c_format(d: f64) -> String {
+        let mut buf = [0u8; 64];
+        // SAFETY: the buffer is large enough for any `%.17g` of a double
+        // and snprintf NUL-terminates what it writes.
+        let n = unsafe {
+            libc::snprintf(
+                buf.as_mut_ptr() as *mut libc::c_char,
+                buf.len(),
+                c"%.17g".as_ptr(),
+                d,
+            )
+        };
+        String::from_utf8(buf[..n as usize].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn doubles_print_as_c_does() {
+        let mut values = vec![
+            0.1,
+            0.3,
+            1.0,
+            3.0,
+            -2.5,
+            1e300,
+            -1e-300,
+            1e-5,
+            1e-4,
+            1.5e16,
+            1e17,
+            123456789012345678.0,
+            1e16,
+            9.999999999999999e16,
+            0.0001234,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -0.0,
+        ];
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..20000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = f64::from_bits(x);
+            if d.is_finite() {
+                values.push(d);
+            }
+            values.push((x % 2_000_000) as f64 / 1000.0 - 1000.0);
+        }
+        for d in values {
+            assert_eq!(format_double(d), c_format(d), "{d:e}");
+        }
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
     }
 }

@@ -80,6 +80,21 @@ async fn exercise(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(names(&rows), ["d", "c", "b"]);
+    // Ranks: ties on the score are ordered by member.
+    for (member, score, rank) in [
+        ("a", -1.5, 0),
+        ("b", 2.0, 1),
+        ("c", 2.0, 2),
+        ("d", f64::INFINITY, 3),
+        ("bb", 2.0, 2),
+    ] {
+        let got = t
+            .members_rank(0, b"z", score_order(score), member.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(got, rank, "{member}");
+    }
+    assert_eq!(t.members_rank(0, b"missing", 0, b"a").await.unwrap(), 0);
     t.commit().await.unwrap();
 
     let mut t = store.begin(Access::Write).await.unwrap();

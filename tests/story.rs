@@ -186,6 +186,171 @@ async fn scan_never_skips(c: &mut Conn) {
     }
 }
 
+/// A leaderboard of 1,000 players: ranks and ranges agree with a model
+/// kept here, a large ZSCAN returns every member exactly once while the
+/// set churns, and the set algebra stores its results.
+async fn sorted_sets(c: &mut Conn) {
+    let mut model: Vec<(f64, String)> = (0..1000)
+        .map(|i| (((i * 7919) % 1000) as f64 / 4.0, format!("player:{i:04}")))
+        .collect();
+    for chunk in model.chunks(250) {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg("board");
+        for (score, member) in chunk {
+            cmd.arg(*score).arg(member);
+        }
+        let added: i64 = cmd.query_async(c).await.unwrap();
+        assert_eq!(added, 250);
+    }
+    let bonus: f64 = redis::cmd("ZINCRBY")
+        .arg("board")
+        .arg("0.1")
+        .arg("player:0003")
+        .query_async(c)
+        .await
+        .unwrap();
+    let entry = model.iter_mut().find(|(_, m)| m == "player:0003").unwrap();
+    entry.0 += 0.1;
+    assert_eq!(bonus, entry.0);
+    model.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    assert_eq!(c.zcard::<_, i64>("board").await.unwrap(), 1000);
+    for rank in [0usize, 1, 499, 500, 998, 999] {
+        let (_, member) = &model[rank];
+        let got: Option<i64> = redis::cmd("ZRANK")
+            .arg("board")
+            .arg(member)
+            .query_async(c)
+            .await
+            .unwrap();
+        assert_eq!(got, Some(rank as i64), "{member}");
+        let rev: Option<i64> = redis::cmd("ZREVRANK")
+            .arg("board")
+            .arg(member)
+            .query_async(c)
+            .await
+            .unwrap();
+        assert_eq!(rev, Some(999 - rank as i64), "{member}");
+    }
+    let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg("board")
+        .arg(100)
+        .arg(104)
+        .arg("WITHSCORES")
+        .query_async(c)
+        .await
+        .unwrap();
+    let want: Vec<(String, f64)> = model[100..105]
+        .iter()
+        .map(|(s, m)| (m.clone(), *s))
+        .collect();
+    assert_eq!(page, want);
+    let top: Vec<String> = redis::cmd("ZRANGE")
+        .arg("board")
+        .arg("+inf")
+        .arg("(200")
+        .arg("BYSCORE")
+        .arg("REV")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(3)
+        .query_async(c)
+        .await
+        .unwrap();
+    let want: Vec<String> = model.iter().rev().take(3).map(|(_, m)| m.clone()).collect();
+    assert_eq!(top, want);
+    let between: i64 = redis::cmd("ZCOUNT")
+        .arg("board")
+        .arg("(10")
+        .arg(20)
+        .query_async(c)
+        .await
+        .unwrap();
+    let want = model
+        .iter()
+        .filter(|(s, _)| *s > 10.0 && *s <= 20.0)
+        .count();
+    assert_eq!(between, want as i64);
+
+    // ZSCAN pages a large set; members present throughout come back once.
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cursor = 0u64;
+    let mut round = 0;
+    loop {
+        let _: () = redis::cmd("ZADD")
+            .arg("board")
+            .arg(1)
+            .arg(format!("churn:{round}"))
+            .query_async(c)
+            .await
+            .unwrap();
+        round += 1;
+        let (next, items): (u64, Vec<String>) = redis::cmd("ZSCAN")
+            .arg("board")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(53)
+            .query_async(c)
+            .await
+            .unwrap();
+        for pair in items.chunks(2) {
+            if pair[0].starts_with("player:") {
+                assert!(seen.insert(pair[0].clone()), "ZSCAN repeated {}", pair[0]);
+            }
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+    let removed: i64 = redis::cmd("ZREMRANGEBYSCORE")
+        .arg("board")
+        .arg(1)
+        .arg(1)
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(
+        removed as usize,
+        round + model.iter().filter(|(s, _)| *s == 1.0).count()
+    );
+
+    // The lowest scores pop first; a store of the intersection.
+    let popped: Vec<(String, f64)> = redis::cmd("ZPOPMIN")
+        .arg("board")
+        .arg(2)
+        .query_async(c)
+        .await
+        .unwrap();
+    let want: Vec<(String, f64)> = model[..2].iter().map(|(s, m)| (m.clone(), *s)).collect();
+    assert_eq!(popped, want);
+    let _: () = redis::cmd("ZADD")
+        .arg("vip")
+        .arg(1000)
+        .arg(&model[500].1)
+        .arg(1000)
+        .arg("nobody")
+        .query_async(c)
+        .await
+        .unwrap();
+    let stored: i64 = redis::cmd("ZINTERSTORE")
+        .arg("both")
+        .arg(2)
+        .arg("board")
+        .arg("vip")
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    let score: f64 = redis::cmd("ZSCORE")
+        .arg("both")
+        .arg(&model[500].1)
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(score, model[500].0 + 1000.0);
+}
+
 async fn transactions(c: &mut Conn, other: &mut Conn) {
     let _: () = c.set("t", 1).await.unwrap();
     let r: (i64, i64) = redis::pipe()
@@ -280,6 +445,7 @@ async fn run_stories(server: &TestServer) {
     hashes(&mut c).await;
     expiry(&mut c).await;
     scan_never_skips(&mut c).await;
+    sorted_sets(&mut c).await;
     transactions(&mut c, &mut other).await;
     rename(&mut c).await;
     events(&mut c, server).await;
@@ -289,6 +455,7 @@ async fn run_stories(server: &TestServer) {
 async fn check_survives(c: &mut Conn) {
     assert_eq!(c.get::<_, i64>("n").await.unwrap(), 42);
     assert_eq!(c.hlen::<_, i64>("big").await.unwrap(), 2000);
+    assert_eq!(c.zcard::<_, i64>("board").await.unwrap(), 997);
     let cfg: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg("notify-keyspace-events")

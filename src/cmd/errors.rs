@@ -343,3 +343,22 @@ pub fn no_key_or_group(key: &[u8], group: &[u8]) -> bytes::Bytes {
     text.push(b'\'');
     sanitized(text)
 }
+
+// Sorted sets.
+pub const ZADD_XX_NX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const ZADD_INCR_PAIRS: &str = "ERR INCR option supports a single increment-element pair";
+pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const LIMIT_NEEDS_BY: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const WITHSCORES_BYLEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
+
+/// ZUNION, ZINTERSTORE, ... with a key count below 1.
+pub fn no_input_keys(command: &str) -> String {
+    format!("ERR at least 1 input key is needed for '{command}' command")
+}

@@ -56,6 +56,8 @@ pub mod members;
 pub mod object;
 pub mod parameters;
 pub mod pubsub;
+pub mod score;
+pub mod scored;
 pub mod server;
 pub mod set;
 pub mod shared;
@@ -65,6 +67,7 @@ pub mod string;
 pub mod table;
 pub mod transaction;
 pub mod zset;
+pub mod zset_algebra;
 
 use bytes::Bytes;
 
@@ -299,8 +302,8 @@ impl CommandSpec {
     }
 
     /// The store access the command needs: a write transaction, a snapshot
-    /// for reads over several keys (MGET sees one instant) and for list
-    /// reads (a list's ends, then its rows), or plain reads.
+    /// for reads over several keys (MGET and ZUNION see one instant) and
+    /// for list reads (a list's ends, then its rows), or plain reads.
     pub fn access(&self) -> crate::store::Access {
         use crate::store::Access;
         if self.is_write() {

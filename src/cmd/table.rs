@@ -256,6 +256,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "list" => Some("@list"),
         "set" => Some("@set"),
         "stream" => Some("@stream"),
+        "sorted-set" => Some("@sortedset"),
         "pubsub" => Some("@pubsub"),
         "connection" => Some("@connection"),
         "transactions" => Some("@transaction"),
@@ -549,7 +550,7 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
         };
         keys.extend(
             (first..=last)
-                .step_by(ks.step.max(1) as usize)
+                .step_by(step.max(1) as usize)
                 .map(|i| &args[i]),
         );
     }
@@ -609,5 +610,8 @@ mod tests {
         assert_eq!(keys("SMOVE a b m"), ["a", "b"]);
         assert_eq!(keys("SET k v"), ["k"]);
         assert_eq!(keys("PING"), Vec::<String>::new());
+        assert_eq!(keys("ZUNIONSTORE d 2 a b WEIGHTS 1 2"), ["d", "a", "b"]);
+        assert_eq!(keys("ZMPOP 2 a b MIN"), ["a", "b"]);
+        assert_eq!(keys("ZUNION 0 a"), Vec::<String>::new());
     }
 }

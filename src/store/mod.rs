@@ -539,6 +539,16 @@ pub trait Txn: Send {
     async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64>;
     /// How many members lie in `range`.
     async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64>;
+    /// How many members come before (`score`, `member`) in (score,
+    /// member) order: a sorted-set member's rank (ZRANK), counted on the
+    /// index.
+    async fn members_rank(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        score: i64,
+        member: &[u8],
+    ) -> StoreResult<i64>;
     /// The members in `range`, in its order (reversed when `rev`), skipping
     /// `offset` of them, at most `limit`.
     async fn members_range(

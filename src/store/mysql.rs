@@ -1158,6 +1158,32 @@ impl Txn for MySqlTxn {
         Ok(row.try_get(0)?)
     }
 
+    async fn members_rank(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        score: i64,
+        member: &[u8],
+    ) -> StoreResult<i64> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(0);
+        };
+        // Two index ranges: an OR of them would not use the index.
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM kv_members WHERE kid = ? AND score < ?) \
+             + (SELECT COUNT(*) FROM kv_members WHERE kid = ? AND score = ? AND member < ?)",
+        )
+        .bind(kid)
+        .bind(score)
+        .bind(kid)
+        .bind(score)
+        .bind(member)
+        .fetch_one(self.tx.conn())
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn members_range(
         &mut self,
         db: Db,

@@ -908,6 +908,24 @@ impl Txn for SqliteTxn {
         )
     }
 
+    async fn members_rank(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        score: i64,
+        member: &[u8],
+    ) -> StoreResult<i64> {
+        // Two index ranges: an OR of them would not use the index.
+        Ok(first(
+            self.c(),
+            "SELECT (SELECT COUNT(*) FROM kv_members WHERE db = ?1 AND key = ?2 AND score < ?3) \
+             + (SELECT COUNT(*) FROM kv_members WHERE db = ?1 AND key = ?2 AND score = ?3 AND member < ?4)",
+            params![db as i64, key, score, member],
+            |r| Ok(r.get(0)?),
+        )?
+        .unwrap_or(0))
+    }
+
     async fn members_range(
         &mut self,
         db: Db,
