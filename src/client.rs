@@ -22,25 +22,8 @@ use crate::cmd::dispatch::{self, dispatch};
 use crate::cmd::shared::Shared;
 use crate::cmd::table;
 use crate::cmd::{CommandSpec, ReplyMode, Session, instance};
-use crate::metrics::Metrics;
 use crate::protocol::{FrameError, FrameLimits, Framer};
 use crate::reply::Reply;
-
-/// Counts a client as blocked while it lives.
-struct Blocked<'a>(&'a Metrics);
-
-impl<'a> Blocked<'a> {
-    fn new(metrics: &'a Metrics) -> Blocked<'a> {
-        metrics.blocked_clients.fetch_add(1, Ordering::Relaxed);
-        Blocked(metrics)
-    }
-}
-
-impl Drop for Blocked<'_> {
-    fn drop(&mut self) {
-        self.0.blocked_clients.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 /// Commands whose reply goes before the messages that arrived meanwhile.
 const SUBSCRIBING: [&str; 3] = ["subscribe", "psubscribe", "ssubscribe"];
@@ -370,12 +353,10 @@ impl Client {
                     _ => None,
                 };
                 let started = Instant::now();
-                let waits = blocking.then(|| self.session.shared.clone());
                 let run = dispatch(&mut self.session, &self.batcher, args, checked);
-                let reply = if let Some(shared) = &waits {
-                    // A command that may wait (XREAD BLOCK) ends with its
-                    // client: nothing else is read until it answers.
-                    let _blocked = Blocked::new(&shared.metrics);
+                let reply = if blocking {
+                    // A command that may wait (BLPOP, XREAD BLOCK) ends with
+                    // its client: nothing else is read until it answers.
                     tokio::select! {
                         reply = run => reply,
                         _ = self.socket.peer_closed() => return Ok(()),

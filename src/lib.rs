@@ -23,8 +23,9 @@
 //!   answers from it), [`cmd::dispatch`] is the one path a command runs
 //!   (AUTH, MULTI queueing, subscribed mode, EXEC), [`cmd::shared`] what
 //!   commands may use (store, bus, events, client registry, stats, limits),
-//!   [`cmd::batch`] group commit of writes, one file per family (string,
-//!   hash, keys, connection, server, pubsub, transaction, stream: the
+//!   [`cmd::batch`] group commit of writes, [`cmd::blocking`] the wait of
+//!   blocking commands (BLPOP, ...), one file per family (string, hash,
+//!   list, keys, connection, server, pubsub, transaction, stream: the
 //!   read-only event streams, named and scanned by [`cmd::event_view`]),
 //!   and [`cmd::errors`] every text a command answers with. Uses [`events`],
 //!   [`store`], [`bus`], [`config`], [`reply`], [`glob`], [`clock`].
@@ -32,7 +33,8 @@
 //!   (delivery state, notify flags, the one commit-and-wake sequence), the
 //!   sequencer (one global order, under a lease), the relay (local delivery
 //!   or a datacenter's publisher), the datacenter's JetStream stream,
-//!   shared settings that travel the log, the expiry sweeper, leases. Uses
+//!   shared settings that travel the log, the expiry sweeper, leases, and
+//!   the registry of clients blocked on keys that the relay wakes. Uses
 //!   [`store`], [`bus`], [`config`], [`clock`].
 //! - [`bus`]: pub/sub: the local registry, each client's
 //!   [`Subscriptions`](bus::Subscriptions) (released on drop), NATS (large

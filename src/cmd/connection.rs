@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::Session;
 use super::errors::{self, CmdResult, err};
-use super::shared::ClientInfo;
+use super::shared::{ClientInfo, UnblockHow};
 use super::{CommandSpec, Family, HELP_SUBCOMMAND, NO_KEYS, ReplyMode, SubSpec, int_arg, is, spec};
 use crate::reply::{OK, Reply};
 
@@ -151,6 +151,11 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
         name: "kill",
         arity: -3,
         summary: "Kill the connection of a client",
+    },
+    SubSpec {
+        name: "unblock",
+        arity: -3,
+        summary: "Unblock a client blocked in a blocking command from a different connection",
     },
     SubSpec {
         name: "reply",
@@ -400,6 +405,7 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
         }
         b"list" => client_list(conn, args),
         b"kill" => client_kill(conn, args),
+        b"unblock" => client_unblock(conn, args),
         b"reply" => {
             conn.reply_mode = match args[2].to_ascii_lowercase().as_slice() {
                 b"on" => ReplyMode::On,
@@ -471,6 +477,8 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
             "    Set client meta attributes: LIB-NAME or LIB-VER.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",
@@ -484,7 +492,9 @@ fn client(conn: &mut Session, args: &[Bytes]) -> CmdResult {
 
 /// One CLIENT LIST line, with Redis 7's field names.
 fn client_line(info: &ClientInfo, conn: &Session) -> String {
-    let flags = if info.multi >= 0 {
+    let flags = if info.blocked {
+        "b"
+    } else if info.multi >= 0 {
         "x"
     } else if info.sub + info.psub > 0 {
         "P"
@@ -633,6 +643,25 @@ fn client_kill(conn: &Session, args: &[Bytes]) -> CmdResult {
         killed += 1;
     }
     Ok(Reply::Int(killed))
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends the wait of a client
+/// blocked in a blocking command (BLPOP, XREAD BLOCK, ...), as if its
+/// timeout passed or with an UNBLOCKED error; 1 if it was blocked.
+fn client_unblock(conn: &Session, args: &[Bytes]) -> CmdResult {
+    let id = int_arg(&args[2])?;
+    let how = match args.get(3) {
+        None => UnblockHow::Timeout,
+        Some(how) if is(how, "timeout") => UnblockHow::Timeout,
+        Some(how) if is(how, "error") => UnblockHow::Error,
+        Some(_) if args.len() == 4 => return err(errors::UNBLOCK_REASON),
+        Some(_) => return err(errors::subcommand_syntax(&args[1], "client")),
+    };
+    let unblocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| conn.shared.clients.get(&id))
+        .is_some_and(|handle| handle.unblock.unblock(how));
+    Ok(Reply::Int(unblocked as i64))
 }
 
 fn kill(conn: &Session, id: u64) {

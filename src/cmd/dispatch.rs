@@ -93,7 +93,12 @@ pub async fn call(
         panic!("panic_on_command {}", spec.name);
     }
     let result = match spec.handler {
-        Handler::Data(_) => return run_data(conn, batcher, spec, args).await,
+        Handler::Blocking(_, on) if !conn.deny_blocking => {
+            return super::blocking::run(conn, batcher, spec, args, on).await;
+        }
+        Handler::Data(_) | Handler::Blocking(..) => {
+            return run_data(conn, batcher, spec, args).await;
+        }
         Handler::Exec => exec(conn, batcher).await,
         Handler::Session(run) => run(conn, spec, &args).await,
         Handler::None => err(errors::unhandled(spec.name)),
@@ -103,7 +108,7 @@ pub async fn call(
 
 /// Runs a data command: writes through the group-commit lanes, reads
 /// directly. Either way the reply follows the commit.
-async fn run_data(
+pub(crate) async fn run_data(
     conn: &mut Session,
     batcher: &Batcher,
     spec: &'static CommandSpec,

@@ -43,6 +43,48 @@ impl Ld {
     }
 }
 
+/// `v * 1000` truncated towards zero, as C's `(long long)(v * 1000.0)`
+/// in `long double` computes a timeout in milliseconds; `None` when it
+/// does not fit (where the C cast gives `LLONG_MIN`).
+pub fn millis(v: Ld) -> Option<i64> {
+    let Ld::Finite { neg, mant, exp } = v else {
+        return None;
+    };
+    if mant == 0 {
+        return Some(0);
+    }
+    // The product, rounded to the 64-bit significand as the x87 does.
+    let mut scaled = mant as u128 * 1000;
+    let bits = 128 - scaled.leading_zeros();
+    if bits > 64 {
+        let shift = bits - 64;
+        let (mut q, rem, half) = (
+            scaled >> shift,
+            scaled & ((1 << shift) - 1),
+            1 << (shift - 1),
+        );
+        if rem > half || (rem == half && q & 1 == 1) {
+            q += 1;
+        }
+        scaled = q << shift;
+    }
+    let magnitude = if exp >= 0 {
+        if exp > 64 || scaled.leading_zeros() < exp as u32 {
+            return None;
+        }
+        scaled << exp
+    } else if exp < -127 {
+        0
+    } else {
+        scaled >> (-exp)
+    };
+    if neg {
+        0i64.checked_sub_unsigned(u64::try_from(magnitude).ok()?)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
 /// Redis's `string2ld`: `strtold` over the whole string, no leading
 /// space, no NaN, no overflow, no underflow to zero.
 pub fn parse(s: &[u8]) -> Option<Ld> {

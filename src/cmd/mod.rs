@@ -17,6 +17,14 @@ macro_rules! data {
     };
 }
 
+/// A blocking data command's handler: its non-blocking attempt and where
+/// it waits, `blocking!(cmd_bpop, block_on_keys)` (see [`blocking`]).
+macro_rules! blocking {
+    ($f:path, $on:path) => {
+        $crate::cmd::Handler::Blocking(|ctx, spec, args| Box::pin($f(ctx, spec, args)), $on)
+    };
+}
+
 /// A session command's handler, for its table row: `session!(cmd_ping)`.
 macro_rules! session {
     ($f:path) => {
@@ -34,6 +42,7 @@ macro_rules! session {
 
 pub mod batch;
 pub mod bits;
+pub mod blocking;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
@@ -114,19 +123,23 @@ impl Family {
 /// A handler's future (boxed: the table holds plain function pointers).
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// A data command's body: runs inside a store transaction.
+pub type DataFn =
+    for<'a, 'c> fn(&'a mut Ctx<'c>, &'static CommandSpec, &'a [Bytes]) -> BoxFuture<'a, CmdResult>;
+
 /// What runs a command, named in its table row.
 #[derive(Clone, Copy)]
 pub enum Handler {
     /// Not bound yet (a row being built; the table never holds one).
     None,
     /// A data command: runs inside a store transaction.
-    Data(
-        for<'a, 'c> fn(
-            &'a mut Ctx<'c>,
-            &'static CommandSpec,
-            &'a [Bytes],
-        ) -> BoxFuture<'a, CmdResult>,
-    ),
+    Data(DataFn),
+    /// A blocking data command (BLPOP, ...): the body is its non-blocking
+    /// attempt, answering nil when it found nothing (as inside MULTI);
+    /// outside MULTI the dispatcher retries it as its keys change, until
+    /// the timeout (see [`blocking`]). The function names the keys it
+    /// waits on and where its timeout is.
+    Blocking(DataFn, fn(&[Bytes]) -> blocking::BlockOn),
     /// A session command: runs against the client's session.
     Session(
         for<'a> fn(&'a mut Session, &'static CommandSpec, &'a [Bytes]) -> BoxFuture<'a, CmdResult>,
@@ -140,6 +153,7 @@ impl std::fmt::Debug for Handler {
         f.write_str(match self {
             Handler::None => "None",
             Handler::Data(_) => "Data",
+            Handler::Blocking(..) => "Blocking",
             Handler::Session(_) => "Session",
             Handler::Exec => "Exec",
         })
@@ -278,18 +292,26 @@ impl CommandSpec {
         CommandSpec { handler, ..self }
     }
 
+    /// The row with its COMMAND INFO key specs.
+    pub const fn keyed(self, key_specs: &'static [KeySpec]) -> CommandSpec {
+        CommandSpec { key_specs, ..self }
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags.contains(&"write")
     }
 
     /// The store access the command needs: a write transaction, a snapshot
-    /// for reads over several keys (MGET and ZUNION see one instant), or
-    /// plain reads.
+    /// for reads over several keys (MGET and ZUNION see one instant) and
+    /// for list reads (a list's ends, then its rows), or plain reads.
     pub fn access(&self) -> crate::store::Access {
         use crate::store::Access;
         if self.is_write() {
             Access::Write
-        } else if self.first_key != self.last_key || self.has_flag("movablekeys") {
+        } else if self.first_key != self.last_key
+            || self.has_flag("movablekeys")
+            || self.family == Family::List
+        {
             Access::Snapshot
         } else {
             Access::Read
@@ -524,6 +546,8 @@ pub struct Session {
     pub info: Arc<Mutex<ClientInfo>>,
     /// Notified by CLIENT KILL and the pub/sub output limits.
     pub kill: Arc<Notify>,
+    /// How CLIENT UNBLOCK ends this client's wait.
+    pub unblock: Arc<shared::Unblock>,
     /// Set by QUIT and protocol errors: close once replies are written.
     pub close_after_reply: bool,
     /// Set while EXEC runs its queue: a blocking command answers at once,
@@ -584,9 +608,11 @@ impl Session {
             sub: 0,
             psub: 0,
             multi: -1,
+            blocked: false,
             resp: 2,
         }));
         let kill = Arc::new(Notify::new());
+        let unblock = Arc::new(shared::Unblock::default());
         let (subscriber, delivery_rx) =
             Subscriber::new(OutputLimits::from_config(&shared.config), kill.clone());
         shared.clients.insert(
@@ -594,6 +620,7 @@ impl Session {
             ClientHandle {
                 info: info.clone(),
                 kill: kill.clone(),
+                unblock: unblock.clone(),
             },
         );
         let authenticated = shared.config.requirepass.is_none();
@@ -612,6 +639,7 @@ impl Session {
             pattern_marks: HashMap::new(),
             info,
             kill,
+            unblock,
             close_after_reply: false,
             deny_blocking: false,
             reply_mode: ReplyMode::On,
@@ -643,8 +671,8 @@ impl Session {
     /// never waits (one read session).
     pub fn runs_in_group(&self, spec: &CommandSpec) -> bool {
         spec.family.is_data()
-            && (spec.is_write()
-                || (spec.access() == crate::store::Access::Read && !spec.has_flag("blocking")))
+            && !spec.has_flag("blocking")
+            && (spec.is_write() || spec.access() == crate::store::Access::Read)
             && self.multi.is_none()
             && !self.is_subscribed()
             && !self.needs_auth()

@@ -17,6 +17,7 @@ use tracing::debug;
 
 use super::errors::{self, CmdError, CmdResult, err};
 use super::event_view::{self, BUDGET, View};
+use super::shared::UnblockHow;
 use super::{BeginSearch, CommandSpec, Family, HELP_SUBCOMMAND, KeySpec, NO_KEYS, ONE_KEY};
 use super::{Session, SubInfo, SubSpec, int_arg, is, spec};
 use crate::clock::now_ms;
@@ -867,6 +868,8 @@ pub(crate) async fn cmd_xread(
     };
     let mut tip = conn.shared.events.stream_tip.subscribe();
     let mut first = true;
+    let (unblock, info) = (conn.unblock.clone(), conn.info.clone());
+    let mut blocked = None;
     loop {
         tip.borrow_and_update();
         let behind = match read_round(conn, &mut readers, count).await {
@@ -896,6 +899,7 @@ pub(crate) async fn cmd_xread(
             tokio::task::yield_now().await;
             continue;
         }
+        let blocked = blocked.get_or_insert_with(|| unblock.block(&info, &conn.shared.metrics));
         let mut shutdown = conn.shared.shutdown.clone();
         let kill = conn.kill.clone();
         let until_deadline = async {
@@ -917,6 +921,12 @@ pub(crate) async fn cmd_xread(
                 // Handed back: the connection closes on it.
                 kill.notify_one();
                 return Ok(Reply::NilArray);
+            }
+            how = blocked.requested() => {
+                return match how {
+                    UnblockHow::Timeout => Ok(Reply::NilArray),
+                    UnblockHow::Error => err(errors::UNBLOCKED),
+                };
             }
         }
     }

@@ -100,7 +100,7 @@ pub async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byte
         ctx.shared.access.touch(ctx.db, key_args(spec, args));
     }
     match spec.handler {
-        Handler::Data(run) => run(ctx, spec, args).await,
+        Handler::Data(run) | Handler::Blocking(run, _) => run(ctx, spec, args).await,
         _ => err(errors::unhandled(spec.name)),
     }
 }
@@ -253,6 +253,7 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
         "generic" => Some("@keyspace"),
         "string" => Some("@string"),
         "hash" => Some("@hash"),
+        "list" => Some("@list"),
         "set" => Some("@set"),
         "stream" => Some("@stream"),
         "sorted-set" => Some("@sortedset"),
@@ -568,7 +569,7 @@ mod tests {
                 "{} has no handler",
                 spec.name
             );
-            let data = matches!(spec.handler, Handler::Data(_));
+            let data = matches!(spec.handler, Handler::Data(_) | Handler::Blocking(..));
             assert_eq!(data, spec.family.is_data(), "{}", spec.name);
             for info in spec.sub_info {
                 assert!(

@@ -18,6 +18,7 @@ pub mod relay;
 pub mod sequencer;
 pub mod settings;
 pub mod sweeper;
+pub mod waiters;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -73,6 +74,9 @@ pub struct Events {
     pub expired_keys: AtomicU64,
     /// Flips to true when the server begins shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// This instance's clients blocked on keys, woken as events of their
+    /// keys are handed on.
+    pub waiters: waiters::Waiters,
 }
 
 impl Events {
@@ -100,6 +104,7 @@ impl Events {
             stream_name: OnceLock::new(),
             expired_keys: AtomicU64::new(0),
             shutdown,
+            waiters: waiters::Waiters::default(),
         }
     }
 

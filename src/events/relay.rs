@@ -256,7 +256,8 @@ async fn take_over(shared: &Events, stream: &EventStream, name: &str) -> Option<
 /// order: a setting event puts its value in force for the events after it;
 /// a keyspace event is notified as the flags in force allow, tagged with
 /// its id (each subscription drops those logged before it took effect).
-/// Blocked readers of the event streams are woken.
+/// Blocked readers of the event streams are woken, and the first client
+/// blocked on the event's key.
 pub fn hand_on(shared: &Events, event: &LoggedEvent) {
     shared
         .delivered_event
@@ -272,6 +273,7 @@ pub fn hand_on(shared: &Events, event: &LoggedEvent) {
         settings::apply(shared, &event.name, &event.key);
         return;
     }
+    shared.waiters.wake(event.db, &event.key);
     deliver(shared, shared.notify_flags(), event);
 }
 
