@@ -39,6 +39,15 @@ pub struct BlockOn {
     pub timeout: usize,
 }
 
+/// BLPOP, BRPOP, BZPOPMIN, BZPOPMAX: every argument between the name and
+/// the timeout, which is last, is a key waited on.
+pub fn every_key(args: &[Bytes]) -> BlockOn {
+    BlockOn {
+        keys: args[1..args.len() - 1].to_vec(),
+        timeout: args.len() - 1,
+    }
+}
+
 /// Parses a timeout in seconds as Redis 7.0 does: a `long double`, times
 /// 1000, truncated to milliseconds (out of range counts as negative, as
 /// the C cast gives); `None` for 0, which waits forever.
@@ -57,10 +66,12 @@ fn found_nothing(reply: &Reply) -> bool {
     matches!(reply, Reply::Nil | Reply::NilArray)
 }
 
-/// True when an attempt failed for want of the database: a blocked client
-/// waits that out.
-fn unavailable(reply: &Reply) -> bool {
-    matches!(reply, Reply::Error(text) if text.starts_with(b"TRYAGAIN") || text.starts_with(b"LOADING"))
+/// True when a blocked client's attempt failed in a way it waits out: the
+/// database unreachable, or a key of another kind (Redis 7.0 keeps such a
+/// client blocked until the key holds what it waits for).
+fn still_waiting(reply: &Reply) -> bool {
+    matches!(reply, Reply::Error(text)
+        if text.starts_with(b"TRYAGAIN") || text.starts_with(b"LOADING") || text.starts_with(b"WRONGTYPE"))
 }
 
 /// Runs a blocking command outside MULTI: attempts, waits on its keys,
@@ -92,7 +103,9 @@ pub async fn run(
     loop {
         waiter.attempting();
         let reply = run_data(conn, batcher, spec, args.clone()).await;
-        if !found_nothing(&reply) && (blocked.is_none() || !unavailable(&reply)) {
+        // Once blocked, a key turned into another kind keeps the client
+        // waiting (as Redis 7.0 does), and so does a database outage.
+        if !found_nothing(&reply) && (blocked.is_none() || !still_waiting(&reply)) {
             waiter.served();
             return reply;
         }

@@ -261,7 +261,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Remove and get the first element in a list, or block until one is available",
     )
-    .with(blocking!(cmd_bpop, block_on_keys))
+    .with(blocking!(cmd_bpop, blocking::every_key))
     .keyed(&[at(1, &["RW", "access", "delete"], -2)]),
     spec(
         "brpop",
@@ -273,7 +273,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Remove and get the last element in a list, or block until one is available",
     )
-    .with(blocking!(cmd_bpop, block_on_keys))
+    .with(blocking!(cmd_bpop, blocking::every_key))
     .keyed(&[at(1, &["RW", "access", "delete"], -2)]),
     spec(
         "blmove",
@@ -1007,14 +1007,6 @@ async fn cmd_blmpop(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Byte
     blocking::timeout(&args[1])?;
     let (keys, left, count) = mpop_args(&args[2..])?;
     mpop(ctx, keys, left, count).await
-}
-
-/// BLPOP / BRPOP wait on every key; the timeout is last.
-fn block_on_keys(args: &[Bytes]) -> BlockOn {
-    BlockOn {
-        keys: args[1..args.len() - 1].to_vec(),
-        timeout: args.len() - 1,
-    }
 }
 
 /// BLMOVE / BRPOPLPUSH wait on the source; the timeout is last.

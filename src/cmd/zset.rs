@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::blocking::{self, BlockOn};
 use super::errors::{self, CmdError, CmdResult, err};
 use super::keys::{parse_cursor, scan_options, scan_reply};
 use super::members;
@@ -41,6 +42,11 @@ static RW_ACCESS_UPDATE: &[KeySpec] = &[key_at(1, &["RW", "access", "update"])];
 static RW_DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
 static RW_POP: &[KeySpec] = &[key_at(1, &["RW", "access", "delete"])];
 static COUNTED_POP: &[KeySpec] = &[keys_counted(1, &["RW", "access", "delete"], 0, 1)];
+static BLOCKING_POP: &[KeySpec] = &[KeySpec {
+    last: -2,
+    ..key_at(1, &["RW", "access", "delete"])
+}];
+static BLOCKING_COUNTED_POP: &[KeySpec] = &[keys_counted(2, &["RW", "access", "delete"], 0, 1)];
 static COUNTED_READ: &[KeySpec] = &[keys_counted(1, &["RO", "access"], 0, 1)];
 static RANGE_STORE: &[KeySpec] = &[key_at(1, &["OW", "update"]), key_at(2, &["RO", "access"])];
 static COUNTED_STORE: &[KeySpec] = &[
@@ -382,6 +388,48 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .with(data!(zmpop; args)),
         COUNTED_POP,
+    ),
+    keyed(
+        spec(
+            "bzpopmin",
+            -3,
+            &["write", "noscript", "blocking", "fast"],
+            (1, -2, 1),
+            F,
+            G,
+            "5.0.0",
+            "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        )
+        .with(blocking!(bzpop, blocking::every_key)),
+        BLOCKING_POP,
+    ),
+    keyed(
+        spec(
+            "bzpopmax",
+            -3,
+            &["write", "noscript", "blocking", "fast"],
+            (1, -2, 1),
+            F,
+            G,
+            "5.0.0",
+            "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        )
+        .with(blocking!(bzpop, blocking::every_key)),
+        BLOCKING_POP,
+    ),
+    keyed(
+        spec(
+            "bzmpop",
+            -5,
+            &["write", "blocking", "movablekeys"],
+            NO_KEYS,
+            F,
+            G,
+            "7.0.0",
+            "Remove and return members with scores in a sorted set or block until one is available",
+        )
+        .with(blocking!(bzmpop, bzmpop_keys)),
+        BLOCKING_COUNTED_POP,
     ),
     random(keyed(
         spec(
@@ -1157,6 +1205,45 @@ async fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::NilArray)
+}
+
+/// BZPOPMIN / BZPOPMAX key [key ...] timeout: the non-blocking attempt,
+/// the first member of the first non-empty sorted set, as
+/// `[key, member, score]`.
+async fn bzpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    blocking::timeout(&args[args.len() - 1])?;
+    let max = spec.name == "bzpopmax";
+    for key in &args[1..args.len() - 1] {
+        if let Some((member, score)) = pop(ctx, key, max, 1).await?.pop() {
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::Bulk(member),
+                Reply::Double(score),
+            ]));
+        }
+    }
+    Ok(Reply::NilArray)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: the
+/// non-blocking attempt, ZMPOP's after the timeout.
+async fn bzmpop(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    blocking::timeout(&args[1])?;
+    zmpop(ctx, &args[1..]).await
+}
+
+/// The keys BZMPOP waits on (none when its key count is bad: the attempt
+/// answers the error first); its timeout is the first argument.
+fn bzmpop_keys(args: &[Bytes]) -> BlockOn {
+    let count = args
+        .get(2)
+        .and_then(|a| crate::protocol::parse_i64(a))
+        .filter(|&n| n >= 1 && (n as u64) < args.len() as u64 - 3)
+        .unwrap_or(0) as usize;
+    BlockOn {
+        keys: args[3..3 + count].to_vec(),
+        timeout: 1,
+    }
 }
 
 /// Largest reply ZRANDMEMBER with a negative count builds (as HRANDFIELD).
