@@ -472,11 +472,14 @@ impl Client {
             .fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
         // A client that stops reading blocks this write; CLIENT KILL and the
         // pub/sub output limits must still be able to close it.
+        // Biased: a client killed while its command ran (a blocked pop
+        // hands the kill back) gets no reply at all, as in Redis.
         tokio::select! {
-            written = self.socket.write_all(&self.outbuf) => written?,
+            biased;
             _ = self.session.kill.notified() => {
                 return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
             }
+            written = self.socket.write_all(&self.outbuf) => written?,
         }
         self.outbuf.clear();
         Ok(())

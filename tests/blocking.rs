@@ -351,3 +351,52 @@ async fn instances_over_nats_deliver_each_element_once() {
     drop(pusher);
     common::drop_stream(&prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bzpopmin_is_woken_by_a_zadd_on_another_instance_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b, pusher) = (db.server().await, db.server().await, db.server().await);
+    let mut ca = Raw::connect(a.addr).await;
+    let mut cb = Raw::connect(b.addr).await;
+    send(&mut ca, &["BZPOPMIN", "z", "0"]).await;
+    send(&mut cb, &["BZPOPMAX", "z", "0"]).await;
+    wait_blocked(a.addr, 1).await;
+    wait_blocked(b.addr, 1).await;
+    let mut push = Raw::connect(pusher.addr).await;
+    assert_eq!(
+        push.cmd(&["ZADD", "z", "1", "low", "2", "high"]).await,
+        b":2\r\n"
+    );
+    let (ra, rb) = (reply(&mut ca).await, reply(&mut cb).await);
+    let got = [
+        String::from_utf8_lossy(&ra).into_owned(),
+        String::from_utf8_lossy(&rb).into_owned(),
+    ];
+    // Each member went to one client: whichever popped first took its end.
+    let low = "*3\r\n$1\r\nz\r\n$3\r\nlow\r\n$1\r\n1\r\n";
+    let high = "*3\r\n$1\r\nz\r\n$4\r\nhigh\r\n$1\r\n2\r\n";
+    assert_ne!(got[0], got[1], "one member twice");
+    assert!(got.iter().all(|g| g == low || g == high), "{got:?}");
+    assert_eq!(push.cmd(&["EXISTS", "z"]).await, b":0\r\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_turned_into_another_kind_keeps_the_client_blocked() {
+    let server = TestServer::start().await;
+    let mut waiter = Raw::connect(server.addr).await;
+    send(&mut waiter, &["BZPOPMIN", "k", "0"]).await;
+    wait_blocked(server.addr, 1).await;
+    let mut other = Raw::connect(server.addr).await;
+    assert_eq!(other.cmd(&["SET", "k", "v"]).await, b"+OK\r\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Still blocked, as in Redis 7.0; served once the key is a sorted set.
+    assert_eq!(blocked_clients(server.addr).await, 1);
+    assert_eq!(other.cmd(&["DEL", "k"]).await, b":1\r\n");
+    assert_eq!(other.cmd(&["ZADD", "k", "3", "m"]).await, b":1\r\n");
+    assert_eq!(
+        reply(&mut waiter).await,
+        b"*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n3\r\n"
+    );
+}
