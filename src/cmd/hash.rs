@@ -563,32 +563,44 @@ async fn hscan_page(
     if done {
         return Ok((page, 0));
     }
-    let mut i = count;
+    let mut from = count;
     loop {
-        if i == page.len() {
-            let after = page[i - 1].0.clone();
-            let more = ctx
-                .txn
-                .hash_scan(ctx.db, key, Some(&after), count.clamp(16, 1024) as u32)
-                .await?;
-            if more.is_empty() {
-                return Ok((page, 0));
-            }
-            page.extend(more);
+        if let Some((end, cursor)) = page_end(&page, from, |(f, _)| f) {
+            page.truncate(end);
+            return Ok((page, cursor));
         }
-        let (last, next) = (&page[i - 1].0, &page[i].0);
+        from = page.len();
+        let after = page[from - 1].0.clone();
+        let more = ctx
+            .txn
+            .hash_scan(ctx.db, key, Some(&after), count.clamp(16, 1024) as u32)
+            .await?;
+        if more.is_empty() {
+            return Ok((page, 0));
+        }
+        page.extend(more);
+    }
+}
+
+/// Where a scan page ends, looking from item `from` on (items in name
+/// order; `from` >= 1): the first item whose name differs from the one
+/// before it within [`BOUNDARY_MAX`] bytes, so that its shortest
+/// distinguishing prefix fits in a cursor; with that cursor. `None` when
+/// the items run out first (the caller reads more).
+pub(crate) fn page_end<T>(
+    page: &[T],
+    from: usize,
+    name: impl Fn(&T) -> &Bytes,
+) -> Option<(usize, u64)> {
+    (from..page.len()).find_map(|i| {
+        let (last, next) = (name(&page[i - 1]), name(&page[i]));
         let common = last
             .iter()
             .zip(next.iter())
             .take_while(|(a, b)| a == b)
             .count();
-        if common < BOUNDARY_MAX {
-            let cursor = encode_boundary(&next[..common + 1]);
-            page.truncate(i);
-            return Ok((page, cursor));
-        }
-        i += 1;
-    }
+        (common < BOUNDARY_MAX).then(|| (i, encode_boundary(&next[..common + 1])))
+    })
 }
 
 /// HRANDFIELD key [count [WITHVALUES]], as Redis's hrandfieldCommand.

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::Ctx;
 use super::errors::CmdError;
-use super::hash::{BOUNDARY_MAX, decode_boundary, encode_boundary};
+use super::hash::{decode_boundary, page_end};
 use crate::store::{Bound, KeyKind, KeyMeta, Member, MemberRange};
 
 /// The inclusive positions `start..=stop` (negative ones count from the
@@ -72,32 +72,23 @@ pub async fn scan_page(
     if (page.len() as u64) <= count {
         return Ok((page, 0));
     }
-    let mut i = count as usize;
+    let mut from = count as usize;
     loop {
-        if i == page.len() {
-            let after = page[i - 1].member.clone();
-            let range = MemberRange::Member(Bound::Excluded(after), Bound::Unbounded);
-            let more = ctx
-                .txn
-                .members_range(ctx.db, key, &range, false, 0, Some(count.clamp(16, 1024)))
-                .await?;
-            if more.is_empty() {
-                return Ok((page, 0));
-            }
-            page.extend(more);
-        }
-        let (last, next) = (&page[i - 1].member, &page[i].member);
-        let common = last
-            .iter()
-            .zip(next.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
-        if common < BOUNDARY_MAX {
-            let cursor = encode_boundary(&next[..common + 1]);
-            page.truncate(i);
+        if let Some((end, cursor)) = page_end(&page, from, |m| &m.member) {
+            page.truncate(end);
             return Ok((page, cursor));
         }
-        i += 1;
+        from = page.len();
+        let after = page[from - 1].member.clone();
+        let range = MemberRange::Member(Bound::Excluded(after), Bound::Unbounded);
+        let more = ctx
+            .txn
+            .members_range(ctx.db, key, &range, false, 0, Some(count.clamp(16, 1024)))
+            .await?;
+        if more.is_empty() {
+            return Ok((page, 0));
+        }
+        page.extend(more);
     }
 }
 
