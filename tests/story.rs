@@ -437,6 +437,107 @@ impl UnwrapErr for redis::RedisResult<()> {
     }
 }
 
+/// A list used as a work queue and edited in the middle, checked against
+/// a model (a VecDeque) after every step; one item is left for the restart.
+async fn lists(c: &mut Conn) {
+    use std::collections::VecDeque;
+    let mut model: VecDeque<String> = VecDeque::new();
+    for i in 0..300 {
+        let item = format!("job{i}");
+        if i % 3 == 0 {
+            let _: () = c.lpush("q", &item).await.unwrap();
+            model.push_front(item);
+        } else {
+            let _: () = c.rpush("q", &item).await.unwrap();
+            model.push_back(item);
+        }
+    }
+    for _ in 0..50 {
+        let got: Option<String> = c.rpop("q", None).await.unwrap();
+        assert_eq!(got, model.pop_back());
+        let got: Option<String> = c.lpop("q", None).await.unwrap();
+        assert_eq!(got, model.pop_front());
+    }
+    let check = |model: &VecDeque<String>| model.iter().cloned().collect::<Vec<_>>();
+    let all: Vec<String> = c.lrange("q", 0, -1).await.unwrap();
+    assert_eq!(all, check(&model));
+    assert_eq!(c.llen::<_, usize>("q").await.unwrap(), model.len());
+    for i in [0isize, 7, -1, -13] {
+        let at = if i < 0 { model.len() as isize + i } else { i } as usize;
+        assert_eq!(
+            c.lindex::<_, Option<String>>("q", i)
+                .await
+                .unwrap()
+                .as_ref(),
+            model.get(at)
+        );
+    }
+    // Edits in the middle keep the positions contiguous.
+    let pivot = model[100].clone();
+    let n: i64 = redis::cmd("LINSERT")
+        .arg("q")
+        .arg("BEFORE")
+        .arg(&pivot)
+        .arg("inserted")
+        .query_async(c)
+        .await
+        .unwrap();
+    model.insert(100, "inserted".into());
+    assert_eq!(n as usize, model.len());
+    let _: () = c.lset("q", 5, "five").await.unwrap();
+    model[5] = "five".into();
+    let removed: i64 = c.lrem("q", 0, "inserted").await.unwrap();
+    assert_eq!(removed, 1);
+    model.retain(|j| j != "inserted");
+    let _: () = c.ltrim("q", 10, -11).await.unwrap();
+    let kept: Vec<String> = model
+        .iter()
+        .skip(10)
+        .take(model.len() - 20)
+        .cloned()
+        .collect();
+    model = kept.into();
+    let all: Vec<String> = c.lrange("q", 0, -1).await.unwrap();
+    assert_eq!(all, check(&model));
+    let tail: Vec<String> = c.lrange("q", -3, -1).await.unwrap();
+    assert_eq!(tail, check(&model)[model.len() - 3..].to_vec());
+    // LMOVE to a second queue, then drain both.
+    let moved: String = redis::cmd("LMOVE")
+        .arg("q")
+        .arg("done")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(Some(moved), model.pop_front());
+    let _: () = c.del("q").await.unwrap();
+    assert_eq!(c.exists::<_, i64>("q").await.unwrap(), 0);
+    assert_eq!(c.llen::<_, i64>("done").await.unwrap(), 1);
+    let _: () = c.rpush("kept", &["a", "b", "c"]).await.unwrap();
+}
+
+/// Sets: membership, algebra and SORT over them.
+async fn sets(c: &mut Conn) {
+    let _: () = c.sadd("s1", &["a", "b", "c", "d"]).await.unwrap();
+    let _: () = c.sadd("s2", &["c", "d", "e"]).await.unwrap();
+    assert!(c.sismember::<_, _, bool>("s1", "a").await.unwrap());
+    assert!(!c.sismember::<_, _, bool>("s2", "a").await.unwrap());
+    let mut inter: Vec<String> = c.sinter(&["s1", "s2"]).await.unwrap();
+    inter.sort();
+    assert_eq!(inter, ["c", "d"]);
+    let sorted: Vec<String> = redis::cmd("SORT")
+        .arg("s1")
+        .arg("ALPHA")
+        .arg("DESC")
+        .query_async(c)
+        .await
+        .unwrap();
+    assert_eq!(sorted, ["d", "c", "b", "a"]);
+    let n: i64 = c.sunionstore("kept_set", &["s1", "s2"]).await.unwrap();
+    assert_eq!(n, 5);
+}
+
 async fn run_stories(server: &TestServer) {
     let mut c = server.client().await;
     let mut other = server.client().await;
@@ -446,6 +547,8 @@ async fn run_stories(server: &TestServer) {
     expiry(&mut c).await;
     scan_never_skips(&mut c).await;
     sorted_sets(&mut c).await;
+    lists(&mut c).await;
+    sets(&mut c).await;
     transactions(&mut c, &mut other).await;
     rename(&mut c).await;
     events(&mut c, server).await;
@@ -456,6 +559,9 @@ async fn check_survives(c: &mut Conn) {
     assert_eq!(c.get::<_, i64>("n").await.unwrap(), 42);
     assert_eq!(c.hlen::<_, i64>("big").await.unwrap(), 2000);
     assert_eq!(c.zcard::<_, i64>("board").await.unwrap(), 997);
+    let kept: Vec<String> = c.lrange("kept", 0, -1).await.unwrap();
+    assert_eq!(kept, ["a", "b", "c"]);
+    assert_eq!(c.scard::<_, i64>("kept_set").await.unwrap(), 5);
     let cfg: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg("notify-keyspace-events")
