@@ -57,6 +57,9 @@ async fn client_reply_off_silences_pubsub_messages() {
     sub.cmd(&["HELLO", "3"]).await;
     sub.cmd(&["SUBSCRIBE", "compat:reply:ch"]).await;
     sub.send(&request(&["CLIENT", "REPLY", "OFF"])).await;
+    // REPLY OFF has no reply to wait for: give the server time to read it
+    // before the message it must silence is published.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         publisher
             .cmd(&["PUBLISH", "compat:reply:ch", "hidden"])
