@@ -130,6 +130,8 @@ async fn exercise(store: Arc<dyn Store>) {
     let mut t = store.begin(Access::Read).await.unwrap();
     assert!(t.meta(1, b"l").await.unwrap().is_none());
     assert_eq!(t.members_len(1, b"l").await.unwrap(), 0);
+    assert_eq!(t.members_span(1, b"l").await.unwrap(), None);
+    assert_eq!(t.members_span(1, b"l2").await.unwrap(), Some((0, 2)));
     let two = t
         .members_range(
             1,

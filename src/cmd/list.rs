@@ -342,22 +342,8 @@ fn positions(lo: i64, hi: i64) -> MemberRange {
 
 /// Reads a list's two ends: one row from each end of the score index.
 async fn ends(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Ends>, CmdError> {
-    let first = ctx
-        .txn
-        .members_range(ctx.db, key, &MemberRange::All, false, 0, Some(1))
-        .await?;
-    let Some(first) = first.first() else {
-        return Ok(None);
-    };
-    let last = ctx
-        .txn
-        .members_range(ctx.db, key, &MemberRange::All, true, 0, Some(1))
-        .await?;
-    let tail = last.first().map_or(first.score, |m| m.score);
-    Ok(Some(Ends {
-        head: first.score,
-        tail,
-    }))
+    let span = ctx.txn.members_span(ctx.db, key).await?;
+    Ok(span.map(|(head, tail)| Ends { head, tail }))
 }
 
 /// A live list's ends for a read (`None`: absent or empty); counts the

@@ -40,7 +40,12 @@ pub async fn read(
 /// After members were removed from `key`: deletes the key when it has
 /// none left, with Redis's `del` event; true when it did.
 pub async fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<bool, CmdError> {
-    if ctx.txn.members_len(ctx.db, key).await? > 0 {
+    // One row of the index is enough to tell (a count reads them all).
+    let any = ctx
+        .txn
+        .members_range(ctx.db, key, &MemberRange::All, false, 0, Some(1))
+        .await?;
+    if !any.is_empty() {
         return Ok(false);
     }
     ctx.txn.delete(ctx.db, key).await?;

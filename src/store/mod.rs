@@ -536,7 +536,13 @@ pub trait Txn: Send {
         range: &MemberRange,
     ) -> StoreResult<i64>;
     /// How many members the key has.
-    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64>;
+    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
+        self.members_count(db, key, &MemberRange::All).await
+    }
+    /// The lowest and highest scores of the key's members (a list's head
+    /// and tail positions), read from the two ends of the score index in
+    /// one statement; `None` when it has none.
+    async fn members_span(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(i64, i64)>>;
     /// How many members lie in `range`.
     async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64>;
     /// How many members come before (`score`, `member`) in (score,

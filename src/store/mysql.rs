@@ -1141,8 +1141,20 @@ impl Txn for MySqlTxn {
         Ok(removed)
     }
 
-    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
-        self.members_count(db, key, &MemberRange::All).await
+    async fn members_span(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(i64, i64)>> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(None);
+        };
+        let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT score FROM kv_members WHERE kid = ? ORDER BY score LIMIT 1), \
+             (SELECT score FROM kv_members WHERE kid = ? ORDER BY score DESC LIMIT 1)",
+        )
+        .bind(kid)
+        .bind(kid)
+        .fetch_one(self.tx.conn())
+        .await?;
+        Ok(lo.zip(hi))
     }
 
     async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64> {

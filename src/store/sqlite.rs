@@ -893,8 +893,15 @@ impl Txn for SqliteTxn {
         Ok(removed)
     }
 
-    async fn members_len(&mut self, db: Db, key: &[u8]) -> StoreResult<i64> {
-        self.members_count(db, key, &MemberRange::All).await
+    async fn members_span(&mut self, db: Db, key: &[u8]) -> StoreResult<Option<(i64, i64)>> {
+        let span: Option<(Option<i64>, Option<i64>)> = first(
+            self.c(),
+            "SELECT (SELECT score FROM kv_members WHERE db = ?1 AND key = ?2 ORDER BY score LIMIT 1), \
+             (SELECT score FROM kv_members WHERE db = ?1 AND key = ?2 ORDER BY score DESC LIMIT 1)",
+            params![db as i64, key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(span.and_then(|(lo, hi)| lo.zip(hi)))
     }
 
     async fn members_count(&mut self, db: Db, key: &[u8], range: &MemberRange) -> StoreResult<i64> {
