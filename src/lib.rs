@@ -56,6 +56,7 @@ pub mod cmd;
 pub mod config;
 pub mod events;
 pub mod glob;
+pub mod instance;
 pub mod metrics;
 pub mod ops;
 pub mod protocol;

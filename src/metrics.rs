@@ -1,6 +1,7 @@
-//! What the `/metrics` endpoint reports that nothing else counts: calls,
-//! errors and latency per command, group-commit batch sizes, blocked
-//! clients, and the store's statement errors and retries. Plain atomics,
+//! The instance's counters, one holder for INFO and the `/metrics`
+//! endpoint: connections, commands, keyspace hits and misses, bytes in and
+//! out, calls, errors and latency per command, group-commit batch sizes,
+//! blocked clients, and the store's statement errors and retries. Plain atomics,
 //! so counting costs a few relaxed adds; the HTTP side (`crate::ops`)
 //! renders them, with the gauges it reads elsewhere, on each scrape.
 //!
@@ -85,9 +86,18 @@ pub struct CommandStats {
     pub latency: Histogram,
 }
 
-/// The server's own counters (one per server; the store's are statics).
+/// The server's own counters (one per server; the store's are statics):
+/// what INFO stats and `/metrics` report.
 pub struct Metrics {
     commands: HashMap<&'static str, CommandStats>,
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
     /// Commands per group-commit transaction.
     pub batch_sizes: Histogram,
     /// Clients waiting in a blocking command.
@@ -110,6 +120,14 @@ impl Metrics {
             .collect();
         Metrics {
             commands,
+            connections_received: AtomicU64::new(0),
+            commands_processed: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            keyspace_hits: AtomicU64::new(0),
+            keyspace_misses: AtomicU64::new(0),
+            expired_keys: AtomicU64::new(0),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
             batch_sizes: Histogram::new(BATCH_BOUNDS, 1.0),
             blocked_clients: AtomicI64::new(0),
         }

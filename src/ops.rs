@@ -23,7 +23,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cmd::shared::Shared;
+use crate::instance::state::Instance;
 use crate::metrics::{HistogramSnapshot, STORE_ERRORS, STORE_RETRIES};
 use crate::store::PoolUse;
 
@@ -34,12 +34,16 @@ const TEXT_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 /// Serves the endpoints on `listener` until the server begins shutting
 /// down.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    instance: Arc<Instance>,
+    mut stop: watch::Receiver<bool>,
+) {
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(shared);
+        .with_state(instance);
     let stopped = async move {
         let _ = stop.wait_for(|stopping| *stopping).await;
     };
@@ -52,8 +56,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
 }
 
 /// The log's last number, read within [`DATABASE_WAIT`].
-async fn last_sequence(shared: &Shared) -> Result<i64, String> {
-    match tokio::time::timeout(DATABASE_WAIT, shared.store.last_sequence()).await {
+async fn last_sequence(instance: &Instance) -> Result<i64, String> {
+    match tokio::time::timeout(DATABASE_WAIT, instance.store.last_sequence()).await {
         Ok(Ok(sequence)) => Ok(sequence),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer within 2 s".into()),
@@ -65,17 +69,17 @@ async fn healthz() -> &'static str {
 }
 
 /// 200 when every dependency is in place, else 503 naming what is not.
-async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+async fn readyz(State(instance): State<Arc<Instance>>) -> Response {
     let mut problems = Vec::new();
-    if shared.is_shutting_down() {
+    if instance.is_shutting_down() {
         problems.push("shutting down".to_string());
     }
     // The sequence lives in a table the migrations create: reading it
     // proves the database answers and the schema is in place.
-    if let Err(problem) = last_sequence(&shared).await {
+    if let Err(problem) = last_sequence(&instance).await {
         problems.push(format!("database: {problem}"));
     }
-    if let Some(nats) = &shared.bus.nats
+    if let Some(nats) = &instance.bus.nats
         && !nats.connected()
     {
         problems.push("nats: not connected".into());
@@ -88,10 +92,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let sequence = last_sequence(&shared).await.ok();
+async fn metrics(State(instance): State<Arc<Instance>>) -> Response {
+    let sequence = last_sequence(&instance).await.ok();
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape { shared, sequence }));
+    registry.register_collector(Box::new(Scrape { instance, sequence }));
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &registry) {
         Ok(()) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response(),
@@ -101,7 +105,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 /// One scrape's view of the server.
 struct Scrape {
-    shared: Arc<Shared>,
+    instance: Arc<Instance>,
     /// The last sequenced event, when the database answered.
     sequence: Option<i64>,
 }
@@ -124,10 +128,10 @@ fn histogram(
 
 impl Collector for Scrape {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
-        let shared = &self.shared;
-        let m = &shared.metrics;
-        let stats = &shared.stats;
-        let config = &shared.config;
+        let instance = &self.instance;
+        let m = &instance.metrics;
+        let stats = &instance.metrics;
+        let config = &instance.config;
 
         let info = [
             ("version", env!("CARGO_PKG_VERSION").to_string()),
@@ -186,14 +190,14 @@ impl Collector for Scrape {
         histogram(metric, &m.batch_sizes.snapshot())?;
 
         let mut subscribed = 0;
-        for client in shared.clients.iter() {
+        for client in instance.clients.iter() {
             let info = client.info.lock().unwrap();
             if info.sub + info.psub > 0 {
                 subscribed += 1;
             }
         }
-        let events = &shared.events;
-        let nats = &shared.bus.nats;
+        let events = &instance.events;
+        let nats = &instance.bus.nats;
         let counters: [(&str, &str, u64); 11] = [
             (
                 "respire_commands_processed",
@@ -259,7 +263,7 @@ impl Collector for Scrape {
             (
                 "respire_connected_clients",
                 "Client connections",
-                shared.clients.len() as i64,
+                instance.clients.len() as i64,
             ),
             (
                 "respire_maxclients",
@@ -279,12 +283,12 @@ impl Collector for Scrape {
             (
                 "respire_pubsub_channels",
                 "Channels with a subscriber on this instance",
-                shared.bus.channels(None).len() as i64,
+                instance.bus.channels(None).len() as i64,
             ),
             (
                 "respire_pubsub_patterns",
                 "Pattern subscriptions on this instance",
-                shared.bus.numpat() as i64,
+                instance.bus.numpat() as i64,
             ),
             (
                 "respire_nats_enabled",
@@ -351,7 +355,7 @@ impl Collector for Scrape {
             )?)?;
         }
 
-        let pools = shared.store.pools();
+        let pools = instance.store.pools();
         if !pools.is_empty() {
             let mut metric = e.encode_descriptor(
                 "respire_db_pool_connections",

@@ -20,12 +20,12 @@ use tracing::{info, warn};
 use crate::bus::Bus;
 use crate::bus::nats::NatsLink;
 use crate::client::Client;
-use crate::cmd::batch::Batcher;
 use crate::cmd::errors;
-use crate::cmd::shared::{Shared, Stats};
+use crate::cmd::run::lanes::Batcher;
 use crate::cmd::table;
 use crate::config::{Config, redact_url};
 use crate::events::{self, Events, sweeper};
+use crate::instance::state::Instance;
 use crate::metrics::Metrics;
 use crate::ops;
 use crate::store;
@@ -99,7 +99,7 @@ pub async fn run(
         bus.clone(),
         stop_rx.clone(),
     ));
-    let shared = Arc::new(Shared {
+    let instance = Arc::new(Instance {
         local_addr: listener.local_addr()?,
         config,
         store,
@@ -107,33 +107,32 @@ pub async fn run(
         events,
         clients: DashMap::new(),
         next_client_id: AtomicU64::new(1),
-        stats: Stats::default(),
         started: Instant::now(),
         shutdown: stop_rx,
         protected_mode: AtomicBool::new(protected_mode),
         event_scans: Default::default(),
-        metrics: Metrics::new(table::table().keys().copied()),
+        metrics: Metrics::new(table::table().names()),
         access: Default::default(),
         pause: Default::default(),
         monitors: Default::default(),
     });
-    if shared.config.protected_mode
-        && shared.config.requirepass.is_none()
-        && !shared.local_addr.ip().is_loopback()
+    if instance.config.protected_mode
+        && instance.config.requirepass.is_none()
+        && !instance.local_addr.ip().is_loopback()
     {
         warn!(
-            addr = %shared.local_addr,
+            addr = %instance.local_addr,
             "protected mode is on and no password is set: only loopback clients are accepted; set --requirepass or --protected-mode no"
         );
     }
 
     let mut background = JoinSet::new();
-    if let Some(port) = shared.config.metrics_port {
-        let host = shared
+    if let Some(port) = instance.config.metrics_port {
+        let host = instance
             .config
             .metrics_bind
             .as_ref()
-            .unwrap_or(&shared.config.bind);
+            .unwrap_or(&instance.config.bind);
         let addr = parse_addr(host, port)?;
         let ops_listener = TcpListener::bind(addr)
             .await
@@ -141,42 +140,42 @@ pub async fn run(
         info!(addr = %ops_listener.local_addr()?, "serving /metrics, /healthz and /readyz");
         background.spawn(ops::serve(
             ops_listener,
-            shared.clone(),
-            shared.shutdown.clone(),
+            instance.clone(),
+            instance.shutdown.clone(),
         ));
     }
     match &tls {
         Some((tls_listener, _)) => info!(
-            addr = %shared.local_addr,
+            addr = %instance.local_addr,
             tls_addr = %tls_listener.local_addr()?,
             "respire ready to accept connections"
         ),
-        None => info!(addr = %shared.local_addr, "respire ready to accept connections"),
+        None => info!(addr = %instance.local_addr, "respire ready to accept connections"),
     }
-    background.spawn(events::run(shared.events.clone()));
-    background.spawn(sweeper::run(shared.events.clone()));
-    background.spawn(give_back_memory(shared.clone()));
+    background.spawn(events::run(instance.events.clone()));
+    background.spawn(sweeper::run(instance.events.clone()));
+    background.spawn(give_back_memory(instance.clone()));
     if let Some((_, tls)) = &tls {
-        let interval = shared.config.tls_poll_interval;
-        background.spawn(tls.clone().watch(interval, shared.shutdown.clone()));
+        let interval = instance.config.tls_poll_interval;
+        background.spawn(tls.clone().watch(interval, instance.shutdown.clone()));
     }
 
-    let lanes = match shared.config.write_lanes {
-        0 => shared.store.write_lanes(),
+    let lanes = match instance.config.write_lanes {
+        0 => instance.store.write_lanes(),
         n => n,
     };
-    let (batcher, lanes) = Batcher::start(&shared, lanes);
+    let (batcher, lanes) = Batcher::start(&instance, lanes);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
-                admit(&shared, &batcher, &mut connections, accepted, None).await;
+                admit(&instance, &batcher, &mut connections, accepted, None).await;
             }
             accepted = accept_on(tls.as_ref().map(|(l, _)| l)) => {
                 let tls = tls.as_ref().map(|(_, tls)| tls.as_ref());
-                admit(&shared, &batcher, &mut connections, accepted, tls).await;
+                admit(&instance, &batcher, &mut connections, accepted, tls).await;
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -201,8 +200,8 @@ pub async fn run(
     }
     // The sequencer numbers what is left in the log, and delivery hands
     // it on, then they stop.
-    shared.events.sequencer_wake.notify_one();
-    shared.events.relay_wake.notify_one();
+    instance.events.sequencer_wake.notify_one();
+    instance.events.relay_wake.notify_one();
     let stop_background = async { while background.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(5), stop_background)
         .await
@@ -210,7 +209,7 @@ pub async fn run(
     {
         background.shutdown().await;
     }
-    shared.store.close().await;
+    instance.store.close().await;
     info!("bye");
     Ok(())
 }
@@ -218,17 +217,17 @@ pub async fn run(
 /// After many clients left, or when a busy server falls quiet, hands the
 /// memory freed meanwhile back to the system: glibc's malloc keeps freed
 /// small blocks in its arenas, so without this RSS would stay at the peak.
-async fn give_back_memory(shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.clone();
-    let mut peak = shared.clients.len();
-    let commands = || shared.stats.commands_processed.load(Ordering::Relaxed);
+async fn give_back_memory(instance: Arc<Instance>) {
+    let mut shutdown = instance.shutdown.clone();
+    let mut peak = instance.clients.len();
+    let commands = || instance.metrics.commands_processed.load(Ordering::Relaxed);
     let (mut last, mut trimmed_at) = (commands(), commands());
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => return,
         }
-        let now = shared.clients.len();
+        let now = instance.clients.len();
         let count = commands();
         // Quiet for a second after at least 10,000 commands since the last
         // trim.
@@ -260,7 +259,7 @@ async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream
 /// Nothing here waits on the client: a TLS handshake runs in the
 /// connection's own task.
 async fn admit(
-    shared: &Arc<Shared>,
+    instance: &Arc<Instance>,
     batcher: &Batcher,
     connections: &mut JoinSet<()>,
     accepted: std::io::Result<(TcpStream, SocketAddr)>,
@@ -276,34 +275,34 @@ async fn admit(
         }
     };
     let _ = socket.set_nodelay(true);
-    shared
-        .stats
+    instance
+        .metrics
         .connections_received
         .fetch_add(1, Ordering::Relaxed);
-    let refusal = if shared.clients.len() >= shared.config.maxclients {
+    let refusal = if instance.clients.len() >= instance.config.maxclients {
         Some(errors::MAX_CLIENTS)
-    } else if shared.refuses_as_protected(addr) {
+    } else if instance.refuses_as_protected(addr) {
         Some(errors::DENIED)
     } else {
         None
     };
-    let handshake_timeout = shared.config.tls_handshake_timeout;
+    let handshake_timeout = instance.config.tls_handshake_timeout;
     match (refusal, tls) {
         (Some(text), tls) => {
-            shared
-                .stats
+            instance
+                .metrics
                 .rejected_connections
                 .fetch_add(1, Ordering::Relaxed);
             let acceptor = tls.map(|tls| tls.acceptor());
             tokio::spawn(reject(socket, acceptor, handshake_timeout, text));
         }
         (None, None) => {
-            let conn = Client::new(shared.clone(), batcher.clone(), socket, addr);
+            let conn = Client::new(instance.clone(), batcher.clone(), socket, addr);
             connections.spawn(conn.run());
         }
         (None, Some(tls)) => {
             connections.spawn(Client::run_tls(
-                shared.clone(),
+                instance.clone(),
                 batcher.clone(),
                 socket,
                 addr,

@@ -232,7 +232,7 @@ async fn run_churn(password: Option<&'static str>) {
     let checker_id = String::from_utf8_lossy(&id_frame[1..id_frame.len() - 2]).to_string();
     let before = connected_clients(&mut checker).await;
 
-    let mut names: Vec<&str> = respire::cmd::table::table().keys().copied().collect();
+    let mut names: Vec<&str> = respire::cmd::table::table().names().collect();
     names.sort_unstable();
     let mut rng = Rng(0x5eed_0000_0000_0001 ^ password.map_or(0, |p| p.len() as u64));
     let all: Vec<Vec<Request>> = (0..CONNECTIONS)

@@ -1,0 +1,688 @@
+//! Hash commands.
+
+use bytes::Bytes;
+use rand::Rng;
+
+use crate::cmd::args::int_arg;
+use crate::cmd::args::is;
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors::{self, CmdError, CmdResult, err};
+use crate::cmd::family::keys::{parse_cursor, scan_options, scan_reply};
+use crate::cmd::helpers::long_double;
+use crate::cmd::spec::CommandSpec;
+use crate::cmd::spec::Family;
+use crate::cmd::spec::ONE_KEY;
+use crate::cmd::spec::spec;
+use crate::reply::{OK, Reply};
+use crate::store::KeyKind;
+
+const G: &str = "hash";
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const WF: &[&str] = &["write", "fast"];
+const WDF: &[&str] = &["write", "denyoom", "fast"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "hset",
+        -4,
+        WDF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Set the string value of a hash field",
+    )
+    .with(data!(cmd_hset)),
+    spec(
+        "hsetnx",
+        4,
+        WDF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Set the value of a hash field, only if the field does not exist",
+    )
+    .with(data!(cmd_hsetnx)),
+    spec(
+        "hmset",
+        -4,
+        WDF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Set multiple hash fields to multiple values",
+    )
+    .with(data!(cmd_hset)),
+    spec(
+        "hget",
+        3,
+        RF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Get the value of a hash field",
+    )
+    .with(data!(cmd_hget)),
+    spec(
+        "hmget",
+        -3,
+        RF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Get the values of all the given hash fields",
+    )
+    .with(data!(cmd_hmget)),
+    spec(
+        "hgetall",
+        2,
+        R,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Get all the fields and values in a hash",
+    )
+    .with(data!(cmd_hgetall)),
+    spec(
+        "hdel",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Delete one or more hash fields",
+    )
+    .with(data!(cmd_hdel)),
+    spec(
+        "hexists",
+        3,
+        RF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Determine if a hash field exists",
+    )
+    .with(data!(cmd_hexists)),
+    spec(
+        "hlen",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Get the number of fields in a hash",
+    )
+    .with(data!(cmd_hlen)),
+    spec(
+        "hkeys",
+        2,
+        R,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Get all the fields in a hash",
+    )
+    .with(data!(cmd_hgetall)),
+    spec(
+        "hvals",
+        2,
+        R,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Get all the values in a hash",
+    )
+    .with(data!(cmd_hgetall)),
+    spec(
+        "hincrby",
+        4,
+        WDF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.0.0",
+        "Increment the integer value of a hash field by the given number",
+    )
+    .with(data!(hincrby; args)),
+    spec(
+        "hincrbyfloat",
+        4,
+        WDF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.6.0",
+        "Increment the float value of a hash field by the given amount",
+    )
+    .with(data!(hincrbyfloat; args)),
+    spec(
+        "hstrlen",
+        3,
+        RF,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "3.2.0",
+        "Get the length of the value of a hash field",
+    )
+    .with(data!(cmd_hstrlen)),
+    spec(
+        "hscan",
+        -3,
+        R,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "2.8.0",
+        "Incrementally iterate hash fields and associated values",
+    )
+    .with(data!(hscan; args)),
+    spec(
+        "hrandfield",
+        -2,
+        R,
+        ONE_KEY,
+        Family::Hash,
+        G,
+        "6.2.0",
+        "Get one or multiple random fields from a hash",
+    )
+    .with(data!(hrandfield; args)),
+];
+
+/// Redis keeps hashes of up to this many fields as one listpack, which
+/// HSCAN returns whole whatever the cursor; we do the same.
+const SMALL_HASH: i64 = 512;
+
+/// Largest reply HRANDFIELD with a negative count builds (see there).
+const MAX_RANDOM_REPEATS: u64 = 1 << 22;
+
+/// HSET / HMSET.
+pub(crate) async fn cmd_hset(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let name = spec.name;
+    if args.len() % 2 == 1 {
+        return err(errors::wrong_arity(name));
+    }
+    let existed = write_hash(ctx, key).await?;
+    let pairs: Vec<(Bytes, Bytes)> = args[2..]
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect();
+    if !existed {
+        ctx.notify(b'n', "new", key);
+    }
+    let added = ctx.txn.hash_put(ctx.db, key, &pairs).await?;
+    ctx.notify(b'h', "hset", key);
+    Ok(if name == "hset" {
+        Reply::Int(added)
+    } else {
+        OK
+    })
+}
+
+/// HSETNX.
+pub(crate) async fn cmd_hsetnx(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let existed = write_hash(ctx, key).await?;
+    if existed && field(ctx, key, &args[2]).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    if !existed {
+        ctx.notify(b'n', "new", key);
+    }
+    ctx.txn
+        .hash_put(ctx.db, key, &[(args[2].clone(), args[3].clone())])
+        .await?;
+    ctx.notify(b'h', "hset", key);
+    Ok(Reply::Int(1))
+}
+
+/// HGET.
+pub(crate) async fn cmd_hget(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let value = if read_hash(ctx, key).await? {
+        field(ctx, key, &args[2]).await?
+    } else {
+        None
+    };
+    Ok(Reply::opt_bulk(value))
+}
+
+/// HMGET.
+pub(crate) async fn cmd_hmget(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let fields = &args[2..];
+    let values = if read_hash(ctx, key).await? {
+        ctx.txn.hash_get(ctx.db, key, fields).await?
+    } else {
+        vec![None; fields.len()]
+    };
+    Ok(Reply::Array(
+        values.into_iter().map(Reply::opt_bulk).collect(),
+    ))
+}
+
+/// HGETALL / HKEYS / HVALS.
+pub(crate) async fn cmd_hgetall(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let name = spec.name;
+    let pairs = if read_hash(ctx, key).await? {
+        ctx.txn.hash_all(ctx.db, key).await?
+    } else {
+        Vec::new()
+    };
+    Ok(match name {
+        "hgetall" => Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
+                .collect(),
+        ),
+        "hkeys" => Reply::bulks(pairs.into_iter().map(|(f, _)| f)),
+        _ => Reply::bulks(pairs.into_iter().map(|(_, v)| v)),
+    })
+}
+
+/// HDEL.
+pub(crate) async fn cmd_hdel(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    if ctx.for_write_of(key, KeyKind::Hash).await?.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    let (removed, key_gone) = ctx.txn.hash_delete(ctx.db, key, &args[2..]).await?;
+    if removed > 0 {
+        ctx.notify(b'h', "hdel", key);
+        if key_gone {
+            ctx.notify(b'g', "del", key);
+        }
+    }
+    Ok(Reply::Int(removed))
+}
+
+/// HEXISTS.
+pub(crate) async fn cmd_hexists(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let found = read_hash(ctx, key).await? && field(ctx, key, &args[2]).await?.is_some();
+    Ok(Reply::Int(found as i64))
+}
+
+/// HLEN.
+pub(crate) async fn cmd_hlen(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let len = if read_hash(ctx, key).await? {
+        ctx.txn.hash_len(ctx.db, key).await?
+    } else {
+        0
+    };
+    Ok(Reply::Int(len))
+}
+
+/// HSTRLEN.
+pub(crate) async fn cmd_hstrlen(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    let value = if read_hash(ctx, key).await? {
+        field(ctx, key, &args[2]).await?
+    } else {
+        None
+    };
+    Ok(Reply::Int(value.map_or(0, |v| v.len() as i64)))
+}
+
+/// Looks a hash up for reading, counting the hit or miss as Redis's
+/// lookupKeyRead does; another kind of key is WRONGTYPE.
+async fn read_hash(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
+    let meta = ctx.live(key).await?;
+    ctx.count_lookup(meta.is_some());
+    match meta {
+        Some(m) if m.kind != KeyKind::Hash => err(errors::WRONGTYPE),
+        other => Ok(other.is_some()),
+    }
+}
+
+/// Looks a hash up for writing (see [`Ctx::for_write`]): whether it exists.
+async fn write_hash(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<bool, CmdError> {
+    Ok(ctx.for_write_of(key, KeyKind::Hash).await?.is_some())
+}
+
+/// One field's value.
+async fn field(ctx: &mut Ctx<'_>, key: &[u8], field: &Bytes) -> Result<Option<Bytes>, CmdError> {
+    Ok(ctx
+        .txn
+        .hash_get(ctx.db, key, std::slice::from_ref(field))
+        .await?
+        .pop()
+        .flatten())
+}
+
+/// Writes one field of a read-modify-write, with the `new` event first
+/// when the hash did not exist.
+async fn put_field(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    field: &Bytes,
+    value: Bytes,
+    existed: bool,
+    event: &'static str,
+) -> Result<(), CmdError> {
+    if !existed {
+        ctx.notify(b'n', "new", key);
+    }
+    ctx.txn
+        .hash_put(ctx.db, key, &[(field.clone(), value)])
+        .await?;
+    ctx.notify(b'h', event, key);
+    Ok(())
+}
+
+/// HINCRBY key field increment
+async fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, fname) = (&args[1], &args[2]);
+    let by = int_arg(&args[3])?;
+    let existed = write_hash(ctx, key).await?;
+    let old = match if existed {
+        field(ctx, key, fname).await?
+    } else {
+        None
+    } {
+        Some(v) => crate::protocol::parse_i64(&v)
+            .ok_or_else(|| CmdError::Reply(errors::HASH_NOT_INTEGER.into()))?,
+        None => 0,
+    };
+    let new = old
+        .checked_add(by)
+        .ok_or_else(|| CmdError::Reply(errors::OVERFLOW.into()))?;
+    let mut buf = itoa::Buffer::new();
+    let text = Bytes::copy_from_slice(buf.format(new).as_bytes());
+    put_field(ctx, key, fname, text, existed, "hincrby").await?;
+    Ok(Reply::Int(new))
+}
+
+/// HINCRBYFLOAT key field increment, in emulated `long double` (see
+/// [`long_double`]) so the digits match Redis's.
+async fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, fname) = (&args[1], &args[2]);
+    let by =
+        long_double::parse(&args[3]).ok_or_else(|| CmdError::Reply(errors::NOT_FLOAT.into()))?;
+    if !by.is_finite() {
+        return err(errors::INCR_NAN_OR_INF);
+    }
+    let existed = write_hash(ctx, key).await?;
+    let old = match if existed {
+        field(ctx, key, fname).await?
+    } else {
+        None
+    } {
+        Some(v) => {
+            long_double::parse(&v).ok_or_else(|| CmdError::Reply(errors::HASH_NOT_FLOAT.into()))?
+        }
+        None => long_double::ZERO,
+    };
+    let new = long_double::add(old, by);
+    if !new.is_finite() {
+        return err(errors::NAN_OR_INF);
+    }
+    let text = Bytes::from(long_double::format(new));
+    put_field(ctx, key, fname, text.clone(), existed, "hincrbyfloat").await?;
+    Ok(Reply::Bulk(text))
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+///
+/// Like Redis, a missing key answers an empty scan before the options are
+/// even parsed, and a hash of at most 512 fields (Redis's listpack) comes
+/// back whole with cursor 0, whatever the cursor and COUNT.
+///
+/// Larger hashes are paged in field (byte) order. The cursor encodes a
+/// boundary string `B` of 1 to 7 bytes: the next page starts at the first
+/// field `>= B`. `B` is packed into a u64 below 2^59 (so it also fits a
+/// signed 64-bit integer): its bytes, zero-padded to 7, big-endian in bits
+/// 3..59, and its length in bits 0..3 (never 0, so a page cursor is never
+/// the end cursor 0). A page of COUNT fields ending at field `L`, followed
+/// by the unreturned field `N`, is closed with `B` = the shortest prefix of
+/// `N` greater than `L`. When `L` and `N` share 7 or more leading bytes no
+/// such `B` fits, so the page grows until two neighbours differ within
+/// their first 7 bytes. Every field present for the whole iteration is
+/// returned exactly once; arbitrary client cursors decode to some boundary
+/// and never fail.
+async fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let cursor = parse_cursor(&args[2])?;
+    if !read_hash(ctx, key).await? {
+        return Ok(scan_reply(0, Vec::new()));
+    }
+    let opts = scan_options(&args[3..], false)?;
+    let (pairs, next) = if ctx.txn.hash_len(ctx.db, key).await? <= SMALL_HASH {
+        (ctx.txn.hash_all(ctx.db, key).await?, 0)
+    } else {
+        hscan_page(ctx, key, cursor, opts.count).await?
+    };
+    let mut items = Vec::with_capacity(pairs.len() * 2);
+    for (f, v) in pairs {
+        if opts.matches(&f) {
+            items.push(Reply::Bulk(f));
+            items.push(Reply::Bulk(v));
+        }
+    }
+    Ok(scan_reply(next, items))
+}
+
+/// Longest boundary an HSCAN cursor carries.
+pub(crate) const BOUNDARY_MAX: usize = 7;
+
+pub(crate) fn encode_boundary(b: &[u8]) -> u64 {
+    debug_assert!(!b.is_empty() && b.len() <= BOUNDARY_MAX);
+    let mut packed: u64 = 0;
+    for i in 0..BOUNDARY_MAX {
+        packed = (packed << 8) | *b.get(i).unwrap_or(&0) as u64;
+    }
+    (packed << 3) | b.len() as u64
+}
+
+/// The boundary a non-zero cursor names (`None` for 0, the start).
+pub(crate) fn decode_boundary(cursor: u64) -> Option<Vec<u8>> {
+    if cursor == 0 {
+        return None;
+    }
+    let len = match (cursor & 7) as usize {
+        0 => BOUNDARY_MAX,
+        n => n,
+    };
+    let packed = (cursor >> 3) & ((1 << 56) - 1);
+    let bytes = packed.to_be_bytes();
+    Some(bytes[1..1 + len].to_vec())
+}
+
+/// One page of a large hash and the cursor after it (see [`hscan`]).
+async fn hscan_page(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    cursor: u64,
+    count: u64,
+) -> Result<(Vec<(Bytes, Bytes)>, u64), CmdError> {
+    let count = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(u32::MAX as usize - 1);
+    let start = decode_boundary(cursor).map(Bytes::from);
+    let mut page = Vec::new();
+    if let Some(b) = &start {
+        // `hash_scan` is exclusive: the boundary itself may be a field.
+        if let Some(v) = field(ctx, key, b).await? {
+            page.push((b.clone(), v));
+        }
+    }
+    // COUNT fields plus the first one left over, which places the boundary.
+    let want = count + 1 - page.len();
+    let batch = ctx
+        .txn
+        .hash_scan(ctx.db, key, start.as_deref(), want as u32)
+        .await?;
+    let done = batch.len() < want;
+    page.extend(batch);
+    if done {
+        return Ok((page, 0));
+    }
+    let mut from = count;
+    loop {
+        if let Some((end, cursor)) = page_end(&page, from, |(f, _)| f) {
+            page.truncate(end);
+            return Ok((page, cursor));
+        }
+        from = page.len();
+        let after = page[from - 1].0.clone();
+        let more = ctx
+            .txn
+            .hash_scan(ctx.db, key, Some(&after), count.clamp(16, 1024) as u32)
+            .await?;
+        if more.is_empty() {
+            return Ok((page, 0));
+        }
+        page.extend(more);
+    }
+}
+
+/// Where a scan page ends, looking from item `from` on (items in name
+/// order; `from` >= 1): the first item whose name differs from the one
+/// before it within [`BOUNDARY_MAX`] bytes, so that its shortest
+/// distinguishing prefix fits in a cursor; with that cursor. `None` when
+/// the items run out first (the caller reads more).
+pub(crate) fn page_end<T>(
+    page: &[T],
+    from: usize,
+    name: impl Fn(&T) -> &Bytes,
+) -> Option<(usize, u64)> {
+    (from..page.len()).find_map(|i| {
+        let (last, next) = (name(&page[i - 1]), name(&page[i]));
+        let common = last
+            .iter()
+            .zip(next.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        (common < BOUNDARY_MAX).then(|| (i, encode_boundary(&next[..common + 1])))
+    })
+}
+
+/// HRANDFIELD key [count [WITHVALUES]], as Redis's hrandfieldCommand.
+///
+/// One deliberate limit: a negative count (repeats allowed) is refused with
+/// `ERR value is out of range` beyond 2^22 elements on an existing hash,
+/// where Redis would try to build the reply whatever its size.
+async fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let Some(count_arg) = args.get(2) else {
+        if !read_hash(ctx, key).await? {
+            return Ok(Reply::Nil);
+        }
+        let pairs = ctx.txn.hash_all(ctx.db, key).await?;
+        let pick = rand::thread_rng().gen_range(0..pairs.len().max(1));
+        return Ok(Reply::opt_bulk(pairs.into_iter().nth(pick).map(|(f, _)| f)));
+    };
+    let n = int_arg(count_arg)?;
+    if n == i64::MIN {
+        return err(errors::RANDFIELD_COUNT_RANGE);
+    }
+    let with_values = match &args[3..] {
+        [] => false,
+        [opt] if is(opt, "withvalues") => true,
+        _ => return err(errors::SYNTAX),
+    };
+    if with_values && !(-i64::MAX / 2..=i64::MAX / 2).contains(&n) {
+        return err(errors::OUT_OF_RANGE);
+    }
+    if !read_hash(ctx, key).await? || n == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let pairs = ctx.txn.hash_all(ctx.db, key).await?;
+    let count = n.unsigned_abs();
+    let chosen: Vec<usize> = if n < 0 {
+        if count > MAX_RANDOM_REPEATS {
+            return err(errors::OUT_OF_RANGE);
+        }
+        let mut rng = rand::thread_rng();
+        (0..count).map(|_| rng.gen_range(0..pairs.len())).collect()
+    } else if count >= pairs.len() as u64 {
+        (0..pairs.len()).collect()
+    } else {
+        rand::seq::index::sample(&mut rand::thread_rng(), pairs.len(), count as usize).into_vec()
+    };
+    let resp3 = ctx.resp3;
+    let mut out = Vec::with_capacity(chosen.len() * if with_values && !resp3 { 2 } else { 1 });
+    for i in chosen {
+        let (f, v) = &pairs[i];
+        match (with_values, resp3) {
+            (false, _) => out.push(Reply::Bulk(f.clone())),
+            (true, false) => {
+                out.push(Reply::Bulk(f.clone()));
+                out.push(Reply::Bulk(v.clone()));
+            }
+            (true, true) => out.push(Reply::Array(vec![
+                Reply::Bulk(f.clone()),
+                Reply::Bulk(v.clone()),
+            ])),
+        }
+    }
+    Ok(Reply::Array(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_boundary, encode_boundary};
+
+    #[test]
+    fn boundaries_round_trip() {
+        for b in [&b"a"[..], b"\xff", b"abcdefg", b"\x00", b"ab\x00"] {
+            let c = encode_boundary(b);
+            assert!(c != 0 && c < 1 << 59);
+            assert_eq!(decode_boundary(c).as_deref(), Some(b));
+        }
+        assert_eq!(decode_boundary(0), None);
+        assert!(decode_boundary(u64::MAX).is_some());
+    }
+}

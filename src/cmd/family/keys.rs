@@ -1,0 +1,892 @@
+//! Generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, the
+//! TTL and EXPIRE families, DBSIZE, FLUSHDB, FLUSHALL, ...
+
+use bytes::Bytes;
+
+use crate::cmd::args::int_arg;
+use crate::cmd::args::is;
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors::{self, CmdError, CmdResult, err};
+use crate::cmd::spec::CommandSpec;
+use crate::cmd::spec::Family;
+use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::ONE_KEY;
+use crate::cmd::spec::spec;
+use crate::glob;
+use crate::reply::{OK, Reply};
+use crate::store::{Db, KeyKind, Member, MemberRange};
+
+const G: &str = "generic";
+const S: &str = "server";
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const W: &[&str] = &["write"];
+const WF: &[&str] = &["write", "fast"];
+const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
+
+pub static COMMANDS: &[CommandSpec] = &[
+    spec(
+        "del",
+        -2,
+        W,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Delete a key",
+    )
+    .with(data!(cmd_del)),
+    spec(
+        "unlink",
+        -2,
+        WF,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "4.0.0",
+        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+    )
+    .with(data!(cmd_del)),
+    spec(
+        "exists",
+        -2,
+        RF,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Determine if a key exists",
+    )
+    .with(data!(cmd_exists)),
+    spec(
+        "touch",
+        -2,
+        RF,
+        ALL_KEYS,
+        Family::Keys,
+        G,
+        "3.2.1",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+    )
+    .with(data!(cmd_exists)),
+    spec(
+        "type",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Determine the type stored at key",
+    )
+    .with(data!(cmd_type)),
+    spec(
+        "keys",
+        2,
+        R,
+        NO_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Find all keys matching the given pattern",
+    )
+    .with(data!(cmd_keys)),
+    spec(
+        "scan",
+        -2,
+        R,
+        NO_KEYS,
+        Family::Keys,
+        G,
+        "2.8.0",
+        "Incrementally iterate the keys space",
+    )
+    .with(data!(scan; args)),
+    spec(
+        "randomkey",
+        1,
+        R,
+        NO_KEYS,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Return a random key from the keyspace",
+    )
+    .with(data!(cmd_randomkey)),
+    spec(
+        "rename",
+        3,
+        W,
+        (1, 2, 1),
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Rename a key",
+    )
+    .with(data!(cmd_rename)),
+    spec(
+        "renamenx",
+        3,
+        WF,
+        (1, 2, 1),
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Rename a key, only if the new key does not exist",
+    )
+    .with(data!(cmd_rename)),
+    spec(
+        "ttl",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Get the time to live for a key in seconds",
+    )
+    .with(data!(cmd_ttl)),
+    spec(
+        "pttl",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.6.0",
+        "Get the time to live for a key in milliseconds",
+    )
+    .with(data!(cmd_pttl)),
+    spec(
+        "expiretime",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key",
+    )
+    .with(data!(cmd_expiretime)),
+    spec(
+        "pexpiretime",
+        2,
+        RF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+    )
+    .with(data!(cmd_pexpiretime)),
+    spec(
+        "expire",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Set a key's time to live in seconds",
+    )
+    .with(data!(cmd_expire)),
+    spec(
+        "pexpire",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.6.0",
+        "Set a key's time to live in milliseconds",
+    )
+    .with(data!(cmd_expire)),
+    spec(
+        "expireat",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.2.0",
+        "Set the expiration for a key as a UNIX timestamp",
+    )
+    .with(data!(cmd_expire)),
+    spec(
+        "pexpireat",
+        -3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.6.0",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+    )
+    .with(data!(cmd_expire)),
+    spec(
+        "persist",
+        2,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "2.2.0",
+        "Remove the expiration from a key",
+    )
+    .with(data!(cmd_persist)),
+    spec(
+        "move",
+        3,
+        WF,
+        ONE_KEY,
+        Family::Keys,
+        G,
+        "1.0.0",
+        "Move a key to another database",
+    )
+    .with(data!(move_key; args)),
+    spec(
+        "copy",
+        -3,
+        &["write", "denyoom"],
+        (1, 2, 1),
+        Family::Keys,
+        G,
+        "6.2.0",
+        "Copy a key",
+    )
+    .with(data!(copy; args)),
+    spec(
+        "swapdb",
+        3,
+        WF,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "4.0.0",
+        "Swaps two Redis databases",
+    )
+    .with(data!(swapdb; args)),
+    spec(
+        "dbsize",
+        1,
+        RF,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "1.0.0",
+        "Return the number of keys in the selected database",
+    )
+    .with(data!(cmd_dbsize)),
+    spec(
+        "flushdb",
+        -1,
+        W,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "1.0.0",
+        "Remove all keys from the current database",
+    )
+    .with(data!(cmd_flushdb)),
+    spec(
+        "flushall",
+        -1,
+        W,
+        NO_KEYS,
+        Family::Keys,
+        S,
+        "1.0.0",
+        "Remove all keys from all databases",
+    )
+    .with(data!(cmd_flushdb)),
+];
+
+/// DEL / UNLINK.
+pub(crate) async fn cmd_del(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let mut deleted = 0;
+    for key in &args[1..] {
+        if ctx.for_write(key).await?.is_some() && ctx.txn.delete(ctx.db, key).await? {
+            ctx.notify(b'g', "del", key);
+            deleted += 1;
+        }
+    }
+    Ok(Reply::Int(deleted))
+}
+
+/// EXISTS / TOUCH.
+pub(crate) async fn cmd_exists(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let mut found = 0;
+    for key in &args[1..] {
+        let hit = ctx.live(key).await?.is_some();
+        ctx.count_lookup(hit);
+        found += hit as i64;
+    }
+    Ok(Reply::Int(found))
+}
+
+/// TYPE.
+pub(crate) async fn cmd_type(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let meta = ctx.live(&args[1]).await?;
+    ctx.count_lookup(meta.is_some());
+    Ok(Reply::Status(meta.map_or("none", |m| m.kind.name())))
+}
+
+/// KEYS.
+pub(crate) async fn cmd_keys(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    keys(ctx, &args[1]).await
+}
+
+/// RANDOMKEY.
+pub(crate) async fn cmd_randomkey(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    Ok(Reply::opt_bulk(ctx.txn.random_key(ctx.db, ctx.now).await?))
+}
+
+/// RENAME / RENAMENX.
+pub(crate) async fn cmd_rename(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    rename(ctx, &args[1], &args[2], name == "renamenx").await
+}
+
+/// TTL.
+pub(crate) async fn cmd_ttl(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], false, false).await
+}
+
+/// PTTL.
+pub(crate) async fn cmd_pttl(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], true, false).await
+}
+
+/// EXPIRETIME.
+pub(crate) async fn cmd_expiretime(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], false, true).await
+}
+
+/// PEXPIRETIME.
+pub(crate) async fn cmd_pexpiretime(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    ttl(ctx, &args[1], true, true).await
+}
+
+/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT.
+pub(crate) async fn cmd_expire(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    expire(ctx, name, args).await
+}
+
+/// PERSIST.
+pub(crate) async fn cmd_persist(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let key = &args[1];
+    match ctx.for_write(key).await? {
+        Some(meta) if meta.expire_at.is_some() => {
+            ctx.txn.set_expire(ctx.db, key, None).await?;
+            ctx.notify(b'g', "persist", key);
+            Ok(Reply::Int(1))
+        }
+        _ => Ok(Reply::Int(0)),
+    }
+}
+
+/// DBSIZE.
+pub(crate) async fn cmd_dbsize(
+    ctx: &mut Ctx<'_>,
+    _spec: &'static CommandSpec,
+    _args: &[Bytes],
+) -> CmdResult {
+    let counts = ctx.txn.counts(ctx.now).await?;
+    Ok(Reply::Int(
+        counts.iter().find(|c| c.db == ctx.db).map_or(0, |c| c.keys),
+    ))
+}
+
+/// FLUSHDB / FLUSHALL.
+pub(crate) async fn cmd_flushdb(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    let name = spec.name;
+    // Redis's getFlushCommandFlags: nothing, SYNC or ASYNC.
+    let mode_ok = match args.get(1) {
+        None => true,
+        Some(mode) => args.len() == 2 && (is(mode, "sync") || is(mode, "async")),
+    };
+    if !mode_ok {
+        return err(errors::SYNTAX);
+    }
+    let db = if name == "flushdb" {
+        Some(ctx.db)
+    } else {
+        None
+    };
+    ctx.txn.flush(db).await?;
+    Ok(OK)
+}
+
+/// KEYS pattern: every live key matching, narrowed to the pattern's
+/// literal prefix in the store.
+async fn keys(ctx: &mut Ctx<'_>, pattern: &[u8]) -> CmdResult {
+    let found = ctx.txn.keys_matching(ctx.db, pattern, ctx.now).await?;
+    Ok(Reply::bulks(found))
+}
+
+/// Parses a SCAN/HSCAN cursor as Redis does with `strtoul`: no leading
+/// space, an optional sign (a negative cursor wraps), decimal digits, no
+/// trailing bytes, no overflow. The empty string is cursor 0.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::Reply(errors::CURSOR.into());
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// The options shared by SCAN and HSCAN.
+pub struct ScanOptions<'a> {
+    pub count: u64,
+    /// `None` when there is no pattern or it is just `*`.
+    pub pattern: Option<&'a [u8]>,
+    /// SCAN's TYPE filter.
+    pub kind: Option<&'a [u8]>,
+}
+
+impl ScanOptions<'_> {
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern.is_none_or(|p| glob::matches(p, item))
+    }
+}
+
+/// Parses `[MATCH pattern] [COUNT n] [TYPE t]` (TYPE only for SCAN), with
+/// Redis's errors: a bad COUNT is not an integer, COUNT < 1 and anything
+/// unknown are syntax errors.
+pub fn scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOptions<'_>, CmdError> {
+    let mut opts = ScanOptions {
+        count: 10,
+        pattern: None,
+        kind: None,
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let (a, value) = (&args[i], args.get(i + 1));
+        match value {
+            Some(v) if is(a, "count") => {
+                let n = int_arg(v)?;
+                if n < 1 {
+                    return err(errors::SYNTAX);
+                }
+                opts.count = n as u64;
+            }
+            Some(v) if is(a, "match") => opts.pattern = (v.as_ref() != b"*").then_some(v.as_ref()),
+            Some(v) if is(a, "type") && allow_type => opts.kind = Some(v.as_ref()),
+            _ => return err(errors::SYNTAX),
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
+///
+/// The cursor is the [`key_hash`](crate::store::key_hash) of the last key
+/// returned: each page holds about COUNT keys in hash order (the store
+/// never splits keys sharing a hash), then MATCH, TYPE and expiry filter
+/// it, so a page may come back short or empty with a non-zero cursor.
+async fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&args[1])?;
+    let opts = scan_options(&args[2..], true)?;
+    // Key hashes are below 2^62: a larger cursor is past the end.
+    let Ok(cursor) = i64::try_from(cursor) else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
+    let limit = u32::try_from(opts.count).unwrap_or(u32::MAX);
+    let (page, next) = ctx.txn.scan(ctx.db, cursor, limit).await?;
+    let now = ctx.now;
+    let keys = page
+        .into_iter()
+        .filter(|(key, meta)| {
+            meta.is_live(now)
+                && opts.matches(key)
+                && opts
+                    .kind
+                    .is_none_or(|k| k.eq_ignore_ascii_case(meta.kind.name().as_bytes()))
+        })
+        .map(|(key, _)| Reply::Bulk(key))
+        .collect();
+    Ok(scan_reply(next as u64, keys))
+}
+
+/// A SCAN-family reply: the next cursor as a bulk string, then the items.
+pub fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    let mut buf = itoa::Buffer::new();
+    Reply::Array(vec![
+        Reply::bulk(Bytes::copy_from_slice(buf.format(cursor).as_bytes())),
+        Reply::Array(items),
+    ])
+}
+
+/// RENAME / RENAMENX, as Redis's renameGenericCommand: the source must
+/// exist (even when renamed to itself); the value and its TTL move to the
+/// destination, which is replaced if it exists (RENAMENX answers 0).
+async fn rename(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, nx: bool) -> CmdResult {
+    let Some(meta) = ctx.for_write(src).await? else {
+        return err(errors::NO_SUCH_KEY);
+    };
+    if src == dst {
+        return Ok(if nx { Reply::Int(0) } else { OK });
+    }
+    if ctx.for_write(dst).await?.is_some() {
+        if nx {
+            return Ok(Reply::Int(0));
+        }
+        ctx.txn.delete(ctx.db, dst).await?;
+    }
+    let value = read_value(ctx, ctx.db, src, meta.kind).await?;
+    write_value(ctx, ctx.db, dst, &value, meta.expire_at).await?;
+    ctx.txn.delete(ctx.db, src).await?;
+    // Redis's dbAdd announces the destination as a new key first.
+    ctx.notify(b'n', "new", dst);
+    ctx.notify(b'g', "rename_from", src);
+    ctx.notify(b'g', "rename_to", dst);
+    Ok(if nx { Reply::Int(1) } else { OK })
+}
+
+/// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for a missing key, -1 for no
+/// deadline; seconds are rounded to the nearest as Redis does.
+async fn ttl(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
+    let meta = ctx.live(key).await?;
+    ctx.count_lookup(meta.is_some());
+    let Some(meta) = meta else {
+        return Ok(Reply::Int(-2));
+    };
+    let Some(at) = meta.expire_at else {
+        return Ok(Reply::Int(-1));
+    };
+    let left = if absolute { at } else { at - ctx.now }.max(0);
+    Ok(Reply::Int(if ms {
+        left
+    } else {
+        ((left as i128 + 500) / 1000) as i64
+    }))
+}
+
+/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX|XX|GT|LT], as Redis's
+/// expireGenericCommand (a key without a TTL counts as an infinite one).
+async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
+    let seconds = matches!(name, "expire" | "expireat");
+    let relative = matches!(name, "expire" | "pexpire");
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        if is(opt, "nx") {
+            nx = true;
+        } else if is(opt, "xx") {
+            xx = true;
+        } else if is(opt, "gt") {
+            gt = true;
+        } else if is(opt, "lt") {
+            lt = true;
+        } else {
+            return err(errors::unsupported_option(opt));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return err(errors::EXPIRE_OPTIONS);
+    }
+    if gt && lt {
+        return err(errors::GT_LT);
+    }
+    let mut when = int_arg(&args[2])?;
+    if seconds {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+            return err(errors::invalid_expire(name));
+        }
+        when *= 1000;
+    }
+    let base = if relative { ctx.now } else { 0 };
+    if when > i64::MAX - base {
+        return err(errors::invalid_expire(name));
+    }
+    when += base;
+
+    let key = &args[1];
+    let Some(meta) = ctx.for_write(key).await? else {
+        return Ok(Reply::Int(0));
+    };
+    let current = meta.expire_at;
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| when <= c))
+        || (lt && current.is_some_and(|c| when >= c));
+    if refused {
+        return Ok(Reply::Int(0));
+    }
+    if when <= ctx.now {
+        ctx.txn.delete(ctx.db, key).await?;
+        ctx.notify(b'g', "del", key);
+    } else {
+        ctx.txn.set_expire(ctx.db, key, Some(when)).await?;
+        ctx.notify(b'g', "expire", key);
+    }
+    Ok(Reply::Int(1))
+}
+
+/// A key's whole value, read to be written elsewhere (RENAME, MOVE,
+/// COPY). A new kind adds its variant here, with its arms in
+/// [`read_value`] and [`write_value`].
+pub enum Value {
+    String(Bytes),
+    /// Field/value pairs.
+    Hash(Vec<(Bytes, Bytes)>),
+    /// A list's, set's or sorted set's member rows.
+    Members(KeyKind, Vec<Member>),
+}
+
+/// Reads the whole value of a live key of `kind` in database `db`.
+pub async fn read_value(
+    ctx: &mut Ctx<'_>,
+    db: Db,
+    key: &Bytes,
+    kind: KeyKind,
+) -> Result<Value, CmdError> {
+    Ok(match kind {
+        KeyKind::String => Value::String(
+            ctx.txn
+                .string_get(db, key)
+                .await?
+                .map(|(_, v)| v)
+                .unwrap_or_default(),
+        ),
+        KeyKind::Hash => Value::Hash(ctx.txn.hash_all(db, key).await?),
+        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet) => Value::Members(
+            kind,
+            ctx.txn
+                .members_range(db, key, &MemberRange::All, false, 0, None)
+                .await?,
+        ),
+        // No row holds a stream (the event streams refuse writes first).
+        KeyKind::Stream => return err(errors::read_only_stream(key)),
+    })
+}
+
+/// Creates `key` in database `db` (absent: the caller deleted whatever
+/// was there) holding `value`, with the deadline `expire_at`.
+pub async fn write_value(
+    ctx: &mut Ctx<'_>,
+    db: Db,
+    key: &Bytes,
+    value: &Value,
+    expire_at: Option<i64>,
+) -> Result<(), CmdError> {
+    match value {
+        Value::String(v) => ctx.txn.string_put(db, key, v, expire_at).await?,
+        Value::Hash(pairs) => {
+            ctx.txn.hash_put(db, key, pairs).await?;
+            if expire_at.is_some() {
+                ctx.txn.set_expire(db, key, expire_at).await?;
+            }
+        }
+        Value::Members(kind, rows) => {
+            ctx.txn.members_put(db, key, *kind, rows).await?;
+            if expire_at.is_some() {
+                ctx.txn.set_expire(db, key, expire_at).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A database number argument (MOVE, COPY DB): a C `int` below
+/// `databases` (else out of range).
+fn db_arg(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Db, CmdError> {
+    db_in_range(ctx, db_number(arg, None)?)
+}
+
+/// A C `int` argument, as Redis's getIntFromObjectOrReply: `message` for
+/// any failure when given, else its two errors (not an integer; out of
+/// `int`'s range).
+fn db_number(arg: &[u8], message: Option<&'static str>) -> Result<i64, CmdError> {
+    let fail = |default: &'static str| CmdError::Reply(message.unwrap_or(default).into());
+    let n = crate::protocol::parse_i64(arg).ok_or_else(|| fail(errors::NOT_INTEGER))?;
+    if i32::try_from(n).is_err() {
+        return Err(fail(errors::NOT_C_INT));
+    }
+    Ok(n)
+}
+
+fn db_in_range(ctx: &Ctx<'_>, n: i64) -> Result<Db, CmdError> {
+    if n < 0 || n >= ctx.instance.config.databases as i64 {
+        return err(errors::DB_OUT_OF_RANGE);
+    }
+    Ok(n as Db)
+}
+
+/// [`Ctx::for_write`] in another database.
+async fn for_write_in(
+    ctx: &mut Ctx<'_>,
+    db: Db,
+    key: &Bytes,
+) -> Result<Option<crate::store::KeyMeta>, CmdError> {
+    let home = std::mem::replace(&mut ctx.db, db);
+    let found = ctx.for_write(key).await;
+    ctx.db = home;
+    found
+}
+
+/// MOVE key db, as Redis 7.0's moveCommand: 0 when the key is missing or
+/// already in the target; events `new` and `move_to` in the target,
+/// `move_from` in the source.
+async fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let dst = db_arg(ctx, &args[2])?;
+    if dst == ctx.db {
+        return err(errors::SAME_OBJECT);
+    }
+    let Some(meta) = ctx.for_write(key).await? else {
+        return Ok(Reply::Int(0));
+    };
+    if for_write_in(ctx, dst, key).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    let value = read_value(ctx, ctx.db, key, meta.kind).await?;
+    write_value(ctx, dst, key, &value, meta.expire_at).await?;
+    ctx.txn.delete(ctx.db, key).await?;
+    ctx.notify_in(dst, b'n', "new", key);
+    ctx.notify(b'g', "move_from", key);
+    ctx.notify_in(dst, b'g', "move_to", key);
+    Ok(Reply::Int(1))
+}
+
+/// COPY source destination [DB db] [REPLACE], as Redis 7.0's copyCommand:
+/// events `new` and `copy_to` in the target database (a replaced
+/// destination goes without a `del`).
+async fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut replace = false;
+    let mut db = ctx.db;
+    let mut j = 3;
+    while j < args.len() {
+        if is(&args[j], "replace") {
+            replace = true;
+        } else if is(&args[j], "db") && j + 1 < args.len() {
+            db = db_arg(ctx, &args[j + 1])?;
+            j += 1;
+        } else {
+            return err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if db == ctx.db && src == dst {
+        return err(errors::SAME_OBJECT);
+    }
+    let Some(meta) = ctx.live(src).await? else {
+        return Ok(Reply::Int(0));
+    };
+    if for_write_in(ctx, db, dst).await?.is_some() {
+        if !replace {
+            return Ok(Reply::Int(0));
+        }
+        ctx.txn.delete(db, dst).await?;
+    }
+    let value = read_value(ctx, ctx.db, src, meta.kind).await?;
+    write_value(ctx, db, dst, &value, meta.expire_at).await?;
+    ctx.notify_in(db, b'n', "new", dst);
+    ctx.notify_in(db, b'g', "copy_to", dst);
+    Ok(Reply::Int(1))
+}
+
+/// SWAPDB index1 index2: the two databases trade contents (no keyspace
+/// events, as in Redis 7.0).
+async fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = db_number(&args[1], Some(errors::INVALID_FIRST_DB))?;
+    let b = db_number(&args[2], Some(errors::INVALID_SECOND_DB))?;
+    let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
+    if a != b {
+        ctx.txn.swap_db(a, b).await?;
+    }
+    Ok(OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"").ok(), Some(0));
+        assert_eq!(parse_cursor(b"0").ok(), Some(0));
+        assert_eq!(parse_cursor(b"+12").ok(), Some(12));
+        assert_eq!(parse_cursor(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615").ok(), Some(u64::MAX));
+        assert!(parse_cursor(b"18446744073709551616").is_err());
+        assert!(parse_cursor(b" 0").is_err());
+        assert!(parse_cursor(b"0 ").is_err());
+        assert!(parse_cursor(b"-").is_err());
+        assert!(parse_cursor(b"x").is_err());
+    }
+}

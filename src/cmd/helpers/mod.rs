@@ -1,0 +1,10 @@
+//! What several command families share: number parsing and formatting,
+//! scores and their ranges, the members of lists, sets and sorted sets,
+//! the event log read as streams, and CONFIG's parameters.
+
+pub mod event_view;
+pub mod long_double;
+pub mod members;
+pub mod parameters;
+pub mod scored_members;
+pub mod scores;

@@ -1,0 +1,81 @@
+//! EXEC: the queued MULTI block in one store transaction, through the same
+//! [`Open`] transaction as group commit, rerun after conflicts; nil when a
+//! WATCHed key changed.
+
+use bytes::Bytes;
+
+use crate::clock::now_ms;
+use crate::cmd::errors::{self, CmdError, CmdResult, err};
+use crate::cmd::family::transaction;
+use crate::cmd::run::direct;
+use crate::cmd::run::txn::{Job, Open};
+use crate::cmd::session::Session;
+use crate::cmd::spec::CommandSpec;
+use crate::cmd::table;
+use crate::reply::Reply;
+use crate::store::{Access, MAX_RETRIES, StoreError, retry_delay};
+
+/// The rows of a queued block (each passed the table's check when queued).
+pub fn rows(queue: &[Vec<Bytes>]) -> impl Iterator<Item = (&'static CommandSpec, &Vec<Bytes>)> {
+    queue
+        .iter()
+        .filter_map(|args| Some((table::lookup(&args[0])?, args)))
+}
+
+/// EXEC: the queued block in one store transaction, rerun after conflicts.
+pub async fn exec(session: &mut Session) -> CmdResult {
+    let Some(multi) = session.multi.take() else {
+        return err(errors::EXEC_WITHOUT_MULTI);
+    };
+    if multi.dirty {
+        transaction::end_multi(session);
+        return err(errors::EXECABORT);
+    }
+    let mut attempt = 0;
+    let start_db = session.db;
+    session.deny_blocking = true;
+    let result = loop {
+        match exec_block(session, &multi.queue).await {
+            Err(CmdError::Store(StoreError::Conflict(_))) if attempt < MAX_RETRIES => {
+                attempt += 1;
+                // A SELECT inside the block ran; start over from the same db.
+                session.db = start_db;
+                tokio::time::sleep(retry_delay(attempt)).await;
+            }
+            other => break other,
+        }
+    };
+    session.deny_blocking = false;
+    transaction::end_multi(session);
+    result
+}
+
+/// Runs a queued block as one transaction; nil when a watched key changed.
+async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
+    let write = rows(queue).any(|(spec, _)| spec.is_write());
+    let instance = session.instance.clone();
+    let access = if write {
+        Access::Write
+    } else {
+        Access::Snapshot
+    };
+    let mut open = Open::begin(&instance, access).await?;
+    let now = now_ms();
+    for w in &session.watched {
+        if transaction::live_version(open.txn(), w.db, &w.key, now).await? != w.version {
+            return Ok(Reply::NilArray);
+        }
+    }
+    let mut replies = Vec::with_capacity(queue.len());
+    for (spec, args) in rows(queue) {
+        if spec.family.is_data() {
+            let job = Job::new(session, spec, args.clone());
+            // A store failure fails the block: nothing of it is applied.
+            replies.push(open.run(&job).await?);
+        } else {
+            replies.push(direct::run(session, spec, args).await);
+        }
+    }
+    open.commit().await?;
+    Ok(Reply::Array(replies))
+}

@@ -1,0 +1,154 @@
+//! A transaction's commands: the one function that runs a data command
+//! inside an open store transaction ([`execute_in`]), shared by group
+//! commit, pipelined reads and EXEC (and, next, scripts), and the loop
+//! that runs jobs together and commits them with their events.
+
+use bytes::Bytes;
+
+use crate::clock::now_ms;
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors::{self, CmdError, CmdResult, err};
+use crate::cmd::helpers::event_view;
+use crate::cmd::key_args::key_args;
+use crate::cmd::session::Session;
+use crate::cmd::spec::{CommandSpec, Handler};
+use crate::instance::state::Instance;
+use crate::reply::Reply;
+use crate::store::{Access, Db, Event, StoreError, Txn};
+
+/// One data command and the connection state it runs with.
+pub struct Job {
+    pub spec: &'static CommandSpec,
+    pub args: Vec<Bytes>,
+    pub db: Db,
+    pub resp3: bool,
+    /// The client is not in CLIENT NO-TOUCH mode.
+    pub touches: bool,
+}
+
+impl Job {
+    /// A data command as `session` runs it (its database and protocol).
+    pub fn new(session: &Session, spec: &'static CommandSpec, args: Vec<Bytes>) -> Job {
+        Job {
+            spec,
+            args,
+            db: session.db,
+            resp3: session.resp3,
+            touches: !session.no_touch,
+        }
+    }
+}
+
+/// Every key the jobs name, sorted and without duplicates: the one order
+/// in which a transaction takes their locks.
+fn keys_of(jobs: &[&Job]) -> Vec<(Db, Bytes)> {
+    let mut keys: Vec<(Db, Bytes)> = jobs
+        .iter()
+        .flat_map(|job| {
+            key_args(job.spec, &job.args)
+                .into_iter()
+                .map(|key| (job.db, key.clone()))
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// An open store transaction running commands: the one place a data
+/// command meets the store. Group commit, pipelined reads and EXEC (and,
+/// next, scripts) all begin one, [`run`](Open::run) their commands in it,
+/// and [`commit`](Open::commit) it with the events those commands logged.
+pub struct Open<'i> {
+    txn: Box<dyn Txn>,
+    instance: &'i Instance,
+    /// The keyspace events of the commands run so far.
+    events: Vec<Event>,
+}
+
+impl<'i> Open<'i> {
+    /// Begins a transaction of the given access.
+    pub async fn begin(instance: &'i Instance, access: Access) -> Result<Open<'i>, StoreError> {
+        Ok(Open {
+            txn: instance.store.begin(access).await?,
+            instance,
+            events: Vec::new(),
+        })
+    }
+
+    /// The transaction itself, for what is not a command (WATCH's check).
+    pub fn txn(&mut self) -> &mut dyn Txn {
+        &mut *self.txn
+    }
+
+    /// Runs one data command in this transaction: its reply, a Redis
+    /// error as a reply (the command changed nothing), or the store's
+    /// failure, which dooms the whole transaction.
+    pub async fn run(&mut self, job: &Job) -> Result<Reply, StoreError> {
+        let mut ctx = Ctx {
+            txn: &mut *self.txn,
+            db: job.db,
+            now: now_ms(),
+            events: std::mem::take(&mut self.events),
+            instance: self.instance,
+            resp3: job.resp3,
+            touches: job.touches,
+        };
+        let result = execute(&mut ctx, job.spec, &job.args).await;
+        self.events = ctx.events;
+        match result {
+            Ok(reply) => Ok(reply),
+            Err(CmdError::Reply(text)) => Ok(Reply::Error(text)),
+            Err(CmdError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Commits, logging the commands' events and waking their readers
+    /// (the one commit-and-wake sequence, [`crate::events`]).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.instance.events.commit(self.txn, &self.events).await
+    }
+}
+
+/// Runs commands in one transaction of the given access; the replies come
+/// back only after the commit.
+pub async fn run_together(
+    instance: &Instance,
+    access: Access,
+    jobs: &[&Job],
+) -> Result<Vec<Reply>, StoreError> {
+    let mut open = Open::begin(instance, access).await?;
+    if instance.store.prefetches() {
+        let keys = keys_of(jobs);
+        if !keys.is_empty() {
+            open.txn().prefetch(&keys).await?;
+        }
+    }
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        replies.push(open.run(job).await?);
+    }
+    open.commit().await?;
+    Ok(replies)
+}
+
+/// Runs a data command. `args[0]` is the command name. Every data command
+/// passes here, so this is where a write to an event stream's name (SET,
+/// DEL, RENAME, EXPIRE, HSET, ... at any of the row's key positions) is
+/// refused, before it runs.
+async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    if spec.is_write()
+        && let Some(key) = key_args(spec, args)
+            .into_iter()
+            .find(|k| event_view::is_reserved(k))
+    {
+        return err(errors::read_only_stream(key));
+    }
+    if spec.touches_keys(ctx.touches) {
+        ctx.instance.access.touch(ctx.db, key_args(spec, args));
+    }
+    match spec.handler {
+        Handler::Data(run) | Handler::Blocking(run, _) => run(ctx, spec, args).await,
+        _ => err(errors::unhandled(spec.name)),
+    }
+}

@@ -1,0 +1,387 @@
+//! A command's table row: its arity, flags, key positions, COMMAND
+//! texts and the handler that runs it, looked up once per request.
+
+use bytes::Bytes;
+
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors::CmdResult;
+use crate::cmd::session::Session;
+
+/// Which file executes a command, and with what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Data commands: run inside a store transaction.
+    String,
+    Hash,
+    Keys,
+    List,
+    Set,
+    SortedSet,
+    /// Connection-level commands: run against the connection's state.
+    Connection,
+    Server,
+    /// COMMAND, answered from the table itself.
+    Introspection,
+    PubSub,
+    Transaction,
+    /// The read-only event streams (XRANGE, XREAD, ...): session commands
+    /// that read the event log and may wait for it.
+    Stream,
+}
+
+impl Family {
+    pub fn is_data(self) -> bool {
+        matches!(
+            self,
+            Family::String
+                | Family::Hash
+                | Family::Keys
+                | Family::List
+                | Family::Set
+                | Family::SortedSet
+        )
+    }
+}
+
+/// A handler's future (boxed: the table holds plain function pointers).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A data command's body: runs inside a store transaction.
+pub type DataFn =
+    for<'a, 'c> fn(&'a mut Ctx<'c>, &'static CommandSpec, &'a [Bytes]) -> BoxFuture<'a, CmdResult>;
+
+/// What runs a command, named in its table row.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Not bound yet (a row being built; the table never holds one).
+    None,
+    /// A data command: runs inside a store transaction.
+    Data(DataFn),
+    /// A blocking data command (BLPOP, ...): the body is its non-blocking
+    /// attempt, answering nil when it found nothing (as inside MULTI);
+    /// outside MULTI the dispatcher retries it as its keys change, until
+    /// the timeout (see [`blocking`]). The function names the keys it
+    /// waits on and where its timeout is.
+    Blocking(DataFn, fn(&[Bytes]) -> BlockOn),
+    /// A session command: runs against the client's session.
+    Session(
+        for<'a> fn(&'a mut Session, &'static CommandSpec, &'a [Bytes]) -> BoxFuture<'a, CmdResult>,
+    ),
+    /// EXEC: the dispatcher runs the queued block itself.
+    Exec,
+    /// COMMAND: the request path answers it from the command table.
+    Introspection,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handler::None => "None",
+            Handler::Data(_) => "Data",
+            Handler::Blocking(..) => "Blocking",
+            Handler::Session(_) => "Session",
+            Handler::Exec => "Exec",
+            Handler::Introspection => "Introspection",
+        })
+    }
+}
+
+/// A subcommand (CLIENT LIST, CONFIG GET, ...) with its own arity.
+#[derive(Debug)]
+pub struct SubSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub summary: &'static str,
+}
+
+/// The HELP subcommand every container command has.
+pub const HELP_SUBCOMMAND: SubSpec = SubSpec {
+    name: "help",
+    arity: 2,
+    summary: "Show helpful text about the different subcommands",
+};
+
+/// How COMMAND INFO describes where a command's keys are (Redis 7's key
+/// specs); rows without any are described by first/last/step alone.
+#[derive(Debug)]
+pub struct KeySpec {
+    /// Redis's remark on the spec, if it has one.
+    pub notes: Option<&'static str>,
+    /// `RO`, `RW`, `access`, `update`, ...
+    pub flags: &'static [&'static str],
+    pub begin: BeginSearch,
+    /// The keys from where the search began: up to `last` (relative; -1:
+    /// the last argument), every `step`; with `last` -1, `limit` n > 1
+    /// keeps the first 1/n of the rest (XREAD's keys before its ids).
+    pub last: i32,
+    pub step: i32,
+    pub limit: i32,
+    /// Redis's `keynum` search instead of the range above: the number of
+    /// keys is the argument `keynumidx` after the search's start, the keys
+    /// start `firstkey` after it, every `keystep` (ZUNION, LMPOP, ...).
+    pub keynum: Option<KeyNum>,
+}
+
+/// A `keynum` key search (see [`KeySpec::keynum`]).
+#[derive(Debug)]
+pub struct KeyNum {
+    pub keynumidx: i32,
+    pub firstkey: i32,
+    pub keystep: i32,
+}
+
+/// A key spec for the one key at argument `index`.
+pub const fn key_at(index: i32, flags: &'static [&'static str]) -> KeySpec {
+    KeySpec {
+        notes: None,
+        flags,
+        begin: BeginSearch::Index(index),
+        last: 0,
+        step: 1,
+        limit: 0,
+        keynum: None,
+    }
+}
+
+/// A key spec for keys counted by an argument: from argument `index`,
+/// the count at `keynumidx` after it, the keys from `firstkey` after it.
+pub const fn keys_counted(
+    index: i32,
+    flags: &'static [&'static str],
+    keynumidx: i32,
+    firstkey: i32,
+) -> KeySpec {
+    KeySpec {
+        keynum: Some(KeyNum {
+            keynumidx,
+            firstkey,
+            keystep: 1,
+        }),
+        ..key_at(index, flags)
+    }
+}
+
+/// Where the search for a command's keys begins.
+#[derive(Debug)]
+pub enum BeginSearch {
+    /// At this argument.
+    Index(i32),
+    /// After this keyword, looked for from argument `from` on.
+    Keyword { keyword: &'static str, from: i32 },
+    /// Nowhere the arguments tell (SORT's BY, GET and STORE keys).
+    Unknown,
+}
+
+/// What COMMAND INFO says of a subcommand beyond its [`SubSpec`] (rows
+/// without one show the container's flags and no keys).
+#[derive(Debug)]
+pub struct SubInfo {
+    pub name: &'static str,
+    pub flags: &'static [&'static str],
+    pub keys: (i32, i32, i32),
+    pub tips: &'static [&'static str],
+    pub key_specs: &'static [KeySpec],
+}
+
+/// Everything known about one command, in one place.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// `n`: exactly n arguments including the name; `-n`: at least n.
+    pub arity: i32,
+    /// Redis's command flags (`write`, `readonly`, `fast`, ...).
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub family: Family,
+    /// Redis's group name for COMMAND DOCS.
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub subcommands: &'static [SubSpec],
+    /// COMMAND INFO's details of some subcommands (see [`SubInfo`]).
+    pub sub_info: &'static [SubInfo],
+    /// COMMAND INFO's tips (`nondeterministic_output`, ...).
+    pub tips: &'static [&'static str],
+    /// COMMAND INFO's key specs; also how COMMAND GETKEYS finds movable
+    /// keys (XREAD's after STREAMS).
+    pub key_specs: &'static [KeySpec],
+    /// What runs it: looked up once with the row, never by name again.
+    pub handler: Handler,
+}
+
+impl CommandSpec {
+    /// The row with its handler bound.
+    pub const fn with(self, handler: Handler) -> CommandSpec {
+        CommandSpec { handler, ..self }
+    }
+
+    /// The row with its COMMAND INFO key specs.
+    pub const fn keyed(self, key_specs: &'static [KeySpec]) -> CommandSpec {
+        CommandSpec { key_specs, ..self }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    /// The store access the command needs: a write transaction, a snapshot
+    /// for reads over several keys (MGET and ZUNION see one instant) and
+    /// for list reads (a list's ends, then its rows), or plain reads.
+    pub fn access(&self) -> crate::store::Access {
+        use crate::store::Access;
+        if self.is_write() {
+            Access::Write
+        } else if self.first_key != self.last_key
+            || self.has_flag("movablekeys")
+            || self.family == Family::List
+        {
+            Access::Snapshot
+        } else {
+            Access::Read
+        }
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD,
+    /// MULTI, WATCH, QUIT, RESET).
+    pub fn skips_queue(&self) -> bool {
+        matches!(
+            self.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    }
+
+    /// May run on a RESP2 connection in subscribed mode.
+    pub fn allowed_subscribed(&self) -> bool {
+        matches!(
+            self.name,
+            "subscribe"
+                | "psubscribe"
+                | "unsubscribe"
+                | "punsubscribe"
+                | "ssubscribe"
+                | "sunsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
+        )
+    }
+
+    /// Its reply goes before the messages that arrived while it ran (a
+    /// subscription's confirmation precedes its messages).
+    pub fn confirms_first(&self) -> bool {
+        matches!(self.name, "subscribe" | "psubscribe" | "ssubscribe")
+    }
+
+    /// Held by CLIENT PAUSE WRITE although not a write (Redis's
+    /// may-replicate commands: PUBLISH, SPUBLISH).
+    pub fn may_replicate(&self) -> bool {
+        matches!(self.name, "publish" | "spublish")
+    }
+
+    /// Whether running it counts as an access to the keys it names
+    /// (resets OBJECT IDLETIME): not for the commands Redis looks keys up
+    /// for with LOOKUP_NOTOUCH (OBJECT, TYPE, EXISTS, the TTL family), nor
+    /// for a CLIENT NO-TOUCH client's, but always for TOUCH.
+    pub fn touches_keys(&self, client_touches: bool) -> bool {
+        self.name == "touch"
+            || (client_touches
+                && !matches!(
+                    self.name,
+                    "object" | "type" | "exists" | "ttl" | "pttl" | "expiretime" | "pexpiretime"
+                ))
+    }
+
+    /// Never shown by MONITOR (Redis's admin commands; CONFIG but its
+    /// HELP, and CLIENT's administrative subcommands).
+    pub fn is_admin(&self, args: &[Bytes]) -> bool {
+        let sub = args.get(1).map(|a| a.to_ascii_lowercase());
+        self.has_flag("admin")
+            || (self.name == "config" && sub.as_deref() != Some(b"help"))
+            || (self.name == "client"
+                && matches!(
+                    sub.as_deref(),
+                    Some(b"list" | b"kill" | b"pause" | b"unpause" | b"no-evict" | b"unblock")
+                ))
+    }
+
+    /// True when `argc` (name included) satisfies `arity`.
+    pub fn arity_ok(arity: i32, argc: usize) -> bool {
+        let argc = argc as i32;
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// The command's full name as Redis prints it: `get`, `client|id`.
+    pub fn full_name(&self, args: &[Bytes]) -> String {
+        match args.get(1).and_then(|a| self.subcommand(a)) {
+            Some(sub) => format!("{}|{}", self.name, sub.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static SubSpec> {
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Shorthand used by the family tables.
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    family: Family,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        family,
+        group,
+        summary,
+        since,
+        subcommands: &[],
+        sub_info: &[],
+        tips: &[],
+        key_specs: &[],
+        handler: Handler::None,
+    }
+}
+
+pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+pub const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
+
+/// Where a blocking command waits: its keys, and the index of its timeout
+/// argument.
+pub struct BlockOn {
+    pub keys: Vec<Bytes>,
+    pub timeout: usize,
+}
+
+/// BLPOP, BRPOP, BZPOPMIN, BZPOPMAX: every argument between the name and
+/// the timeout, which is last, is a key waited on.
+pub fn every_key(args: &[Bytes]) -> BlockOn {
+    BlockOn {
+        keys: args[1..args.len() - 1].to_vec(),
+        timeout: args.len() - 1,
+    }
+}

@@ -1,0 +1,66 @@
+//! The instance: what every connection, command and background task of
+//! one respire process shares (the store, the bus, the event side, the
+//! client registry, the counters and the limits). The server builds it;
+//! commands receive it (never the server's wiring).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use dashmap::DashMap;
+use tokio::sync::watch;
+
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::events::Events;
+use crate::instance::clients::ClientHandle;
+use crate::instance::local::{AccessTimes, Monitors, Pause};
+use crate::instance::scan_memo::ScanMemo;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// State every connection and background task of this process shares.
+pub struct Instance {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
+    /// The event side: relay state, notify flags, commit-and-wake.
+    pub events: Arc<Events>,
+    /// Connected clients, for CLIENT LIST/KILL and INFO.
+    pub clients: DashMap<u64, ClientHandle>,
+    pub next_client_id: AtomicU64,
+    pub started: Instant,
+    /// Flips to true when the server begins shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Where the listener is bound (INFO's tcp_port, CLIENT LIST's laddr).
+    pub local_addr: SocketAddr,
+    /// protected-mode (CONFIG SET may turn it off at run time).
+    pub protected_mode: AtomicBool,
+    /// How far fruitless XREAD scans of filtered event streams got, so
+    /// repeated polls move on.
+    pub event_scans: ScanMemo,
+    /// The counters INFO and /metrics report.
+    pub metrics: Metrics,
+    /// When this instance's clients last touched each key (OBJECT
+    /// IDLETIME).
+    pub access: AccessTimes,
+    /// CLIENT PAUSE on this instance.
+    pub pause: Pause,
+    /// The clients in MONITOR mode.
+    pub monitors: Monitors,
+}
+
+impl Instance {
+    /// Protected mode refuses clients from other hosts while no password
+    /// is set (Redis 7: whatever the bind address).
+    pub fn refuses_as_protected(&self, peer: SocketAddr) -> bool {
+        self.protected_mode.load(Ordering::Relaxed)
+            && self.config.requirepass.is_none()
+            && (self.config.peers_are_remote || !peer.ip().is_loopback())
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
