@@ -5,30 +5,45 @@
 //!
 //! - [`ops`]: the operations HTTP listener (`--metrics-port`):
 //!   `/metrics` in the Prometheus text format, `/healthz`, `/readyz`.
-//!   Reads the server's state through [`cmd::shared`]; only [`server`]
-//!   starts it.
+//!   Reads the [`instance`]'s state; only [`server`] starts it.
 //! - [`server`]: the listeners (plain and TLS), protected mode and the
 //!   connection limit, the background tasks, graceful shutdown. Builds
 //!   everything below and uses all of it; nothing imports it.
 //! - [`tls`]: the TLS port's certificates from their files, and their
 //!   reload on SIGHUP or a change. Uses [`config`].
-//! - [`client`]: one task per connection: frames requests ([`protocol`]),
-//!   hands each to the command layer with the client's session, writes
-//!   replies ([`reply`]) and pub/sub deliveries. Uses [`cmd`], [`bus`]'s
-//!   delivery type, [`protocol`], [`reply`].
-//! - [`cmd`]: the commands. `cmd/mod.rs` holds the core types: a
-//!   command's spec row with its [`Handler`](cmd::Handler), the per-client
-//!   [`Session`](cmd::Session) and the data commands' [`Ctx`](cmd::Ctx);
-//!   [`cmd::table`] collects every row (checked once per request; COMMAND
-//!   answers from it), [`cmd::dispatch`] is the one path a command runs
-//!   (AUTH, MULTI queueing, subscribed mode, EXEC), [`cmd::shared`] what
-//!   commands may use (store, bus, events, client registry, stats, limits),
-//!   [`cmd::batch`] group commit of writes, [`cmd::blocking`] the wait of
-//!   blocking commands (BLPOP, ...), one file per family (string, hash,
-//!   list, keys, connection, server, pubsub, transaction, stream: the
-//!   read-only event streams, named and scanned by [`cmd::event_view`]),
-//!   and [`cmd::errors`] every text a command answers with. Uses [`events`],
-//!   [`store`], [`bus`], [`config`], [`reply`], [`glob`], [`clock`].
+//! - [`client`]: one task per connection: the socket, request framing
+//!   ([`protocol`]), one flush per batch of replies ([`reply`]), pub/sub
+//!   deliveries and MONITOR lines. It hands each framed request to the
+//!   command layer's request path and names no command.
+//! - [`cmd`]: the commands, in three parts.
+//!   - The request path, [`cmd::run`]: [`cmd::run::request`] is the one
+//!     entry of a request (the table's check, AUTH, MULTI queueing,
+//!     subscribed mode, CLIENT PAUSE, pipeline grouping, MONITOR, metrics,
+//!     CLIENT REPLY); [`cmd::run::txn`] the open transaction every data
+//!     command runs in ([`Open`](cmd::run::txn::Open): group commit, reads,
+//!     EXEC share it); [`cmd::run::lanes`] the group-commit lanes;
+//!     [`cmd::run::exec`] EXEC; [`cmd::run::blocking`] the wait of
+//!     blocking commands; [`cmd::run::direct`] the commands that run
+//!     against the session; [`cmd::run::monitor`] MONITOR's lines.
+//!   - The command surface: [`cmd::spec`] a command's row (arity, flags,
+//!     keys, handler), [`cmd::table`] every row in one
+//!     [`Registry`](cmd::registry::Registry), [`cmd::command`] COMMAND
+//!     answered from it, [`cmd::key_args`] where a command's keys are,
+//!     [`cmd::session`] a client's state as commands see it, [`cmd::ctx`]
+//!     what a data command runs with, [`cmd::args`] argument parsing,
+//!     [`cmd::errors`] every text a command answers with.
+//!   - [`cmd::family`]: one file per family (string, hash, list, set,
+//!     zset, keys, bits, sort, object, connection, server, pubsub,
+//!     transaction, stream: the read-only event streams), and
+//!     [`cmd::helpers`] what several families share (numbers, scores,
+//!     members, the event log read as streams, CONFIG's parameters).
+//!
+//!   Uses [`instance`], [`events`], [`store`], [`bus`], [`config`],
+//!   [`reply`], [`glob`], [`clock`].
+//! - [`instance`]: the instance's own state, shared by its connections,
+//!   commands and background tasks: the store, bus and event handles, the
+//!   client registry, CLIENT PAUSE, MONITOR feeds, key access times.
+//!   Uses [`events`], [`store`], [`bus`], [`config`], [`metrics`].
 //! - [`events`]: the event log's way to subscribers: [`events::Events`]
 //!   (delivery state, notify flags, the one commit-and-wake sequence), the
 //!   sequencer (one global order, under a lease), the relay (local delivery
@@ -46,7 +61,7 @@
 //!   retry counters).
 //! - Leaves: [`protocol`] (request framing and its limits), [`reply`]
 //!   (RESP2/RESP3 encoding), [`config`] (flags, the config file),
-//!   [`metrics`] (counters only the metrics endpoint reads), [`clock`],
+//!   [`metrics`] (the counters INFO and the metrics endpoint read), [`clock`],
 //!   [`glob`].
 
 pub mod bus;

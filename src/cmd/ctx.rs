@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::cmd::errors::{self, CmdError, err};
+use crate::cmd::errors::CmdError;
 use crate::cmd::helpers::event_view;
 use crate::instance::state::Instance;
 use crate::store::{Db, Event, KeyKind, KeyMeta, Txn};
@@ -57,7 +57,7 @@ impl Ctx<'_> {
         kind: KeyKind,
     ) -> Result<Option<KeyMeta>, CmdError> {
         match self.live(key).await? {
-            Some(m) if m.kind != kind => err(errors::WRONGTYPE),
+            Some(m) if m.kind != kind => Err(CmdError::WrongType),
             other => Ok(other),
         }
     }
@@ -82,7 +82,7 @@ impl Ctx<'_> {
         kind: KeyKind,
     ) -> Result<Option<KeyMeta>, CmdError> {
         match self.for_write(key).await? {
-            Some(m) if m.kind != kind => err(errors::WRONGTYPE),
+            Some(m) if m.kind != kind => Err(CmdError::WrongType),
             other => Ok(other),
         }
     }

@@ -142,8 +142,10 @@ pub type CmdResult = Result<Reply, CmdError>;
 /// Why a command failed.
 #[derive(Debug)]
 pub enum CmdError {
-    /// A Redis error reply (`ERR ...`, `WRONGTYPE ...`).
+    /// A Redis error reply (`ERR ...`, `NOAUTH ...`).
     Reply(bytes::Bytes),
+    /// The key holds another kind of value (`WRONGTYPE ...`).
+    WrongType,
     /// The store failed; the command's transaction is rolled back.
     Store(crate::store::StoreError),
 }
@@ -152,6 +154,7 @@ impl CmdError {
     pub fn into_reply(self) -> Reply {
         match self {
             CmdError::Reply(text) => Reply::Error(text),
+            CmdError::WrongType => Reply::error(WRONGTYPE),
             CmdError::Store(e) => Reply::error(store_error(&e)),
         }
     }

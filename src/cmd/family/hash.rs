@@ -382,7 +382,7 @@ async fn read_hash(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
     let meta = ctx.live(key).await?;
     ctx.count_lookup(meta.is_some());
     match meta {
-        Some(m) if m.kind != KeyKind::Hash => err(errors::WRONGTYPE),
+        Some(m) if m.kind != KeyKind::Hash => Err(CmdError::WrongType),
         other => Ok(other.is_some()),
     }
 }

@@ -555,7 +555,7 @@ async fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     if src_meta.kind != KeyKind::Set || dst_meta.is_some_and(|m| m.kind != KeyKind::Set) {
-        return err(errors::WRONGTYPE);
+        return Err(CmdError::WrongType);
     }
     let one = std::slice::from_ref(member);
     let in_src = ctx.txn.members_get(ctx.db, src, one).await?[0].is_some();

@@ -199,7 +199,7 @@ pub(crate) async fn cmd_sort(
     let kind = match ctx.live(key).await? {
         None => None,
         Some(m) if m.kind.has_members() => Some(m.kind),
-        Some(_) => return err(errors::WRONGTYPE),
+        Some(_) => return Err(CmdError::WrongType),
     };
     // A set has no order of its own: stored, it is sorted alphabetically.
     if o.dont_sort && kind == Some(KeyKind::Set) && o.store.is_some() {

@@ -588,7 +588,7 @@ async fn target(session: &Session, key: &[u8]) -> Result<Target, CmdError> {
         .await?
         .is_some_and(|m| m.is_live(now))
     {
-        return err(errors::WRONGTYPE);
+        return Err(CmdError::WrongType);
     }
     Ok(Target::Missing)
 }

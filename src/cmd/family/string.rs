@@ -433,11 +433,11 @@ pub(crate) async fn cmd_strlen(
 /// A live string value; WRONGTYPE for other kinds.
 pub async fn get(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     if ctx.event_stream(key).is_some() {
-        return err(errors::WRONGTYPE);
+        return Err(CmdError::WrongType);
     }
     let found = match ctx.txn.string_get(ctx.db, key).await? {
         Some((meta, _)) if !meta.is_live(ctx.now) => None,
-        Some((meta, _)) if meta.kind != KeyKind::String => return err(errors::WRONGTYPE),
+        Some((meta, _)) if meta.kind != KeyKind::String => return Err(CmdError::WrongType),
         Some((_, value)) => Some(value),
         None => None,
     };

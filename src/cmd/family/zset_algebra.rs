@@ -97,7 +97,7 @@ pub(crate) async fn zsetop(
         ctx.count_lookup(meta.is_some());
         let kind = meta.map(|m| m.kind);
         if kind.is_some_and(|k| k != KeyKind::ZSet && k != KeyKind::Set) {
-            return err(errors::WRONGTYPE);
+            return Err(CmdError::WrongType);
         }
         sources.push(Source {
             key: key.clone(),

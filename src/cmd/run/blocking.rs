@@ -23,27 +23,34 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::cmd::args::timeout;
-use crate::cmd::errors;
+use crate::cmd::errors::{self, CmdError};
 use crate::cmd::run::lanes::Batcher;
+use crate::cmd::run::txn::Answer;
 use crate::cmd::session::Session;
 use crate::cmd::spec::{BlockOn, CommandSpec};
 use crate::instance::clients::UnblockHow;
 use crate::reply::Reply;
+use crate::store::StoreError;
 
 /// How often the first waiter of a key looks without being woken.
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
-/// True when an attempt's reply means it found nothing.
-fn found_nothing(reply: &Reply) -> bool {
-    matches!(reply, Reply::Nil | Reply::NilArray)
+/// True when an attempt's answer means it found nothing.
+fn found_nothing(answer: &Answer) -> bool {
+    matches!(answer, Ok(Reply::Nil | Reply::NilArray))
 }
 
 /// True when a blocked client's attempt failed in a way it waits out: the
-/// database unreachable, or a key of another kind (Redis 7.0 keeps such a
-/// client blocked until the key holds what it waits for).
-fn still_waiting(reply: &Reply) -> bool {
-    matches!(reply, Reply::Error(text)
-        if text.starts_with(b"TRYAGAIN") || text.starts_with(b"LOADING") || text.starts_with(b"WRONGTYPE"))
+/// database unreachable or busy, or a key of another kind (Redis 7.0 keeps
+/// such a client blocked until the key holds what it waits for).
+fn still_waiting(answer: &Answer) -> bool {
+    matches!(
+        answer,
+        Err(CmdError::WrongType
+            | CmdError::Store(
+                StoreError::Unavailable(_) | StoreError::Loading | StoreError::Conflict(_)
+            ))
+    )
 }
 
 /// Runs a blocking command outside MULTI: attempts, waits on its keys,
@@ -62,7 +69,12 @@ pub async fn run(
     let wait = match args.get(block.timeout).map(|a| timeout(a)) {
         Some(Ok(wait)) => wait,
         // The attempt answers the error, in Redis's order of checks.
-        _ => return batcher.run(session, spec, args).await,
+        _ => {
+            return batcher
+                .run(session, spec, args)
+                .await
+                .unwrap_or_else(CmdError::into_reply);
+        }
     };
     let deadline = wait.and_then(|d| tokio::time::Instant::now().checked_add(d));
     let instance = session.instance.clone();
@@ -74,12 +86,12 @@ pub async fn run(
     let mut blocked = None;
     loop {
         waiter.attempting();
-        let reply = batcher.run(session, spec, args.clone()).await;
+        let answer = batcher.run(session, spec, args.clone()).await;
         // Once blocked, a key turned into another kind keeps the client
         // waiting (as Redis 7.0 does), and so does a database outage.
-        if !found_nothing(&reply) && (blocked.is_none() || !still_waiting(&reply)) {
+        if !found_nothing(&answer) && (blocked.is_none() || !still_waiting(&answer)) {
             waiter.served();
-            return reply;
+            return answer.unwrap_or_else(CmdError::into_reply);
         }
         waiter.missed();
         if blocked.is_none() {

@@ -71,7 +71,8 @@ async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
         if spec.family.is_data() {
             let job = Job::new(session, spec, args.clone());
             // A store failure fails the block: nothing of it is applied.
-            replies.push(open.run(&job).await?);
+            let answer = open.run(&job).await?;
+            replies.push(answer.unwrap_or_else(CmdError::into_reply));
         } else {
             replies.push(direct::run(session, spec, args).await);
         }

@@ -21,7 +21,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
-use crate::cmd::run::txn::{Job, run_together};
+use crate::cmd::errors::{self, CmdError};
+use crate::cmd::run::txn::{Answer, Job, run_together};
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
 use crate::instance::state::Instance;
@@ -33,11 +34,11 @@ const MAX_BATCH: usize = 64;
 
 /// Runs one command in its own transaction, rerunning it after deadlocks
 /// and write conflicts a bounded number of times.
-pub async fn run_alone(instance: &Instance, job: &Job) -> Reply {
+pub async fn run_alone(instance: &Instance, job: &Job) -> Answer {
     let jobs = [job];
     match retry_conflicts(|| run_together(instance, job.spec.access(), &jobs)).await {
-        Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
-        Err(e) => Reply::error(crate::cmd::errors::store_error(&e)),
+        Ok(mut answers) => answers.pop().unwrap_or(Ok(Reply::Nil)),
+        Err(e) => Err(CmdError::Store(e)),
     }
 }
 
@@ -45,7 +46,7 @@ pub async fn run_alone(instance: &Instance, job: &Job) -> Reply {
 /// [`Access::Read`]) in one read session, so their keys are read together;
 /// the replies come back in order. If the store fails, each reruns alone,
 /// so a failure answers only the command it belongs to.
-pub async fn read_many(instance: &Instance, jobs: &[Job]) -> Vec<Reply> {
+pub async fn read_many(instance: &Instance, jobs: &[Job]) -> Vec<Answer> {
     if let [job] = jobs {
         return vec![run_alone(instance, job).await];
     }
@@ -65,7 +66,7 @@ pub async fn read_many(instance: &Instance, jobs: &[Job]) -> Vec<Reply> {
 
 struct Queued {
     job: Job,
-    done: oneshot::Sender<Reply>,
+    done: oneshot::Sender<Answer>,
 }
 
 /// The write lanes. Connections hold clones; when the last clone is
@@ -112,7 +113,7 @@ impl Batcher {
         session: &Session,
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
-    ) -> Reply {
+    ) -> Answer {
         let job = Job::new(session, spec, args);
         if spec.is_write() {
             self.write(&session.instance, job).await
@@ -122,21 +123,21 @@ impl Batcher {
     }
 
     /// Runs a write command through its key's lane.
-    pub async fn write(&self, instance: &Instance, job: Job) -> Reply {
+    pub async fn write(&self, instance: &Instance, job: Job) -> Answer {
         let lane = self.lane_of(&job);
-        let mut replies = self.submit(instance, lane, vec![job]).await;
-        replies.pop().unwrap_or(Reply::Nil)
+        let mut answers = self.submit(instance, lane, vec![job]).await;
+        answers.pop().unwrap_or(Ok(Reply::Nil))
     }
 
     /// Runs a client's pipelined writes in order through one lane (the
     /// first one's), so they execute in the order sent and may share one
     /// commit; the replies come back in that order.
-    pub async fn write_many(&self, instance: &Instance, jobs: Vec<Job>) -> Vec<Reply> {
+    pub async fn write_many(&self, instance: &Instance, jobs: Vec<Job>) -> Vec<Answer> {
         let lane = jobs.first().map_or(0, |j| self.lane_of(j));
         self.submit(instance, lane, jobs).await
     }
 
-    async fn submit(&self, instance: &Instance, lane: usize, jobs: Vec<Job>) -> Vec<Reply> {
+    async fn submit(&self, instance: &Instance, lane: usize, jobs: Vec<Job>) -> Vec<Answer> {
         let mut answers = Vec::with_capacity(jobs.len());
         let mut refused = Vec::new();
         for job in jobs {
@@ -155,7 +156,7 @@ impl Batcher {
             replies.push(match answer {
                 Ok(answer) => answer
                     .await
-                    .unwrap_or_else(|_| Reply::error(crate::cmd::errors::SHUTTING_DOWN)),
+                    .unwrap_or_else(|_| Err(CmdError::Reply(errors::SHUTTING_DOWN.into()))),
                 Err(i) => run_alone(instance, &refused[i]).await,
             });
         }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::clock::now_us;
-use crate::cmd::errors;
+use crate::cmd::errors::{self, CmdError};
 use crate::cmd::run::lanes::{self, Batcher};
 use crate::cmd::run::monitor::{monitor_line, redacted};
 use crate::cmd::run::txn::Job;
@@ -208,10 +208,14 @@ impl Requests {
             Handler::Blocking(_, on) if !session.deny_blocking => {
                 blocking::run(session, &self.batcher, spec, args, on).await
             }
-            Handler::Data(_) | Handler::Blocking(..) => self.batcher.run(session, spec, args).await,
+            Handler::Data(_) | Handler::Blocking(..) => self
+                .batcher
+                .run(session, spec, args)
+                .await
+                .unwrap_or_else(CmdError::into_reply),
             Handler::Exec => exec::exec(session)
                 .await
-                .unwrap_or_else(errors::CmdError::into_reply),
+                .unwrap_or_else(CmdError::into_reply),
             _ => direct::run(session, spec, &args).await,
         }
     }
@@ -225,17 +229,18 @@ impl Requests {
         let instance = session.instance.clone();
         let started = Instant::now();
         let names: Vec<&'static str> = self.group.iter().map(|job| job.spec.name).collect();
-        let replies = if first.spec.is_write() {
+        let answers = if first.spec.is_write() {
             let group = std::mem::take(&mut self.group);
             self.batcher.write_many(&instance, group).await
         } else {
-            let replies = lanes::read_many(&instance, &self.group).await;
+            let answers = lanes::read_many(&instance, &self.group).await;
             self.group.clear();
-            replies
+            answers
         };
         // Each command of the group waited for all of it.
         let micros = started.elapsed().as_micros() as u64;
-        for (reply, name) in replies.into_iter().zip(names) {
+        for (answer, name) in answers.into_iter().zip(names) {
+            let reply = answer.unwrap_or_else(CmdError::into_reply);
             instance.metrics.record(name, micros, reply.is_error());
             if session.reply_mode.sends() {
                 wire.send(&reply, session.resp3);

@@ -16,6 +16,11 @@ use crate::instance::state::Instance;
 use crate::reply::Reply;
 use crate::store::{Access, Db, Event, StoreError, Txn};
 
+/// What a data command answers: its reply, or its error as a value (the
+/// wire turns it into Redis's text; a blocked client tells a WRONGTYPE or
+/// an outage from a final answer without reading that text).
+pub type Answer = Result<Reply, CmdError>;
+
 /// One data command and the connection state it runs with.
 pub struct Job {
     pub spec: &'static CommandSpec,
@@ -81,10 +86,10 @@ impl<'i> Open<'i> {
         &mut *self.txn
     }
 
-    /// Runs one data command in this transaction: its reply, a Redis
-    /// error as a reply (the command changed nothing), or the store's
+    /// Runs one data command in this transaction: its answer (a reply, or
+    /// a Redis error: the command changed nothing), or the store's
     /// failure, which dooms the whole transaction.
-    pub async fn run(&mut self, job: &Job) -> Result<Reply, StoreError> {
+    pub async fn run(&mut self, job: &Job) -> Result<Answer, StoreError> {
         let mut ctx = Ctx {
             txn: &mut *self.txn,
             db: job.db,
@@ -97,9 +102,8 @@ impl<'i> Open<'i> {
         let result = execute(&mut ctx, job.spec, &job.args).await;
         self.events = ctx.events;
         match result {
-            Ok(reply) => Ok(reply),
-            Err(CmdError::Reply(text)) => Ok(Reply::Error(text)),
             Err(CmdError::Store(e)) => Err(e),
+            answer => Ok(answer),
         }
     }
 
@@ -116,7 +120,7 @@ pub async fn run_together(
     instance: &Instance,
     access: Access,
     jobs: &[&Job],
-) -> Result<Vec<Reply>, StoreError> {
+) -> Result<Vec<Answer>, StoreError> {
     let mut open = Open::begin(instance, access).await?;
     if instance.store.prefetches() {
         let keys = keys_of(jobs);
