@@ -7,8 +7,10 @@ use crate::cmd::args::int_arg;
 use crate::cmd::args::is;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
-use crate::cmd::family::keys::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::helpers::long_double;
+use crate::cmd::helpers::scan::{
+    decode_boundary, page_end, parse_cursor, scan_options, scan_reply,
+};
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::Family;
 use crate::cmd::spec::ONE_KEY;
@@ -514,32 +516,6 @@ async fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(scan_reply(next, items))
 }
 
-/// Longest boundary an HSCAN cursor carries.
-pub(crate) const BOUNDARY_MAX: usize = 7;
-
-pub(crate) fn encode_boundary(b: &[u8]) -> u64 {
-    debug_assert!(!b.is_empty() && b.len() <= BOUNDARY_MAX);
-    let mut packed: u64 = 0;
-    for i in 0..BOUNDARY_MAX {
-        packed = (packed << 8) | *b.get(i).unwrap_or(&0) as u64;
-    }
-    (packed << 3) | b.len() as u64
-}
-
-/// The boundary a non-zero cursor names (`None` for 0, the start).
-pub(crate) fn decode_boundary(cursor: u64) -> Option<Vec<u8>> {
-    if cursor == 0 {
-        return None;
-    }
-    let len = match (cursor & 7) as usize {
-        0 => BOUNDARY_MAX,
-        n => n,
-    };
-    let packed = (cursor >> 3) & ((1 << 56) - 1);
-    let bytes = packed.to_be_bytes();
-    Some(bytes[1..1 + len].to_vec())
-}
-
 /// One page of a large hash and the cursor after it (see [`hscan`]).
 async fn hscan_page(
     ctx: &mut Ctx<'_>,
@@ -586,27 +562,6 @@ async fn hscan_page(
         }
         page.extend(more);
     }
-}
-
-/// Where a scan page ends, looking from item `from` on (items in name
-/// order; `from` >= 1): the first item whose name differs from the one
-/// before it within [`BOUNDARY_MAX`] bytes, so that its shortest
-/// distinguishing prefix fits in a cursor; with that cursor. `None` when
-/// the items run out first (the caller reads more).
-pub(crate) fn page_end<T>(
-    page: &[T],
-    from: usize,
-    name: impl Fn(&T) -> &Bytes,
-) -> Option<(usize, u64)> {
-    (from..page.len()).find_map(|i| {
-        let (last, next) = (name(&page[i - 1]), name(&page[i]));
-        let common = last
-            .iter()
-            .zip(next.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
-        (common < BOUNDARY_MAX).then(|| (i, encode_boundary(&next[..common + 1])))
-    })
 }
 
 /// HRANDFIELD key [count [WITHVALUES]], as Redis's hrandfieldCommand.
@@ -669,20 +624,4 @@ async fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::Array(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{decode_boundary, encode_boundary};
-
-    #[test]
-    fn boundaries_round_trip() {
-        for b in [&b"a"[..], b"\xff", b"abcdefg", b"\x00", b"ab\x00"] {
-            let c = encode_boundary(b);
-            assert!(c != 0 && c < 1 << 59);
-            assert_eq!(decode_boundary(c).as_deref(), Some(b));
-        }
-        assert_eq!(decode_boundary(0), None);
-        assert!(decode_boundary(u64::MAX).is_some());
-    }
 }

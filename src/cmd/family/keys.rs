@@ -7,12 +7,12 @@ use crate::cmd::args::int_arg;
 use crate::cmd::args::is;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
+use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::Family;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::spec;
-use crate::glob;
 use crate::reply::{OK, Reply};
 use crate::store::{Db, KeyKind, Member, MemberRange};
 
@@ -478,80 +478,6 @@ async fn keys(ctx: &mut Ctx<'_>, pattern: &[u8]) -> CmdResult {
     Ok(Reply::bulks(found))
 }
 
-/// Parses a SCAN/HSCAN cursor as Redis does with `strtoul`: no leading
-/// space, an optional sign (a negative cursor wraps), decimal digits, no
-/// trailing bytes, no overflow. The empty string is cursor 0.
-pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::Reply(errors::CURSOR.into());
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    let (negative, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((d - b'0') as u64))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-/// The options shared by SCAN and HSCAN.
-pub struct ScanOptions<'a> {
-    pub count: u64,
-    /// `None` when there is no pattern or it is just `*`.
-    pub pattern: Option<&'a [u8]>,
-    /// SCAN's TYPE filter.
-    pub kind: Option<&'a [u8]>,
-}
-
-impl ScanOptions<'_> {
-    pub fn matches(&self, item: &[u8]) -> bool {
-        self.pattern.is_none_or(|p| glob::matches(p, item))
-    }
-}
-
-/// Parses `[MATCH pattern] [COUNT n] [TYPE t]` (TYPE only for SCAN), with
-/// Redis's errors: a bad COUNT is not an integer, COUNT < 1 and anything
-/// unknown are syntax errors.
-pub fn scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOptions<'_>, CmdError> {
-    let mut opts = ScanOptions {
-        count: 10,
-        pattern: None,
-        kind: None,
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let (a, value) = (&args[i], args.get(i + 1));
-        match value {
-            Some(v) if is(a, "count") => {
-                let n = int_arg(v)?;
-                if n < 1 {
-                    return err(errors::SYNTAX);
-                }
-                opts.count = n as u64;
-            }
-            Some(v) if is(a, "match") => opts.pattern = (v.as_ref() != b"*").then_some(v.as_ref()),
-            Some(v) if is(a, "type") && allow_type => opts.kind = Some(v.as_ref()),
-            _ => return err(errors::SYNTAX),
-        }
-        i += 2;
-    }
-    Ok(opts)
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 ///
 /// The cursor is the [`key_hash`](crate::store::key_hash) of the last key
@@ -580,15 +506,6 @@ async fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .map(|(key, _)| Reply::Bulk(key))
         .collect();
     Ok(scan_reply(next as u64, keys))
-}
-
-/// A SCAN-family reply: the next cursor as a bulk string, then the items.
-pub fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    let mut buf = itoa::Buffer::new();
-    Reply::Array(vec![
-        Reply::bulk(Bytes::copy_from_slice(buf.format(cursor).as_bytes())),
-        Reply::Array(items),
-    ])
 }
 
 /// RENAME / RENAMENX, as Redis's renameGenericCommand: the source must
@@ -870,23 +787,4 @@ async fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.txn.swap_db(a, b).await?;
     }
     Ok(OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cursor;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"").ok(), Some(0));
-        assert_eq!(parse_cursor(b"0").ok(), Some(0));
-        assert_eq!(parse_cursor(b"+12").ok(), Some(12));
-        assert_eq!(parse_cursor(b"-1").ok(), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615").ok(), Some(u64::MAX));
-        assert!(parse_cursor(b"18446744073709551616").is_err());
-        assert!(parse_cursor(b" 0").is_err());
-        assert!(parse_cursor(b"0 ").is_err());
-        assert!(parse_cursor(b"-").is_err());
-        assert!(parse_cursor(b"x").is_err());
-    }
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::CmdError;
-use crate::cmd::family::hash::{decode_boundary, page_end};
+use crate::cmd::helpers::scan::{decode_boundary, page_end};
 use crate::store::{Bound, KeyKind, KeyMeta, Member, MemberRange};
 
 /// The inclusive positions `start..=stop` (negative ones count from the

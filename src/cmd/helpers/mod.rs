@@ -6,5 +6,6 @@ pub mod event_view;
 pub mod long_double;
 pub mod members;
 pub mod parameters;
+pub mod scan;
 pub mod scored_members;
 pub mod scores;
