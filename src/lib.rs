@@ -45,20 +45,28 @@
 //!   client registry, CLIENT PAUSE, MONITOR feeds, key access times.
 //!   Uses [`events`], [`store`], [`bus`], [`config`], [`metrics`].
 //! - [`events`]: the event log's way to subscribers: [`events::Events`]
-//!   (delivery state, notify flags, the one commit-and-wake sequence), the
-//!   sequencer (one global order, under a lease), the relay (local delivery
-//!   or a datacenter's publisher), the datacenter's JetStream stream,
-//!   shared settings that travel the log, the expiry sweeper, leases, and
-//!   the registry of clients blocked on keys that the relay wakes. Uses
+//!   (`events/state.rs`: delivery state, notify flags, the one
+//!   commit-and-wake sequence), the sequencer (one global order, under a
+//!   lease), the relay (local delivery or a datacenter's publisher), the
+//!   datacenter's JetStream stream, the hand-on of one event that both end
+//!   in (`events/delivery.rs`), shared settings that travel the log, the
+//!   expiry sweeper, leases, the registry of clients blocked on keys that
+//!   the hand-on wakes, and `events/start.rs` that runs it all. Uses
 //!   [`store`], [`bus`], [`config`], [`clock`].
-//! - [`bus`]: pub/sub: the local registry, each client's
-//!   [`Subscriptions`](bus::Subscriptions) (released on drop), NATS (large
+//! - [`bus`]: pub/sub: the [`Bus`](bus::Bus) (`bus/fanout.rs`), the local
+//!   registry, each client's [`Subscriptions`](bus::Subscriptions)
+//!   (released on drop), deliveries and their queues' limits, NATS (large
 //!   messages in chunks). Uses [`config`], [`glob`].
-//! - [`store`]: the [`Store`](store::Store)/[`Txn`](store::Txn) traits
-//!   (typed, no SQL in their signatures), the SQLite and MySQL/TiDB
-//!   implementations, the key hash, the conflict-retry policy and the
-//!   setting names. Uses [`clock`] and [`metrics`] (its error and
-//!   retry counters).
+//! - [`store`]: the traits, typed with no SQL in their signatures:
+//!   [`Keyspace`](store::Keyspace) and [`Txn`](store::Txn) (keys,
+//!   strings, hashes, and the one rule for an emptied key) with
+//!   [`Members`](store::Members), [`EventLog`](store::EventLog) and
+//!   [`LogWrites`](store::LogWrites), joined as [`Store`](store::Store);
+//!   the domain types, the errors, the conflict-retry policy, the SQL and
+//!   the event-log plans both backends share, and the SQLite and
+//!   MySQL/TiDB implementations (`store/sqlite/`, `store/mysql/`, split the
+//!   same way), opened from a URL (`store/open.rs`). Uses
+//!   [`glob`] (KEYS ranges) and [`metrics`] (its error and retry counters).
 //! - Leaves: [`protocol`] (request framing and its limits), [`reply`]
 //!   (RESP2/RESP3 encoding), [`config`] (flags, the config file),
 //!   [`metrics`] (the counters INFO and the metrics endpoint read), [`clock`],

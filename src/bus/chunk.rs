@@ -275,7 +275,7 @@ pub fn split(id: &str, payload: &Bytes, chunk: usize) -> Vec<(HeaderMap, Bytes)>
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::bus::chunk::*;
 
     fn payload(n: usize) -> Bytes {
         (0..n)

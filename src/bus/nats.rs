@@ -26,7 +26,9 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::chunk::{self, Budget, Reassembler};
-use super::{BusError, Registry, subject};
+use super::error::BusError;
+use super::registry::Registry;
+use super::subject;
 use crate::config::Config;
 
 pub struct NatsLink {

@@ -45,7 +45,7 @@ pub fn decode(token: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::bus::subject::*;
 
     #[test]
     fn round_trips_any_bytes() {

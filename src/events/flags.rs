@@ -97,7 +97,7 @@ pub fn wanted(flags: u32, class: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::events::flags::*;
 
     #[test]
     fn round_trip() {

@@ -20,7 +20,9 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use super::Events;
+use super::delivery::hand_on;
+use super::settings::load_waiting;
+use super::state::Events;
 use crate::bus::nats::NatsLink;
 use crate::config::Config;
 use crate::store::LoggedEvent;
@@ -64,16 +66,16 @@ impl EventStream {
             duplicate_window: Duration::from_secs(config.nats_duplicate_window),
             ..Default::default()
         };
-        let events = EventStream {
+        let stream = EventStream {
             js,
             name,
             dc: config.datacenter.clone(),
             settings,
             log_id,
         };
-        events.ensure().await?;
-        info!(stream = %events.name, "event stream ready");
-        Ok(events)
+        stream.ensure().await?;
+        info!(stream = %stream.name, "event stream ready");
+        Ok(stream)
     }
 
     /// Creates the stream if missing, or brings its settings up to date.
@@ -155,13 +157,13 @@ impl EventStream {
 }
 
 fn decode(
-    events: &EventStream,
+    stream: &EventStream,
     msg: &async_nats::Message,
     prefix_len: usize,
 ) -> Option<LoggedEvent> {
     let headers = msg.headers.as_ref()?;
     Some(LoggedEvent {
-        seq: events.seq_of(headers.get(async_nats::header::NATS_MESSAGE_ID)?.as_str())?,
+        seq: stream.seq_of(headers.get(async_nats::header::NATS_MESSAGE_ID)?.as_str())?,
         id: headers.get(ID_HEADER)?.as_str().parse().ok()?,
         ms: headers.get(MS_HEADER)?.as_str().parse().ok()?,
         db: msg.subject.get(prefix_len..)?.parse().ok()?,
@@ -174,22 +176,22 @@ fn decode(
 /// Delivers the stream's events to this instance's subscribers, from the
 /// stream's end at start; after an interruption it resumes right after the
 /// last message it delivered, so nothing is skipped or repeated.
-pub async fn consume(shared: Arc<Events>, events: Arc<EventStream>) {
-    let Some(link) = shared.bus.nats.as_ref() else {
+pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
+    let Some(link) = events.bus.nats.as_ref() else {
         return;
     };
-    let prefix_len = format!("{}.ev.{}.", link.prefix, events.dc).len();
-    let mut shutdown = shared.shutdown.clone();
+    let prefix_len = format!("{}.ev.{}.", link.prefix, stream.dc).len();
+    let mut shutdown = events.shutdown.clone();
     // Start at the end of the stream as it is now.
     let mut next = loop {
-        match events.js.get_stream(&events.name).await {
-            Ok(mut stream) => match stream.info().await {
+        match stream.js.get_stream(&stream.name).await {
+            Ok(mut handle) => match handle.info().await {
                 Ok(info) => break info.state.last_sequence + 1,
                 Err(e) => warn!(error = %e, "cannot read the event stream"),
             },
             Err(e) => warn!(error = %e, "cannot read the event stream"),
         }
-        if shared.is_shutting_down() {
+        if events.is_shutting_down() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -197,21 +199,21 @@ pub async fn consume(shared: Arc<Events>, events: Arc<EventStream>) {
     // The shared settings as they are now, read after fixing the start:
     // a change logged before the start is in them, a later one arrives as
     // its setting event and is applied at its position.
-    super::settings::load_waiting(&shared).await;
+    load_waiting(&events).await;
     loop {
-        if shared.is_shutting_down() {
+        if events.is_shutting_down() {
             return;
         }
         let messages = async {
-            let mut stream = events.js.get_stream(&events.name).await?;
+            let mut handle = stream.js.get_stream(&stream.name).await?;
             // A stream recreated since (sequences start over): read it all.
-            let state = stream.info().await?.state.clone();
+            let state = handle.info().await?.state.clone();
             if state.last_sequence + 1 < next {
                 next = state.first_sequence.max(1);
             }
-            let consumer = stream
+            let consumer = handle
                 .create_consumer(consumer::pull::OrderedConfig {
-                    filter_subject: link.events_filter(&events.dc),
+                    filter_subject: link.events_filter(&stream.dc),
                     deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                         start_sequence: next,
                     },
@@ -238,8 +240,8 @@ pub async fn consume(shared: Arc<Events>, events: Arc<EventStream>) {
                     if let Ok(info) = msg.info() {
                         next = info.stream_sequence + 1;
                     }
-                    if let Some(event) = decode(&events, &msg, prefix_len) {
-                        super::relay::hand_on(&shared, &event);
+                    if let Some(event) = decode(&stream, &msg, prefix_len) {
+                        hand_on(&events, &event);
                     }
                 }
                 Some(Err(e)) => {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::Events;
+use super::state::Events;
 use crate::clock::now_ms;
 use crate::store::StoreError;
 
@@ -39,12 +39,12 @@ impl Lease {
 
     /// Whether this instance holds the lease, renewing or trying for it
     /// when a second has passed since the last try.
-    pub async fn held(&mut self, shared: &Events) -> bool {
+    pub async fn held(&mut self, events: &Events) -> bool {
         if self.last_try.is_some_and(|at| at.elapsed() < EVERY) {
             return self.held;
         }
         self.last_try = Some(Instant::now());
-        self.held = match shared
+        self.held = match events
             .store
             .try_lease(&self.name, &self.holder, now_ms(), TTL_MS)
             .await

@@ -31,14 +31,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
 use tracing::{info, warn};
 
-use super::Events;
-use super::flags;
+use super::delivery::hand_on;
 use super::jetstream::EventStream;
 use super::lease::Lease;
 use super::settings;
+use super::state::Events;
 use crate::clock::now_ms;
 use crate::store::{LoggedEvent, StoreError};
 
@@ -52,15 +51,15 @@ const SAVE_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs this instance's delivery: its own (without NATS) or its
 /// datacenter's publisher (with NATS; the stream consumer runs beside it).
-pub async fn run(shared: Arc<Events>, stream: Option<Arc<EventStream>>) {
+pub async fn run(events: Arc<Events>, stream: Option<Arc<EventStream>>) {
     match stream {
-        None => run_local(shared).await,
-        Some(stream) => run_publisher(shared, stream).await,
+        None => run_local(events).await,
+        Some(stream) => run_publisher(events, stream).await,
     }
 }
 
 /// Waits for a value from the store (which may still be starting).
-async fn wait_for<T, F, Fut>(shared: &Events, what: &str, mut op: F) -> Option<T>
+async fn wait_for<T, F, Fut>(events: &Events, what: &str, mut op: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = crate::store::StoreResult<T>>,
@@ -72,7 +71,7 @@ where
                 if !matches!(e, StoreError::Unavailable(_) | StoreError::Loading) {
                     warn!(error = %e, "cannot read {what}; retrying");
                 }
-                if shared.is_shutting_down() {
+                if events.is_shutting_down() {
                     return None;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -82,10 +81,10 @@ where
 }
 
 /// Waits for a wake-up, the idle poll, or shutdown.
-async fn idle(shared: &Events) {
-    let mut shutdown = shared.shutdown.clone();
+async fn idle(events: &Events) {
+    let mut shutdown = events.shutdown.clone();
     tokio::select! {
-        _ = shared.relay_wake.notified() => {}
+        _ = events.relay_wake.notified() => {}
         _ = tokio::time::sleep(IDLE_POLL) => {}
         _ = shutdown.changed() => {}
     }
@@ -95,18 +94,18 @@ async fn idle(shared: &Events) {
 /// from the log's end at start. The shared settings are read after fixing
 /// the start: a change before it is in them, a later one arrives as its
 /// setting event.
-async fn run_local(shared: Arc<Events>) {
+async fn run_local(events: Arc<Events>) {
     let Some(mut position) =
-        wait_for(&shared, "the sequence", || shared.store.last_sequence()).await
+        wait_for(&events, "the sequence", || events.store.last_sequence()).await
     else {
         return;
     };
-    settings::load_waiting(&shared).await;
+    settings::load_waiting(&events).await;
     loop {
-        match shared.store.sequenced_after(position, BATCH).await {
+        match events.store.sequenced_after(position, BATCH).await {
             Ok(batch) => {
                 for event in &batch {
-                    hand_on(&shared, event);
+                    hand_on(&events, event);
                 }
                 if let Some(last) = batch.last() {
                     position = last.seq;
@@ -120,28 +119,28 @@ async fn run_local(shared: Arc<Events>) {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        if shared.is_shutting_down() {
+        if events.is_shutting_down() {
             return;
         }
-        idle(&shared).await;
+        idle(&events).await;
     }
 }
 
 /// With NATS: whoever holds this datacenter's publisher lease publishes the
 /// sequenced log to the datacenter's stream.
-async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
-    let Some(link) = shared.bus.nats.as_ref() else {
+async fn run_publisher(events: Arc<Events>, stream: Arc<EventStream>) {
+    let Some(link) = events.bus.nats.as_ref() else {
         return;
     };
     // The sequencer, wherever it runs, says when it numbered events.
     let hints = {
-        let shared = shared.clone();
+        let events = events.clone();
         link.on_hint(link.sequenced_subject(), move || {
-            shared.relay_wake.notify_one()
+            events.relay_wake.notify_one()
         })
     };
-    let name = format!("publisher:{}", shared.config.datacenter);
-    let mut lease = Lease::new(name.clone(), shared.config.instance_name());
+    let name = format!("publisher:{}", events.config.datacenter);
+    let mut lease = Lease::new(name.clone(), events.config.instance_name());
     let mut position: Option<i64> = None;
     let mut saved = 0;
     let mut last_save = Instant::now();
@@ -151,20 +150,20 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
     // The batch after the one just published, read while it was stored.
     let mut prefetched: Option<Vec<LoggedEvent>> = None;
     loop {
-        let stopping = shared.is_shutting_down();
-        let held = lease.held(&shared).await;
-        shared.relay_holder.store(held, Ordering::Relaxed);
+        let stopping = events.is_shutting_down();
+        let held = lease.held(&events).await;
+        events.relay_holder.store(held, Ordering::Relaxed);
         if !held {
             position = None;
             prefetched = None;
         } else if position.is_none() {
-            position = take_over(&shared, &stream, &name).await;
+            position = take_over(&events, &stream, &name).await;
             saved = position.unwrap_or(0);
         }
         if let Some(p) = position.as_mut() {
             let read = match prefetched.take() {
                 Some(batch) => Ok(batch),
-                None => shared.store.sequenced_after(*p, BATCH).await,
+                None => events.store.sequenced_after(*p, BATCH).await,
             };
             match read {
                 Ok(batch) => {
@@ -176,7 +175,7 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
                         Some(last) if full => {
                             let (published, next) = tokio::join!(
                                 stream.publish(link, &batch),
-                                shared.store.sequenced_after(last, BATCH)
+                                events.store.sequenced_after(last, BATCH)
                             );
                             (published, next.ok())
                         }
@@ -188,8 +187,8 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
                                 *p = last;
                             }
                             prefetched = next;
-                            shared.relay_position.store(*p, Ordering::Relaxed);
-                            shared.relay_progress_ms.store(now_ms(), Ordering::Relaxed);
+                            events.relay_position.store(*p, Ordering::Relaxed);
+                            events.relay_progress_ms.store(now_ms(), Ordering::Relaxed);
                             if full {
                                 let (_, n) = backlog.get_or_insert((Instant::now(), 0));
                                 *n += batch.len();
@@ -218,7 +217,7 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
             // message, so the saved position only matters when the stream
             // lost its messages.
             if *p != saved && (stopping || last_save.elapsed() >= SAVE_EVERY) {
-                match shared.store.save_relay_position(&name, *p).await {
+                match events.store.save_relay_position(&name, *p).await {
                     Ok(()) => saved = *p,
                     Err(e) => warn!(error = %e, "cannot save the publisher's position"),
                 }
@@ -229,15 +228,15 @@ async fn run_publisher(shared: Arc<Events>, stream: Arc<EventStream>) {
             hints.abort();
             return;
         }
-        idle(&shared).await;
+        idle(&events).await;
     }
 }
 
 /// Where a new publisher starts: after the last event in its stream, or
 /// the saved position if that is further (the stream may have expired).
-async fn take_over(shared: &Events, stream: &EventStream, name: &str) -> Option<i64> {
-    let saved = wait_for(shared, "the publisher's position", || {
-        shared.store.relay_position(name)
+async fn take_over(events: &Events, stream: &EventStream, name: &str) -> Option<i64> {
+    let saved = wait_for(events, "the publisher's position", || {
+        events.store.relay_position(name)
     })
     .await?;
     let streamed = match stream.last_seq().await {
@@ -250,61 +249,4 @@ async fn take_over(shared: &Events, stream: &EventStream, name: &str) -> Option<
     let position = saved.max(streamed);
     info!(position, stream = %stream.name(), "this instance now publishes its datacenter's events");
     Some(position)
-}
-
-/// Hands one sequenced event on to this instance's subscribers, in log
-/// order: a setting event puts its value in force for the events after it;
-/// a keyspace event is notified as the flags in force allow, tagged with
-/// its id (each subscription drops those logged before it took effect).
-/// Blocked readers of the event streams are woken, and the first client
-/// blocked on the event's key.
-pub fn hand_on(shared: &Events, event: &LoggedEvent) {
-    shared
-        .delivered_event
-        .fetch_max(event.id, Ordering::Relaxed);
-    shared.stream_tip.send_if_modified(|tip| {
-        let newer = event.seq > *tip;
-        if newer {
-            *tip = event.seq;
-        }
-        newer
-    });
-    if event.is_setting() {
-        settings::apply(shared, &event.name, &event.key);
-        return;
-    }
-    shared.waiters.wake(event.db, &event.key);
-    deliver(shared, shared.notify_flags(), event);
-}
-
-/// Publishes one event as `__keyspace@<db>__:<key>` and
-/// `__keyevent@<db>__:<event>` to this instance's subscribers, as the
-/// flags allow.
-fn deliver(shared: &Events, flags: u32, event: &LoggedEvent) {
-    if !flags::wanted(flags, event.class) || !shared.bus.has_subscribers() {
-        return;
-    }
-    let mut db = itoa::Buffer::new();
-    let db = db.format(event.db).as_bytes();
-    if flags & flags::KEYSPACE != 0 {
-        let channel = channel_name(b"__keyspace@", db, &event.key);
-        shared.bus.publish_event(
-            &channel,
-            &Bytes::copy_from_slice(event.name.as_bytes()),
-            event.id,
-        );
-    }
-    if flags & flags::KEYEVENT != 0 {
-        let channel = channel_name(b"__keyevent@", db, event.name.as_bytes());
-        shared.bus.publish_event(&channel, &event.key, event.id);
-    }
-}
-
-fn channel_name(prefix: &[u8], db: &[u8], suffix: &[u8]) -> Bytes {
-    let mut name = BytesMut::with_capacity(prefix.len() + db.len() + 3 + suffix.len());
-    name.put_slice(prefix);
-    name.put_slice(db);
-    name.put_slice(b"__:");
-    name.put_slice(suffix);
-    name.freeze()
 }

@@ -6,7 +6,7 @@
 //! a shared database a higher id can commit before a lower one. One
 //! instance per deployment (the holder of the [`LEASE`]) numbers committed
 //! events that have no number yet, in batches, each batch one transaction
-//! ([`Store::sequence`](crate::store::Store::sequence)) that locks the
+//! ([`EventLog::sequence`](crate::store::EventLog::sequence)) that locks the
 //! sequence's row, finds every committed unnumbered event (whatever its id,
 //! so one that committed late is never passed over), and gives them the
 //! next numbers and a timestamp that never decreases. The numbers are
@@ -17,11 +17,11 @@
 //! holds the key's row lock from before it logs its event until it commits.
 //!
 //! On SQLite (one writer) the writing transaction numbers its own events
-//! as it logs them ([`Store::numbers_at_commit`]): the numbers follow
+//! as it logs them ([`EventLog::numbers_at_commit`]): the numbers follow
 //! commit order by construction and equal the ids, so no sequencer step
 //! runs there, and a write costs no second transaction.
 //!
-//! [`Store::numbers_at_commit`]: crate::store::Store::numbers_at_commit
+//! [`EventLog::numbers_at_commit`]: crate::store::EventLog::numbers_at_commit
 //!
 //! The holder also trims events past `--event-retention`, oldest first,
 //! counting them out of their streams (XINFO's max-deleted-entry-id).
@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::Events;
 use super::lease::Lease;
+use super::state::Events;
 use crate::clock::now_ms;
 use crate::store::retry_conflicts;
 
@@ -55,40 +55,40 @@ fn trim_every(seconds: u64) -> Duration {
     Duration::from_millis(seconds.saturating_mul(500)).clamp(Duration::from_millis(100), TRIM_EVERY)
 }
 
-pub async fn run(shared: Arc<Events>) {
+pub async fn run(events: Arc<Events>) {
     // Commits on other instances wake the sequencer through NATS hints.
-    let hints = shared.bus.nats.as_ref().map(|link| {
-        let shared = shared.clone();
+    let hints = events.bus.nats.as_ref().map(|link| {
+        let events = events.clone();
         link.on_hint(link.hint_subject(), move || {
-            shared.sequencer_wake.notify_one()
+            events.sequencer_wake.notify_one()
         })
     });
-    let mut lease = Lease::new(LEASE, shared.config.instance_name());
+    let mut lease = Lease::new(LEASE, events.config.instance_name());
     let mut last_trim = Instant::now();
     let mut woken = true;
-    let mut shutdown = shared.shutdown.clone();
+    let mut shutdown = events.shutdown.clone();
     loop {
-        if shared.is_shutting_down() {
+        if events.is_shutting_down() {
             break;
         }
-        let held = lease.held(&shared).await;
-        if held != shared.sequencer_holder.swap(held, Ordering::Relaxed) && held {
+        let held = lease.held(&events).await;
+        if held != events.sequencer_holder.swap(held, Ordering::Relaxed) && held {
             info!("this instance now sequences the event log");
         }
         // Woken by a commit, there is work; on an idle poll, look first
         // (one plain read) rather than open a locking transaction.
         let work = held
-            && !shared.store.numbers_at_commit()
-            && (woken || shared.store.has_unsequenced().await.unwrap_or(true));
+            && !events.store.numbers_at_commit()
+            && (woken || events.store.has_unsequenced().await.unwrap_or(true));
         if work {
-            match retry_conflicts(|| shared.store.sequence(BATCH, now_ms())).await {
+            match retry_conflicts(|| events.store.sequence(BATCH, now_ms())).await {
                 Ok(0) => {}
                 Ok(n) => {
-                    shared.sequencer_batches.fetch_add(1, Ordering::Relaxed);
-                    shared
+                    events.sequencer_batches.fetch_add(1, Ordering::Relaxed);
+                    events
                         .sequenced_events
                         .fetch_add(n as u64, Ordering::Relaxed);
-                    shared.sequenced().await;
+                    events.sequenced().await;
                     if n == BATCH {
                         continue;
                     }
@@ -99,12 +99,12 @@ pub async fn run(shared: Arc<Events>) {
                 }
             }
         }
-        if held && last_trim.elapsed() > trim_every(shared.config.event_retention) {
+        if held && last_trim.elapsed() > trim_every(events.config.event_retention) {
             last_trim = Instant::now();
-            trim(&shared).await;
+            trim(&events).await;
         }
         woken = tokio::select! {
-            _ = shared.sequencer_wake.notified() => true,
+            _ = events.sequencer_wake.notified() => true,
             _ = tokio::time::sleep(IDLE_POLL) => false,
             _ = shutdown.changed() => true,
         };
@@ -115,10 +115,10 @@ pub async fn run(shared: Arc<Events>) {
 }
 
 /// Drops events older than the retention, in bounded batches.
-async fn trim(shared: &Events) {
-    let before = now_ms() - (shared.config.event_retention as i64).saturating_mul(1000);
+async fn trim(events: &Events) {
+    let before = now_ms() - (events.config.event_retention as i64).saturating_mul(1000);
     loop {
-        match retry_conflicts(|| shared.store.trim_events(before, TRIM_BATCH)).await {
+        match retry_conflicts(|| events.store.trim_events(before, TRIM_BATCH)).await {
             Ok(n) if n == TRIM_BATCH as u64 => tokio::task::yield_now().await,
             Ok(_) => return,
             Err(e) => {

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 
 use tracing::{debug, warn};
 
-use super::Events;
+use super::state::Events;
 use crate::events::flags;
 use crate::store::NOTIFY_SETTING;
 use crate::store::retry_conflicts;
@@ -33,28 +33,28 @@ pub const SHARED: &[&str] = &[NOTIFY_SETTING];
 /// Writes settings (name, value) in one transaction, with their setting
 /// events, through the store's write path; wakes the relay. Retries
 /// conflicts like a data write.
-pub async fn set(shared: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
-    retry_conflicts(|| try_set(shared, changes)).await
+pub async fn set(events: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
+    retry_conflicts(|| try_set(events, changes)).await
 }
 
-async fn try_set(shared: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
-    let mut txn = shared.store.begin(Access::Write).await?;
-    let mut events = Vec::with_capacity(changes.len());
+async fn try_set(events: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
+    let mut txn = events.store.begin(Access::Write).await?;
+    let mut logged = Vec::with_capacity(changes.len());
     for (name, value) in changes {
         debug_assert!(SHARED.contains(name), "{name} is not a shared setting");
         txn.put_setting(name, value).await?;
-        events.push(Event::setting(name, value));
+        logged.push(Event::setting(name, value));
     }
-    shared.commit(txn, &events).await
+    events.commit(txn, &logged).await
 }
 
 /// Puts a setting's value in force on this instance. Called by the relay
 /// (or the stream consumer) at the setting event's position in the log,
 /// and once at start with the stored values.
-pub fn apply(shared: &Events, name: &str, value: &[u8]) {
+pub fn apply(events: &Events, name: &str, value: &[u8]) {
     match name {
         NOTIFY_SETTING => match flags::parse(value) {
-            Some(bits) => shared.notify_flags.store(bits, Ordering::Relaxed),
+            Some(bits) => events.notify_flags.store(bits, Ordering::Relaxed),
             None => warn!(
                 value = %String::from_utf8_lossy(value),
                 "ignoring an invalid notify-keyspace-events value"
@@ -66,10 +66,10 @@ pub fn apply(shared: &Events, name: &str, value: &[u8]) {
 
 /// Reads every shared setting from the store and puts it in force; false
 /// when the store did not answer.
-pub async fn load(shared: &Events) -> bool {
+pub async fn load(events: &Events) -> bool {
     for name in SHARED {
-        match shared.store.get_setting(name).await {
-            Ok(Some(value)) => apply(shared, name, value.as_bytes()),
+        match events.store.get_setting(name).await {
+            Ok(Some(value)) => apply(events, name, value.as_bytes()),
             Ok(None) => {}
             Err(_) => return false,
         }
@@ -78,8 +78,8 @@ pub async fn load(shared: &Events) -> bool {
 }
 
 /// [`load`], retrying until the store answers (or shutdown).
-pub async fn load_waiting(shared: &Events) {
-    while !load(shared).await && !shared.is_shutting_down() {
+pub async fn load_waiting(events: &Events) {
+    while !load(events).await && !events.is_shutting_down() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

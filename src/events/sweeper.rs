@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use super::Events;
 use super::lease::Lease;
+use super::state::Events;
 use crate::clock::now_ms;
 use crate::store::{Access, Event, StoreResult};
 
@@ -21,13 +21,13 @@ const TICK: Duration = Duration::from_millis(50);
 /// The lease that makes one sweeper active per deployment.
 const LEASE: &str = "sweeper";
 
-pub async fn run(shared: Arc<Events>) {
-    let mut shutdown = shared.shutdown.clone();
-    let mut lease = Lease::new(LEASE, shared.config.instance_name());
+pub async fn run(events: Arc<Events>) {
+    let mut shutdown = events.shutdown.clone();
+    let mut lease = Lease::new(LEASE, events.config.instance_name());
     loop {
-        let leased = lease.held(&shared).await;
+        let leased = lease.held(&events).await;
         let swept = if leased {
-            sweep_once(&shared).await
+            sweep_once(&events).await
         } else {
             Ok(0)
         };
@@ -36,7 +36,7 @@ pub async fn run(shared: Arc<Events>) {
             Ok(_) => {}
             Err(e) => warn!(error = %e, "expiry sweep failed"),
         }
-        if shared.is_shutting_down() {
+        if events.is_shutting_down() {
             return;
         }
         tokio::select! {
@@ -47,30 +47,30 @@ pub async fn run(shared: Arc<Events>) {
 }
 
 /// Deletes one batch of expired keys; returns how many went.
-async fn sweep_once(shared: &Events) -> StoreResult<usize> {
+async fn sweep_once(events: &Events) -> StoreResult<usize> {
     // Look first with a read transaction so an idle server never takes the
     // write lock.
     let now = now_ms();
-    let mut peek = shared.store.begin(Access::Read).await?;
+    let mut peek = events.store.begin(Access::Read).await?;
     if peek.expired(now, 1).await?.is_empty() {
         return Ok(0);
     }
     drop(peek);
-    let mut txn = shared.store.begin(Access::Write).await?;
+    let mut txn = events.store.begin(Access::Write).await?;
     let now = now_ms();
     let keys = txn.expired(now, BATCH).await?;
-    let mut events = Vec::with_capacity(keys.len());
+    let mut logged = Vec::with_capacity(keys.len());
     for (db, key) in &keys {
         txn.delete(*db, key).await?;
-        events.push(Event {
+        logged.push(Event {
             db: *db,
             key: key.clone(),
             name: "expired",
             class: b'x',
         });
     }
-    shared.commit(txn, &events).await?;
-    shared
+    events.commit(txn, &logged).await?;
+    events
         .expired_keys
         .fetch_add(keys.len() as u64, Ordering::Relaxed);
     Ok(keys.len())

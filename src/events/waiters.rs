@@ -2,7 +2,7 @@
 //! BZPOPMIN, ...), per key, first blocked first served.
 //!
 //! The event log is the wake-up signal: the relay hands every logged event
-//! of the deployment on to each instance ([`super::relay::hand_on`]), which
+//! of the deployment on to each instance ([`super::delivery::hand_on`]), which
 //! wakes the first waiter of the event's key. Only that waiter retries (in
 //! its own transaction), so the clients of one instance are served in the
 //! order they blocked; when it leaves after a wake (served, timed out or
@@ -175,7 +175,7 @@ impl Drop for Waiter<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::events::waiters::*;
 
     fn key(k: &str) -> Bytes {
         Bytes::copy_from_slice(k.as_bytes())

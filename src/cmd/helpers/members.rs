@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::CmdError;
 use crate::cmd::helpers::scan::{decode_boundary, page_end};
-use crate::store::{Bound, KeyKind, KeyMeta, Member, MemberRange};
+use crate::store::{Bound, Elements, KeyKind, KeyMeta, Member, MemberRange};
 
 /// The inclusive positions `start..=stop` (negative ones count from the
 /// end) select among `len` elements, as Redis clamps them (LRANGE, ZRANGE,
@@ -40,15 +40,13 @@ pub async fn read(
 /// After members were removed from `key`: deletes the key when it has
 /// none left, with Redis's `del` event; true when it did.
 pub async fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<bool, CmdError> {
-    // One row of the index is enough to tell (a count reads them all).
-    let any = ctx
+    if !ctx
         .txn
-        .members_range(ctx.db, key, &MemberRange::All, false, 0, Some(1))
-        .await?;
-    if !any.is_empty() {
+        .drop_if_empty(ctx.db, key, Elements::Members)
+        .await?
+    {
         return Ok(false);
     }
-    ctx.txn.delete(ctx.db, key).await?;
     ctx.notify(b'g', "del", key);
     Ok(true)
 }

@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::super::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 /// How long a connection (here or in the pool) may sit idle before it is
 /// checked.

@@ -15,7 +15,8 @@ use bytes::Bytes;
 use sqlx::mysql::MySql;
 use sqlx::{MySqlConnection, QueryBuilder};
 
-use super::super::{Db, KeyKind, KeyMeta, StoreResult, key_hash};
+use crate::store::error::StoreResult;
+use crate::store::types::{Db, KeyKind, KeyMeta, key_hash};
 
 /// Rows per multi-row statement (well under the 65,535 placeholder limit).
 pub(super) const CHUNK: usize = 1000;
