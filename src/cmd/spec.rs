@@ -218,9 +218,28 @@ impl CommandSpec {
         CommandSpec { handler, ..self }
     }
 
-    /// The row with its COMMAND INFO key specs.
-    pub const fn keyed(self, key_specs: &'static [KeySpec]) -> CommandSpec {
+    /// The row with its COMMAND INFO key specs (a row's `keys:`).
+    pub const fn keys(self, key_specs: &'static [KeySpec]) -> CommandSpec {
         CommandSpec { key_specs, ..self }
+    }
+
+    /// The row with its COMMAND INFO tips (a row's `tips:`).
+    pub const fn tips(self, tips: &'static [&'static str]) -> CommandSpec {
+        CommandSpec { tips, ..self }
+    }
+
+    /// The row with its subcommands (a row's `subs:`).
+    pub const fn subs(self, subcommands: &'static [SubSpec]) -> CommandSpec {
+        CommandSpec {
+            subcommands,
+            ..self
+        }
+    }
+
+    /// The row with COMMAND INFO's details of its subcommands (a row's
+    /// `info:`).
+    pub const fn info(self, sub_info: &'static [SubInfo]) -> CommandSpec {
+        CommandSpec { sub_info, ..self }
     }
 
     pub fn is_write(&self) -> bool {
@@ -336,7 +355,8 @@ impl CommandSpec {
     }
 }
 
-/// Shorthand used by the family tables.
+/// A row without its handler, subcommands, key specs or tips: what a
+/// `commands!` row's positional items build.
 #[allow(clippy::too_many_arguments)]
 pub const fn spec(
     name: &'static str,

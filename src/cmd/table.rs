@@ -26,7 +26,7 @@ pub fn table() -> &'static Registry {
             command::COMMANDS,
             pubsub::COMMANDS,
             transaction::COMMANDS,
-            string::EXTRA,
+            keys::KEYSPACE,
             stream::COMMANDS,
             list::COMMANDS,
             set::COMMANDS,

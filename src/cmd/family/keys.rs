@@ -8,299 +8,49 @@ use crate::cmd::args::is;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::spec;
 use crate::glob;
 use crate::reply::{OK, Reply};
 use crate::store::{Db, KeyKind, Member, MemberRange};
 
-const G: &str = "generic";
-const S: &str = "server";
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const W: &[&str] = &["write"];
 const WF: &[&str] = &["write", "fast"];
 const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "del",
-        -2,
-        W,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Delete a key",
-    )
-    .with(data!(cmd_del)),
-    spec(
-        "unlink",
-        -2,
-        WF,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "4.0.0",
-        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
-    )
-    .with(data!(cmd_del)),
-    spec(
-        "exists",
-        -2,
-        RF,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Determine if a key exists",
-    )
-    .with(data!(cmd_exists)),
-    spec(
-        "touch",
-        -2,
-        RF,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "3.2.1",
-        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-    )
-    .with(data!(cmd_exists)),
-    spec(
-        "type",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Determine the type stored at key",
-    )
-    .with(data!(cmd_type)),
-    spec(
-        "keys",
-        2,
-        R,
-        NO_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Find all keys matching the given pattern",
-    )
-    .with(data!(cmd_keys)),
-    spec(
-        "scan",
-        -2,
-        R,
-        NO_KEYS,
-        Family::Keys,
-        G,
-        "2.8.0",
-        "Incrementally iterate the keys space",
-    )
-    .with(data!(scan; args)),
-    spec(
-        "randomkey",
-        1,
-        R,
-        NO_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Return a random key from the keyspace",
-    )
-    .with(data!(cmd_randomkey)),
-    spec(
-        "rename",
-        3,
-        W,
-        (1, 2, 1),
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Rename a key",
-    )
-    .with(data!(cmd_rename)),
-    spec(
-        "renamenx",
-        3,
-        WF,
-        (1, 2, 1),
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Rename a key, only if the new key does not exist",
-    )
-    .with(data!(cmd_rename)),
-    spec(
-        "ttl",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Get the time to live for a key in seconds",
-    )
-    .with(data!(cmd_ttl)),
-    spec(
-        "pttl",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.6.0",
-        "Get the time to live for a key in milliseconds",
-    )
-    .with(data!(cmd_pttl)),
-    spec(
-        "expiretime",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key",
-    )
-    .with(data!(cmd_expiretime)),
-    spec(
-        "pexpiretime",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key in milliseconds",
-    )
-    .with(data!(cmd_pexpiretime)),
-    spec(
-        "expire",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Set a key's time to live in seconds",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "pexpire",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.6.0",
-        "Set a key's time to live in milliseconds",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "expireat",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.2.0",
-        "Set the expiration for a key as a UNIX timestamp",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "pexpireat",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.6.0",
-        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "persist",
-        2,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.2.0",
-        "Remove the expiration from a key",
-    )
-    .with(data!(cmd_persist)),
-    spec(
-        "move",
-        3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Move a key to another database",
-    )
-    .with(data!(move_key; args)),
-    spec(
-        "copy",
-        -3,
-        &["write", "denyoom"],
-        (1, 2, 1),
-        Family::Keys,
-        G,
-        "6.2.0",
-        "Copy a key",
-    )
-    .with(data!(copy; args)),
-    spec(
-        "swapdb",
-        3,
-        WF,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "4.0.0",
-        "Swaps two Redis databases",
-    )
-    .with(data!(swapdb; args)),
-    spec(
-        "dbsize",
-        1,
-        RF,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "1.0.0",
-        "Return the number of keys in the selected database",
-    )
-    .with(data!(cmd_dbsize)),
-    spec(
-        "flushdb",
-        -1,
-        W,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "1.0.0",
-        "Remove all keys from the current database",
-    )
-    .with(data!(cmd_flushdb)),
-    spec(
-        "flushall",
-        -1,
-        W,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "1.0.0",
-        "Remove all keys from all databases",
-    )
-    .with(data!(cmd_flushdb)),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
+    "del", -2, W, ALL_KEYS, "1.0.0", data!(cmd_del), "Delete a key";
+    "unlink", -2, WF, ALL_KEYS, "4.0.0", data!(cmd_del), "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.";
+    "exists", -2, RF, ALL_KEYS, "1.0.0", data!(cmd_exists), "Determine if a key exists";
+    "touch", -2, RF, ALL_KEYS, "3.2.1", data!(cmd_exists), "Alters the last access time of a key(s). Returns the number of existing keys specified.";
+    "type", 2, RF, ONE_KEY, "1.0.0", data!(cmd_type), "Determine the type stored at key";
+    "keys", 2, R, NO_KEYS, "1.0.0", data!(cmd_keys), "Find all keys matching the given pattern";
+    "scan", -2, R, NO_KEYS, "2.8.0", data!(scan; args), "Incrementally iterate the keys space";
+    "randomkey", 1, R, NO_KEYS, "1.0.0", data!(cmd_randomkey), "Return a random key from the keyspace";
+    "rename", 3, W, (1, 2, 1), "1.0.0", data!(cmd_rename), "Rename a key";
+    "renamenx", 3, WF, (1, 2, 1), "1.0.0", data!(cmd_rename), "Rename a key, only if the new key does not exist";
+    "ttl", 2, RF, ONE_KEY, "1.0.0", data!(cmd_ttl), "Get the time to live for a key in seconds";
+    "pttl", 2, RF, ONE_KEY, "2.6.0", data!(cmd_pttl), "Get the time to live for a key in milliseconds";
+    "expiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_expiretime), "Get the expiration Unix timestamp for a key";
+    "pexpiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_pexpiretime), "Get the expiration Unix timestamp for a key in milliseconds";
+    "expire", -3, WF, ONE_KEY, "1.0.0", data!(cmd_expire), "Set a key's time to live in seconds";
+    "pexpire", -3, WF, ONE_KEY, "2.6.0", data!(cmd_expire), "Set a key's time to live in milliseconds";
+    "expireat", -3, WF, ONE_KEY, "1.2.0", data!(cmd_expire), "Set the expiration for a key as a UNIX timestamp";
+    "pexpireat", -3, WF, ONE_KEY, "2.6.0", data!(cmd_expire), "Set the expiration for a key as a UNIX timestamp specified in milliseconds";
+    "persist", 2, WF, ONE_KEY, "2.2.0", data!(cmd_persist), "Remove the expiration from a key";
+    "move", 3, WF, ONE_KEY, "1.0.0", data!(move_key; args), "Move a key to another database";
+    "copy", -3, &["write", "denyoom"], (1, 2, 1), "6.2.0", data!(copy; args), "Copy a key";
+};
+
+/// The commands over a whole database, which Redis groups under server.
+pub static KEYSPACE: &[CommandSpec] = commands! { family: Keys, group: "server";
+    "swapdb", 3, WF, NO_KEYS, "4.0.0", data!(swapdb; args), "Swaps two Redis databases";
+    "dbsize", 1, RF, NO_KEYS, "1.0.0", data!(cmd_dbsize), "Return the number of keys in the selected database";
+    "flushdb", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushdb), "Remove all keys from the current database";
+    "flushall", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushdb), "Remove all keys from all databases";
+};
 
 /// DEL / UNLINK.
 pub(crate) async fn cmd_del(

@@ -19,19 +19,15 @@ use crate::cmd::helpers::members;
 use crate::cmd::helpers::scored_members::{Scored, row, scored, scored_reply, store_result};
 use crate::cmd::helpers::scores::{self, LexRange, ScoreRange};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::KeySpec;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::key_at;
 use crate::cmd::spec::keys_counted;
-use crate::cmd::spec::spec;
 use crate::cmd::spec::{BlockOn, every_key};
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange, score_of};
 
-const F: Family = Family::SortedSet;
-const G: &str = "sorted-set";
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const RM: &[&str] = &["readonly", "movablekeys"];
@@ -63,510 +59,43 @@ static COUNTED_STORE: &[KeySpec] = &[
     keys_counted(2, &["RO", "access"], 0, 1),
 ];
 
-/// A row with its key specs (and tips).
-const fn keyed(row: CommandSpec, key_specs: &'static [KeySpec]) -> CommandSpec {
-    CommandSpec { key_specs, ..row }
-}
-
-const fn random(row: CommandSpec) -> CommandSpec {
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        ..row
-    }
-}
-
-pub static COMMANDS: &[CommandSpec] = &[
-    keyed(
-        spec(
-            "zadd",
-            -4,
-            WDF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Add one or more members to a sorted set, or update its score if it already exists",
-        )
-        .with(data!(zadd)),
-        RW_UPDATE,
-    ),
-    keyed(
-        spec(
-            "zincrby",
-            4,
-            WDF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Increment the score of a member in a sorted set",
-        )
-        .with(data!(zadd)),
-        RW_ACCESS_UPDATE,
-    ),
-    keyed(
-        spec(
-            "zrem",
-            -3,
-            WF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Remove one or more members from a sorted set",
-        )
-        .with(data!(zrem; args)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zcard",
-            2,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Get the number of members in a sorted set",
-        )
-        .with(data!(zcard; args)),
-        RO,
-    ),
-    keyed(
-        spec(
-            "zcount",
-            4,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Count the members in a sorted set with scores within the given values",
-        )
-        .with(data!(zcount)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zlexcount",
-            4,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Count the number of members in a sorted set between a given lexicographical range",
-        )
-        .with(data!(zcount)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zscore",
-            3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Get the score associated with the given member in a sorted set",
-        )
-        .with(data!(zscore)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zmscore",
-            -3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Get the score associated with the given members in a sorted set",
-        )
-        .with(data!(zscore)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrank",
-            3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Determine the index of a member in a sorted set",
-        )
-        .with(data!(zrank)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrevrank",
-            3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Determine the index of a member in a sorted set, with scores ordered from high to low",
-        )
-        .with(data!(zrank)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrange",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Return a range of members in a sorted set",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrangestore",
-            -5,
-            WD,
-            (1, 2, 1),
-            F,
-            G,
-            "6.2.0",
-            "Store a range of members from sorted set into another key",
-        )
-        .with(data!(zrange)),
-        RANGE_STORE,
-    ),
-    keyed(
-        spec(
-            "zrevrange",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Return a range of members in a sorted set, by index, with scores ordered from high to low",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrangebyscore",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "1.0.5",
-            "Return a range of members in a sorted set, by score",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrevrangebyscore",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.2.0",
-            "Return a range of members in a sorted set, by score, with scores ordered from high to low",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrangebylex",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Return a range of members in a sorted set, by lexicographical range",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrevrangebylex",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zremrangebyrank",
-            4,
-            W,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Remove all members in a sorted set within the given indexes",
-        )
-        .with(data!(zremrange)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zremrangebyscore",
-            4,
-            W,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Remove all members in a sorted set within the given scores",
-        )
-        .with(data!(zremrange)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zremrangebylex",
-            4,
-            W,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Remove all members in a sorted set between the given lexicographical range",
-        )
-        .with(data!(zremrange)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zpopmin",
-            -2,
-            WF,
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Remove and return members with the lowest scores in a sorted set",
-        )
-        .with(data!(zpop)),
-        RW_POP,
-    ),
-    keyed(
-        spec(
-            "zpopmax",
-            -2,
-            WF,
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Remove and return members with the highest scores in a sorted set",
-        )
-        .with(data!(zpop)),
-        RW_POP,
-    ),
-    keyed(
-        spec(
-            "zmpop",
-            -4,
-            WM,
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Remove and return members with scores in a sorted set",
-        )
-        .with(data!(zmpop; args)),
-        COUNTED_POP,
-    ),
-    keyed(
-        spec(
-            "bzpopmin",
-            -3,
-            &["write", "noscript", "blocking", "fast"],
-            (1, -2, 1),
-            F,
-            G,
-            "5.0.0",
-            "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
-        )
-        .with(blocking!(bzpop, every_key)),
-        BLOCKING_POP,
-    ),
-    keyed(
-        spec(
-            "bzpopmax",
-            -3,
-            &["write", "noscript", "blocking", "fast"],
-            (1, -2, 1),
-            F,
-            G,
-            "5.0.0",
-            "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
-        )
-        .with(blocking!(bzpop, every_key)),
-        BLOCKING_POP,
-    ),
-    keyed(
-        spec(
-            "bzmpop",
-            -5,
-            &["write", "blocking", "movablekeys"],
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Remove and return members with scores in a sorted set or block until one is available",
-        )
-        .with(blocking!(bzmpop, bzmpop_keys)),
-        BLOCKING_COUNTED_POP,
-    ),
-    random(keyed(
-        spec(
-            "zrandmember",
-            -2,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Get one or multiple random elements from a sorted set",
-        )
-        .with(data!(zrandmember; args)),
-        RO_ACCESS,
-    )),
-    keyed(
-        spec(
-            "zunion",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "6.2.0",
-            "Add multiple sorted sets",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    keyed(
-        spec(
-            "zinter",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "6.2.0",
-            "Intersect multiple sorted sets",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    keyed(
-        spec(
-            "zdiff",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "6.2.0",
-            "Subtract multiple sorted sets",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    keyed(
-        spec(
-            "zunionstore",
-            -4,
-            WDM,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Add multiple sorted sets and store the resulting sorted set in a new key",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_STORE,
-    ),
-    keyed(
-        spec(
-            "zinterstore",
-            -4,
-            WDM,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Intersect multiple sorted sets and store the resulting sorted set in a new key",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_STORE,
-    ),
-    keyed(
-        spec(
-            "zdiffstore",
-            -4,
-            WDM,
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Subtract multiple sorted sets and store the resulting sorted set in a new key",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_STORE,
-    ),
-    keyed(
-        spec(
-            "zintercard",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Intersect multiple sorted sets and return the cardinality of the result",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    random(keyed(
-        spec(
-            "zscan",
-            -3,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.0",
-            "Incrementally iterate sorted sets elements and associated scores",
-        )
-        .with(data!(zscan; args)),
-        RO_ACCESS,
-    )),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: SortedSet, group: "sorted-set";
+    "zadd", -4, WDF, ONE_KEY, "1.2.0", data!(zadd), "Add one or more members to a sorted set, or update its score if it already exists", keys: RW_UPDATE;
+    "zincrby", 4, WDF, ONE_KEY, "1.2.0", data!(zadd), "Increment the score of a member in a sorted set", keys: RW_ACCESS_UPDATE;
+    "zrem", -3, WF, ONE_KEY, "1.2.0", data!(zrem; args), "Remove one or more members from a sorted set", keys: RW_DELETE;
+    "zcard", 2, RF, ONE_KEY, "1.2.0", data!(zcard; args), "Get the number of members in a sorted set", keys: RO;
+    "zcount", 4, RF, ONE_KEY, "2.0.0", data!(zcount), "Count the members in a sorted set with scores within the given values", keys: RO_ACCESS;
+    "zlexcount", 4, RF, ONE_KEY, "2.8.9", data!(zcount), "Count the number of members in a sorted set between a given lexicographical range", keys: RO_ACCESS;
+    "zscore", 3, RF, ONE_KEY, "1.2.0", data!(zscore), "Get the score associated with the given member in a sorted set", keys: RO_ACCESS;
+    "zmscore", -3, RF, ONE_KEY, "6.2.0", data!(zscore), "Get the score associated with the given members in a sorted set", keys: RO_ACCESS;
+    "zrank", 3, RF, ONE_KEY, "2.0.0", data!(zrank), "Determine the index of a member in a sorted set", keys: RO_ACCESS;
+    "zrevrank", 3, RF, ONE_KEY, "2.0.0", data!(zrank), "Determine the index of a member in a sorted set, with scores ordered from high to low", keys: RO_ACCESS;
+    "zrange", -4, R, ONE_KEY, "1.2.0", data!(zrange), "Return a range of members in a sorted set", keys: RO_ACCESS;
+    "zrangestore", -5, WD, (1, 2, 1), "6.2.0", data!(zrange), "Store a range of members from sorted set into another key", keys: RANGE_STORE;
+    "zrevrange", -4, R, ONE_KEY, "1.2.0", data!(zrange), "Return a range of members in a sorted set, by index, with scores ordered from high to low", keys: RO_ACCESS;
+    "zrangebyscore", -4, R, ONE_KEY, "1.0.5", data!(zrange), "Return a range of members in a sorted set, by score", keys: RO_ACCESS;
+    "zrevrangebyscore", -4, R, ONE_KEY, "2.2.0", data!(zrange), "Return a range of members in a sorted set, by score, with scores ordered from high to low", keys: RO_ACCESS;
+    "zrangebylex", -4, R, ONE_KEY, "2.8.9", data!(zrange), "Return a range of members in a sorted set, by lexicographical range", keys: RO_ACCESS;
+    "zrevrangebylex", -4, R, ONE_KEY, "2.8.9", data!(zrange), "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", keys: RO_ACCESS;
+    "zremrangebyrank", 4, W, ONE_KEY, "2.0.0", data!(zremrange), "Remove all members in a sorted set within the given indexes", keys: RW_DELETE;
+    "zremrangebyscore", 4, W, ONE_KEY, "1.2.0", data!(zremrange), "Remove all members in a sorted set within the given scores", keys: RW_DELETE;
+    "zremrangebylex", 4, W, ONE_KEY, "2.8.9", data!(zremrange), "Remove all members in a sorted set between the given lexicographical range", keys: RW_DELETE;
+    "zpopmin", -2, WF, ONE_KEY, "5.0.0", data!(zpop), "Remove and return members with the lowest scores in a sorted set", keys: RW_POP;
+    "zpopmax", -2, WF, ONE_KEY, "5.0.0", data!(zpop), "Remove and return members with the highest scores in a sorted set", keys: RW_POP;
+    "zmpop", -4, WM, NO_KEYS, "7.0.0", data!(zmpop; args), "Remove and return members with scores in a sorted set", keys: COUNTED_POP;
+    "bzpopmin", -3, &["write", "noscript", "blocking", "fast"], (1, -2, 1), "5.0.0", blocking!(bzpop, every_key), "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", keys: BLOCKING_POP;
+    "bzpopmax", -3, &["write", "noscript", "blocking", "fast"], (1, -2, 1), "5.0.0", blocking!(bzpop, every_key), "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", keys: BLOCKING_POP;
+    "bzmpop", -5, &["write", "blocking", "movablekeys"], NO_KEYS, "7.0.0", blocking!(bzmpop, bzmpop_keys), "Remove and return members with scores in a sorted set or block until one is available", keys: BLOCKING_COUNTED_POP;
+    "zrandmember", -2, R, ONE_KEY, "6.2.0", data!(zrandmember; args), "Get one or multiple random elements from a sorted set", keys: RO_ACCESS, tips: NONDETERMINISTIC;
+    "zunion", -3, RM, NO_KEYS, "6.2.0", data!(zset_algebra::zsetop), "Add multiple sorted sets", keys: COUNTED_READ;
+    "zinter", -3, RM, NO_KEYS, "6.2.0", data!(zset_algebra::zsetop), "Intersect multiple sorted sets", keys: COUNTED_READ;
+    "zdiff", -3, RM, NO_KEYS, "6.2.0", data!(zset_algebra::zsetop), "Subtract multiple sorted sets", keys: COUNTED_READ;
+    "zunionstore", -4, WDM, ONE_KEY, "2.0.0", data!(zset_algebra::zsetop), "Add multiple sorted sets and store the resulting sorted set in a new key", keys: COUNTED_STORE;
+    "zinterstore", -4, WDM, ONE_KEY, "2.0.0", data!(zset_algebra::zsetop), "Intersect multiple sorted sets and store the resulting sorted set in a new key", keys: COUNTED_STORE;
+    "zdiffstore", -4, WDM, ONE_KEY, "6.2.0", data!(zset_algebra::zsetop), "Subtract multiple sorted sets and store the resulting sorted set in a new key", keys: COUNTED_STORE;
+    "zintercard", -3, RM, NO_KEYS, "7.0.0", data!(zset_algebra::zsetop), "Intersect multiple sorted sets and return the cardinality of the result", keys: COUNTED_READ;
+    "zscan", -3, R, ONE_KEY, "2.8.0", data!(zscan; args), "Incrementally iterate sorted sets elements and associated scores", keys: RO_ACCESS, tips: NONDETERMINISTIC;
+};
 
 /// Looks a sorted set up for reading: whether it exists (WRONGTYPE for
 /// another kind; counts the hit or miss).
