@@ -88,6 +88,7 @@ macro_rules! subcommands {
             name: $name,
             arity: $arity,
             summary: $summary,
+            props: $crate::cmd::spec::Props::NONE,
         } $(.props($props))?,] $($rest)*)
     };
     ($($rows:tt)*) => { subcommands!(@rows [] $($rows)*) };

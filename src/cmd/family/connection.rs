@@ -9,6 +9,7 @@ use crate::cmd::session::ReplyMode;
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubSpec;
 use crate::instance::clients::{ClientInfo, UnblockHow};
 use crate::reply::{OK, Reply};
@@ -26,10 +27,10 @@ const NOAUTH: &[&str] = &[
 ];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Connection, group: "connection";
-    "ping", -1, &["fast"], NO_KEYS, "1.0.0", session!(ping; sync args), "Ping the server";
+    "ping", -1, &["fast"], NO_KEYS, "1.0.0", session!(ping; sync args), "Ping the server", props: Props::SUBSCRIBED;
     "echo", 2, &["fast"], NO_KEYS, "1.0.0", session!(cmd_echo), "Echo the given string";
-    "quit", -1, NOAUTH, NO_KEYS, "1.0.0", session!(cmd_quit), "Close the connection";
-    "reset", 1, NOAUTH, NO_KEYS, "6.2.0", session!(cmd_reset), "Reset the connection";
+    "quit", -1, NOAUTH, NO_KEYS, "1.0.0", session!(cmd_quit), "Close the connection", props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED);
+    "reset", 1, NOAUTH, NO_KEYS, "6.2.0", session!(cmd_reset), "Reset the connection", props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED);
     "select", 2, &["loading", "stale", "fast"], NO_KEYS, "1.0.0", session!(cmd_select), "Change the selected database for the current connection";
     "auth", -2, NOAUTH, NO_KEYS, "1.0.0", session!(auth; sync args), "Authenticate to the server";
     "hello", -1, NOAUTH, NO_KEYS, "6.0.0", session!(hello; sync args), "Handshake with Redis";
@@ -41,15 +42,15 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = subcommands! {
     "getname", 2, "Get the current connection name";
     "setname", 3, "Set the current connection name";
     "info", 2, "Returns information about the current client connection.";
-    "list", -2, "Get the list of client connections";
+    "list", -2, "Get the list of client connections", props: Props::ADMIN;
     "setinfo", 4, "Set client or connection specific info";
-    "kill", -3, "Kill the connection of a client";
-    "unblock", -3, "Unblock a client blocked in a blocking command from a different connection";
+    "kill", -3, "Kill the connection of a client", props: Props::ADMIN;
+    "unblock", -3, "Unblock a client blocked in a blocking command from a different connection", props: Props::ADMIN;
     "reply", 3, "Instruct the server whether to reply to commands";
-    "no-evict", 3, "Set client eviction mode for the current connection";
+    "no-evict", 3, "Set client eviction mode for the current connection", props: Props::ADMIN;
     "no-touch", 3, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.";
-    "pause", -3, "Stop processing commands from clients for some time";
-    "unpause", 2, "Resume processing of clients that were paused";
+    "pause", -3, "Stop processing commands from clients for some time", props: Props::ADMIN;
+    "unpause", 2, "Resume processing of clients that were paused", props: Props::ADMIN;
     help;
 };
 

@@ -8,13 +8,14 @@ use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubInfo;
 use crate::cmd::spec::SubSpec;
 use crate::reply::Reply;
 use crate::store::{KeyKind, MemberRange};
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
-    "object", -2, &[], NO_KEYS, "2.2.3", data!(object; args), "A container for object introspection commands", subs: OBJECT_SUBCOMMANDS, info: OBJECT_INFO;
+    "object", -2, &[], NO_KEYS, "2.2.3", data!(object; args), "A container for object introspection commands", subs: OBJECT_SUBCOMMANDS, info: OBJECT_INFO, props: Props::NO_TOUCH;
 };
 
 static OBJECT_SUBCOMMANDS: &[SubSpec] = subcommands! {

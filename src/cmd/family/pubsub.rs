@@ -11,17 +11,18 @@ use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubSpec;
 use crate::reply::Reply;
 
 const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: PubSub, group: "pubsub";
-    "subscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe), "Listen for messages published to the given channels";
-    "unsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_unsubscribe), "Stop listening for messages posted to the given channels";
-    "psubscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe), "Listen for messages published to channels matching the given patterns";
-    "punsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_punsubscribe), "Stop listening for messages posted to channels matching the given patterns";
-    "publish", 3, &["pubsub", "loading", "stale", "fast"], NO_KEYS, "2.0.0", session!(cmd_publish), "Post a message to a channel";
+    "subscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe), "Listen for messages published to the given channels", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
+    "unsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_unsubscribe), "Stop listening for messages posted to the given channels", props: Props::SUBSCRIBED;
+    "psubscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe), "Listen for messages published to channels matching the given patterns", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
+    "punsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_punsubscribe), "Stop listening for messages posted to channels matching the given patterns", props: Props::SUBSCRIBED;
+    "publish", 3, &["pubsub", "loading", "stale", "fast"], NO_KEYS, "2.0.0", session!(cmd_publish), "Post a message to a channel", props: Props::MAY_REPLICATE;
     "pubsub", -2, &[], NO_KEYS, "2.8.0", session!(pubsub; sync args), "A container for Pub/Sub commands", subs: PUBSUB_SUBCOMMANDS;
 };
 

@@ -12,6 +12,7 @@ use crate::cmd::helpers::parameters::PARAMETERS;
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubSpec;
 use crate::config::TlsAuthClients;
 use crate::events::flags;
@@ -22,17 +23,17 @@ use crate::store::NOTIFY_SETTING;
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Server, group: "server";
     "info", -1, &["loading", "stale", "sentinel"], NO_KEYS, "1.0.0", session!(info; args), "Get information and statistics about the server";
-    "config", -2, &[], NO_KEYS, "2.0.0", session!(config; args), "A container for server configuration commands", subs: CONFIG_SUBCOMMANDS;
+    "config", -2, &[], NO_KEYS, "2.0.0", session!(config; args), "A container for server configuration commands", subs: CONFIG_SUBCOMMANDS, props: Props::ADMIN;
     "time", 1, &["loading", "stale", "fast"], NO_KEYS, "2.6.0", session!(cmd_time), "Return the current server time";
     "monitor", 1, &["admin", "noscript", "loading", "stale"], NO_KEYS, "1.0.0", session!(cmd_monitor), "Listen for all requests received by the server in real time";
     "lastsave", 1, &["loading", "stale", "fast"], NO_KEYS, "1.0.0", session!(cmd_lastsave), "Get the UNIX time stamp of the last successful save to disk";
 };
 
 static CONFIG_SUBCOMMANDS: &[SubSpec] = subcommands! {
-    "get", -3, "Get the values of configuration parameters";
-    "set", -4, "Set configuration parameters to the given values";
-    "resetstat", 2, "Reset the stats returned by INFO";
-    "rewrite", 2, "Rewrite the configuration file with the in memory configuration";
+    "get", -3, "Get the values of configuration parameters", props: Props::ADMIN;
+    "set", -4, "Set configuration parameters to the given values", props: Props::ADMIN;
+    "resetstat", 2, "Reset the stats returned by INFO", props: Props::ADMIN;
+    "rewrite", 2, "Rewrite the configuration file with the in memory configuration", props: Props::ADMIN;
     help;
 };
 

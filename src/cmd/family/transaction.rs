@@ -15,16 +15,17 @@ use crate::cmd::session::Watched;
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::spec::Handler;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::reply::OK;
 use crate::store::{Access, Db, Txn};
 
 const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow-busy"];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Transaction, group: "transactions";
-    "multi", 1, FLAGS, NO_KEYS, "1.2.0", session!(cmd_multi), "Mark the start of a transaction block";
-    "exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], NO_KEYS, "1.2.0", Handler::Exec, "Execute all commands issued after MULTI";
-    "discard", 1, FLAGS, NO_KEYS, "2.0.0", session!(cmd_discard), "Discard all commands issued after MULTI";
-    "watch", -2, FLAGS, (1, -1, 1), "2.2.0", session!(cmd_watch), "Watch the given keys to determine execution of the MULTI/EXEC block";
+    "multi", 1, FLAGS, NO_KEYS, "1.2.0", session!(cmd_multi), "Mark the start of a transaction block", props: Props::SKIPS_QUEUE;
+    "exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], NO_KEYS, "1.2.0", Handler::Exec, "Execute all commands issued after MULTI", props: Props::SKIPS_QUEUE;
+    "discard", 1, FLAGS, NO_KEYS, "2.0.0", session!(cmd_discard), "Discard all commands issued after MULTI", props: Props::SKIPS_QUEUE;
+    "watch", -2, FLAGS, (1, -1, 1), "2.2.0", session!(cmd_watch), "Watch the given keys to determine execution of the MULTI/EXEC block", props: Props::SKIPS_QUEUE;
     "unwatch", 1, FLAGS, NO_KEYS, "2.2.0", session!(cmd_unwatch), "Forget about all watched keys";
 };
 
