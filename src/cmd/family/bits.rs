@@ -19,8 +19,8 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "bitmap
     "bitcount", -2, &["readonly"], ONE_KEY, "2.6.0", data!(bitcount; args), "Count set bits in a string";
     "bitpos", -3, &["readonly"], ONE_KEY, "2.8.7", data!(bitpos; args), "Find first bit set or clear in a string";
     "bitop", -4, &["write", "denyoom"], (2, -1, 1), "2.6.0", data!(bitop; args), "Perform bitwise operations between strings";
-    "bitfield", -2, &["write", "denyoom"], ONE_KEY, "3.2.0", data!(cmd_bitfield), "Perform arbitrary bitfield integer operations on strings";
-    "bitfield_ro", -2, &["readonly", "fast"], ONE_KEY, "6.0.0", data!(cmd_bitfield), "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD";
+    "bitfield", -2, &["write", "denyoom"], ONE_KEY, "3.2.0", data!(cmd_bitfield; args), "Perform arbitrary bitfield integer operations on strings";
+    "bitfield_ro", -2, &["readonly", "fast"], ONE_KEY, "6.0.0", data!(cmd_bitfield_ro; args), "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD";
 };
 
 /// A bit offset argument (SETBIT, GETBIT, BITFIELD's `#N` with `bits`),
@@ -459,9 +459,19 @@ fn bitfield_ops(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>, CmdError> {
     Ok(ops)
 }
 
-/// BITFIELD / BITFIELD_RO key [GET type offset] [SET type offset value]
+/// BITFIELD key [GET type offset] [SET type offset value]
 /// [INCRBY type offset increment] [OVERFLOW WRAP|SAT|FAIL] ...
-async fn cmd_bitfield(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+async fn cmd_bitfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bitfield(ctx, args, false).await
+}
+
+/// BITFIELD_RO key [GET type offset] ...: BITFIELD refusing writes.
+async fn cmd_bitfield_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bitfield(ctx, args, true).await
+}
+
+/// BITFIELD, or BITFIELD_RO (`read_only`).
+async fn bitfield(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
     let ops = bitfield_ops(ctx, args)?;
     let key = &args[1];
     let writes = ops.iter().any(|f| f.op != FieldOp::Get);
@@ -473,7 +483,7 @@ async fn cmd_bitfield(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byt
                 .collect(),
         ));
     }
-    if spec.name == "bitfield_ro" {
+    if read_only {
         return err(errors::BITFIELD_RO);
     }
     // Room up to the farthest bit any write reaches, made even when every

@@ -22,15 +22,15 @@ const WDF: &[&str] = &["write", "denyoom", "fast"];
 pub static COMMANDS: &[CommandSpec] = commands! { family: Hash, group: "hash";
     "hset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hset), "Set the string value of a hash field";
     "hsetnx", 4, WDF, ONE_KEY, "2.0.0", data!(cmd_hsetnx), "Set the value of a hash field, only if the field does not exist";
-    "hmset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hset), "Set multiple hash fields to multiple values";
+    "hmset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hmset), "Set multiple hash fields to multiple values";
     "hget", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hget), "Get the value of a hash field";
     "hmget", -3, RF, ONE_KEY, "2.0.0", data!(cmd_hmget), "Get the values of all the given hash fields";
-    "hgetall", 2, R, ONE_KEY, "2.0.0", data!(cmd_hgetall), "Get all the fields and values in a hash";
+    "hgetall", 2, R, ONE_KEY, "2.0.0", data!(hgetall; args), "Get all the fields and values in a hash";
     "hdel", -3, WF, ONE_KEY, "2.0.0", data!(cmd_hdel), "Delete one or more hash fields";
     "hexists", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hexists), "Determine if a hash field exists";
     "hlen", 2, RF, ONE_KEY, "2.0.0", data!(cmd_hlen), "Get the number of fields in a hash";
-    "hkeys", 2, R, ONE_KEY, "2.0.0", data!(cmd_hgetall), "Get all the fields in a hash";
-    "hvals", 2, R, ONE_KEY, "2.0.0", data!(cmd_hgetall), "Get all the values in a hash";
+    "hkeys", 2, R, ONE_KEY, "2.0.0", data!(hkeys; args), "Get all the fields in a hash";
+    "hvals", 2, R, ONE_KEY, "2.0.0", data!(hvals; args), "Get all the values in a hash";
     "hincrby", 4, WDF, ONE_KEY, "2.0.0", data!(hincrby; args), "Increment the integer value of a hash field by the given number";
     "hincrbyfloat", 4, WDF, ONE_KEY, "2.6.0", data!(hincrbyfloat; args), "Increment the float value of a hash field by the given amount";
     "hstrlen", 3, RF, ONE_KEY, "3.2.0", data!(cmd_hstrlen), "Get the length of the value of a hash field";
@@ -45,14 +45,29 @@ const SMALL_HASH: i64 = 512;
 /// Largest reply HRANDFIELD with a negative count builds (see there).
 const MAX_RANDOM_REPEATS: u64 = 1 << 22;
 
-/// HSET / HMSET.
+/// HSET key field value [field value ...]: how many fields are new.
 pub(crate) async fn cmd_hset(
     ctx: &mut Ctx<'_>,
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> CmdResult {
+    Ok(Reply::Int(put(ctx, spec.name, args).await?))
+}
+
+/// HMSET key field value [field value ...]: OK.
+pub(crate) async fn cmd_hmset(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    put(ctx, spec.name, args).await?;
+    Ok(OK)
+}
+
+/// HSET / HMSET's writes (`name` for the arity error): the number of
+/// fields added.
+async fn put(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> Result<i64, CmdError> {
     let key = &args[1];
-    let name = spec.name;
     if args.len() % 2 == 1 {
         return err(errors::wrong_arity(name));
     }
@@ -66,11 +81,7 @@ pub(crate) async fn cmd_hset(
     }
     let added = ctx.txn.hash_put(ctx.db, key, &pairs).await?;
     ctx.notify(b'h', "hset", key);
-    Ok(if name == "hset" {
-        Reply::Int(added)
-    } else {
-        OK
-    })
+    Ok(added)
 }
 
 /// HSETNX.
@@ -127,28 +138,37 @@ pub(crate) async fn cmd_hmget(
     ))
 }
 
-/// HGETALL / HKEYS / HVALS.
-pub(crate) async fn cmd_hgetall(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let key = &args[1];
-    let name = spec.name;
-    let pairs = if read_hash(ctx, key).await? {
+/// HGETALL key
+async fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Map(
+        all(ctx, &args[1])
+            .await?
+            .into_iter()
+            .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
+            .collect(),
+    ))
+}
+
+/// HKEYS key
+async fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::bulks(
+        all(ctx, &args[1]).await?.into_iter().map(|(f, _)| f),
+    ))
+}
+
+/// HVALS key
+async fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::bulks(
+        all(ctx, &args[1]).await?.into_iter().map(|(_, v)| v),
+    ))
+}
+
+/// Every field of a hash with its value (none for a missing key).
+async fn all(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
+    Ok(if read_hash(ctx, key).await? {
         ctx.txn.hash_all(ctx.db, key).await?
     } else {
         Vec::new()
-    };
-    Ok(match name {
-        "hgetall" => Reply::Map(
-            pairs
-                .into_iter()
-                .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
-                .collect(),
-        ),
-        "hkeys" => Reply::bulks(pairs.into_iter().map(|(f, _)| f)),
-        _ => Reply::bulks(pairs.into_iter().map(|(_, v)| v)),
     })
 }
 

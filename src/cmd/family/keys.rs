@@ -30,16 +30,16 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic"
     "keys", 2, R, NO_KEYS, "1.0.0", data!(cmd_keys), "Find all keys matching the given pattern";
     "scan", -2, R, NO_KEYS, "2.8.0", data!(scan; args), "Incrementally iterate the keys space";
     "randomkey", 1, R, NO_KEYS, "1.0.0", data!(cmd_randomkey), "Return a random key from the keyspace";
-    "rename", 3, W, (1, 2, 1), "1.0.0", data!(cmd_rename), "Rename a key";
-    "renamenx", 3, WF, (1, 2, 1), "1.0.0", data!(cmd_rename), "Rename a key, only if the new key does not exist";
+    "rename", 3, W, (1, 2, 1), "1.0.0", data!(cmd_rename; args), "Rename a key";
+    "renamenx", 3, WF, (1, 2, 1), "1.0.0", data!(cmd_renamenx; args), "Rename a key, only if the new key does not exist";
     "ttl", 2, RF, ONE_KEY, "1.0.0", data!(cmd_ttl), "Get the time to live for a key in seconds", props: Props::NO_TOUCH;
     "pttl", 2, RF, ONE_KEY, "2.6.0", data!(cmd_pttl), "Get the time to live for a key in milliseconds", props: Props::NO_TOUCH;
     "expiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_expiretime), "Get the expiration Unix timestamp for a key", props: Props::NO_TOUCH;
     "pexpiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_pexpiretime), "Get the expiration Unix timestamp for a key in milliseconds", props: Props::NO_TOUCH;
     "expire", -3, WF, ONE_KEY, "1.0.0", data!(cmd_expire), "Set a key's time to live in seconds";
-    "pexpire", -3, WF, ONE_KEY, "2.6.0", data!(cmd_expire), "Set a key's time to live in milliseconds";
-    "expireat", -3, WF, ONE_KEY, "1.2.0", data!(cmd_expire), "Set the expiration for a key as a UNIX timestamp";
-    "pexpireat", -3, WF, ONE_KEY, "2.6.0", data!(cmd_expire), "Set the expiration for a key as a UNIX timestamp specified in milliseconds";
+    "pexpire", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpire), "Set a key's time to live in milliseconds";
+    "expireat", -3, WF, ONE_KEY, "1.2.0", data!(cmd_expireat), "Set the expiration for a key as a UNIX timestamp";
+    "pexpireat", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpireat), "Set the expiration for a key as a UNIX timestamp specified in milliseconds";
     "persist", 2, WF, ONE_KEY, "2.2.0", data!(cmd_persist), "Remove the expiration from a key";
     "move", 3, WF, ONE_KEY, "1.0.0", data!(move_key; args), "Move a key to another database";
     "copy", -3, &["write", "denyoom"], (1, 2, 1), "6.2.0", data!(copy; args), "Copy a key";
@@ -49,8 +49,8 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic"
 pub static KEYSPACE: &[CommandSpec] = commands! { family: Keys, group: "server";
     "swapdb", 3, WF, NO_KEYS, "4.0.0", data!(swapdb; args), "Swaps two Redis databases";
     "dbsize", 1, RF, NO_KEYS, "1.0.0", data!(cmd_dbsize), "Return the number of keys in the selected database";
-    "flushdb", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushdb), "Remove all keys from the current database";
-    "flushall", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushdb), "Remove all keys from all databases";
+    "flushdb", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushdb; args), "Remove all keys from the current database";
+    "flushall", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushall; args), "Remove all keys from all databases";
 };
 
 /// DEL / UNLINK.
@@ -113,14 +113,14 @@ pub(crate) async fn cmd_randomkey(
     Ok(Reply::opt_bulk(ctx.txn.random_key(ctx.db, ctx.now).await?))
 }
 
-/// RENAME / RENAMENX.
-pub(crate) async fn cmd_rename(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    rename(ctx, &args[1], &args[2], name == "renamenx").await
+/// RENAME key newkey
+async fn cmd_rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename(ctx, &args[1], &args[2], false).await
+}
+
+/// RENAMENX key newkey
+async fn cmd_renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename(ctx, &args[1], &args[2], true).await
 }
 
 /// TTL.
@@ -159,14 +159,24 @@ pub(crate) async fn cmd_pexpiretime(
     ttl(ctx, &args[1], true, true).await
 }
 
-/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT.
-pub(crate) async fn cmd_expire(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    expire(ctx, name, args).await
+/// EXPIRE key seconds [NX|XX|GT|LT]
+async fn cmd_expire(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, true, true).await
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+async fn cmd_pexpire(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, false, true).await
+}
+
+/// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
+async fn cmd_expireat(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, true, false).await
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
+async fn cmd_pexpireat(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, false, false).await
 }
 
 /// PERSIST.
@@ -198,13 +208,19 @@ pub(crate) async fn cmd_dbsize(
     ))
 }
 
-/// FLUSHDB / FLUSHALL.
-pub(crate) async fn cmd_flushdb(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
+/// FLUSHDB [ASYNC|SYNC]
+async fn cmd_flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.db;
+    flush(ctx, args, Some(db)).await
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+async fn cmd_flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    flush(ctx, args, None).await
+}
+
+/// Empties one database, or all (`db` None).
+async fn flush(ctx: &mut Ctx<'_>, args: &[Bytes], db: Option<Db>) -> CmdResult {
     // Redis's getFlushCommandFlags: nothing, SYNC or ASYNC.
     let mode_ok = match args.get(1) {
         None => true,
@@ -213,11 +229,6 @@ pub(crate) async fn cmd_flushdb(
     if !mode_ok {
         return err(errors::SYNTAX);
     }
-    let db = if name == "flushdb" {
-        Some(ctx.db)
-    } else {
-        None
-    };
     ctx.txn.flush(db).await?;
     Ok(OK)
 }
@@ -389,9 +400,15 @@ async fn ttl(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdResu
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX|XX|GT|LT], as Redis's
 /// expireGenericCommand (a key without a TTL counts as an infinite one).
-async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
-    let seconds = matches!(name, "expire" | "expireat");
-    let relative = matches!(name, "expire" | "pexpire");
+/// Sets a key's expiry from a time in seconds or milliseconds, relative
+/// to now or absolute (`name` for the error texts).
+async fn expire(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    args: &[Bytes],
+    seconds: bool,
+    relative: bool,
+) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &args[3..] {
         if is(opt, "nx") {

@@ -18,9 +18,9 @@ use crate::reply::Reply;
 const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: PubSub, group: "pubsub";
-    "subscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe), "Listen for messages published to the given channels", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
+    "subscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe; args), "Listen for messages published to the given channels", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
     "unsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_unsubscribe), "Stop listening for messages posted to the given channels", props: Props::SUBSCRIBED;
-    "psubscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe), "Listen for messages published to channels matching the given patterns", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
+    "psubscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_psubscribe; args), "Listen for messages published to channels matching the given patterns", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
     "punsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_punsubscribe), "Stop listening for messages posted to channels matching the given patterns", props: Props::SUBSCRIBED;
     "publish", 3, &["pubsub", "loading", "stale", "fast"], NO_KEYS, "2.0.0", session!(cmd_publish), "Post a message to a channel", props: Props::MAY_REPLICATE;
     "pubsub", -2, &[], NO_KEYS, "2.8.0", session!(pubsub; sync args), "A container for Pub/Sub commands", subs: PUBSUB_SUBCOMMANDS;
@@ -35,13 +35,18 @@ static PUBSUB_SUBCOMMANDS: &[SubSpec] = subcommands! {
     help;
 };
 
-/// SUBSCRIBE / PSUBSCRIBE.
-pub(crate) async fn cmd_subscribe(
-    session: &mut Session,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let pattern = spec.name == "psubscribe";
+/// SUBSCRIBE channel [channel ...]
+async fn cmd_subscribe(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    subscribe_many(session, args, false).await
+}
+
+/// PSUBSCRIBE pattern [pattern ...]
+async fn cmd_psubscribe(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    subscribe_many(session, args, true).await
+}
+
+/// Subscribes to channels, or to patterns (`pattern`).
+async fn subscribe_many(session: &mut Session, args: &[Bytes], pattern: bool) -> CmdResult {
     let mut replies = Vec::with_capacity(args.len() - 1);
     let mut marked = Vec::new();
     for name in &args[1..] {

@@ -76,9 +76,9 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: Set, group: "set";
     "sintercard", -3, &["readonly", "movablekeys"], NO_KEYS, "7.0.0", data!(sintercard; args), "Intersect multiple sets and return the cardinality of the result", keys: COUNTED;
     "sunion", -2, R, (1, -1, 1), "1.0.0", data!(sunion; args), "Add multiple sets", keys: SETS, tips: ORDER;
     "sdiff", -2, R, (1, -1, 1), "1.0.0", data!(sdiff; args), "Subtract multiple sets", keys: SETS, tips: ORDER;
-    "sinterstore", -3, WD, (1, -1, 1), "1.0.0", data!(combine_store_cmd), "Intersect multiple sets and store the resulting set in a key", keys: INTO_DESTINATION;
-    "sunionstore", -3, WD, (1, -1, 1), "1.0.0", data!(combine_store_cmd), "Add multiple sets and store the resulting set in a key", keys: OVER_DESTINATION;
-    "sdiffstore", -3, WD, (1, -1, 1), "1.0.0", data!(combine_store_cmd), "Subtract multiple sets and store the resulting set in a key", keys: OVER_DESTINATION;
+    "sinterstore", -3, WD, (1, -1, 1), "1.0.0", data!(sinterstore; args), "Intersect multiple sets and store the resulting set in a key", keys: INTO_DESTINATION;
+    "sunionstore", -3, WD, (1, -1, 1), "1.0.0", data!(sunionstore; args), "Add multiple sets and store the resulting set in a key", keys: OVER_DESTINATION;
+    "sdiffstore", -3, WD, (1, -1, 1), "1.0.0", data!(sdiffstore; args), "Subtract multiple sets and store the resulting set in a key", keys: OVER_DESTINATION;
     "sscan", -3, R, ONE_KEY, "2.8.0", data!(sscan; args), "Incrementally iterate Set elements", keys: READ_ACCESS, tips: RANDOM;
 };
 
@@ -533,21 +533,32 @@ async fn combine_reply(ctx: &mut Ctx<'_>, op: Op, keys: &[Bytes]) -> CmdResult {
     Ok(set_reply(compute(ctx, op, sets).await?))
 }
 
+/// SINTERSTORE destination key [key ...]
+async fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(ctx, args, Op::Inter, "sinterstore").await
+}
+
+/// SUNIONSTORE destination key [key ...]
+async fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(ctx, args, Op::Union, "sunionstore").await
+}
+
+/// SDIFFSTORE destination key [key ...]
+async fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(ctx, args, Op::Diff, "sdiffstore").await
+}
+
 /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE destination key [key ...], as
 /// Redis's sinterGenericCommand / sunionDiffGenericCommand: the result
 /// replaces the destination whatever it held (its TTL too), with the
 /// `new` event if it did not exist and the command's event; an empty
 /// result deletes the destination (`del`).
-async fn combine_store_cmd(
+async fn combine_store(
     ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
     args: &[Bytes],
+    op: Op,
+    event: &'static str,
 ) -> CmdResult {
-    let (op, event) = match spec.name {
-        "sinterstore" => (Op::Inter, "sinterstore"),
-        "sunionstore" => (Op::Union, "sunionstore"),
-        _ => (Op::Diff, "sdiffstore"),
-    };
     let dst = &args[1];
     let sets = lookup_sets(ctx, &args[2..], true).await?;
     let result = compute(ctx, op, sets).await?;

@@ -46,8 +46,8 @@ static SORT_KEYS: &[KeySpec] = &[
 static SORT_RO_KEYS: &[KeySpec] = &[key_at(1, &["RO", "access"]), BY_GET];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
-    "sort", -2, &["write", "denyoom", "movablekeys"], ONE_KEY, "1.0.0", data!(cmd_sort), "Sort the elements in a list, set or sorted set", keys: SORT_KEYS;
-    "sort_ro", -2, &["readonly", "movablekeys"], ONE_KEY, "7.0.0", data!(cmd_sort), "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", keys: SORT_RO_KEYS;
+    "sort", -2, &["write", "denyoom", "movablekeys"], ONE_KEY, "1.0.0", data!(cmd_sort; args), "Sort the elements in a list, set or sorted set", keys: SORT_KEYS;
+    "sort_ro", -2, &["readonly", "movablekeys"], ONE_KEY, "7.0.0", data!(cmd_sort_ro; args), "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", keys: SORT_RO_KEYS;
 };
 
 /// The options of one SORT.
@@ -163,13 +163,19 @@ struct Item {
     by: Option<Bytes>,
 }
 
-/// SORT / SORT_RO.
-pub(crate) async fn cmd_sort(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let mut o = parse(args, spec.name == "sort_ro")?;
+/// SORT.
+async fn cmd_sort(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    sort(ctx, args, false).await
+}
+
+/// SORT_RO: SORT without STORE.
+async fn cmd_sort_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    sort(ctx, args, true).await
+}
+
+/// SORT / SORT_RO (`read_only`).
+async fn sort(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
+    let mut o = parse(args, read_only)?;
     let key = &args[1];
     let kind = match ctx.live(key).await? {
         None => None,

@@ -68,8 +68,8 @@ static UPDATE: &[KeySpec] = &[at(1, &["RW", "update"])];
 static DELETE: &[KeySpec] = &[at(1, &["RW", "delete"])];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Stream, group: "stream";
-    "xrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrange), "Return a range of elements in a stream, with IDs matching the specified IDs interval", keys: READ;
-    "xrevrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrange), "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", keys: READ;
+    "xrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrange; args), "Return a range of elements in a stream, with IDs matching the specified IDs interval", keys: READ;
+    "xrevrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrevrange; args), "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", keys: READ;
     "xread", -4, &["readonly", "blocking", "movablekeys"], NO_KEYS, "5.0.0", session!(cmd_xread), "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", keys: XREAD_KEYS;
     "xlen", 2, &["readonly", "fast"], ONE_KEY, "5.0.0", session!(cmd_xlen), "Return the number of entries in a stream", keys: &[at(1, &["RO"])];
     "xinfo", -2, &[], NO_KEYS, "5.0.0", session!(cmd_xinfo), "A container for stream introspection commands", subs: XINFO_SUBCOMMANDS, info: XINFO_INFO;
@@ -353,6 +353,16 @@ async fn target(session: &Session, key: &[u8]) -> Result<Target, CmdError> {
 
 // --- XRANGE / XREVRANGE ------------------------------------------------------
 
+/// XRANGE key start end [COUNT count]
+async fn cmd_xrange(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    xrange(session, args, false).await
+}
+
+/// XREVRANGE key end start [COUNT count]
+async fn cmd_xrevrange(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    xrange(session, args, true).await
+}
+
 /// XRANGE key start end [COUNT n] / XREVRANGE key end start [COUNT n].
 ///
 /// At most [`BUDGET`] entries come back (as if COUNT said so: iterate
@@ -362,12 +372,7 @@ async fn target(session: &Session, key: &[u8]) -> Result<Target, CmdError> {
 /// matched before the budget ran out, an error says where the scan
 /// stopped, because an empty reply would claim the rest of the range holds
 /// nothing.
-pub(crate) async fn cmd_xrange(
-    session: &mut Session,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let rev = spec.name == "xrevrange";
+async fn xrange(session: &mut Session, args: &[Bytes], rev: bool) -> CmdResult {
     let (start_arg, end_arg) = if rev {
         (&args[3], &args[2])
     } else {

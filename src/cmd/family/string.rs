@@ -21,13 +21,13 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "string
     "set", -3, W, ONE_KEY, "1.0.0", data!(set; args), "Set the string value of a key";
     "setnx", 3, WF, ONE_KEY, "1.0.0", data!(cmd_setnx), "Set the value of a key, only if the key does not exist";
     "setex", 4, W, ONE_KEY, "2.0.0", data!(cmd_setex), "Set the value and expiration of a key";
-    "psetex", 4, W, ONE_KEY, "2.6.0", data!(cmd_setex), "Set the value and expiration in milliseconds of a key";
+    "psetex", 4, W, ONE_KEY, "2.6.0", data!(cmd_psetex), "Set the value and expiration in milliseconds of a key";
     "getset", 3, WF, ONE_KEY, "1.0.0", data!(cmd_getset), "Set the string value of a key and return its old value";
     "getdel", 2, &["write", "fast"], ONE_KEY, "6.2.0", data!(cmd_getdel), "Get the value of a key and delete the key";
     "getex", -2, &["write", "fast"], ONE_KEY, "6.2.0", data!(getex; args), "Get the value of a key and optionally set its expiration";
     "mget", -2, R, (1, -1, 1), "1.0.0", data!(cmd_mget), "Get the values of all the given keys";
     "mset", -3, W, (1, -1, 2), "1.0.1", data!(cmd_mset), "Set multiple keys to multiple values";
-    "msetnx", -3, W, (1, -1, 2), "1.0.1", data!(cmd_mset), "Set multiple keys to multiple values, only if none of the keys exist";
+    "msetnx", -3, W, (1, -1, 2), "1.0.1", data!(cmd_msetnx), "Set multiple keys to multiple values, only if none of the keys exist";
     "incr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_incr), "Increment the integer value of a key by one";
     "decr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_decr), "Decrement the integer value of a key by one";
     "incrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_incrby), "Increment the integer value of a key by the given amount";
@@ -69,14 +69,19 @@ pub(crate) async fn cmd_setnx(
     Ok(Reply::Int(done.is_some() as i64))
 }
 
-/// SETEX / PSETEX.
-pub(crate) async fn cmd_setex(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    let seconds = name == "setex";
+/// SETEX key seconds value
+async fn cmd_setex(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    setex(ctx, spec.name, args, true).await
+}
+
+/// PSETEX key milliseconds value
+async fn cmd_psetex(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    setex(ctx, spec.name, args, false).await
+}
+
+/// Sets a value expiring in `seconds` or milliseconds (`name` for the
+/// error texts).
+async fn setex(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes], seconds: bool) -> CmdResult {
     let at = expire_at(ctx, &args[2], seconds, false, name)?;
     set_value(
         ctx,
@@ -136,14 +141,14 @@ pub(crate) async fn cmd_mget(
     Ok(Reply::Array(out))
 }
 
-/// MSET / MSETNX.
-pub(crate) async fn cmd_mset(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    mset(ctx, name, args).await
+/// MSET key value [key value ...]
+async fn cmd_mset(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    mset(ctx, spec.name, args, false).await
+}
+
+/// MSETNX key value [key value ...]: only if none of the keys exists.
+async fn cmd_msetnx(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    mset(ctx, spec.name, args, true).await
 }
 
 /// INCR.
@@ -411,11 +416,13 @@ async fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
+/// Sets every pair, or (`nx`) none if a key exists (`name` for the arity
+/// error).
+async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes], nx: bool) -> CmdResult {
     if args.len().is_multiple_of(2) {
         return err(errors::wrong_arity(name));
     }
-    if name == "msetnx" {
+    if nx {
         for pair in args[1..].chunks(2) {
             if ctx.live(&pair[0]).await?.is_some() {
                 return Ok(Reply::Int(0));
@@ -425,7 +432,7 @@ async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
     for pair in args[1..].chunks(2) {
         set_value(ctx, &pair[0], &pair[1], SetOptions::default()).await?;
     }
-    Ok(if name == "msetnx" { Reply::Int(1) } else { OK })
+    Ok(if nx { Reply::Int(1) } else { OK })
 }
 
 /// Reads a string for a read-modify-write, keeping its deadline.
