@@ -6,55 +6,22 @@ use bytes::Bytes;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::key_args::{key_args, key_positions};
 use crate::cmd::registry::Registry;
-use crate::cmd::spec::{
-    BeginSearch, CommandSpec, Family, HELP_SUBCOMMAND, Handler, KeySpec, NO_KEYS, SubSpec, spec,
-};
+use crate::cmd::spec::{BeginSearch, CommandSpec, Handler, KeySpec, NO_KEYS, SubSpec};
 use crate::reply::Reply;
 
 /// COMMAND, answered from this table itself (see `introspection`).
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
-    subcommands: COMMAND_SUBCOMMANDS,
-    ..spec(
-        "command",
-        -1,
-        &["loading", "stale"],
-        NO_KEYS,
-        Family::Introspection,
-        "server",
-        "2.8.13",
-        "Get array of Redis command details",
-    )
-    .with(Handler::Introspection)
-}];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Introspection, group: "server";
+    "command", -1, &["loading", "stale"], NO_KEYS, "2.8.13", Handler::Introspection, "Get array of Redis command details", subs: COMMAND_SUBCOMMANDS;
+};
 
-static COMMAND_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "count",
-        arity: 2,
-        summary: "Get total number of Redis commands",
-    },
-    SubSpec {
-        name: "info",
-        arity: -2,
-        summary: "Get array of specific Redis command details, or all when no argument is given.",
-    },
-    SubSpec {
-        name: "docs",
-        arity: -2,
-        summary: "Get array of specific Redis command documentation",
-    },
-    SubSpec {
-        name: "list",
-        arity: -2,
-        summary: "Get an array of Redis command names",
-    },
-    SubSpec {
-        name: "getkeys",
-        arity: -3,
-        summary: "Extract keys given a full Redis command",
-    },
-    HELP_SUBCOMMAND,
-];
+static COMMAND_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "count", 2, "Get total number of Redis commands";
+    "info", -2, "Get array of specific Redis command details, or all when no argument is given.";
+    "docs", -2, "Get array of specific Redis command documentation";
+    "list", -2, "Get an array of Redis command names";
+    "getkeys", -3, "Extract keys given a full Redis command";
+    help;
+};
 
 /// COMMAND and its subcommands, answered from `table`.
 pub fn run(table: &Registry, args: &[Bytes]) -> CmdResult {

@@ -44,6 +44,56 @@ macro_rules! session {
     };
 }
 
+/// A family's command table, one line per command, its family and Redis
+/// group given once (as kvrocks registers a command per line under one
+/// category):
+///
+/// ```text
+/// pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "string";
+///     "get", 2, R, ONE_KEY, "1.0.0", data!(cmd_get), "Get the value of a key";
+/// };
+/// ```
+///
+/// A row is the name, arity, Redis's flags, (first, last, step) key
+/// positions, the version it came in, its handler and its summary, then
+/// any of `keys:` (key specs), `tips:`, `subs:` (subcommands), `info:`
+/// (subcommands' COMMAND INFO) and `props:` (respire's [`spec::Props`]),
+/// each the [`spec::CommandSpec`] builder of that name.
+macro_rules! commands {
+    (family: $family:ident, group: $group:literal;
+     $($name:literal, $arity:expr, $flags:expr, $keys:expr, $since:literal, $handler:expr,
+       $summary:literal $(, $item:ident: $value:expr)*;)*) => {
+        &[$(
+            $crate::cmd::spec::spec(
+                $name, $arity, $flags, $keys, $crate::cmd::spec::Family::$family, $group, $since,
+                $summary,
+            )
+            .with($handler)
+            $(.$item($value))*
+        ),*]
+    };
+}
+
+/// A container command's subcommands, one line each: name, arity,
+/// summary and any `props:` ([`spec::SubSpec`]); `help;` is the HELP
+/// subcommand every container has.
+macro_rules! subcommands {
+    (@rows [$($row:expr,)*]) => { &[$($row),*] };
+    (@rows [$($row:expr,)*] help; $($rest:tt)*) => {
+        subcommands!(@rows [$($row,)* $crate::cmd::spec::HELP_SUBCOMMAND,] $($rest)*)
+    };
+    (@rows [$($row:expr,)*] $name:literal, $arity:expr, $summary:literal
+     $(, props: $props:expr)?; $($rest:tt)*) => {
+        subcommands!(@rows [$($row,)* $crate::cmd::spec::SubSpec {
+            name: $name,
+            arity: $arity,
+            summary: $summary,
+            props: $crate::cmd::spec::Props::NONE,
+        } $(.props($props))?,] $($rest)*)
+    };
+    ($($rows:tt)*) => { subcommands!(@rows [] $($rows)*) };
+}
+
 pub mod args;
 pub mod command;
 pub mod ctx;

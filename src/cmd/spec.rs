@@ -92,6 +92,16 @@ pub struct SubSpec {
     pub name: &'static str,
     pub arity: i32,
     pub summary: &'static str,
+    /// respire's properties of this subcommand (see [`CommandSpec::is_admin`]).
+    pub props: Props,
+}
+
+impl SubSpec {
+    /// The subcommand with these properties (a `subcommands!` row's
+    /// `props:`).
+    pub const fn props(self, props: Props) -> SubSpec {
+        SubSpec { props, ..self }
+    }
 }
 
 /// The HELP subcommand every container command has.
@@ -99,7 +109,48 @@ pub const HELP_SUBCOMMAND: SubSpec = SubSpec {
     name: "help",
     arity: 2,
     summary: "Show helpful text about the different subcommands",
+    props: Props::NONE,
 };
+
+/// respire's own properties of a command: how the request path treats
+/// it, beside Redis's `flags` (which COMMAND INFO prints). Given in the
+/// row (`props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Props(u16);
+
+impl Props {
+    pub const NONE: Props = Props(0);
+    /// Runs at once inside MULTI instead of being queued (EXEC, MULTI,
+    /// WATCH, QUIT, ...).
+    pub const SKIPS_QUEUE: Props = Props(1);
+    /// May run on a RESP2 connection in subscribed mode.
+    pub const SUBSCRIBED: Props = Props(1 << 1);
+    /// Its reply goes before the messages that arrived while it ran (a
+    /// subscription's confirmation precedes its messages).
+    pub const CONFIRMS_FIRST: Props = Props(1 << 2);
+    /// Held by CLIENT PAUSE WRITE although not a write (Redis's
+    /// may-replicate: PUBLISH).
+    pub const MAY_REPLICATE: Props = Props(1 << 3);
+    /// Looks its keys up without touching them (Redis's LOOKUP_NOTOUCH:
+    /// OBJECT, TYPE, EXISTS, the TTL family).
+    pub const NO_TOUCH: Props = Props(1 << 4);
+    /// Touches its keys even for a CLIENT NO-TOUCH client (TOUCH).
+    pub const ALWAYS_TOUCHES: Props = Props(1 << 5);
+    /// Never shown by MONITOR (Redis's admin commands). On a container
+    /// row it holds for the container alone and its unknown
+    /// subcommands; a known subcommand says for itself.
+    pub const ADMIN: Props = Props(1 << 6);
+
+    /// Both sets.
+    pub const fn and(self, other: Props) -> Props {
+        Props(self.0 | other.0)
+    }
+
+    /// Whether every property of `props` is in the set.
+    pub const fn has(self, props: Props) -> bool {
+        self.0 & props.0 == props.0
+    }
+}
 
 /// How COMMAND INFO describes where a command's keys are (Redis 7's key
 /// specs); rows without any are described by first/last/step alone.
@@ -210,6 +261,8 @@ pub struct CommandSpec {
     pub key_specs: &'static [KeySpec],
     /// What runs it: looked up once with the row, never by name again.
     pub handler: Handler,
+    /// respire's own properties of it (see [`Props`]).
+    pub props: Props,
 }
 
 impl CommandSpec {
@@ -218,9 +271,36 @@ impl CommandSpec {
         CommandSpec { handler, ..self }
     }
 
-    /// The row with its COMMAND INFO key specs.
-    pub const fn keyed(self, key_specs: &'static [KeySpec]) -> CommandSpec {
+    /// The row with its COMMAND INFO key specs (a row's `keys:`).
+    pub const fn keys(self, key_specs: &'static [KeySpec]) -> CommandSpec {
         CommandSpec { key_specs, ..self }
+    }
+
+    /// The row with its COMMAND INFO tips (a row's `tips:`).
+    pub const fn tips(self, tips: &'static [&'static str]) -> CommandSpec {
+        CommandSpec { tips, ..self }
+    }
+
+    /// The row with its subcommands (a row's `subs:`).
+    pub const fn subs(self, subcommands: &'static [SubSpec]) -> CommandSpec {
+        CommandSpec {
+            subcommands,
+            ..self
+        }
+    }
+
+    /// The row with these properties added (a row's `props:`).
+    pub const fn props(self, props: Props) -> CommandSpec {
+        CommandSpec {
+            props: self.props.and(props),
+            ..self
+        }
+    }
+
+    /// The row with COMMAND INFO's details of its subcommands (a row's
+    /// `info:`).
+    pub const fn info(self, sub_info: &'static [SubInfo]) -> CommandSpec {
+        CommandSpec { sub_info, ..self }
     }
 
     pub fn is_write(&self) -> bool {
@@ -248,67 +328,44 @@ impl CommandSpec {
         self.flags.contains(&flag)
     }
 
-    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD,
-    /// MULTI, WATCH, QUIT, RESET).
+    /// Runs at once inside MULTI instead of being queued.
     pub fn skips_queue(&self) -> bool {
-        matches!(
-            self.name,
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
+        self.props.has(Props::SKIPS_QUEUE)
     }
 
     /// May run on a RESP2 connection in subscribed mode.
     pub fn allowed_subscribed(&self) -> bool {
-        matches!(
-            self.name,
-            "subscribe"
-                | "psubscribe"
-                | "unsubscribe"
-                | "punsubscribe"
-                | "ssubscribe"
-                | "sunsubscribe"
-                | "ping"
-                | "quit"
-                | "reset"
-        )
+        self.props.has(Props::SUBSCRIBED)
     }
 
-    /// Its reply goes before the messages that arrived while it ran (a
-    /// subscription's confirmation precedes its messages).
+    /// Its reply goes before the messages that arrived while it ran.
     pub fn confirms_first(&self) -> bool {
-        matches!(self.name, "subscribe" | "psubscribe" | "ssubscribe")
+        self.props.has(Props::CONFIRMS_FIRST)
     }
 
-    /// Held by CLIENT PAUSE WRITE although not a write (Redis's
-    /// may-replicate commands: PUBLISH, SPUBLISH).
+    /// Held by CLIENT PAUSE WRITE although not a write.
     pub fn may_replicate(&self) -> bool {
-        matches!(self.name, "publish" | "spublish")
+        self.props.has(Props::MAY_REPLICATE)
     }
 
     /// Whether running it counts as an access to the keys it names
-    /// (resets OBJECT IDLETIME): not for the commands Redis looks keys up
-    /// for with LOOKUP_NOTOUCH (OBJECT, TYPE, EXISTS, the TTL family), nor
-    /// for a CLIENT NO-TOUCH client's, but always for TOUCH.
+    /// (resets OBJECT IDLETIME): not for a [`Props::NO_TOUCH`] command,
+    /// nor for a CLIENT NO-TOUCH client's, but always for an
+    /// [`Props::ALWAYS_TOUCHES`] one.
     pub fn touches_keys(&self, client_touches: bool) -> bool {
-        self.name == "touch"
-            || (client_touches
-                && !matches!(
-                    self.name,
-                    "object" | "type" | "exists" | "ttl" | "pttl" | "expiretime" | "pexpiretime"
-                ))
+        self.props.has(Props::ALWAYS_TOUCHES)
+            || (client_touches && !self.props.has(Props::NO_TOUCH))
     }
 
-    /// Never shown by MONITOR (Redis's admin commands; CONFIG but its
-    /// HELP, and CLIENT's administrative subcommands).
+    /// Never shown by MONITOR: Redis's admin commands, and what the row
+    /// or the subcommand named marks [`Props::ADMIN`] (CONFIG but its
+    /// HELP, CLIENT's administrative subcommands).
     pub fn is_admin(&self, args: &[Bytes]) -> bool {
-        let sub = args.get(1).map(|a| a.to_ascii_lowercase());
-        self.has_flag("admin")
-            || (self.name == "config" && sub.as_deref() != Some(b"help"))
-            || (self.name == "client"
-                && matches!(
-                    sub.as_deref(),
-                    Some(b"list" | b"kill" | b"pause" | b"unpause" | b"no-evict" | b"unblock")
-                ))
+        let props = match args.get(1).and_then(|a| self.subcommand(a)) {
+            Some(sub) => sub.props,
+            None => self.props,
+        };
+        self.has_flag("admin") || props.has(Props::ADMIN)
     }
 
     /// True when `argc` (name included) satisfies `arity`.
@@ -336,7 +393,8 @@ impl CommandSpec {
     }
 }
 
-/// Shorthand used by the family tables.
+/// A row without its handler, subcommands, key specs or tips: what a
+/// `commands!` row's positional items build.
 #[allow(clippy::too_many_arguments)]
 pub const fn spec(
     name: &'static str,
@@ -364,6 +422,7 @@ pub const fn spec(
         tips: &[],
         key_specs: &[],
         handler: Handler::None,
+        props: Props::NONE,
     }
 }
 

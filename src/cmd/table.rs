@@ -26,7 +26,7 @@ pub fn table() -> &'static Registry {
             command::COMMANDS,
             pubsub::COMMANDS,
             transaction::COMMANDS,
-            string::EXTRA,
+            keys::KEYSPACE,
             stream::COMMANDS,
             list::COMMANDS,
             set::COMMANDS,
@@ -54,7 +54,7 @@ pub fn check(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
 mod tests {
     use super::*;
     use crate::cmd::key_args::key_args;
-    use crate::cmd::spec::Handler;
+    use crate::cmd::spec::{Handler, Props};
 
     #[test]
     fn every_row_names_its_handler() {
@@ -74,6 +74,89 @@ mod tests {
                     info.name
                 );
             }
+        }
+    }
+
+    /// The rows' properties are the ones Redis gives these commands
+    /// (the lists they replaced).
+    #[test]
+    fn props_mark_what_redis_names() {
+        let marked = |prop: Props| -> Vec<&str> {
+            table()
+                .sorted()
+                .into_iter()
+                .filter(|s| s.props.has(prop))
+                .map(|s| s.name)
+                .collect()
+        };
+        let sorted = |mut names: Vec<&'static str>| {
+            names.sort();
+            names
+        };
+        assert_eq!(
+            marked(Props::SKIPS_QUEUE),
+            sorted(vec!["exec", "discard", "multi", "watch", "quit", "reset"])
+        );
+        assert_eq!(
+            marked(Props::SUBSCRIBED),
+            sorted(vec![
+                "subscribe",
+                "psubscribe",
+                "unsubscribe",
+                "punsubscribe",
+                "ping",
+                "quit",
+                "reset"
+            ])
+        );
+        assert_eq!(marked(Props::CONFIRMS_FIRST), ["psubscribe", "subscribe"]);
+        assert_eq!(marked(Props::MAY_REPLICATE), ["publish"]);
+        assert_eq!(marked(Props::ALWAYS_TOUCHES), ["touch"]);
+        assert_eq!(
+            marked(Props::NO_TOUCH),
+            sorted(vec![
+                "object",
+                "type",
+                "exists",
+                "ttl",
+                "pttl",
+                "expiretime",
+                "pexpiretime"
+            ])
+        );
+        let args = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect()
+        };
+        let admin = |line: &str| {
+            let args = args(line);
+            lookup(&args[0]).unwrap().is_admin(&args)
+        };
+        for line in [
+            "MONITOR",
+            "CONFIG GET x",
+            "config set a b",
+            "CONFIG RESETSTAT",
+            "CONFIG REWRITE",
+            "CONFIG NOSUCH",
+            "CLIENT LIST",
+            "client kill 1",
+            "CLIENT PAUSE 1",
+            "CLIENT UNPAUSE",
+            "CLIENT NO-EVICT on",
+            "CLIENT UNBLOCK 1",
+        ] {
+            assert!(admin(line), "{line}");
+        }
+        for line in [
+            "CONFIG HELP",
+            "CLIENT ID",
+            "CLIENT HELP",
+            "CLIENT NOSUCH",
+            "GET k",
+        ] {
+            assert!(!admin(line), "{line}");
         }
     }
 

@@ -10,103 +10,18 @@ use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::family::string::{self, current, store};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::spec;
 use crate::reply::Reply;
 
-const G: &str = "bitmap";
-
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "setbit",
-        4,
-        &["write", "denyoom"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.2.0",
-        "Sets or clears the bit at offset in the string value stored at key",
-    )
-    .with(data!(setbit; args)),
-    spec(
-        "getbit",
-        3,
-        &["readonly", "fast"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.2.0",
-        "Returns the bit value at offset in the string value stored at key",
-    )
-    .with(data!(getbit; args)),
-    spec(
-        "bitcount",
-        -2,
-        &["readonly"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.6.0",
-        "Count set bits in a string",
-    )
-    .with(data!(bitcount; args)),
-    spec(
-        "bitpos",
-        -3,
-        &["readonly"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.8.7",
-        "Find first bit set or clear in a string",
-    )
-    .with(data!(bitpos; args)),
-    spec(
-        "bitop",
-        -4,
-        &["write", "denyoom"],
-        (2, -1, 1),
-        Family::String,
-        G,
-        "2.6.0",
-        "Perform bitwise operations between strings",
-    )
-    .with(data!(bitop; args)),
-    spec(
-        "bitfield",
-        -2,
-        &["write", "denyoom"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "3.2.0",
-        "Perform arbitrary bitfield integer operations on strings",
-    )
-    .with(data!(cmd_bitfield)),
-    spec(
-        "bitfield_ro",
-        -2,
-        &["readonly", "fast"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "6.0.0",
-        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
-    )
-    .with(data!(cmd_bitfield)),
-    spec(
-        "lcs",
-        -3,
-        &["readonly"],
-        (1, 2, 1),
-        Family::String,
-        "string",
-        "7.0.0",
-        "Find longest common substring",
-    )
-    .with(data!(lcs; args)),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "bitmap";
+    "setbit", 4, &["write", "denyoom"], ONE_KEY, "2.2.0", data!(setbit; args), "Sets or clears the bit at offset in the string value stored at key";
+    "getbit", 3, &["readonly", "fast"], ONE_KEY, "2.2.0", data!(getbit; args), "Returns the bit value at offset in the string value stored at key";
+    "bitcount", -2, &["readonly"], ONE_KEY, "2.6.0", data!(bitcount; args), "Count set bits in a string";
+    "bitpos", -3, &["readonly"], ONE_KEY, "2.8.7", data!(bitpos; args), "Find first bit set or clear in a string";
+    "bitop", -4, &["write", "denyoom"], (2, -1, 1), "2.6.0", data!(bitop; args), "Perform bitwise operations between strings";
+    "bitfield", -2, &["write", "denyoom"], ONE_KEY, "3.2.0", data!(cmd_bitfield; args), "Perform arbitrary bitfield integer operations on strings";
+    "bitfield_ro", -2, &["readonly", "fast"], ONE_KEY, "6.0.0", data!(cmd_bitfield_ro; args), "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD";
+};
 
 /// A bit offset argument (SETBIT, GETBIT, BITFIELD's `#N` with `bits`),
 /// as Redis's getBitOffsetFromArgument: non-negative, its byte below
@@ -544,9 +459,19 @@ fn bitfield_ops(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>, CmdError> {
     Ok(ops)
 }
 
-/// BITFIELD / BITFIELD_RO key [GET type offset] [SET type offset value]
+/// BITFIELD key [GET type offset] [SET type offset value]
 /// [INCRBY type offset increment] [OVERFLOW WRAP|SAT|FAIL] ...
-async fn cmd_bitfield(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+async fn cmd_bitfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bitfield(ctx, args, false).await
+}
+
+/// BITFIELD_RO key [GET type offset] ...: BITFIELD refusing writes.
+async fn cmd_bitfield_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bitfield(ctx, args, true).await
+}
+
+/// BITFIELD, or BITFIELD_RO (`read_only`).
+async fn bitfield(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
     let ops = bitfield_ops(ctx, args)?;
     let key = &args[1];
     let writes = ops.iter().any(|f| f.op != FieldOp::Get);
@@ -558,7 +483,7 @@ async fn cmd_bitfield(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Byt
                 .collect(),
         ));
     }
-    if spec.name == "bitfield_ro" {
+    if read_only {
         return err(errors::BITFIELD_RO);
     }
     // Room up to the farthest bit any write reaches, made even when every
@@ -656,121 +581,6 @@ fn write_field(p: &mut [u8], f: &Field) -> Reply {
     }
     set_field(p, f.offset, f.bits, new);
     Reply::Int(reply)
-}
-
-/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
-async fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let a = string::get(ctx, &args[1]).await;
-    let b = string::get(ctx, &args[2]).await;
-    let wrong = |r: &Result<Option<Bytes>, CmdError>| matches!(r, Err(CmdError::Reply(t)) if t.as_ref() == errors::WRONGTYPE.as_bytes());
-    if wrong(&a) || wrong(&b) {
-        return err(errors::LCS_NOT_STRINGS);
-    }
-    let (a, b) = (a?.unwrap_or_default(), b?.unwrap_or_default());
-    let (mut get_idx, mut get_len, mut with_len) = (false, false, false);
-    let mut min_len: i64 = 0;
-    let mut j = 3;
-    while j < args.len() {
-        let opt = &args[j];
-        let more = j + 1 < args.len();
-        if is(opt, "idx") {
-            get_idx = true;
-        } else if is(opt, "len") {
-            get_len = true;
-        } else if is(opt, "withmatchlen") {
-            with_len = true;
-        } else if is(opt, "minmatchlen") && more {
-            min_len = int_arg(&args[j + 1])?.max(0);
-            j += 1;
-        } else {
-            return err(errors::SYNTAX);
-        }
-        j += 1;
-    }
-    if get_idx && get_len {
-        return err(errors::LCS_IDX_AND_LEN);
-    }
-    if a.len() as u64 >= u32::MAX as u64 - 1 || b.len() as u64 >= u32::MAX as u64 - 1 {
-        return err(errors::LCS_TOO_LONG);
-    }
-    let (alen, blen) = (a.len(), b.len());
-    let cells = (alen as u64 + 1) * (blen as u64 + 1);
-    if cells * 4 > ctx.instance.config.proto_max_bulk_len as u64 {
-        return err(errors::LCS_MEMORY);
-    }
-    let w = blen + 1;
-    let mut table = vec![0u32; cells as usize];
-    for i in 1..=alen {
-        for j in 1..=blen {
-            table[i * w + j] = if a[i - 1] == b[j - 1] {
-                table[(i - 1) * w + j - 1] + 1
-            } else {
-                table[(i - 1) * w + j].max(table[i * w + j - 1])
-            };
-        }
-    }
-    let total = table[alen * w + blen];
-    if get_len {
-        return Ok(Reply::Int(total as i64));
-    }
-    // Walk back from the end, collecting the string and the matching
-    // ranges (as Redis emits them: last first).
-    let mut result = vec![0u8; total as usize];
-    let mut idx = total as usize;
-    let mut matches = Vec::new();
-    let (mut i, mut j) = (alen, blen);
-    // (a_start, a_end, b_start, b_end); a_start == alen: no range open.
-    let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0, 0, 0);
-    while i > 0 && j > 0 {
-        let mut emit = false;
-        if a[i - 1] == b[j - 1] {
-            result[idx - 1] = a[i - 1];
-            if a_start == alen {
-                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
-            } else if a_start == i && b_start == j {
-                a_start -= 1;
-                b_start -= 1;
-            } else {
-                emit = true;
-            }
-            if a_start == 0 || b_start == 0 {
-                emit = true;
-            }
-            idx -= 1;
-            i -= 1;
-            j -= 1;
-        } else {
-            if table[(i - 1) * w + j] > table[i * w + j - 1] {
-                i -= 1;
-            } else {
-                j -= 1;
-            }
-            if a_start != alen {
-                emit = true;
-            }
-        }
-        if emit {
-            let len = (a_end - a_start + 1) as i64;
-            if get_idx && (min_len == 0 || len >= min_len) {
-                let mut entry = vec![
-                    Reply::Array(vec![Reply::Int(a_start as i64), Reply::Int(a_end as i64)]),
-                    Reply::Array(vec![Reply::Int(b_start as i64), Reply::Int(b_end as i64)]),
-                ];
-                if with_len {
-                    entry.push(Reply::Int(len));
-                }
-                matches.push(Reply::Array(entry));
-            }
-            a_start = alen;
-        }
-    }
-    if get_idx {
-        return Ok(Reply::Map(vec![
-            (Reply::bulk_str("matches"), Reply::Array(matches)),
-            (Reply::bulk_str("len"), Reply::Int(total as i64)),
-        ]));
-    }
-    Ok(Reply::bulk(result))
 }
 
 #[cfg(test)]

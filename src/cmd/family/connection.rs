@@ -8,19 +8,15 @@ use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::session::ReplyMode;
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
-use crate::cmd::spec::HELP_SUBCOMMAND;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubSpec;
-use crate::cmd::spec::spec;
 use crate::instance::clients::{ClientInfo, UnblockHow};
 use crate::reply::{OK, Reply};
 
 /// The Redis version respire answers as (HELLO, INFO).
 pub const REDIS_VERSION: &str = "7.0.15";
 
-const G: &str = "connection";
-const F: Family = Family::Connection;
 const NOAUTH: &[&str] = &[
     "noscript",
     "loading",
@@ -30,168 +26,33 @@ const NOAUTH: &[&str] = &[
     "allow-busy",
 ];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "ping",
-        -1,
-        &["fast"],
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Ping the server",
-    )
-    .with(session!(ping; sync args)),
-    spec(
-        "echo",
-        2,
-        &["fast"],
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Echo the given string",
-    )
-    .with(session!(cmd_echo)),
-    spec(
-        "quit",
-        -1,
-        NOAUTH,
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Close the connection",
-    )
-    .with(session!(cmd_quit)),
-    spec(
-        "reset",
-        1,
-        NOAUTH,
-        NO_KEYS,
-        F,
-        G,
-        "6.2.0",
-        "Reset the connection",
-    )
-    .with(session!(cmd_reset)),
-    spec(
-        "select",
-        2,
-        &["loading", "stale", "fast"],
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Change the selected database for the current connection",
-    )
-    .with(session!(cmd_select)),
-    spec(
-        "auth",
-        -2,
-        NOAUTH,
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Authenticate to the server",
-    )
-    .with(session!(auth; sync args)),
-    spec(
-        "hello",
-        -1,
-        NOAUTH,
-        NO_KEYS,
-        F,
-        G,
-        "6.0.0",
-        "Handshake with Redis",
-    )
-    .with(session!(hello; sync args)),
-    CommandSpec {
-        subcommands: CLIENT_SUBCOMMANDS,
-        ..spec(
-            "client",
-            -2,
-            &["sentinel"],
-            NO_KEYS,
-            F,
-            G,
-            "2.4.0",
-            "A container for client connection commands",
-        )
-        .with(session!(client; sync args))
-    },
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Connection, group: "connection";
+    "ping", -1, &["fast"], NO_KEYS, "1.0.0", session!(ping; sync args), "Ping the server", props: Props::SUBSCRIBED;
+    "echo", 2, &["fast"], NO_KEYS, "1.0.0", session!(cmd_echo), "Echo the given string";
+    "quit", -1, NOAUTH, NO_KEYS, "1.0.0", session!(cmd_quit), "Close the connection", props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED);
+    "reset", 1, NOAUTH, NO_KEYS, "6.2.0", session!(cmd_reset), "Reset the connection", props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED);
+    "select", 2, &["loading", "stale", "fast"], NO_KEYS, "1.0.0", session!(cmd_select), "Change the selected database for the current connection";
+    "auth", -2, NOAUTH, NO_KEYS, "1.0.0", session!(auth; sync args), "Authenticate to the server";
+    "hello", -1, NOAUTH, NO_KEYS, "6.0.0", session!(hello; sync args), "Handshake with Redis";
+    "client", -2, &["sentinel"], NO_KEYS, "2.4.0", session!(client; sync args), "A container for client connection commands", subs: CLIENT_SUBCOMMANDS;
+};
 
-static CLIENT_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "id",
-        arity: 2,
-        summary: "Returns the client ID for the current connection",
-    },
-    SubSpec {
-        name: "getname",
-        arity: 2,
-        summary: "Get the current connection name",
-    },
-    SubSpec {
-        name: "setname",
-        arity: 3,
-        summary: "Set the current connection name",
-    },
-    SubSpec {
-        name: "info",
-        arity: 2,
-        summary: "Returns information about the current client connection.",
-    },
-    SubSpec {
-        name: "list",
-        arity: -2,
-        summary: "Get the list of client connections",
-    },
-    SubSpec {
-        name: "setinfo",
-        arity: 4,
-        summary: "Set client or connection specific info",
-    },
-    SubSpec {
-        name: "kill",
-        arity: -3,
-        summary: "Kill the connection of a client",
-    },
-    SubSpec {
-        name: "unblock",
-        arity: -3,
-        summary: "Unblock a client blocked in a blocking command from a different connection",
-    },
-    SubSpec {
-        name: "reply",
-        arity: 3,
-        summary: "Instruct the server whether to reply to commands",
-    },
-    SubSpec {
-        name: "no-evict",
-        arity: 3,
-        summary: "Set client eviction mode for the current connection",
-    },
-    SubSpec {
-        name: "no-touch",
-        arity: 3,
-        summary: "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
-    },
-    SubSpec {
-        name: "pause",
-        arity: -3,
-        summary: "Stop processing commands from clients for some time",
-    },
-    SubSpec {
-        name: "unpause",
-        arity: 2,
-        summary: "Resume processing of clients that were paused",
-    },
-    HELP_SUBCOMMAND,
-];
+static CLIENT_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "id", 2, "Returns the client ID for the current connection";
+    "getname", 2, "Get the current connection name";
+    "setname", 3, "Set the current connection name";
+    "info", 2, "Returns information about the current client connection.";
+    "list", -2, "Get the list of client connections", props: Props::ADMIN;
+    "setinfo", 4, "Set client or connection specific info";
+    "kill", -3, "Kill the connection of a client", props: Props::ADMIN;
+    "unblock", -3, "Unblock a client blocked in a blocking command from a different connection", props: Props::ADMIN;
+    "reply", 3, "Instruct the server whether to reply to commands";
+    "no-evict", 3, "Set client eviction mode for the current connection", props: Props::ADMIN;
+    "no-touch", 3, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.";
+    "pause", -3, "Stop processing commands from clients for some time", props: Props::ADMIN;
+    "unpause", 2, "Resume processing of clients that were paused", props: Props::ADMIN;
+    help;
+};
 
 /// ECHO.
 pub(crate) async fn cmd_echo(

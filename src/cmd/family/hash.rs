@@ -12,196 +12,33 @@ use crate::cmd::helpers::scan::{
     decode_boundary, page_end, parse_cursor, scan_options, scan_reply,
 };
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::spec;
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 
-const G: &str = "hash";
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const WF: &[&str] = &["write", "fast"];
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "hset",
-        -4,
-        WDF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Set the string value of a hash field",
-    )
-    .with(data!(cmd_hset)),
-    spec(
-        "hsetnx",
-        4,
-        WDF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Set the value of a hash field, only if the field does not exist",
-    )
-    .with(data!(cmd_hsetnx)),
-    spec(
-        "hmset",
-        -4,
-        WDF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Set multiple hash fields to multiple values",
-    )
-    .with(data!(cmd_hset)),
-    spec(
-        "hget",
-        3,
-        RF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Get the value of a hash field",
-    )
-    .with(data!(cmd_hget)),
-    spec(
-        "hmget",
-        -3,
-        RF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Get the values of all the given hash fields",
-    )
-    .with(data!(cmd_hmget)),
-    spec(
-        "hgetall",
-        2,
-        R,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Get all the fields and values in a hash",
-    )
-    .with(data!(cmd_hgetall)),
-    spec(
-        "hdel",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Delete one or more hash fields",
-    )
-    .with(data!(cmd_hdel)),
-    spec(
-        "hexists",
-        3,
-        RF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Determine if a hash field exists",
-    )
-    .with(data!(cmd_hexists)),
-    spec(
-        "hlen",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Get the number of fields in a hash",
-    )
-    .with(data!(cmd_hlen)),
-    spec(
-        "hkeys",
-        2,
-        R,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Get all the fields in a hash",
-    )
-    .with(data!(cmd_hgetall)),
-    spec(
-        "hvals",
-        2,
-        R,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Get all the values in a hash",
-    )
-    .with(data!(cmd_hgetall)),
-    spec(
-        "hincrby",
-        4,
-        WDF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.0.0",
-        "Increment the integer value of a hash field by the given number",
-    )
-    .with(data!(hincrby; args)),
-    spec(
-        "hincrbyfloat",
-        4,
-        WDF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.6.0",
-        "Increment the float value of a hash field by the given amount",
-    )
-    .with(data!(hincrbyfloat; args)),
-    spec(
-        "hstrlen",
-        3,
-        RF,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "3.2.0",
-        "Get the length of the value of a hash field",
-    )
-    .with(data!(cmd_hstrlen)),
-    spec(
-        "hscan",
-        -3,
-        R,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "2.8.0",
-        "Incrementally iterate hash fields and associated values",
-    )
-    .with(data!(hscan; args)),
-    spec(
-        "hrandfield",
-        -2,
-        R,
-        ONE_KEY,
-        Family::Hash,
-        G,
-        "6.2.0",
-        "Get one or multiple random fields from a hash",
-    )
-    .with(data!(hrandfield; args)),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Hash, group: "hash";
+    "hset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hset), "Set the string value of a hash field";
+    "hsetnx", 4, WDF, ONE_KEY, "2.0.0", data!(cmd_hsetnx), "Set the value of a hash field, only if the field does not exist";
+    "hmset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hmset), "Set multiple hash fields to multiple values";
+    "hget", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hget), "Get the value of a hash field";
+    "hmget", -3, RF, ONE_KEY, "2.0.0", data!(cmd_hmget), "Get the values of all the given hash fields";
+    "hgetall", 2, R, ONE_KEY, "2.0.0", data!(hgetall; args), "Get all the fields and values in a hash";
+    "hdel", -3, WF, ONE_KEY, "2.0.0", data!(cmd_hdel), "Delete one or more hash fields";
+    "hexists", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hexists), "Determine if a hash field exists";
+    "hlen", 2, RF, ONE_KEY, "2.0.0", data!(cmd_hlen), "Get the number of fields in a hash";
+    "hkeys", 2, R, ONE_KEY, "2.0.0", data!(hkeys; args), "Get all the fields in a hash";
+    "hvals", 2, R, ONE_KEY, "2.0.0", data!(hvals; args), "Get all the values in a hash";
+    "hincrby", 4, WDF, ONE_KEY, "2.0.0", data!(hincrby; args), "Increment the integer value of a hash field by the given number";
+    "hincrbyfloat", 4, WDF, ONE_KEY, "2.6.0", data!(hincrbyfloat; args), "Increment the float value of a hash field by the given amount";
+    "hstrlen", 3, RF, ONE_KEY, "3.2.0", data!(cmd_hstrlen), "Get the length of the value of a hash field";
+    "hscan", -3, R, ONE_KEY, "2.8.0", data!(hscan; args), "Incrementally iterate hash fields and associated values";
+    "hrandfield", -2, R, ONE_KEY, "6.2.0", data!(hrandfield; args), "Get one or multiple random fields from a hash";
+};
 
 /// Redis keeps hashes of up to this many fields as one listpack, which
 /// HSCAN returns whole whatever the cursor; we do the same.
@@ -210,14 +47,29 @@ const SMALL_HASH: i64 = 512;
 /// Largest reply HRANDFIELD with a negative count builds (see there).
 const MAX_RANDOM_REPEATS: u64 = 1 << 22;
 
-/// HSET / HMSET.
+/// HSET key field value [field value ...]: how many fields are new.
 pub(crate) async fn cmd_hset(
     ctx: &mut Ctx<'_>,
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> CmdResult {
+    Ok(Reply::Int(put(ctx, spec.name, args).await?))
+}
+
+/// HMSET key field value [field value ...]: OK.
+pub(crate) async fn cmd_hmset(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    put(ctx, spec.name, args).await?;
+    Ok(OK)
+}
+
+/// HSET / HMSET's writes (`name` for the arity error): the number of
+/// fields added.
+async fn put(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> Result<i64, CmdError> {
     let key = &args[1];
-    let name = spec.name;
     if args.len() % 2 == 1 {
         return err(errors::wrong_arity(name));
     }
@@ -231,11 +83,7 @@ pub(crate) async fn cmd_hset(
     }
     let added = ctx.txn.hash_put(ctx.db, key, &pairs).await?;
     ctx.notify(b'h', "hset", key);
-    Ok(if name == "hset" {
-        Reply::Int(added)
-    } else {
-        OK
-    })
+    Ok(added)
 }
 
 /// HSETNX.
@@ -292,28 +140,37 @@ pub(crate) async fn cmd_hmget(
     ))
 }
 
-/// HGETALL / HKEYS / HVALS.
-pub(crate) async fn cmd_hgetall(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let key = &args[1];
-    let name = spec.name;
-    let pairs = if read_hash(ctx, key).await? {
+/// HGETALL key
+async fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Map(
+        all(ctx, &args[1])
+            .await?
+            .into_iter()
+            .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
+            .collect(),
+    ))
+}
+
+/// HKEYS key
+async fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::bulks(
+        all(ctx, &args[1]).await?.into_iter().map(|(f, _)| f),
+    ))
+}
+
+/// HVALS key
+async fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::bulks(
+        all(ctx, &args[1]).await?.into_iter().map(|(_, v)| v),
+    ))
+}
+
+/// Every field of a hash with its value (none for a missing key).
+async fn all(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
+    Ok(if read_hash(ctx, key).await? {
         ctx.txn.hash_all(ctx.db, key).await?
     } else {
         Vec::new()
-    };
-    Ok(match name {
-        "hgetall" => Reply::Map(
-            pairs
-                .into_iter()
-                .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
-                .collect(),
-        ),
-        "hkeys" => Reply::bulks(pairs.into_iter().map(|(f, _)| f)),
-        _ => Reply::bulks(pairs.into_iter().map(|(_, v)| v)),
     })
 }
 

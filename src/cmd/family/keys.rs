@@ -9,298 +9,49 @@ use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::spec;
+use crate::cmd::spec::Props;
 use crate::reply::{OK, Reply};
 use crate::store::{Db, KeyKind, Member, MemberRange};
 
-const G: &str = "generic";
-const S: &str = "server";
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const W: &[&str] = &["write"];
 const WF: &[&str] = &["write", "fast"];
 const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "del",
-        -2,
-        W,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Delete a key",
-    )
-    .with(data!(cmd_del)),
-    spec(
-        "unlink",
-        -2,
-        WF,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "4.0.0",
-        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
-    )
-    .with(data!(cmd_del)),
-    spec(
-        "exists",
-        -2,
-        RF,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Determine if a key exists",
-    )
-    .with(data!(cmd_exists)),
-    spec(
-        "touch",
-        -2,
-        RF,
-        ALL_KEYS,
-        Family::Keys,
-        G,
-        "3.2.1",
-        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-    )
-    .with(data!(cmd_exists)),
-    spec(
-        "type",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Determine the type stored at key",
-    )
-    .with(data!(cmd_type)),
-    spec(
-        "keys",
-        2,
-        R,
-        NO_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Find all keys matching the given pattern",
-    )
-    .with(data!(cmd_keys)),
-    spec(
-        "scan",
-        -2,
-        R,
-        NO_KEYS,
-        Family::Keys,
-        G,
-        "2.8.0",
-        "Incrementally iterate the keys space",
-    )
-    .with(data!(scan; args)),
-    spec(
-        "randomkey",
-        1,
-        R,
-        NO_KEYS,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Return a random key from the keyspace",
-    )
-    .with(data!(cmd_randomkey)),
-    spec(
-        "rename",
-        3,
-        W,
-        (1, 2, 1),
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Rename a key",
-    )
-    .with(data!(cmd_rename)),
-    spec(
-        "renamenx",
-        3,
-        WF,
-        (1, 2, 1),
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Rename a key, only if the new key does not exist",
-    )
-    .with(data!(cmd_rename)),
-    spec(
-        "ttl",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Get the time to live for a key in seconds",
-    )
-    .with(data!(cmd_ttl)),
-    spec(
-        "pttl",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.6.0",
-        "Get the time to live for a key in milliseconds",
-    )
-    .with(data!(cmd_pttl)),
-    spec(
-        "expiretime",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key",
-    )
-    .with(data!(cmd_expiretime)),
-    spec(
-        "pexpiretime",
-        2,
-        RF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key in milliseconds",
-    )
-    .with(data!(cmd_pexpiretime)),
-    spec(
-        "expire",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Set a key's time to live in seconds",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "pexpire",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.6.0",
-        "Set a key's time to live in milliseconds",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "expireat",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.2.0",
-        "Set the expiration for a key as a UNIX timestamp",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "pexpireat",
-        -3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.6.0",
-        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-    )
-    .with(data!(cmd_expire)),
-    spec(
-        "persist",
-        2,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "2.2.0",
-        "Remove the expiration from a key",
-    )
-    .with(data!(cmd_persist)),
-    spec(
-        "move",
-        3,
-        WF,
-        ONE_KEY,
-        Family::Keys,
-        G,
-        "1.0.0",
-        "Move a key to another database",
-    )
-    .with(data!(move_key; args)),
-    spec(
-        "copy",
-        -3,
-        &["write", "denyoom"],
-        (1, 2, 1),
-        Family::Keys,
-        G,
-        "6.2.0",
-        "Copy a key",
-    )
-    .with(data!(copy; args)),
-    spec(
-        "swapdb",
-        3,
-        WF,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "4.0.0",
-        "Swaps two Redis databases",
-    )
-    .with(data!(swapdb; args)),
-    spec(
-        "dbsize",
-        1,
-        RF,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "1.0.0",
-        "Return the number of keys in the selected database",
-    )
-    .with(data!(cmd_dbsize)),
-    spec(
-        "flushdb",
-        -1,
-        W,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "1.0.0",
-        "Remove all keys from the current database",
-    )
-    .with(data!(cmd_flushdb)),
-    spec(
-        "flushall",
-        -1,
-        W,
-        NO_KEYS,
-        Family::Keys,
-        S,
-        "1.0.0",
-        "Remove all keys from all databases",
-    )
-    .with(data!(cmd_flushdb)),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
+    "del", -2, W, ALL_KEYS, "1.0.0", data!(cmd_del), "Delete a key";
+    "unlink", -2, WF, ALL_KEYS, "4.0.0", data!(cmd_del), "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.";
+    "exists", -2, RF, ALL_KEYS, "1.0.0", data!(cmd_exists), "Determine if a key exists", props: Props::NO_TOUCH;
+    "touch", -2, RF, ALL_KEYS, "3.2.1", data!(cmd_exists), "Alters the last access time of a key(s). Returns the number of existing keys specified.", props: Props::ALWAYS_TOUCHES;
+    "type", 2, RF, ONE_KEY, "1.0.0", data!(cmd_type), "Determine the type stored at key", props: Props::NO_TOUCH;
+    "keys", 2, R, NO_KEYS, "1.0.0", data!(cmd_keys), "Find all keys matching the given pattern";
+    "scan", -2, R, NO_KEYS, "2.8.0", data!(scan; args), "Incrementally iterate the keys space";
+    "randomkey", 1, R, NO_KEYS, "1.0.0", data!(cmd_randomkey), "Return a random key from the keyspace";
+    "rename", 3, W, (1, 2, 1), "1.0.0", data!(cmd_rename; args), "Rename a key";
+    "renamenx", 3, WF, (1, 2, 1), "1.0.0", data!(cmd_renamenx; args), "Rename a key, only if the new key does not exist";
+    "ttl", 2, RF, ONE_KEY, "1.0.0", data!(cmd_ttl), "Get the time to live for a key in seconds", props: Props::NO_TOUCH;
+    "pttl", 2, RF, ONE_KEY, "2.6.0", data!(cmd_pttl), "Get the time to live for a key in milliseconds", props: Props::NO_TOUCH;
+    "expiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_expiretime), "Get the expiration Unix timestamp for a key", props: Props::NO_TOUCH;
+    "pexpiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_pexpiretime), "Get the expiration Unix timestamp for a key in milliseconds", props: Props::NO_TOUCH;
+    "expire", -3, WF, ONE_KEY, "1.0.0", data!(cmd_expire), "Set a key's time to live in seconds";
+    "pexpire", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpire), "Set a key's time to live in milliseconds";
+    "expireat", -3, WF, ONE_KEY, "1.2.0", data!(cmd_expireat), "Set the expiration for a key as a UNIX timestamp";
+    "pexpireat", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpireat), "Set the expiration for a key as a UNIX timestamp specified in milliseconds";
+    "persist", 2, WF, ONE_KEY, "2.2.0", data!(cmd_persist), "Remove the expiration from a key";
+    "move", 3, WF, ONE_KEY, "1.0.0", data!(move_key; args), "Move a key to another database";
+    "copy", -3, &["write", "denyoom"], (1, 2, 1), "6.2.0", data!(copy; args), "Copy a key";
+};
+
+/// The commands over a whole database, which Redis groups under server.
+pub static KEYSPACE: &[CommandSpec] = commands! { family: Keys, group: "server";
+    "swapdb", 3, WF, NO_KEYS, "4.0.0", data!(swapdb; args), "Swaps two Redis databases";
+    "dbsize", 1, RF, NO_KEYS, "1.0.0", data!(cmd_dbsize), "Return the number of keys in the selected database";
+    "flushdb", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushdb; args), "Remove all keys from the current database";
+    "flushall", -1, W, NO_KEYS, "1.0.0", data!(cmd_flushall; args), "Remove all keys from all databases";
+};
 
 /// DEL / UNLINK.
 pub(crate) async fn cmd_del(
@@ -362,14 +113,14 @@ pub(crate) async fn cmd_randomkey(
     Ok(Reply::opt_bulk(ctx.txn.random_key(ctx.db, ctx.now).await?))
 }
 
-/// RENAME / RENAMENX.
-pub(crate) async fn cmd_rename(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    rename(ctx, &args[1], &args[2], name == "renamenx").await
+/// RENAME key newkey
+async fn cmd_rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename(ctx, &args[1], &args[2], false).await
+}
+
+/// RENAMENX key newkey
+async fn cmd_renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename(ctx, &args[1], &args[2], true).await
 }
 
 /// TTL.
@@ -408,14 +159,24 @@ pub(crate) async fn cmd_pexpiretime(
     ttl(ctx, &args[1], true, true).await
 }
 
-/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT.
-pub(crate) async fn cmd_expire(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    expire(ctx, name, args).await
+/// EXPIRE key seconds [NX|XX|GT|LT]
+async fn cmd_expire(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, true, true).await
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+async fn cmd_pexpire(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, false, true).await
+}
+
+/// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
+async fn cmd_expireat(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, true, false).await
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
+async fn cmd_pexpireat(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    expire(ctx, spec.name, args, false, false).await
 }
 
 /// PERSIST.
@@ -447,13 +208,19 @@ pub(crate) async fn cmd_dbsize(
     ))
 }
 
-/// FLUSHDB / FLUSHALL.
-pub(crate) async fn cmd_flushdb(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
+/// FLUSHDB [ASYNC|SYNC]
+async fn cmd_flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.db;
+    flush(ctx, args, Some(db)).await
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+async fn cmd_flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    flush(ctx, args, None).await
+}
+
+/// Empties one database, or all (`db` None).
+async fn flush(ctx: &mut Ctx<'_>, args: &[Bytes], db: Option<Db>) -> CmdResult {
     // Redis's getFlushCommandFlags: nothing, SYNC or ASYNC.
     let mode_ok = match args.get(1) {
         None => true,
@@ -462,11 +229,6 @@ pub(crate) async fn cmd_flushdb(
     if !mode_ok {
         return err(errors::SYNTAX);
     }
-    let db = if name == "flushdb" {
-        Some(ctx.db)
-    } else {
-        None
-    };
     ctx.txn.flush(db).await?;
     Ok(OK)
 }
@@ -555,9 +317,15 @@ async fn ttl(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdResu
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX|XX|GT|LT], as Redis's
 /// expireGenericCommand (a key without a TTL counts as an infinite one).
-async fn expire(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
-    let seconds = matches!(name, "expire" | "expireat");
-    let relative = matches!(name, "expire" | "pexpire");
+/// Sets a key's expiry from a time in seconds or milliseconds, relative
+/// to now or absolute (`name` for the error texts).
+async fn expire(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    args: &[Bytes],
+    seconds: bool,
+    relative: bool,
+) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &args[3..] {
         if is(opt, "nx") {

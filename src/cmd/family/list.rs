@@ -17,18 +17,14 @@ use crate::cmd::args::timeout;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::KeySpec;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::key_at;
 use crate::cmd::spec::keys_counted;
-use crate::cmd::spec::spec;
 use crate::cmd::spec::{BlockOn, every_key};
 use crate::reply::{OK, Reply};
 use crate::store::{Bound, KeyKind, Member, MemberRange, position_member};
 
-const G: &str = "list";
-const F: Family = Family::List;
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 const WF: &[&str] = &["write", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
@@ -56,272 +52,34 @@ const MOVE_KEYS: &[KeySpec] = &[
     at(2, &["RW", "insert"], 0),
 ];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "lpush",
-        -3,
-        WDF,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Prepend one or multiple elements to a list",
-    )
-    .with(data!(cmd_push))
-    .keyed(INSERT),
-    spec(
-        "rpush",
-        -3,
-        WDF,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Append one or multiple elements to a list",
-    )
-    .with(data!(cmd_push))
-    .keyed(INSERT),
-    spec(
-        "lpushx",
-        -3,
-        WDF,
-        ONE_KEY,
-        F,
-        G,
-        "2.2.0",
-        "Prepend an element to a list, only if the list exists",
-    )
-    .with(data!(cmd_push))
-    .keyed(INSERT),
-    spec(
-        "rpushx",
-        -3,
-        WDF,
-        ONE_KEY,
-        F,
-        G,
-        "2.2.0",
-        "Append an element to a list, only if the list exists",
-    )
-    .with(data!(cmd_push))
-    .keyed(INSERT),
-    spec(
-        "lpop",
-        -2,
-        WF,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Remove and get the first elements in a list",
-    )
-    .with(data!(cmd_pop))
-    .keyed(POP),
-    spec(
-        "rpop",
-        -2,
-        WF,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Remove and get the last elements in a list",
-    )
-    .with(data!(cmd_pop))
-    .keyed(POP),
-    spec(
-        "llen",
-        2,
-        RF,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Get the length of a list",
-    )
-    .with(data!(llen; args))
-    .keyed(READ),
-    spec(
-        "lrange",
-        4,
-        R,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Get a range of elements from a list",
-    )
-    .with(data!(lrange; args))
-    .keyed(READ_ACCESS),
-    spec(
-        "lindex",
-        3,
-        R,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Get an element from a list by its index",
-    )
-    .with(data!(lindex; args))
-    .keyed(READ_ACCESS),
-    spec(
-        "lset",
-        4,
-        WD,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Set the value of an element in a list by its index",
-    )
-    .with(data!(lset; args))
-    .keyed(UPDATE),
-    spec(
-        "linsert",
-        5,
-        WD,
-        ONE_KEY,
-        F,
-        G,
-        "2.2.0",
-        "Insert an element before or after another element in a list",
-    )
-    .with(data!(linsert; args))
-    .keyed(INSERT),
-    spec(
-        "lrem",
-        4,
-        W,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Remove elements from a list",
-    )
-    .with(data!(lrem; args))
-    .keyed(DELETE),
-    spec(
-        "ltrim",
-        4,
-        W,
-        ONE_KEY,
-        F,
-        G,
-        "1.0.0",
-        "Trim a list to the specified range",
-    )
-    .with(data!(ltrim; args))
-    .keyed(DELETE),
-    spec(
-        "lpos",
-        -3,
-        R,
-        ONE_KEY,
-        F,
-        G,
-        "6.0.6",
-        "Return the index of matching elements on a list",
-    )
-    .with(data!(lpos; args))
-    .keyed(READ_ACCESS),
-    spec(
-        "lmove",
-        5,
-        WD,
-        (1, 2, 1),
-        F,
-        G,
-        "6.2.0",
-        "Pop an element from a list, push it to another list and return it",
-    )
-    .with(data!(cmd_lmove))
-    .keyed(MOVE_KEYS),
-    spec(
-        "rpoplpush",
-        3,
-        WD,
-        (1, 2, 1),
-        F,
-        G,
-        "1.2.0",
-        "Remove the last element in a list, prepend it to another list and return it",
-    )
-    .with(data!(cmd_lmove))
-    .keyed(MOVE_KEYS),
-    spec(
-        "lmpop",
-        -4,
-        &["write", "movablekeys"],
-        (0, 0, 0),
-        F,
-        G,
-        "7.0.0",
-        "Pop elements from a list",
-    )
-    .with(data!(cmd_lmpop))
-    .keyed(&[keys_counted(1, &["RW", "access", "delete"], 0, 1)]),
-    spec(
-        "blpop",
-        -3,
-        &["write", "noscript", "blocking"],
-        (1, -2, 1),
-        F,
-        G,
-        "2.0.0",
-        "Remove and get the first element in a list, or block until one is available",
-    )
-    .with(blocking!(cmd_bpop, every_key))
-    .keyed(&[at(1, &["RW", "access", "delete"], -2)]),
-    spec(
-        "brpop",
-        -3,
-        &["write", "noscript", "blocking"],
-        (1, -2, 1),
-        F,
-        G,
-        "2.0.0",
-        "Remove and get the last element in a list, or block until one is available",
-    )
-    .with(blocking!(cmd_bpop, every_key))
-    .keyed(&[at(1, &["RW", "access", "delete"], -2)]),
-    spec(
-        "blmove",
-        6,
-        &["write", "denyoom", "noscript", "blocking"],
-        (1, 2, 1),
-        F,
-        G,
-        "6.2.0",
-        "Pop an element from a list, push it to another list and return it; or block until one is available",
-    )
-    .with(blocking!(cmd_blmove, block_on_source))
-    .keyed(MOVE_KEYS),
-    spec(
-        "brpoplpush",
-        4,
-        &["write", "denyoom", "noscript", "blocking"],
-        (1, 2, 1),
-        F,
-        G,
-        "2.2.0",
-        "Pop an element from a list, push it to another list and return it; or block until one is available",
-    )
-    .with(blocking!(cmd_blmove, block_on_source))
-    .keyed(MOVE_KEYS),
-    spec(
-        "blmpop",
-        -5,
-        &["write", "blocking", "movablekeys"],
-        (0, 0, 0),
-        F,
-        G,
-        "7.0.0",
-        "Pop elements from a list, or block until one is available",
-    )
-    .with(blocking!(cmd_blmpop, block_on_numkeys))
-    .keyed(&[keys_counted(2, &["RW", "access", "delete"], 0, 1)]),
-];
+const COUNTED_POP: &[KeySpec] = &[keys_counted(1, &["RW", "access", "delete"], 0, 1)];
+const BLOCKING_POP: &[KeySpec] = &[at(1, &["RW", "access", "delete"], -2)];
+const BLOCKING_COUNTED_POP: &[KeySpec] = &[keys_counted(2, &["RW", "access", "delete"], 0, 1)];
+
+pub static COMMANDS: &[CommandSpec] = commands! { family: List, group: "list";
+    "lpush", -3, WDF, ONE_KEY, "1.0.0", data!(cmd_lpush; args), "Prepend one or multiple elements to a list", keys: INSERT;
+    "rpush", -3, WDF, ONE_KEY, "1.0.0", data!(cmd_rpush; args), "Append one or multiple elements to a list", keys: INSERT;
+    "lpushx", -3, WDF, ONE_KEY, "2.2.0", data!(cmd_lpushx; args), "Prepend an element to a list, only if the list exists", keys: INSERT;
+    "rpushx", -3, WDF, ONE_KEY, "2.2.0", data!(cmd_rpushx; args), "Append an element to a list, only if the list exists", keys: INSERT;
+    "lpop", -2, WF, ONE_KEY, "1.0.0", data!(cmd_lpop; args), "Remove and get the first elements in a list", keys: POP;
+    "rpop", -2, WF, ONE_KEY, "1.0.0", data!(cmd_rpop; args), "Remove and get the last elements in a list", keys: POP;
+    "llen", 2, RF, ONE_KEY, "1.0.0", data!(llen; args), "Get the length of a list", keys: READ;
+    "lrange", 4, R, ONE_KEY, "1.0.0", data!(lrange; args), "Get a range of elements from a list", keys: READ_ACCESS;
+    "lindex", 3, R, ONE_KEY, "1.0.0", data!(lindex; args), "Get an element from a list by its index", keys: READ_ACCESS;
+    "lset", 4, WD, ONE_KEY, "1.0.0", data!(lset; args), "Set the value of an element in a list by its index", keys: UPDATE;
+    "linsert", 5, WD, ONE_KEY, "2.2.0", data!(linsert; args), "Insert an element before or after another element in a list", keys: INSERT;
+    "lrem", 4, W, ONE_KEY, "1.0.0", data!(lrem; args), "Remove elements from a list", keys: DELETE;
+    "ltrim", 4, W, ONE_KEY, "1.0.0", data!(ltrim; args), "Trim a list to the specified range", keys: DELETE;
+    "lpos", -3, R, ONE_KEY, "6.0.6", data!(lpos; args), "Return the index of matching elements on a list", keys: READ_ACCESS;
+    "lmove", 5, WD, (1, 2, 1), "6.2.0", data!(cmd_lmove), "Pop an element from a list, push it to another list and return it", keys: MOVE_KEYS;
+    "rpoplpush", 3, WD, (1, 2, 1), "1.2.0", data!(cmd_lmove), "Remove the last element in a list, prepend it to another list and return it", keys: MOVE_KEYS;
+    "lmpop", -4, &["write", "movablekeys"], (0, 0, 0), "7.0.0", data!(cmd_lmpop), "Pop elements from a list", keys: COUNTED_POP;
+    "blpop", -3, &["write", "noscript", "blocking"], (1, -2, 1), "2.0.0", blocking!(cmd_blpop, every_key), "Remove and get the first element in a list, or block until one is available", keys: BLOCKING_POP;
+    "brpop", -3, &["write", "noscript", "blocking"], (1, -2, 1), "2.0.0", blocking!(cmd_brpop, every_key), "Remove and get the last element in a list, or block until one is available", keys: BLOCKING_POP;
+    "blmove", 6, &["write", "denyoom", "noscript", "blocking"], (1, 2, 1), "6.2.0", blocking!(cmd_blmove, block_on_source), "Pop an element from a list, push it to another list and return it; or block until one is available", keys: MOVE_KEYS;
+    "brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], (1, 2, 1), "2.2.0", blocking!(cmd_blmove, block_on_source), "Pop an element from a list, push it to another list and return it; or block until one is available", keys: MOVE_KEYS;
+    "blmpop", -5, &["write", "blocking", "movablekeys"], (0, 0, 0), "7.0.0", blocking!(cmd_blmpop, block_on_numkeys), "Pop elements from a list, or block until one is available", keys: BLOCKING_COUNTED_POP;
+};
 
 /// The positions of a list's first and last elements (contiguous between).
 #[derive(Clone, Copy, Debug)]
@@ -455,11 +213,30 @@ async fn push_values(
     Ok(len)
 }
 
-/// LPUSH / RPUSH / LPUSHX / RPUSHX key element [element ...]
-async fn cmd_push(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+/// LPUSH key element [element ...]
+async fn cmd_lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, true, false).await
+}
+
+/// RPUSH key element [element ...]
+async fn cmd_rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, false, false).await
+}
+
+/// LPUSHX key element [element ...]
+async fn cmd_lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, true, true).await
+}
+
+/// RPUSHX key element [element ...]
+async fn cmd_rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, false, true).await
+}
+
+/// Pushes at the left end or the right; `only_existing`: not onto a
+/// missing list (the X forms).
+async fn push(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> CmdResult {
     let key = &args[1];
-    let left = spec.name.starts_with('l');
-    let only_existing = spec.name.ends_with('x');
     let exists = ctx.for_write_of(key, KeyKind::List).await?.is_some();
     if only_existing && !exists {
         return Ok(Reply::Int(0));
@@ -499,10 +276,19 @@ async fn pop_values(
     Ok(values)
 }
 
-/// LPOP / RPOP key [count]
-async fn cmd_pop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+/// LPOP key [count]
+async fn cmd_lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, true).await
+}
+
+/// RPOP key [count]
+async fn cmd_rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, false).await
+}
+
+/// Pops from the left end or the right.
+async fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
     let key = &args[1];
-    let left = spec.name == "lpop";
     let count = match &args[2..] {
         [] => None,
         [n] => Some(
@@ -510,7 +296,7 @@ async fn cmd_pop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) 
                 .filter(|&n| n >= 0)
                 .ok_or_else(|| CmdError::Reply(errors::NEGATIVE_COUNT.into()))?,
         ),
-        _ => return err(errors::wrong_arity(spec.name)),
+        _ => return err(errors::wrong_arity(if left { "lpop" } else { "rpop" })),
     };
     let Some(e) = write_list(ctx, key).await? else {
         return Ok(if count.is_some() {
@@ -933,10 +719,19 @@ async fn cmd_blmove(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Byte
     ))
 }
 
-/// BLPOP / BRPOP key [key ...] timeout: the non-blocking attempt, one
-/// element from the first non-empty list.
-async fn cmd_bpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    let left = spec.name == "blpop";
+/// BLPOP key [key ...] timeout: the non-blocking attempt.
+async fn cmd_blpop(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, true).await
+}
+
+/// BRPOP key [key ...] timeout: the non-blocking attempt.
+async fn cmd_brpop(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, false).await
+}
+
+/// BLPOP / BRPOP's attempt: one element from the first non-empty list,
+/// from its left end or its right.
+async fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
     timeout(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
         if let Some(e) = write_list(ctx, key).await? {

@@ -7,54 +7,24 @@ use bytes::Bytes;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
-use crate::cmd::spec::HELP_SUBCOMMAND;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubInfo;
 use crate::cmd::spec::SubSpec;
-use crate::cmd::spec::spec;
 use crate::reply::Reply;
 use crate::store::{KeyKind, MemberRange};
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
-    subcommands: OBJECT_SUBCOMMANDS,
-    sub_info: OBJECT_INFO,
-    ..spec(
-        "object",
-        -2,
-        &[],
-        NO_KEYS,
-        Family::Keys,
-        "generic",
-        "2.2.3",
-        "A container for object introspection commands",
-    )
-    .with(data!(object; args))
-}];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
+    "object", -2, &[], NO_KEYS, "2.2.3", data!(object; args), "A container for object introspection commands", subs: OBJECT_SUBCOMMANDS, info: OBJECT_INFO, props: Props::NO_TOUCH;
+};
 
-static OBJECT_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "encoding",
-        arity: 3,
-        summary: "Inspect the internal encoding of a Redis object",
-    },
-    SubSpec {
-        name: "freq",
-        arity: 3,
-        summary: "Get the logarithmic access frequency counter of a Redis object",
-    },
-    SubSpec {
-        name: "idletime",
-        arity: 3,
-        summary: "Get the time since a Redis object was last accessed",
-    },
-    SubSpec {
-        name: "refcount",
-        arity: 3,
-        summary: "Get the number of references to the value of the key",
-    },
-    HELP_SUBCOMMAND,
-];
+static OBJECT_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "encoding", 3, "Inspect the internal encoding of a Redis object";
+    "freq", 3, "Get the logarithmic access frequency counter of a Redis object";
+    "idletime", 3, "Get the time since a Redis object was last accessed";
+    "refcount", 3, "Get the number of references to the value of the key";
+    help;
+};
 
 static OBJECT_INFO: &[SubInfo] = &[
     SubInfo {

@@ -10,125 +10,43 @@ use crate::bus::BusError;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
-use crate::cmd::spec::HELP_SUBCOMMAND;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubSpec;
-use crate::cmd::spec::spec;
 use crate::reply::Reply;
 
-const G: &str = "pubsub";
-const F: Family = Family::PubSub;
 const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "subscribe",
-        -2,
-        SUB,
-        NO_KEYS,
-        F,
-        G,
-        "2.0.0",
-        "Listen for messages published to the given channels",
-    )
-    .with(session!(cmd_subscribe)),
-    spec(
-        "unsubscribe",
-        -1,
-        SUB,
-        NO_KEYS,
-        F,
-        G,
-        "2.0.0",
-        "Stop listening for messages posted to the given channels",
-    )
-    .with(session!(cmd_unsubscribe)),
-    spec(
-        "psubscribe",
-        -2,
-        SUB,
-        NO_KEYS,
-        F,
-        G,
-        "2.0.0",
-        "Listen for messages published to channels matching the given patterns",
-    )
-    .with(session!(cmd_subscribe)),
-    spec(
-        "punsubscribe",
-        -1,
-        SUB,
-        NO_KEYS,
-        F,
-        G,
-        "2.0.0",
-        "Stop listening for messages posted to channels matching the given patterns",
-    )
-    .with(session!(cmd_punsubscribe)),
-    spec(
-        "publish",
-        3,
-        &["pubsub", "loading", "stale", "fast"],
-        NO_KEYS,
-        F,
-        G,
-        "2.0.0",
-        "Post a message to a channel",
-    )
-    .with(session!(cmd_publish)),
-    CommandSpec {
-        subcommands: PUBSUB_SUBCOMMANDS,
-        ..spec(
-            "pubsub",
-            -2,
-            &[],
-            NO_KEYS,
-            F,
-            G,
-            "2.8.0",
-            "A container for Pub/Sub commands",
-        )
-        .with(session!(pubsub; sync args))
-    },
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: PubSub, group: "pubsub";
+    "subscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_subscribe; args), "Listen for messages published to the given channels", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
+    "unsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_unsubscribe), "Stop listening for messages posted to the given channels", props: Props::SUBSCRIBED;
+    "psubscribe", -2, SUB, NO_KEYS, "2.0.0", session!(cmd_psubscribe; args), "Listen for messages published to channels matching the given patterns", props: Props::SUBSCRIBED.and(Props::CONFIRMS_FIRST);
+    "punsubscribe", -1, SUB, NO_KEYS, "2.0.0", session!(cmd_punsubscribe), "Stop listening for messages posted to channels matching the given patterns", props: Props::SUBSCRIBED;
+    "publish", 3, &["pubsub", "loading", "stale", "fast"], NO_KEYS, "2.0.0", session!(cmd_publish), "Post a message to a channel", props: Props::MAY_REPLICATE;
+    "pubsub", -2, &[], NO_KEYS, "2.8.0", session!(pubsub; sync args), "A container for Pub/Sub commands", subs: PUBSUB_SUBCOMMANDS;
+};
 
-static PUBSUB_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "channels",
-        arity: -2,
-        summary: "List active channels",
-    },
-    SubSpec {
-        name: "numsub",
-        arity: -2,
-        summary: "Get the count of subscribers for channels",
-    },
-    SubSpec {
-        name: "numpat",
-        arity: 2,
-        summary: "Get the count of unique patterns pattern subscriptions",
-    },
-    SubSpec {
-        name: "shardchannels",
-        arity: -2,
-        summary: "List active shard channels",
-    },
-    SubSpec {
-        name: "shardnumsub",
-        arity: -2,
-        summary: "Get the count of subscribers for shard channels",
-    },
-    HELP_SUBCOMMAND,
-];
+static PUBSUB_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "channels", -2, "List active channels";
+    "numsub", -2, "Get the count of subscribers for channels";
+    "numpat", 2, "Get the count of unique patterns pattern subscriptions";
+    "shardchannels", -2, "List active shard channels";
+    "shardnumsub", -2, "Get the count of subscribers for shard channels";
+    help;
+};
 
-/// SUBSCRIBE / PSUBSCRIBE.
-pub(crate) async fn cmd_subscribe(
-    session: &mut Session,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let pattern = spec.name == "psubscribe";
+/// SUBSCRIBE channel [channel ...]
+async fn cmd_subscribe(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    subscribe_many(session, args, false).await
+}
+
+/// PSUBSCRIBE pattern [pattern ...]
+async fn cmd_psubscribe(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    subscribe_many(session, args, true).await
+}
+
+/// Subscribes to channels, or to patterns (`pattern`).
+async fn subscribe_many(session: &mut Session, args: &[Bytes], pattern: bool) -> CmdResult {
     let mut replies = Vec::with_capacity(args.len() - 1);
     let mut marked = Vec::new();
     for name in &args[1..] {

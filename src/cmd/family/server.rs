@@ -11,11 +11,9 @@ use crate::cmd::family::connection::REDIS_VERSION;
 use crate::cmd::helpers::parameters::PARAMETERS;
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
-use crate::cmd::spec::HELP_SUBCOMMAND;
 use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::cmd::spec::SubSpec;
-use crate::cmd::spec::spec;
 use crate::config::TlsAuthClients;
 use crate::events::flags;
 use crate::events::settings;
@@ -23,93 +21,21 @@ use crate::glob;
 use crate::reply::{OK, Reply};
 use crate::store::NOTIFY_SETTING;
 
-const G: &str = "server";
-const F: Family = Family::Server;
+pub static COMMANDS: &[CommandSpec] = commands! { family: Server, group: "server";
+    "info", -1, &["loading", "stale", "sentinel"], NO_KEYS, "1.0.0", session!(info; args), "Get information and statistics about the server";
+    "config", -2, &[], NO_KEYS, "2.0.0", session!(config; args), "A container for server configuration commands", subs: CONFIG_SUBCOMMANDS, props: Props::ADMIN;
+    "time", 1, &["loading", "stale", "fast"], NO_KEYS, "2.6.0", session!(cmd_time), "Return the current server time";
+    "monitor", 1, &["admin", "noscript", "loading", "stale"], NO_KEYS, "1.0.0", session!(cmd_monitor), "Listen for all requests received by the server in real time";
+    "lastsave", 1, &["loading", "stale", "fast"], NO_KEYS, "1.0.0", session!(cmd_lastsave), "Get the UNIX time stamp of the last successful save to disk";
+};
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "info",
-        -1,
-        &["loading", "stale", "sentinel"],
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Get information and statistics about the server",
-    )
-    .with(session!(info; args)),
-    CommandSpec {
-        subcommands: CONFIG_SUBCOMMANDS,
-        ..spec(
-            "config",
-            -2,
-            &[],
-            NO_KEYS,
-            F,
-            G,
-            "2.0.0",
-            "A container for server configuration commands",
-        )
-        .with(session!(config; args))
-    },
-    spec(
-        "time",
-        1,
-        &["loading", "stale", "fast"],
-        NO_KEYS,
-        F,
-        G,
-        "2.6.0",
-        "Return the current server time",
-    )
-    .with(session!(cmd_time)),
-    spec(
-        "monitor",
-        1,
-        &["admin", "noscript", "loading", "stale"],
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Listen for all requests received by the server in real time",
-    )
-    .with(session!(cmd_monitor)),
-    spec(
-        "lastsave",
-        1,
-        &["loading", "stale", "fast"],
-        NO_KEYS,
-        F,
-        G,
-        "1.0.0",
-        "Get the UNIX time stamp of the last successful save to disk",
-    )
-    .with(session!(cmd_lastsave)),
-];
-
-static CONFIG_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "get",
-        arity: -3,
-        summary: "Get the values of configuration parameters",
-    },
-    SubSpec {
-        name: "set",
-        arity: -4,
-        summary: "Set configuration parameters to the given values",
-    },
-    SubSpec {
-        name: "resetstat",
-        arity: 2,
-        summary: "Reset the stats returned by INFO",
-    },
-    SubSpec {
-        name: "rewrite",
-        arity: 2,
-        summary: "Rewrite the configuration file with the in memory configuration",
-    },
-    HELP_SUBCOMMAND,
-];
+static CONFIG_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "get", -3, "Get the values of configuration parameters", props: Props::ADMIN;
+    "set", -4, "Set configuration parameters to the given values", props: Props::ADMIN;
+    "resetstat", 2, "Reset the stats returned by INFO", props: Props::ADMIN;
+    "rewrite", 2, "Rewrite the configuration file with the in memory configuration", props: Props::ADMIN;
+    help;
+};
 
 /// TIME.
 pub(crate) async fn cmd_time(

@@ -18,18 +18,14 @@ use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::members;
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::KeySpec;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::key_at;
 use crate::cmd::spec::keys_counted;
-use crate::cmd::spec::spec;
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange};
 
-const G: &str = "set";
-const F: Family = Family::Set;
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const WF: &[&str] = &["write", "fast"];
@@ -48,24 +44,6 @@ const RO_ACCESS: &[&str] = &["RO", "access"];
 const ORDER: &[&str] = &["nondeterministic_output_order"];
 const RANDOM: &[&str] = &["nondeterministic_output"];
 
-/// A one-key command's row with its key spec.
-#[allow(clippy::too_many_arguments)]
-const fn one(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    key_specs: &'static [KeySpec],
-    tips: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        key_specs,
-        tips,
-        ..spec(name, arity, flags, ONE_KEY, F, G, since, summary)
-    }
-}
-
 /// The sets SINTER, SUNION and SDIFF read.
 const SETS: &[KeySpec] = &[from(1, RO_ACCESS)];
 /// The destination SINTERSTORE updates, then the sets it reads.
@@ -73,171 +51,36 @@ const INTO_DESTINATION: &[KeySpec] = &[key_at(1, &["RW", "update"]), from(2, RO_
 /// The destination SUNIONSTORE and SDIFFSTORE overwrite, then the sets.
 const OVER_DESTINATION: &[KeySpec] = &[key_at(1, &["OW", "update"]), from(2, RO_ACCESS)];
 
-/// SINTER / SUNION / SDIFF: every argument is a key.
-const fn combine(name: &'static str, since: &'static str, summary: &'static str) -> CommandSpec {
-    CommandSpec {
-        key_specs: SETS,
-        tips: ORDER,
-        ..spec(name, -2, R, (1, -1, 1), F, G, since, summary)
-    }
-}
-
-/// SINTERSTORE / SUNIONSTORE / SDIFFSTORE: the destination, then the sets.
-const fn combine_store(
-    name: &'static str,
-    key_specs: &'static [KeySpec],
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        key_specs,
-        ..spec(name, -3, WD, (1, -1, 1), F, G, "1.0.0", summary)
-    }
-}
-
-pub static COMMANDS: &[CommandSpec] = &[
-    one(
-        "sadd",
-        -3,
-        &["write", "denyoom", "fast"],
-        &[key_at(1, &["RW", "insert"])],
-        &[],
-        "1.0.0",
-        "Add one or more members to a set",
-    )
-    .with(data!(sadd; args)),
-    one(
-        "srem",
-        -3,
-        WF,
-        &[key_at(1, &["RW", "delete"])],
-        &[],
-        "1.0.0",
-        "Remove one or more members from a set",
-    )
-    .with(data!(srem; args)),
-    one(
-        "scard",
-        2,
-        RF,
-        &[key_at(1, RO)],
-        &[],
-        "1.0.0",
-        "Get the number of members in a set",
-    )
-    .with(data!(scard; args)),
-    one(
-        "sismember",
-        3,
-        RF,
-        &[key_at(1, RO)],
-        &[],
-        "1.0.0",
-        "Determine if a given value is a member of a set",
-    )
-    .with(data!(sismember; args)),
-    one(
-        "smismember",
-        -3,
-        RF,
-        &[key_at(1, RO_ACCESS)],
-        &[],
-        "6.2.0",
-        "Returns the membership associated with the given elements for a set",
-    )
-    .with(data!(smismember; args)),
-    one(
-        "smembers",
-        2,
-        R,
-        &[key_at(1, RO_ACCESS)],
-        ORDER,
-        "1.0.0",
-        "Get all the members in a set",
-    )
-    .with(data!(smembers; args)),
-    one(
-        "srandmember",
-        -2,
-        R,
-        &[key_at(1, RO_ACCESS)],
-        RANDOM,
-        "1.0.0",
-        "Get one or multiple random members from a set",
-    )
-    .with(data!(srandmember; args)),
-    one(
-        "spop",
-        -2,
-        WF,
-        &[key_at(1, &["RW", "access", "delete"])],
-        RANDOM,
-        "1.0.0",
-        "Remove and return one or multiple random members from a set",
-    )
-    .with(data!(spop; args)),
-    CommandSpec {
-        key_specs: &[
-            key_at(1, &["RW", "access", "delete"]),
-            key_at(2, &["RW", "insert"]),
-        ],
-        ..spec(
-            "smove",
-            4,
-            WF,
-            (1, 2, 1),
-            F,
-            G,
-            "1.0.0",
-            "Move a member from one set to another",
-        )
-    }
-    .with(data!(smove; args)),
-    combine("sinter", "1.0.0", "Intersect multiple sets").with(data!(sinter; args)),
-    CommandSpec {
-        key_specs: &[keys_counted(1, RO_ACCESS, 0, 1)],
-        ..spec(
-            "sintercard",
-            -3,
-            &["readonly", "movablekeys"],
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Intersect multiple sets and return the cardinality of the result",
-        )
-    }
-    .with(data!(sintercard; args)),
-    combine("sunion", "1.0.0", "Add multiple sets").with(data!(sunion; args)),
-    combine("sdiff", "1.0.0", "Subtract multiple sets").with(data!(sdiff; args)),
-    combine_store(
-        "sinterstore",
-        INTO_DESTINATION,
-        "Intersect multiple sets and store the resulting set in a key",
-    )
-    .with(data!(combine_store_cmd)),
-    combine_store(
-        "sunionstore",
-        OVER_DESTINATION,
-        "Add multiple sets and store the resulting set in a key",
-    )
-    .with(data!(combine_store_cmd)),
-    combine_store(
-        "sdiffstore",
-        OVER_DESTINATION,
-        "Subtract multiple sets and store the resulting set in a key",
-    )
-    .with(data!(combine_store_cmd)),
-    one(
-        "sscan",
-        -3,
-        R,
-        &[key_at(1, RO_ACCESS)],
-        RANDOM,
-        "2.8.0",
-        "Incrementally iterate Set elements",
-    )
-    .with(data!(sscan; args)),
+static READ: &[KeySpec] = &[key_at(1, RO)];
+static READ_ACCESS: &[KeySpec] = &[key_at(1, RO_ACCESS)];
+static INSERT: &[KeySpec] = &[key_at(1, &["RW", "insert"])];
+static DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
+static POP: &[KeySpec] = &[key_at(1, &["RW", "access", "delete"])];
+static MOVE: &[KeySpec] = &[
+    key_at(1, &["RW", "access", "delete"]),
+    key_at(2, &["RW", "insert"]),
 ];
+static COUNTED: &[KeySpec] = &[keys_counted(1, RO_ACCESS, 0, 1)];
+
+pub static COMMANDS: &[CommandSpec] = commands! { family: Set, group: "set";
+    "sadd", -3, &["write", "denyoom", "fast"], ONE_KEY, "1.0.0", data!(sadd; args), "Add one or more members to a set", keys: INSERT;
+    "srem", -3, WF, ONE_KEY, "1.0.0", data!(srem; args), "Remove one or more members from a set", keys: DELETE;
+    "scard", 2, RF, ONE_KEY, "1.0.0", data!(scard; args), "Get the number of members in a set", keys: READ;
+    "sismember", 3, RF, ONE_KEY, "1.0.0", data!(sismember; args), "Determine if a given value is a member of a set", keys: READ;
+    "smismember", -3, RF, ONE_KEY, "6.2.0", data!(smismember; args), "Returns the membership associated with the given elements for a set", keys: READ_ACCESS;
+    "smembers", 2, R, ONE_KEY, "1.0.0", data!(smembers; args), "Get all the members in a set", keys: READ_ACCESS, tips: ORDER;
+    "srandmember", -2, R, ONE_KEY, "1.0.0", data!(srandmember; args), "Get one or multiple random members from a set", keys: READ_ACCESS, tips: RANDOM;
+    "spop", -2, WF, ONE_KEY, "1.0.0", data!(spop; args), "Remove and return one or multiple random members from a set", keys: POP, tips: RANDOM;
+    "smove", 4, WF, (1, 2, 1), "1.0.0", data!(smove; args), "Move a member from one set to another", keys: MOVE;
+    "sinter", -2, R, (1, -1, 1), "1.0.0", data!(sinter; args), "Intersect multiple sets", keys: SETS, tips: ORDER;
+    "sintercard", -3, &["readonly", "movablekeys"], NO_KEYS, "7.0.0", data!(sintercard; args), "Intersect multiple sets and return the cardinality of the result", keys: COUNTED;
+    "sunion", -2, R, (1, -1, 1), "1.0.0", data!(sunion; args), "Add multiple sets", keys: SETS, tips: ORDER;
+    "sdiff", -2, R, (1, -1, 1), "1.0.0", data!(sdiff; args), "Subtract multiple sets", keys: SETS, tips: ORDER;
+    "sinterstore", -3, WD, (1, -1, 1), "1.0.0", data!(sinterstore; args), "Intersect multiple sets and store the resulting set in a key", keys: INTO_DESTINATION;
+    "sunionstore", -3, WD, (1, -1, 1), "1.0.0", data!(sunionstore; args), "Add multiple sets and store the resulting set in a key", keys: OVER_DESTINATION;
+    "sdiffstore", -3, WD, (1, -1, 1), "1.0.0", data!(sdiffstore; args), "Subtract multiple sets and store the resulting set in a key", keys: OVER_DESTINATION;
+    "sscan", -3, R, ONE_KEY, "2.8.0", data!(sscan; args), "Incrementally iterate Set elements", keys: READ_ACCESS, tips: RANDOM;
+};
 
 /// Redis 7.0 keeps a set of at most this many integers as an intset,
 /// which it lists in ascending order; SSCAN returns a set this small whole
@@ -690,21 +533,32 @@ async fn combine_reply(ctx: &mut Ctx<'_>, op: Op, keys: &[Bytes]) -> CmdResult {
     Ok(set_reply(compute(ctx, op, sets).await?))
 }
 
+/// SINTERSTORE destination key [key ...]
+async fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(ctx, args, Op::Inter, "sinterstore").await
+}
+
+/// SUNIONSTORE destination key [key ...]
+async fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(ctx, args, Op::Union, "sunionstore").await
+}
+
+/// SDIFFSTORE destination key [key ...]
+async fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(ctx, args, Op::Diff, "sdiffstore").await
+}
+
 /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE destination key [key ...], as
 /// Redis's sinterGenericCommand / sunionDiffGenericCommand: the result
 /// replaces the destination whatever it held (its TTL too), with the
 /// `new` event if it did not exist and the command's event; an empty
 /// result deletes the destination (`del`).
-async fn combine_store_cmd(
+async fn combine_store(
     ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
     args: &[Bytes],
+    op: Op,
+    event: &'static str,
 ) -> CmdResult {
-    let (op, event) = match spec.name {
-        "sinterstore" => (Op::Inter, "sinterstore"),
-        "sunionstore" => (Op::Union, "sunionstore"),
-        _ => (Op::Diff, "sdiffstore"),
-    };
     let dst = &args[1];
     let sets = lookup_sets(ctx, &args[2..], true).await?;
     let result = compute(ctx, op, sets).await?;

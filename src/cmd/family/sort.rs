@@ -13,15 +13,11 @@ use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::spec::BeginSearch;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::KeySpec;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::key_at;
-use crate::cmd::spec::spec;
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange, position_member};
-
-const G: &str = "generic";
 
 /// The spec Redis gives keys it cannot locate from the arguments.
 const fn unknown(notes: &'static str, flags: &'static [&'static str]) -> KeySpec {
@@ -37,43 +33,22 @@ const BY_GET: KeySpec = unknown(
     &["RO", "access"],
 );
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        key_specs: &[
-            key_at(1, &["RO", "access"]),
-            BY_GET,
-            unknown(
-                "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
-                &["OW", "update"],
-            ),
-        ],
-        ..spec(
-            "sort",
-            -2,
-            &["write", "denyoom", "movablekeys"],
-            ONE_KEY,
-            Family::Keys,
-            G,
-            "1.0.0",
-            "Sort the elements in a list, set or sorted set",
-        )
-        .with(data!(cmd_sort))
-    },
-    CommandSpec {
-        key_specs: &[key_at(1, &["RO", "access"]), BY_GET],
-        ..spec(
-            "sort_ro",
-            -2,
-            &["readonly", "movablekeys"],
-            ONE_KEY,
-            Family::Keys,
-            G,
-            "7.0.0",
-            "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
-        )
-        .with(data!(cmd_sort))
-    },
+/// SORT's keys: the one it sorts, BY/GET's, STORE's.
+static SORT_KEYS: &[KeySpec] = &[
+    key_at(1, &["RO", "access"]),
+    BY_GET,
+    unknown(
+        "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+        &["OW", "update"],
+    ),
 ];
+/// SORT_RO's: the one it sorts, BY/GET's.
+static SORT_RO_KEYS: &[KeySpec] = &[key_at(1, &["RO", "access"]), BY_GET];
+
+pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
+    "sort", -2, &["write", "denyoom", "movablekeys"], ONE_KEY, "1.0.0", data!(cmd_sort; args), "Sort the elements in a list, set or sorted set", keys: SORT_KEYS;
+    "sort_ro", -2, &["readonly", "movablekeys"], ONE_KEY, "7.0.0", data!(cmd_sort_ro; args), "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", keys: SORT_RO_KEYS;
+};
 
 /// The options of one SORT.
 struct Options {
@@ -188,13 +163,19 @@ struct Item {
     by: Option<Bytes>,
 }
 
-/// SORT / SORT_RO.
-pub(crate) async fn cmd_sort(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let mut o = parse(args, spec.name == "sort_ro")?;
+/// SORT.
+async fn cmd_sort(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    sort(ctx, args, false).await
+}
+
+/// SORT_RO: SORT without STORE.
+async fn cmd_sort_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    sort(ctx, args, true).await
+}
+
+/// SORT / SORT_RO (`read_only`).
+async fn sort(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
+    let mut o = parse(args, read_only)?;
     let key = &args[1];
     let kind = match ctx.live(key).await? {
         None => None,

@@ -23,20 +23,14 @@ use crate::cmd::helpers::event_view::{self, BUDGET, View};
 use crate::cmd::session::Session;
 use crate::cmd::spec::BeginSearch;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
-use crate::cmd::spec::HELP_SUBCOMMAND;
 use crate::cmd::spec::KeySpec;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::SubInfo;
 use crate::cmd::spec::SubSpec;
-use crate::cmd::spec::spec;
 use crate::instance::clients::UnblockHow;
 use crate::reply::Reply;
 use crate::store::{Access, LoggedEvent, StoreError, StreamId};
-
-const G: &str = "stream";
-const F: Family = Family::Stream;
 
 /// How often a blocked XREAD looks at the log without being woken (the
 /// events may reach this instance late, or not at all while NATS is down).
@@ -50,271 +44,55 @@ const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
 const RO: &[&str] = &["RO", "access"];
 const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        key_specs: &[at(1, RO)],
-        ..spec(
-            "xrange",
-            -4,
-            &["readonly"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Return a range of elements in a stream, with IDs matching the specified IDs interval",
-        )
-        .with(session!(cmd_xrange))
-    },
-    CommandSpec {
-        key_specs: &[at(1, RO)],
-        ..spec(
-            "xrevrange",
-            -4,
-            &["readonly"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
-        )
-        .with(session!(cmd_xrange))
-    },
-    CommandSpec {
-        key_specs: &[KeySpec {
-            notes: None,
-            flags: RO,
-            begin: BeginSearch::Keyword {
-                keyword: "STREAMS",
-                from: 1,
-            },
-            last: -1,
-            step: 1,
-            limit: 2,
-            keynum: None,
-        }],
-        ..spec(
-            "xread",
-            -4,
-            &["readonly", "blocking", "movablekeys"],
-            NO_KEYS,
-            F,
-            G,
-            "5.0.0",
-            "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
-        )
-        .with(session!(cmd_xread))
-    },
-    CommandSpec {
-        key_specs: &[at(1, &["RO"])],
-        ..spec(
-            "xlen",
-            2,
-            &["readonly", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Return the number of entries in a stream",
-        )
-        .with(session!(cmd_xlen))
-    },
-    CommandSpec {
-        subcommands: XINFO_SUBCOMMANDS,
-        sub_info: XINFO_INFO,
-        ..spec(
-            "xinfo",
-            -2,
-            &[],
-            NO_KEYS,
-            F,
-            G,
-            "5.0.0",
-            "A container for stream introspection commands",
-        )
-        .with(session!(cmd_xinfo))
-    },
+/// XREAD's and XREADGROUP's streams: after STREAMS (looked for from
+/// argument `from` on), the first half of the rest (then come the ids).
+const fn after_streams(from: i32) -> KeySpec {
+    KeySpec {
+        begin: BeginSearch::Keyword {
+            keyword: "STREAMS",
+            from,
+        },
+        last: -1,
+        limit: 2,
+        ..at(0, RO)
+    }
+}
+static XREAD_KEYS: &[KeySpec] = &[after_streams(1)];
+static XREADGROUP_KEYS: &[KeySpec] = &[after_streams(4)];
+static XADD_KEYS: &[KeySpec] = &[KeySpec {
+    notes: Some("UPDATE instead of INSERT because of the optional trimming feature"),
+    ..at(1, &["RW", "update"])
+}];
+static READ: &[KeySpec] = &[at(1, RO)];
+static UPDATE: &[KeySpec] = &[at(1, &["RW", "update"])];
+static DELETE: &[KeySpec] = &[at(1, &["RW", "delete"])];
+
+pub static COMMANDS: &[CommandSpec] = commands! { family: Stream, group: "stream";
+    "xrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrange; args), "Return a range of elements in a stream, with IDs matching the specified IDs interval", keys: READ;
+    "xrevrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrevrange; args), "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", keys: READ;
+    "xread", -4, &["readonly", "blocking", "movablekeys"], NO_KEYS, "5.0.0", session!(cmd_xread), "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", keys: XREAD_KEYS;
+    "xlen", 2, &["readonly", "fast"], ONE_KEY, "5.0.0", session!(cmd_xlen), "Return the number of entries in a stream", keys: &[at(1, &["RO"])];
+    "xinfo", -2, &[], NO_KEYS, "5.0.0", session!(cmd_xinfo), "A container for stream introspection commands", subs: XINFO_SUBCOMMANDS, info: XINFO_INFO;
     // The writes: refused on the event streams.
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        key_specs: &[KeySpec {
-            notes: Some("UPDATE instead of INSERT because of the optional trimming feature"),
-            ..at(1, &["RW", "update"])
-        }],
-        ..spec(
-            "xadd",
-            -5,
-            &["write", "denyoom", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Appends a new entry to a stream",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        key_specs: &[at(1, &["RW", "delete"])],
-        ..spec(
-            "xtrim",
-            -4,
-            &["write"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Trims the stream to (approximately if '~' is passed) a certain size",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        key_specs: &[at(1, &["RW", "delete"])],
-        ..spec(
-            "xdel",
-            -3,
-            &["write", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        key_specs: &[at(1, &["RW", "update"])],
-        ..spec(
-            "xsetid",
-            -3,
-            &["write", "denyoom", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "An internal command for replicating stream values",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        key_specs: &[at(1, &["RW", "update"])],
-        ..spec(
-            "xack",
-            -4,
-            &["write", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        key_specs: &[at(1, &["RW", "update"])],
-        ..spec(
-            "xclaim",
-            -6,
-            &["write", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        key_specs: &[at(1, &["RW", "delete"])],
-        ..spec(
-            "xautoclaim",
-            -6,
-            &["write", "fast"],
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
-        )
-        .with(session!(cmd_write))
-    },
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        key_specs: &[at(1, RO)],
-        ..spec(
-            "xpending",
-            -3,
-            &["readonly"],
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
-        )
-        .with(session!(cmd_xpending))
-    },
-    CommandSpec {
-        key_specs: &[KeySpec {
-            notes: None,
-            flags: RO,
-            begin: BeginSearch::Keyword {
-                keyword: "STREAMS",
-                from: 4,
-            },
-            last: -1,
-            step: 1,
-            limit: 2,
-            keynum: None,
-        }],
-        ..spec(
-            "xreadgroup",
-            -7,
-            &["write", "blocking", "movablekeys"],
-            NO_KEYS,
-            F,
-            G,
-            "5.0.0",
-            "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
-        )
-        .with(session!(cmd_xreadgroup))
-    },
-    CommandSpec {
-        subcommands: XGROUP_SUBCOMMANDS,
-        sub_info: XGROUP_INFO,
-        ..spec(
-            "xgroup",
-            -2,
-            &[],
-            NO_KEYS,
-            F,
-            G,
-            "5.0.0",
-            "A container for consumer groups commands",
-        )
-        .with(session!(cmd_xgroup))
-    },
-];
+    "xadd", -5, &["write", "denyoom", "fast"], ONE_KEY, "5.0.0", session!(cmd_write), "Appends a new entry to a stream", keys: XADD_KEYS, tips: NONDETERMINISTIC;
+    "xtrim", -4, &["write"], ONE_KEY, "5.0.0", session!(cmd_write), "Trims the stream to (approximately if '~' is passed) a certain size", keys: DELETE, tips: NONDETERMINISTIC;
+    "xdel", -3, &["write", "fast"], ONE_KEY, "5.0.0", session!(cmd_write), "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", keys: DELETE;
+    "xsetid", -3, &["write", "denyoom", "fast"], ONE_KEY, "5.0.0", session!(cmd_write), "An internal command for replicating stream values", keys: UPDATE;
+    "xack", -4, &["write", "fast"], ONE_KEY, "5.0.0", session!(cmd_write), "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", keys: UPDATE;
+    "xclaim", -6, &["write", "fast"], ONE_KEY, "5.0.0", session!(cmd_write), "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", keys: UPDATE, tips: NONDETERMINISTIC;
+    "xautoclaim", -6, &["write", "fast"], ONE_KEY, "6.2.0", session!(cmd_write), "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", keys: DELETE, tips: NONDETERMINISTIC;
+    "xpending", -3, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xpending), "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", keys: READ, tips: NONDETERMINISTIC;
+    "xreadgroup", -7, &["write", "blocking", "movablekeys"], NO_KEYS, "5.0.0", session!(cmd_xreadgroup), "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", keys: XREADGROUP_KEYS;
+    "xgroup", -2, &[], NO_KEYS, "5.0.0", session!(cmd_xgroup), "A container for consumer groups commands", subs: XGROUP_SUBCOMMANDS, info: XGROUP_INFO;
+};
 
 // In Redis's order (COMMAND INFO lists them so).
-static XINFO_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "consumers",
-        arity: 4,
-        summary: "List the consumers in a consumer group",
-    },
-    SubSpec {
-        name: "stream",
-        arity: -3,
-        summary: "Get information about a stream",
-    },
-    HELP_SUBCOMMAND,
-    SubSpec {
-        name: "groups",
-        arity: 3,
-        summary: "List the consumer groups of a stream",
-    },
-];
+static XINFO_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "consumers", 4, "List the consumers in a consumer group";
+    "stream", -3, "Get information about a stream";
+    help;
+    "groups", 3, "List the consumer groups of a stream";
+};
 
 /// A subcommand's COMMAND INFO with its key at argument 2.
 const fn keyed(
@@ -347,34 +125,14 @@ static XINFO_INFO: &[SubInfo] = &[
     keyed("groups", &["readonly"], &[], &[at(2, RO)]),
 ];
 
-static XGROUP_SUBCOMMANDS: &[SubSpec] = &[
-    SubSpec {
-        name: "destroy",
-        arity: 4,
-        summary: "Destroy a consumer group.",
-    },
-    SubSpec {
-        name: "delconsumer",
-        arity: 5,
-        summary: "Delete a consumer from a consumer group.",
-    },
-    SubSpec {
-        name: "create",
-        arity: -5,
-        summary: "Create a consumer group.",
-    },
-    SubSpec {
-        name: "createconsumer",
-        arity: 5,
-        summary: "Create a consumer in a consumer group.",
-    },
-    HELP_SUBCOMMAND,
-    SubSpec {
-        name: "setid",
-        arity: -5,
-        summary: "Set a consumer group to an arbitrary last delivered ID value.",
-    },
-];
+static XGROUP_SUBCOMMANDS: &[SubSpec] = subcommands! {
+    "destroy", 4, "Destroy a consumer group.";
+    "delconsumer", 5, "Delete a consumer from a consumer group.";
+    "create", -5, "Create a consumer group.";
+    "createconsumer", 5, "Create a consumer in a consumer group.";
+    help;
+    "setid", -5, "Set a consumer group to an arbitrary last delivered ID value.";
+};
 
 static XGROUP_INFO: &[SubInfo] = &[
     keyed("destroy", &["write"], &[], &[at(2, &["RW", "delete"])]),
@@ -595,6 +353,16 @@ async fn target(session: &Session, key: &[u8]) -> Result<Target, CmdError> {
 
 // --- XRANGE / XREVRANGE ------------------------------------------------------
 
+/// XRANGE key start end [COUNT count]
+async fn cmd_xrange(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    xrange(session, args, false).await
+}
+
+/// XREVRANGE key end start [COUNT count]
+async fn cmd_xrevrange(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    xrange(session, args, true).await
+}
+
 /// XRANGE key start end [COUNT n] / XREVRANGE key end start [COUNT n].
 ///
 /// At most [`BUDGET`] entries come back (as if COUNT said so: iterate
@@ -604,12 +372,7 @@ async fn target(session: &Session, key: &[u8]) -> Result<Target, CmdError> {
 /// matched before the budget ran out, an error says where the scan
 /// stopped, because an empty reply would claim the rest of the range holds
 /// nothing.
-pub(crate) async fn cmd_xrange(
-    session: &mut Session,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let rev = spec.name == "xrevrange";
+async fn xrange(session: &mut Session, args: &[Bytes], rev: bool) -> CmdResult {
     let (start_arg, end_arg) = if rev {
         (&args[3], &args[2])
     } else {

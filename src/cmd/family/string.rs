@@ -8,252 +8,38 @@ use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::long_double;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::spec;
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 
 const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const R: &[&str] = &["readonly", "fast"];
-const G: &str = "string";
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "get",
-        2,
-        R,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Get the value of a key",
-    )
-    .with(data!(cmd_get)),
-    spec(
-        "set",
-        -3,
-        W,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Set the string value of a key",
-    )
-    .with(data!(set; args)),
-    spec(
-        "setnx",
-        3,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Set the value of a key, only if the key does not exist",
-    )
-    .with(data!(cmd_setnx)),
-    spec(
-        "setex",
-        4,
-        W,
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.0.0",
-        "Set the value and expiration of a key",
-    )
-    .with(data!(cmd_setex)),
-    spec(
-        "psetex",
-        4,
-        W,
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.6.0",
-        "Set the value and expiration in milliseconds of a key",
-    )
-    .with(data!(cmd_setex)),
-    spec(
-        "getset",
-        3,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Set the string value of a key and return its old value",
-    )
-    .with(data!(cmd_getset)),
-    spec(
-        "getdel",
-        2,
-        &["write", "fast"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "6.2.0",
-        "Get the value of a key and delete the key",
-    )
-    .with(data!(cmd_getdel)),
-    spec(
-        "getex",
-        -2,
-        &["write", "fast"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "6.2.0",
-        "Get the value of a key and optionally set its expiration",
-    )
-    .with(data!(getex; args)),
-    spec(
-        "mget",
-        -2,
-        R,
-        (1, -1, 1),
-        Family::String,
-        G,
-        "1.0.0",
-        "Get the values of all the given keys",
-    )
-    .with(data!(cmd_mget)),
-    spec(
-        "mset",
-        -3,
-        W,
-        (1, -1, 2),
-        Family::String,
-        G,
-        "1.0.1",
-        "Set multiple keys to multiple values",
-    )
-    .with(data!(cmd_mset)),
-    spec(
-        "msetnx",
-        -3,
-        W,
-        (1, -1, 2),
-        Family::String,
-        G,
-        "1.0.1",
-        "Set multiple keys to multiple values, only if none of the keys exist",
-    )
-    .with(data!(cmd_mset)),
-    spec(
-        "incr",
-        2,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Increment the integer value of a key by one",
-    )
-    .with(data!(cmd_incr)),
-    spec(
-        "decr",
-        2,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Decrement the integer value of a key by one",
-    )
-    .with(data!(cmd_decr)),
-    spec(
-        "incrby",
-        3,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Increment the integer value of a key by the given amount",
-    )
-    .with(data!(cmd_incrby)),
-    spec(
-        "decrby",
-        3,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "1.0.0",
-        "Decrement the integer value of a key by the given number",
-    )
-    .with(data!(cmd_decrby)),
-    spec(
-        "incrbyfloat",
-        3,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.6.0",
-        "Increment the float value of a key by the given amount",
-    )
-    .with(data!(cmd_incrbyfloat)),
-    spec(
-        "append",
-        3,
-        WF,
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.0.0",
-        "Append a value to a key",
-    )
-    .with(data!(cmd_append)),
-    spec(
-        "strlen",
-        2,
-        R,
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.2.0",
-        "Get the length of the value stored in a key",
-    )
-    .with(data!(cmd_strlen)),
-    spec(
-        "getrange",
-        4,
-        &["readonly"],
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.4.0",
-        "Get a substring of the string stored at a key",
-    )
-    .with(data!(getrange; args)),
-    spec(
-        "setrange",
-        4,
-        W,
-        ONE_KEY,
-        Family::String,
-        G,
-        "2.2.0",
-        "Overwrite part of a string at key starting at the specified offset",
-    )
-    .with(data!(setrange; args)),
-];
-
-/// Kept separate so the table stays one line per command above.
-pub static EXTRA: &[CommandSpec] = &[spec(
-    "substr",
-    4,
-    &["readonly"],
-    ONE_KEY,
-    Family::String,
-    G,
-    "1.0.0",
-    "Get a substring of the string stored at a key",
-)
-.with(data!(getrange; args))];
+pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "string";
+    "get", 2, R, ONE_KEY, "1.0.0", data!(cmd_get), "Get the value of a key";
+    "set", -3, W, ONE_KEY, "1.0.0", data!(set; args), "Set the string value of a key";
+    "setnx", 3, WF, ONE_KEY, "1.0.0", data!(cmd_setnx), "Set the value of a key, only if the key does not exist";
+    "setex", 4, W, ONE_KEY, "2.0.0", data!(cmd_setex), "Set the value and expiration of a key";
+    "psetex", 4, W, ONE_KEY, "2.6.0", data!(cmd_psetex), "Set the value and expiration in milliseconds of a key";
+    "getset", 3, WF, ONE_KEY, "1.0.0", data!(cmd_getset), "Set the string value of a key and return its old value";
+    "getdel", 2, &["write", "fast"], ONE_KEY, "6.2.0", data!(cmd_getdel), "Get the value of a key and delete the key";
+    "getex", -2, &["write", "fast"], ONE_KEY, "6.2.0", data!(getex; args), "Get the value of a key and optionally set its expiration";
+    "mget", -2, R, (1, -1, 1), "1.0.0", data!(cmd_mget), "Get the values of all the given keys";
+    "mset", -3, W, (1, -1, 2), "1.0.1", data!(cmd_mset), "Set multiple keys to multiple values";
+    "msetnx", -3, W, (1, -1, 2), "1.0.1", data!(cmd_msetnx), "Set multiple keys to multiple values, only if none of the keys exist";
+    "incr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_incr), "Increment the integer value of a key by one";
+    "decr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_decr), "Decrement the integer value of a key by one";
+    "incrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_incrby), "Increment the integer value of a key by the given amount";
+    "decrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_decrby), "Decrement the integer value of a key by the given number";
+    "incrbyfloat", 3, WF, ONE_KEY, "2.6.0", data!(cmd_incrbyfloat), "Increment the float value of a key by the given amount";
+    "append", 3, WF, ONE_KEY, "2.0.0", data!(cmd_append), "Append a value to a key";
+    "strlen", 2, R, ONE_KEY, "2.2.0", data!(cmd_strlen), "Get the length of the value stored in a key";
+    "getrange", 4, &["readonly"], ONE_KEY, "2.4.0", data!(getrange; args), "Get a substring of the string stored at a key";
+    "setrange", 4, W, ONE_KEY, "2.2.0", data!(setrange; args), "Overwrite part of a string at key starting at the specified offset";
+    "substr", 4, &["readonly"], ONE_KEY, "1.0.0", data!(getrange; args), "Get a substring of the string stored at a key";
+    "lcs", -3, &["readonly"], (1, 2, 1), "7.0.0", data!(lcs; args), "Find longest common substring";
+};
 
 /// GET.
 pub(crate) async fn cmd_get(
@@ -283,14 +69,19 @@ pub(crate) async fn cmd_setnx(
     Ok(Reply::Int(done.is_some() as i64))
 }
 
-/// SETEX / PSETEX.
-pub(crate) async fn cmd_setex(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    let seconds = name == "setex";
+/// SETEX key seconds value
+async fn cmd_setex(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    setex(ctx, spec.name, args, true).await
+}
+
+/// PSETEX key milliseconds value
+async fn cmd_psetex(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    setex(ctx, spec.name, args, false).await
+}
+
+/// Sets a value expiring in `seconds` or milliseconds (`name` for the
+/// error texts).
+async fn setex(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes], seconds: bool) -> CmdResult {
     let at = expire_at(ctx, &args[2], seconds, false, name)?;
     set_value(
         ctx,
@@ -350,14 +141,14 @@ pub(crate) async fn cmd_mget(
     Ok(Reply::Array(out))
 }
 
-/// MSET / MSETNX.
-pub(crate) async fn cmd_mset(
-    ctx: &mut Ctx<'_>,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> CmdResult {
-    let name = spec.name;
-    mset(ctx, name, args).await
+/// MSET key value [key value ...]
+async fn cmd_mset(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    mset(ctx, spec.name, args, false).await
+}
+
+/// MSETNX key value [key value ...]: only if none of the keys exists.
+async fn cmd_msetnx(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    mset(ctx, spec.name, args, true).await
 }
 
 /// INCR.
@@ -625,11 +416,13 @@ async fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
+/// Sets every pair, or (`nx`) none if a key exists (`name` for the arity
+/// error).
+async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes], nx: bool) -> CmdResult {
     if args.len().is_multiple_of(2) {
         return err(errors::wrong_arity(name));
     }
-    if name == "msetnx" {
+    if nx {
         for pair in args[1..].chunks(2) {
             if ctx.live(&pair[0]).await?.is_some() {
                 return Ok(Reply::Int(0));
@@ -639,7 +432,7 @@ async fn mset(ctx: &mut Ctx<'_>, name: &str, args: &[Bytes]) -> CmdResult {
     for pair in args[1..].chunks(2) {
         set_value(ctx, &pair[0], &pair[1], SetOptions::default()).await?;
     }
-    Ok(if name == "msetnx" { Reply::Int(1) } else { OK })
+    Ok(if nx { Reply::Int(1) } else { OK })
 }
 
 /// Reads a string for a read-modify-write, keeping its deadline.
@@ -783,4 +576,119 @@ async fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     out[offset as usize..end].copy_from_slice(patch);
     store(ctx, key, value.is_some(), &out, ttl, "setrange").await?;
     Ok(Reply::Int(out.len() as i64))
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+async fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = get(ctx, &args[1]).await;
+    let b = get(ctx, &args[2]).await;
+    let wrong = |r: &Result<Option<Bytes>, CmdError>| matches!(r, Err(CmdError::Reply(t)) if t.as_ref() == errors::WRONGTYPE.as_bytes());
+    if wrong(&a) || wrong(&b) {
+        return err(errors::LCS_NOT_STRINGS);
+    }
+    let (a, b) = (a?.unwrap_or_default(), b?.unwrap_or_default());
+    let (mut get_idx, mut get_len, mut with_len) = (false, false, false);
+    let mut min_len: i64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let opt = &args[j];
+        let more = j + 1 < args.len();
+        if is(opt, "idx") {
+            get_idx = true;
+        } else if is(opt, "len") {
+            get_len = true;
+        } else if is(opt, "withmatchlen") {
+            with_len = true;
+        } else if is(opt, "minmatchlen") && more {
+            min_len = int_arg(&args[j + 1])?.max(0);
+            j += 1;
+        } else {
+            return err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if get_idx && get_len {
+        return err(errors::LCS_IDX_AND_LEN);
+    }
+    if a.len() as u64 >= u32::MAX as u64 - 1 || b.len() as u64 >= u32::MAX as u64 - 1 {
+        return err(errors::LCS_TOO_LONG);
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells * 4 > ctx.instance.config.proto_max_bulk_len as u64 {
+        return err(errors::LCS_MEMORY);
+    }
+    let w = blen + 1;
+    let mut table = vec![0u32; cells as usize];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            table[i * w + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * w + j - 1] + 1
+            } else {
+                table[(i - 1) * w + j].max(table[i * w + j - 1])
+            };
+        }
+    }
+    let total = table[alen * w + blen];
+    if get_len {
+        return Ok(Reply::Int(total as i64));
+    }
+    // Walk back from the end, collecting the string and the matching
+    // ranges (as Redis emits them: last first).
+    let mut result = vec![0u8; total as usize];
+    let mut idx = total as usize;
+    let mut matches = Vec::new();
+    let (mut i, mut j) = (alen, blen);
+    // (a_start, a_end, b_start, b_end); a_start == alen: no range open.
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0, 0, 0);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            if a_start == alen {
+                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
+            } else if a_start == i && b_start == j {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit = true;
+            }
+            if a_start == 0 || b_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * w + j] > table[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if a_start != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let len = (a_end - a_start + 1) as i64;
+            if get_idx && (min_len == 0 || len >= min_len) {
+                let mut entry = vec![
+                    Reply::Array(vec![Reply::Int(a_start as i64), Reply::Int(a_end as i64)]),
+                    Reply::Array(vec![Reply::Int(b_start as i64), Reply::Int(b_end as i64)]),
+                ];
+                if with_len {
+                    entry.push(Reply::Int(len));
+                }
+                matches.push(Reply::Array(entry));
+            }
+            a_start = alen;
+        }
+    }
+    if get_idx {
+        return Ok(Reply::Map(vec![
+            (Reply::bulk_str("matches"), Reply::Array(matches)),
+            (Reply::bulk_str("len"), Reply::Int(total as i64)),
+        ]));
+    }
+    Ok(Reply::bulk(result))
 }

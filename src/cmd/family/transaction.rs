@@ -13,72 +13,21 @@ use crate::cmd::session::MultiState;
 use crate::cmd::session::Session;
 use crate::cmd::session::Watched;
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
-use crate::cmd::spec::spec;
+use crate::cmd::spec::Handler;
+use crate::cmd::spec::NO_KEYS;
+use crate::cmd::spec::Props;
 use crate::reply::OK;
 use crate::store::{Access, Db, Txn};
 
-const G: &str = "transactions";
-const F: Family = Family::Transaction;
 const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow-busy"];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "multi",
-        1,
-        FLAGS,
-        crate::cmd::spec::NO_KEYS,
-        F,
-        G,
-        "1.2.0",
-        "Mark the start of a transaction block",
-    )
-    .with(session!(cmd_multi)),
-    spec(
-        "exec",
-        1,
-        &["noscript", "loading", "stale", "skip-slowlog"],
-        crate::cmd::spec::NO_KEYS,
-        F,
-        G,
-        "1.2.0",
-        "Execute all commands issued after MULTI",
-    )
-    .with(crate::cmd::spec::Handler::Exec),
-    spec(
-        "discard",
-        1,
-        FLAGS,
-        crate::cmd::spec::NO_KEYS,
-        F,
-        G,
-        "2.0.0",
-        "Discard all commands issued after MULTI",
-    )
-    .with(session!(cmd_discard)),
-    spec(
-        "watch",
-        -2,
-        FLAGS,
-        (1, -1, 1),
-        F,
-        G,
-        "2.2.0",
-        "Watch the given keys to determine execution of the MULTI/EXEC block",
-    )
-    .with(session!(cmd_watch)),
-    spec(
-        "unwatch",
-        1,
-        FLAGS,
-        crate::cmd::spec::NO_KEYS,
-        F,
-        G,
-        "2.2.0",
-        "Forget about all watched keys",
-    )
-    .with(session!(cmd_unwatch)),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: Transaction, group: "transactions";
+    "multi", 1, FLAGS, NO_KEYS, "1.2.0", session!(cmd_multi), "Mark the start of a transaction block", props: Props::SKIPS_QUEUE;
+    "exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], NO_KEYS, "1.2.0", Handler::Exec, "Execute all commands issued after MULTI", props: Props::SKIPS_QUEUE;
+    "discard", 1, FLAGS, NO_KEYS, "2.0.0", session!(cmd_discard), "Discard all commands issued after MULTI", props: Props::SKIPS_QUEUE;
+    "watch", -2, FLAGS, (1, -1, 1), "2.2.0", session!(cmd_watch), "Watch the given keys to determine execution of the MULTI/EXEC block", props: Props::SKIPS_QUEUE;
+    "unwatch", 1, FLAGS, NO_KEYS, "2.2.0", session!(cmd_unwatch), "Forget about all watched keys";
+};
 
 /// MULTI.
 pub(crate) async fn cmd_multi(

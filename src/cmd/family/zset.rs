@@ -19,19 +19,15 @@ use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::helpers::scored_members::{Scored, row, scored, scored_reply, store_result};
 use crate::cmd::helpers::scores::{self, LexRange, ScoreRange};
 use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Family;
 use crate::cmd::spec::KeySpec;
 use crate::cmd::spec::NO_KEYS;
 use crate::cmd::spec::ONE_KEY;
 use crate::cmd::spec::key_at;
 use crate::cmd::spec::keys_counted;
-use crate::cmd::spec::spec;
 use crate::cmd::spec::{BlockOn, every_key};
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange, score_of};
 
-const F: Family = Family::SortedSet;
-const G: &str = "sorted-set";
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const RM: &[&str] = &["readonly", "movablekeys"];
@@ -63,510 +59,43 @@ static COUNTED_STORE: &[KeySpec] = &[
     keys_counted(2, &["RO", "access"], 0, 1),
 ];
 
-/// A row with its key specs (and tips).
-const fn keyed(row: CommandSpec, key_specs: &'static [KeySpec]) -> CommandSpec {
-    CommandSpec { key_specs, ..row }
-}
-
-const fn random(row: CommandSpec) -> CommandSpec {
-    CommandSpec {
-        tips: NONDETERMINISTIC,
-        ..row
-    }
-}
-
-pub static COMMANDS: &[CommandSpec] = &[
-    keyed(
-        spec(
-            "zadd",
-            -4,
-            WDF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Add one or more members to a sorted set, or update its score if it already exists",
-        )
-        .with(data!(zadd)),
-        RW_UPDATE,
-    ),
-    keyed(
-        spec(
-            "zincrby",
-            4,
-            WDF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Increment the score of a member in a sorted set",
-        )
-        .with(data!(zadd)),
-        RW_ACCESS_UPDATE,
-    ),
-    keyed(
-        spec(
-            "zrem",
-            -3,
-            WF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Remove one or more members from a sorted set",
-        )
-        .with(data!(zrem; args)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zcard",
-            2,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Get the number of members in a sorted set",
-        )
-        .with(data!(zcard; args)),
-        RO,
-    ),
-    keyed(
-        spec(
-            "zcount",
-            4,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Count the members in a sorted set with scores within the given values",
-        )
-        .with(data!(zcount)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zlexcount",
-            4,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Count the number of members in a sorted set between a given lexicographical range",
-        )
-        .with(data!(zcount)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zscore",
-            3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Get the score associated with the given member in a sorted set",
-        )
-        .with(data!(zscore)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zmscore",
-            -3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Get the score associated with the given members in a sorted set",
-        )
-        .with(data!(zscore)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrank",
-            3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Determine the index of a member in a sorted set",
-        )
-        .with(data!(zrank)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrevrank",
-            3,
-            RF,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Determine the index of a member in a sorted set, with scores ordered from high to low",
-        )
-        .with(data!(zrank)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrange",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Return a range of members in a sorted set",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrangestore",
-            -5,
-            WD,
-            (1, 2, 1),
-            F,
-            G,
-            "6.2.0",
-            "Store a range of members from sorted set into another key",
-        )
-        .with(data!(zrange)),
-        RANGE_STORE,
-    ),
-    keyed(
-        spec(
-            "zrevrange",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Return a range of members in a sorted set, by index, with scores ordered from high to low",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrangebyscore",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "1.0.5",
-            "Return a range of members in a sorted set, by score",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrevrangebyscore",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.2.0",
-            "Return a range of members in a sorted set, by score, with scores ordered from high to low",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrangebylex",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Return a range of members in a sorted set, by lexicographical range",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zrevrangebylex",
-            -4,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
-        )
-        .with(data!(zrange)),
-        RO_ACCESS,
-    ),
-    keyed(
-        spec(
-            "zremrangebyrank",
-            4,
-            W,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Remove all members in a sorted set within the given indexes",
-        )
-        .with(data!(zremrange)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zremrangebyscore",
-            4,
-            W,
-            ONE_KEY,
-            F,
-            G,
-            "1.2.0",
-            "Remove all members in a sorted set within the given scores",
-        )
-        .with(data!(zremrange)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zremrangebylex",
-            4,
-            W,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.9",
-            "Remove all members in a sorted set between the given lexicographical range",
-        )
-        .with(data!(zremrange)),
-        RW_DELETE,
-    ),
-    keyed(
-        spec(
-            "zpopmin",
-            -2,
-            WF,
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Remove and return members with the lowest scores in a sorted set",
-        )
-        .with(data!(zpop)),
-        RW_POP,
-    ),
-    keyed(
-        spec(
-            "zpopmax",
-            -2,
-            WF,
-            ONE_KEY,
-            F,
-            G,
-            "5.0.0",
-            "Remove and return members with the highest scores in a sorted set",
-        )
-        .with(data!(zpop)),
-        RW_POP,
-    ),
-    keyed(
-        spec(
-            "zmpop",
-            -4,
-            WM,
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Remove and return members with scores in a sorted set",
-        )
-        .with(data!(zmpop; args)),
-        COUNTED_POP,
-    ),
-    keyed(
-        spec(
-            "bzpopmin",
-            -3,
-            &["write", "noscript", "blocking", "fast"],
-            (1, -2, 1),
-            F,
-            G,
-            "5.0.0",
-            "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
-        )
-        .with(blocking!(bzpop, every_key)),
-        BLOCKING_POP,
-    ),
-    keyed(
-        spec(
-            "bzpopmax",
-            -3,
-            &["write", "noscript", "blocking", "fast"],
-            (1, -2, 1),
-            F,
-            G,
-            "5.0.0",
-            "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
-        )
-        .with(blocking!(bzpop, every_key)),
-        BLOCKING_POP,
-    ),
-    keyed(
-        spec(
-            "bzmpop",
-            -5,
-            &["write", "blocking", "movablekeys"],
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Remove and return members with scores in a sorted set or block until one is available",
-        )
-        .with(blocking!(bzmpop, bzmpop_keys)),
-        BLOCKING_COUNTED_POP,
-    ),
-    random(keyed(
-        spec(
-            "zrandmember",
-            -2,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Get one or multiple random elements from a sorted set",
-        )
-        .with(data!(zrandmember; args)),
-        RO_ACCESS,
-    )),
-    keyed(
-        spec(
-            "zunion",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "6.2.0",
-            "Add multiple sorted sets",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    keyed(
-        spec(
-            "zinter",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "6.2.0",
-            "Intersect multiple sorted sets",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    keyed(
-        spec(
-            "zdiff",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "6.2.0",
-            "Subtract multiple sorted sets",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    keyed(
-        spec(
-            "zunionstore",
-            -4,
-            WDM,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Add multiple sorted sets and store the resulting sorted set in a new key",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_STORE,
-    ),
-    keyed(
-        spec(
-            "zinterstore",
-            -4,
-            WDM,
-            ONE_KEY,
-            F,
-            G,
-            "2.0.0",
-            "Intersect multiple sorted sets and store the resulting sorted set in a new key",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_STORE,
-    ),
-    keyed(
-        spec(
-            "zdiffstore",
-            -4,
-            WDM,
-            ONE_KEY,
-            F,
-            G,
-            "6.2.0",
-            "Subtract multiple sorted sets and store the resulting sorted set in a new key",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_STORE,
-    ),
-    keyed(
-        spec(
-            "zintercard",
-            -3,
-            RM,
-            NO_KEYS,
-            F,
-            G,
-            "7.0.0",
-            "Intersect multiple sorted sets and return the cardinality of the result",
-        )
-        .with(data!(zset_algebra::zsetop)),
-        COUNTED_READ,
-    ),
-    random(keyed(
-        spec(
-            "zscan",
-            -3,
-            R,
-            ONE_KEY,
-            F,
-            G,
-            "2.8.0",
-            "Incrementally iterate sorted sets elements and associated scores",
-        )
-        .with(data!(zscan; args)),
-        RO_ACCESS,
-    )),
-];
+pub static COMMANDS: &[CommandSpec] = commands! { family: SortedSet, group: "sorted-set";
+    "zadd", -4, WDF, ONE_KEY, "1.2.0", data!(zadd; args), "Add one or more members to a sorted set, or update its score if it already exists", keys: RW_UPDATE;
+    "zincrby", 4, WDF, ONE_KEY, "1.2.0", data!(zincrby; args), "Increment the score of a member in a sorted set", keys: RW_ACCESS_UPDATE;
+    "zrem", -3, WF, ONE_KEY, "1.2.0", data!(zrem; args), "Remove one or more members from a sorted set", keys: RW_DELETE;
+    "zcard", 2, RF, ONE_KEY, "1.2.0", data!(zcard; args), "Get the number of members in a sorted set", keys: RO;
+    "zcount", 4, RF, ONE_KEY, "2.0.0", data!(zcount; args), "Count the members in a sorted set with scores within the given values", keys: RO_ACCESS;
+    "zlexcount", 4, RF, ONE_KEY, "2.8.9", data!(zlexcount; args), "Count the number of members in a sorted set between a given lexicographical range", keys: RO_ACCESS;
+    "zscore", 3, RF, ONE_KEY, "1.2.0", data!(zscore; args), "Get the score associated with the given member in a sorted set", keys: RO_ACCESS;
+    "zmscore", -3, RF, ONE_KEY, "6.2.0", data!(zmscore; args), "Get the score associated with the given members in a sorted set", keys: RO_ACCESS;
+    "zrank", 3, RF, ONE_KEY, "2.0.0", data!(zrank; args), "Determine the index of a member in a sorted set", keys: RO_ACCESS;
+    "zrevrank", 3, RF, ONE_KEY, "2.0.0", data!(zrevrank; args), "Determine the index of a member in a sorted set, with scores ordered from high to low", keys: RO_ACCESS;
+    "zrange", -4, R, ONE_KEY, "1.2.0", data!(zrange; args), "Return a range of members in a sorted set", keys: RO_ACCESS;
+    "zrangestore", -5, WD, (1, 2, 1), "6.2.0", data!(zrangestore; args), "Store a range of members from sorted set into another key", keys: RANGE_STORE;
+    "zrevrange", -4, R, ONE_KEY, "1.2.0", data!(zrevrange; args), "Return a range of members in a sorted set, by index, with scores ordered from high to low", keys: RO_ACCESS;
+    "zrangebyscore", -4, R, ONE_KEY, "1.0.5", data!(zrangebyscore; args), "Return a range of members in a sorted set, by score", keys: RO_ACCESS;
+    "zrevrangebyscore", -4, R, ONE_KEY, "2.2.0", data!(zrevrangebyscore; args), "Return a range of members in a sorted set, by score, with scores ordered from high to low", keys: RO_ACCESS;
+    "zrangebylex", -4, R, ONE_KEY, "2.8.9", data!(zrangebylex; args), "Return a range of members in a sorted set, by lexicographical range", keys: RO_ACCESS;
+    "zrevrangebylex", -4, R, ONE_KEY, "2.8.9", data!(zrevrangebylex; args), "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", keys: RO_ACCESS;
+    "zremrangebyrank", 4, W, ONE_KEY, "2.0.0", data!(zremrangebyrank; args), "Remove all members in a sorted set within the given indexes", keys: RW_DELETE;
+    "zremrangebyscore", 4, W, ONE_KEY, "1.2.0", data!(zremrangebyscore; args), "Remove all members in a sorted set within the given scores", keys: RW_DELETE;
+    "zremrangebylex", 4, W, ONE_KEY, "2.8.9", data!(zremrangebylex; args), "Remove all members in a sorted set between the given lexicographical range", keys: RW_DELETE;
+    "zpopmin", -2, WF, ONE_KEY, "5.0.0", data!(zpopmin; args), "Remove and return members with the lowest scores in a sorted set", keys: RW_POP;
+    "zpopmax", -2, WF, ONE_KEY, "5.0.0", data!(zpopmax; args), "Remove and return members with the highest scores in a sorted set", keys: RW_POP;
+    "zmpop", -4, WM, NO_KEYS, "7.0.0", data!(zmpop; args), "Remove and return members with scores in a sorted set", keys: COUNTED_POP;
+    "bzpopmin", -3, &["write", "noscript", "blocking", "fast"], (1, -2, 1), "5.0.0", blocking!(bzpopmin, every_key), "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", keys: BLOCKING_POP;
+    "bzpopmax", -3, &["write", "noscript", "blocking", "fast"], (1, -2, 1), "5.0.0", blocking!(bzpopmax, every_key), "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", keys: BLOCKING_POP;
+    "bzmpop", -5, &["write", "blocking", "movablekeys"], NO_KEYS, "7.0.0", blocking!(bzmpop, bzmpop_keys), "Remove and return members with scores in a sorted set or block until one is available", keys: BLOCKING_COUNTED_POP;
+    "zrandmember", -2, R, ONE_KEY, "6.2.0", data!(zrandmember; args), "Get one or multiple random elements from a sorted set", keys: RO_ACCESS, tips: NONDETERMINISTIC;
+    "zunion", -3, RM, NO_KEYS, "6.2.0", data!(zset_algebra::zunion), "Add multiple sorted sets", keys: COUNTED_READ;
+    "zinter", -3, RM, NO_KEYS, "6.2.0", data!(zset_algebra::zinter), "Intersect multiple sorted sets", keys: COUNTED_READ;
+    "zdiff", -3, RM, NO_KEYS, "6.2.0", data!(zset_algebra::zdiff), "Subtract multiple sorted sets", keys: COUNTED_READ;
+    "zunionstore", -4, WDM, ONE_KEY, "2.0.0", data!(zset_algebra::zunionstore), "Add multiple sorted sets and store the resulting sorted set in a new key", keys: COUNTED_STORE;
+    "zinterstore", -4, WDM, ONE_KEY, "2.0.0", data!(zset_algebra::zinterstore), "Intersect multiple sorted sets and store the resulting sorted set in a new key", keys: COUNTED_STORE;
+    "zdiffstore", -4, WDM, ONE_KEY, "6.2.0", data!(zset_algebra::zdiffstore), "Subtract multiple sorted sets and store the resulting sorted set in a new key", keys: COUNTED_STORE;
+    "zintercard", -3, RM, NO_KEYS, "7.0.0", data!(zset_algebra::zintercard), "Intersect multiple sorted sets and return the cardinality of the result", keys: COUNTED_READ;
+    "zscan", -3, R, ONE_KEY, "2.8.0", data!(zscan; args), "Incrementally iterate sorted sets elements and associated scores", keys: RO_ACCESS, tips: NONDETERMINISTIC;
+};
 
 /// Looks a sorted set up for reading: whether it exists (WRONGTYPE for
 /// another kind; counts the hit or miss).
@@ -592,10 +121,20 @@ struct AddFlags {
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...],
 /// and ZINCRBY key increment member (ZADD INCR, parsed the same way, as
 /// Redis does: `ZINCRBY k nx 1` is a syntax error).
-async fn zadd(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+async fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    add_or_incr(ctx, args, false).await
+}
+
+/// ZINCRBY key increment member.
+async fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    add_or_incr(ctx, args, true).await
+}
+
+/// ZADD, or ZINCRBY (`incr`).
+async fn add_or_incr(ctx: &mut Ctx<'_>, args: &[Bytes], incr: bool) -> CmdResult {
     let key = &args[1];
     let mut f = AddFlags {
-        incr: spec.name == "zincrby",
+        incr,
         ..AddFlags::default()
     };
     let mut i = 2;
@@ -738,21 +277,24 @@ async fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(len))
 }
 
-/// ZCOUNT key min max / ZLEXCOUNT key min max
-async fn zcount(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+/// ZCOUNT key min max
+async fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    if spec.name == "zcount" {
-        let range = ScoreRange::parse(&args[2], &args[3])
-            .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?
-            .members();
-        if !read(ctx, key).await? {
-            return Ok(Reply::Int(0));
-        }
-        return Ok(Reply::Int(match range {
-            Some(range) => ctx.txn.members_count(ctx.db, key, &range).await?,
-            None => 0,
-        }));
+    let range = ScoreRange::parse(&args[2], &args[3])
+        .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?
+        .members();
+    if !read(ctx, key).await? {
+        return Ok(Reply::Int(0));
     }
+    Ok(Reply::Int(match range {
+        Some(range) => ctx.txn.members_count(ctx.db, key, &range).await?,
+        None => 0,
+    }))
+}
+
+/// ZLEXCOUNT key min max
+async fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
     let lex = LexRange::parse(&args[2], &args[3])
         .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?;
     if !read(ctx, key).await? {
@@ -768,8 +310,18 @@ async fn zcount(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -
     }))
 }
 
-/// ZSCORE key member / ZMSCORE key member [member ...]
-async fn zscore(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+/// ZSCORE key member
+async fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    scores(ctx, args, false).await
+}
+
+/// ZMSCORE key member [member ...]
+async fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    scores(ctx, args, true).await
+}
+
+/// The scores of the members named: one (ZSCORE) or an array (`many`).
+async fn scores(ctx: &mut Ctx<'_>, args: &[Bytes], many: bool) -> CmdResult {
     let key = &args[1];
     let names = &args[2..];
     let found = if read(ctx, key).await? {
@@ -780,7 +332,7 @@ async fn zscore(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -
     let mut scores = found
         .into_iter()
         .map(|m| m.map_or(Reply::Nil, |m| Reply::Double(score_of(m.score))));
-    if spec.name == "zscore" {
+    if !many {
         return Ok(scores.next().unwrap_or(Reply::Nil));
     }
     Ok(Reply::Array(scores.collect()))
@@ -788,7 +340,17 @@ async fn zscore(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -
 
 /// ZRANK key member / ZREVRANK key member: members before it in the
 /// index (O(rank)).
-async fn zrank(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+async fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank(ctx, args, false).await
+}
+
+/// ZREVRANK key member.
+async fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank(ctx, args, true).await
+}
+
+/// A member's rank, from the highest score if `rev`.
+async fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     let key = &args[1];
     if !read(ctx, key).await? {
         return Ok(Reply::Nil);
@@ -806,7 +368,7 @@ async fn zrank(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) ->
         .txn
         .members_rank(ctx.db, key, m.score, &m.member)
         .await?;
-    if spec.name == "zrevrank" {
+    if rev {
         let len = ctx.txn.members_len(ctx.db, key).await?;
         return Ok(Reply::Int((len - 1 - rank).max(0)));
     }
@@ -1017,18 +579,53 @@ async fn lex_members(
     }
 }
 
-/// ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
-/// ZREVRANGEBYLEX and ZRANGESTORE.
-async fn zrange(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    let (at, store, by, rev) = match spec.name {
-        "zrangestore" => (2, true, None, None),
-        "zrevrange" => (1, false, Some(By::Rank), Some(true)),
-        "zrangebyscore" => (1, false, Some(By::Score), Some(false)),
-        "zrevrangebyscore" => (1, false, Some(By::Score), Some(true)),
-        "zrangebylex" => (1, false, Some(By::Lex), Some(false)),
-        "zrevrangebylex" => (1, false, Some(By::Lex), Some(true)),
-        _ => (1, false, None, None),
-    };
+/// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count]
+/// [WITHSCORES]
+async fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 1, false, None, None).await
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
+async fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 2, true, None, None).await
+}
+
+/// ZREVRANGE key start stop [WITHSCORES]
+async fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 1, false, Some(By::Rank), Some(true)).await
+}
+
+/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
+async fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 1, false, Some(By::Score), Some(false)).await
+}
+
+/// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
+async fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 1, false, Some(By::Score), Some(true)).await
+}
+
+/// ZRANGEBYLEX key min max [LIMIT offset count]
+async fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 1, false, Some(By::Lex), Some(false)).await
+}
+
+/// ZREVRANGEBYLEX key max min [LIMIT offset count]
+async fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range(ctx, args, 1, false, Some(By::Lex), Some(true)).await
+}
+
+/// The range commands: the source key at argument `at`, stored into
+/// argument 1 if `store`; `by` and `rev` fixed by the command, or (None)
+/// given by its options.
+async fn range(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    at: usize,
+    store: bool,
+    by: Option<By>,
+    rev: Option<bool>,
+) -> CmdResult {
     let q = parse_range(args, at, store, by, rev)?;
     let key = &args[at];
     let items = if read(ctx, key).await? {
@@ -1042,30 +639,32 @@ async fn zrange(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -
     Ok(scored_reply(items, q.with_scores, ctx.resp3))
 }
 
-/// ZREMRANGEBYRANK key start stop, ZREMRANGEBYSCORE key min max,
-/// ZREMRANGEBYLEX key min max.
-async fn zremrange(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let (span, event) = match spec.name {
-        "zremrangebyrank" => (
-            Span::Rank(int_arg(&args[2])?, int_arg(&args[3])?),
-            "zremrangebyrank",
-        ),
-        "zremrangebyscore" => (
-            Span::Score(
-                ScoreRange::parse(&args[2], &args[3])
-                    .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?,
-            ),
-            "zremrangebyscore",
-        ),
-        _ => (
-            Span::Lex(
-                LexRange::parse(&args[2], &args[3])
-                    .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?,
-            ),
-            "zremrangebylex",
-        ),
-    };
+/// ZREMRANGEBYRANK key start stop
+async fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let span = Span::Rank(int_arg(&args[2])?, int_arg(&args[3])?);
+    remove_span(ctx, &args[1], span, "zremrangebyrank").await
+}
+
+/// ZREMRANGEBYSCORE key min max
+async fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let span = Span::Score(
+        ScoreRange::parse(&args[2], &args[3])
+            .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?,
+    );
+    remove_span(ctx, &args[1], span, "zremrangebyscore").await
+}
+
+/// ZREMRANGEBYLEX key min max
+async fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let span = Span::Lex(
+        LexRange::parse(&args[2], &args[3])
+            .ok_or_else(|| CmdError::Reply(errors::MIN_MAX_NOT_LEX.into()))?,
+    );
+    remove_span(ctx, &args[1], span, "zremrangebylex").await
+}
+
+/// Removes the members in `span`, notifying `event`.
+async fn remove_span(ctx: &mut Ctx<'_>, key: &Bytes, span: Span, event: &'static str) -> CmdResult {
     if ctx.for_write_of(key, KeyKind::ZSet).await?.is_none() {
         return Ok(Reply::Int(0));
     }
@@ -1148,8 +747,18 @@ pub(crate) async fn pop(
     Ok(rows.into_iter().map(scored).collect())
 }
 
-/// ZPOPMIN key [count] / ZPOPMAX key [count]
-async fn zpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+/// ZPOPMIN key [count]
+async fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zpop(ctx, args, false).await
+}
+
+/// ZPOPMAX key [count]
+async fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zpop(ctx, args, true).await
+}
+
+/// Pops the lowest scores, or the highest (`max`).
+async fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     if args.len() > 3 {
         return err(errors::SYNTAX);
     }
@@ -1160,7 +769,6 @@ async fn zpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> 
         },
         None => None,
     };
-    let max = spec.name == "zpopmax";
     let n = count.map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX));
     let items = pop(ctx, &args[1], max, n).await?;
     // One member (no count) is a flat pair in RESP3 too.
@@ -1219,9 +827,18 @@ async fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// BZPOPMIN / BZPOPMAX key [key ...] timeout: the non-blocking attempt,
 /// the first member of the first non-empty sorted set, as
 /// `[key, member, score]`.
-async fn bzpop(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+async fn bzpopmin(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, false).await
+}
+
+/// BZPOPMAX's attempt (see [`bzpopmin`]).
+async fn bzpopmax(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, true).await
+}
+
+/// Pops the lowest score, or the highest (`max`).
+async fn bzpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     timeout(&args[args.len() - 1])?;
-    let max = spec.name == "bzpopmax";
     for key in &args[1..args.len() - 1] {
         if let Some((member, score)) = pop(ctx, key, max, 1).await?.pop() {
             return Ok(Reply::Array(vec![

@@ -64,22 +64,82 @@ struct Source {
     items: Vec<Scored>,
 }
 
-/// ZUNION, ZINTER, ZDIFF, ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
-/// ZINTERCARD (Redis's zunionInterDiffGenericCommand): sets count as
-/// members of score 1. The inputs are read whole.
-pub(crate) async fn zsetop(
+/// ZUNION numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]
+pub(crate) async fn zunion(
     ctx: &mut Ctx<'_>,
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> CmdResult {
-    let name = spec.name;
-    let op = match name {
-        "zunion" | "zunionstore" => SetOp::Union,
-        "zdiff" | "zdiffstore" => SetOp::Diff,
-        _ => SetOp::Inter,
-    };
-    let store = name.ends_with("store");
-    let card = name == "zintercard";
+    zsetop(ctx, spec.name, args, SetOp::Union, false, false).await
+}
+
+/// ZINTER numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]
+pub(crate) async fn zinter(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    zsetop(ctx, spec.name, args, SetOp::Inter, false, false).await
+}
+
+/// ZDIFF numkeys key [key ...] [WITHSCORES]
+pub(crate) async fn zdiff(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    zsetop(ctx, spec.name, args, SetOp::Diff, false, false).await
+}
+
+/// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]
+pub(crate) async fn zunionstore(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    zsetop(ctx, spec.name, args, SetOp::Union, true, false).await
+}
+
+/// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]
+pub(crate) async fn zinterstore(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    zsetop(ctx, spec.name, args, SetOp::Inter, true, false).await
+}
+
+/// ZDIFFSTORE destination numkeys key [key ...]
+pub(crate) async fn zdiffstore(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    zsetop(ctx, spec.name, args, SetOp::Diff, true, false).await
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit]
+pub(crate) async fn zintercard(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
+    zsetop(ctx, spec.name, args, SetOp::Inter, false, true).await
+}
+
+/// ZUNION, ZINTER, ZDIFF, ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
+/// ZINTERCARD (Redis's zunionInterDiffGenericCommand): sets count as
+/// members of score 1. The inputs are read whole.
+/// `name` is for the error texts; the result is stored (`store`: the
+/// STORE forms), counted (`card`: ZINTERCARD) or returned.
+async fn zsetop(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    args: &[Bytes],
+    op: SetOp,
+    store: bool,
+    card: bool,
+) -> CmdResult {
     let at = if store { 2 } else { 1 };
     let setnum = int_arg(&args[at])?;
     if setnum < 1 {
