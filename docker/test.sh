@@ -9,7 +9,7 @@
 #   --variant=minbase from the mirror apt uses (RESPIRE_DEBIAN_MIRROR to
 #   override), trimmed as the slim image is, tarred once into the cache
 #   (${XDG_CACHE_HOME:-~/.cache}/respire-image/) and `podman import`ed;
-# - the binary: RESPIRE_BIN if set (tests/container.rs passes the test
+# - the binary: RESPIRE_BIN if set (tests/deploy/container.rs passes the test
 #   build's), else `cargo build --release --bin respire`; stripped into the
 #   build context with the host's CA bundle (RESPIRE_BINARY=prebuilt);
 # - podman runs with its own storage in a temporary directory (vfs, runc,

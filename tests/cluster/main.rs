@@ -1,0 +1,12 @@
+//! Several instances, one database: instances on one MariaDB, with NATS,
+//! database faults, durability across restarts and crashes, and TLS on the
+//! links to MariaDB and NATS.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod db_faults;
+mod durability;
+mod multi_instance;
+mod nats;
+mod tls_links;

@@ -1,0 +1,809 @@
+//! Several instances on one MariaDB and one NATS: one pub/sub and one
+//! keyspace-notification space. Fault cases run a private nats-server.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Events, ProcessServer, TestDb, TestServer, free_port};
+use redis::AsyncCommands;
+
+use crate::common::NATS;
+
+/// A NATS subject prefix of its own, so tests never share a stream.
+fn prefix() -> String {
+    format!("t{:012x}", common::rand_u64() & 0xffff_ffff_ffff)
+}
+
+async fn instance(db: &TestDb, nats_url: &str, prefix: &str) -> TestServer {
+    instance_with(db, nats_url, prefix, |_| {}).await
+}
+
+/// [`instance`], after `adjust` edits the config.
+async fn instance_with(
+    db: &TestDb,
+    nats_url: &str,
+    prefix: &str,
+    adjust: impl FnOnce(&mut respire::config::Config),
+) -> TestServer {
+    let (url, nats, prefix) = (db.url.clone(), nats_url.to_string(), prefix.to_string());
+    // Memory streams on the shared NATS; file storage on private ones, which
+    // the outage test restarts.
+    let storage = if nats_url.ends_with(NATS) {
+        "memory"
+    } else {
+        "file"
+    };
+    let server = TestServer::start_with(move |c| {
+        c.database_url = Some(url);
+        c.nats_url = Some(nats);
+        c.nats_prefix = prefix;
+        c.nats_stream_storage = storage.into();
+        c.nats_stream_max_age = 600;
+        adjust(c);
+    })
+    .await;
+    server.wait_store_ready().await;
+    server
+}
+
+/// Sets notify-keyspace-events KEA on one instance and waits until the
+/// others have read it from the database.
+async fn enable_events(servers: &[&TestServer]) {
+    let mut c = servers[0].client().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+/// Waits until an instance's relay publishes to the stream (the stream
+/// exists and a consumer runs) by round-tripping one event.
+async fn wait_events_flow(writer: &TestServer, reader: &TestServer) {
+    let mut events = Events::psubscribe(&reader.url(), "__keyspace@0__:warmup").await;
+    let mut c = writer.client().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let _: () = c.set("warmup", 1).await.unwrap();
+        if events.next(Duration::from_millis(300)).await.is_some() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "keyspace events never flowed over NATS"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_and_publishes_reach_every_instance() {
+    let Some(Cluster {
+        db: _db,
+        prefix: p,
+        servers,
+    }) = Cluster::start(3).await
+    else {
+        return;
+    };
+    let [a, b, c] = &servers[..] else {
+        unreachable!()
+    };
+    wait_events_flow(a, b).await;
+    wait_events_flow(a, c).await;
+
+    // A write on A notifies subscribers on B and C.
+    let mut on_b = Events::psubscribe(&b.url(), "__keyspace@0__:ion/*").await;
+    let mut on_c = Events::psubscribe(&c.url(), "__keyspace@0__:ion/*").await;
+    let mut ca = a.client().await;
+    let _: () = ca.hset("ion/k", "f", "v").await.unwrap();
+    let _: () = ca.del("ion/k").await.unwrap();
+    for events in [&mut on_b, &mut on_c] {
+        let got = events
+            .until("__keyspace@0__:ion/k", "del", Duration::from_secs(5))
+            .await;
+        assert_eq!(
+            got.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+            ["hset", "del"]
+        );
+    }
+
+    // PUBLISH on B reaches SUBSCRIBE on A and PSUBSCRIBE on C, once each.
+    let client = redis::Client::open(a.url()).unwrap();
+    let mut sub_a = client.get_async_pubsub().await.unwrap();
+    sub_a.subscribe("news.eu").await.unwrap();
+    let mut pat_c = Events::psubscribe(&c.url(), "news.*").await;
+    let mut cb = b.client().await;
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg("news.eu")
+        .arg("hello")
+        .query_async(&mut cb)
+        .await
+        .unwrap();
+    assert_eq!(receivers, 0, "PUBLISH counts this instance's receivers");
+    let mut stream_a = sub_a.on_message();
+    use futures::StreamExt;
+    let msg = tokio::time::timeout(Duration::from_secs(5), stream_a.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
+    assert_eq!(
+        pat_c.next(Duration::from_secs(5)).await,
+        Some(("news.eu".into(), "hello".into()))
+    );
+    assert_eq!(
+        pat_c.next(Duration::from_millis(300)).await,
+        None,
+        "delivered once"
+    );
+    common::drop_stream(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_subscriber_sees_the_same_per_key_order() {
+    let Some(Cluster {
+        db: _db,
+        prefix: p,
+        servers,
+    }) = Cluster::start(3).await
+    else {
+        return;
+    };
+    let [a, b, c] = &servers[..] else {
+        unreachable!()
+    };
+    wait_events_flow(a, c).await;
+    wait_events_flow(b, c).await;
+    let mut subs = Vec::new();
+    for s in [&a, &b, &c] {
+        subs.push(Events::psubscribe(&s.url(), "__keyspace@0__:shared").await);
+    }
+    let writers: Vec<_> = [(a.url(), "SET"), (b.url(), "APPEND")]
+        .into_iter()
+        .map(|(url, cmd)| {
+            tokio::spawn(async move {
+                let mut c = redis::Client::open(url)
+                    .unwrap()
+                    .get_multiplexed_async_connection()
+                    .await
+                    .unwrap();
+                for _ in 0..40 {
+                    let _: () = redis::cmd(cmd)
+                        .arg("shared")
+                        .arg("x")
+                        .query_async(&mut c)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut orders = Vec::new();
+    for sub in &mut subs {
+        let mut got = Vec::new();
+        while got.len() < 80 {
+            match sub.next(Duration::from_secs(5)).await {
+                Some((_, event)) => got.push(event),
+                None => panic!("only {} of 80 events arrived", got.len()),
+            }
+        }
+        orders.push(got);
+    }
+    assert_eq!(orders[0], orders[1]);
+    assert_eq!(orders[0], orders[2]);
+    common::drop_stream(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ion_watch_sequence_across_instances() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let p = prefix();
+    let url = format!("nats://{NATS}");
+    let (a, b) = (instance(&db, &url, &p).await, instance(&db, &url, &p).await);
+    enable_events(&[&a, &b]).await;
+    wait_events_flow(&a, &b).await;
+    let key = "dc/node1/room1/user1/media/pub/m1";
+    let mut watch = Events::psubscribe(&b.url(), &format!("__key*__:{key}")).await;
+    let mut ca = a.client().await;
+    let _: () = ca.hset(key, "mid", "m1").await.unwrap();
+    let _: () = ca.expire(key, 1).await.unwrap();
+    let channel = format!("__keyspace@0__:{key}");
+    let got = watch
+        .until(&channel, "expired", Duration::from_secs(5))
+        .await;
+    let events: Vec<&str> = got.iter().map(|m| m.1.as_str()).collect();
+    assert_eq!(events, ["hset", "expire", "expired"]);
+    let _: () = ca.hset(key, "mid", "m2").await.unwrap();
+    let _: () = ca.del(key).await.unwrap();
+    let got = watch.until(&channel, "del", Duration::from_secs(5)).await;
+    assert_eq!(
+        got.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+        ["hset", "del"]
+    );
+    common::drop_stream(&p).await;
+}
+
+/// Instances on one fresh database and the shared NATS, events on.
+struct Cluster {
+    db: TestDb,
+    prefix: String,
+    servers: Vec<TestServer>,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Option<Cluster> {
+        let db = TestDb::create().await?;
+        if !common::service_available("NATS", NATS).await {
+            return None;
+        }
+        let prefix = prefix();
+        let url = format!("nats://{NATS}");
+        let mut servers = Vec::new();
+        for _ in 0..n {
+            servers.push(instance(&db, &url, &prefix).await);
+        }
+        enable_events(&servers.iter().collect::<Vec<_>>()).await;
+        Some(Cluster {
+            db,
+            prefix,
+            servers,
+        })
+    }
+}
+
+/// A private nats-server with JetStream on its own port and store.
+struct PrivateNats {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateNats {
+    fn start() -> PrivateNats {
+        Self::start_with_config("")
+    }
+
+    /// A private server with these lines in its configuration file.
+    fn start_with_config(config: &str) -> PrivateNats {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nats.conf"), config).unwrap();
+        let port = free_port();
+        let child = Self::spawn(port, dir.path());
+        PrivateNats { child, port, dir }
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> std::process::Child {
+        std::process::Command::new("/usr/sbin/nats-server")
+            .arg("-c")
+            .arg(dir.join("nats.conf"))
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server")
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, self.dir.path());
+    }
+
+    async fn wait_up(&self) {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("private nats-server did not start");
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nats_outage_keeps_data_and_delivers_every_event_afterwards() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::nats_server_installed() {
+        return;
+    }
+    let mut nats = PrivateNats::start();
+    nats.wait_up().await;
+    let p = prefix();
+    let (a, b) = (
+        instance(&db, &nats.url(), &p).await,
+        instance(&db, &nats.url(), &p).await,
+    );
+    enable_events(&[&a, &b]).await;
+    wait_events_flow(&a, &b).await;
+    let mut events = Events::psubscribe(&b.url(), "__keyspace@0__:out:*").await;
+    let client = redis::Client::open(b.url()).unwrap();
+    let mut chan = client.get_async_pubsub().await.unwrap();
+    chan.subscribe("after").await.unwrap();
+
+    nats.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ca = a.client().await;
+    for i in 0..20 {
+        let _: () = ca.set(format!("out:{i}"), i).await.unwrap();
+    }
+    let err = redis::cmd("PUBLISH")
+        .arg("after")
+        .arg("x")
+        .query_async::<i64>(&mut ca)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("TRYAGAIN"), "{err}");
+    // A large one too: the outage, not its size, is what stops it.
+    let err = redis::cmd("PUBLISH")
+        .arg("after")
+        .arg(vec![b'x'; 3 << 20])
+        .query_async::<i64>(&mut ca)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("TRYAGAIN"), "{err}");
+
+    nats.restart();
+    nats.wait_up().await;
+    // Every event committed during the outage arrives, in order, once.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 20 && Instant::now() < deadline {
+        if let Some((channel, event)) = events.next(Duration::from_millis(500)).await {
+            assert_eq!(event, "set");
+            got.push(channel);
+        }
+    }
+    let want: Vec<String> = (0..20).map(|i| format!("__keyspace@0__:out:{i}")).collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        events.next(Duration::from_millis(500)).await,
+        None,
+        "nothing twice"
+    );
+    // Subscriptions are restored: PUBLISH works again and reaches B.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match redis::cmd("PUBLISH")
+            .arg("after")
+            .arg("back")
+            .query_async::<i64>(&mut ca)
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => assert!(Instant::now() < deadline, "PUBLISH never recovered: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    use futures::StreamExt;
+    let mut stream = chan.on_message();
+    let msg = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.get_payload::<String>().unwrap(), "back");
+}
+
+async fn relay_holder(url: &str) -> bool {
+    let mut c = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("respire")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(info.contains("nats_connected:1"), "{info}");
+    let holder = info.contains("relay_holder:1");
+    if holder {
+        assert!(
+            info.contains("relay_lag_events:") && info.contains("relay_lag_ms:"),
+            "{info}"
+        );
+    }
+    holder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relay_killed_with_sigkill_loses_and_repeats_nothing() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let p = prefix();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("nats://{NATS}");
+    let flags = [
+        "--database-url",
+        &db.url,
+        "--nats-url",
+        &url,
+        "--nats-prefix",
+        &p,
+        "--nats-stream-storage",
+        "memory",
+    ];
+    let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let mut first = ProcessServer::spawn(&dir_a, &flags).await;
+    // Let the first instance take the relay lease before the second starts.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !relay_holder(&first.url()).await {
+        assert!(
+            Instant::now() < deadline,
+            "no instance took the relay lease"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = ProcessServer::spawn(&dir_b, &flags).await;
+    let mut c2 = redis::Client::open(second.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // The process may still be connecting to the database (TRYAGAIN).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query_async::<()>(&mut c2)
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the second instance never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut events = Events::psubscribe(&second.url(), "__keyevent@0__:set").await;
+    let writer = tokio::spawn(async move {
+        for i in 0..300 {
+            let _: () = c2.set(format!("r:{i}"), i).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    first.kill9();
+    writer.await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut count = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 300 && Instant::now() < deadline {
+        if let Some((_, key)) = events.next(Duration::from_millis(500)).await {
+            count += 1;
+            assert!(seen.insert(key.clone()), "{key} delivered twice");
+        }
+    }
+    assert_eq!(seen.len(), 300, "events lost after the relay was killed");
+    assert_eq!(events.next(Duration::from_millis(700)).await, None);
+    assert_eq!(count, 300);
+    assert!(
+        relay_holder(&second.url()).await,
+        "the survivor took over the relay"
+    );
+    common::drop_stream(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_subscriber_is_disconnected_and_others_are_not_slowed() {
+    let server = TestServer::start_with(|c| {
+        c.pubsub_hard_limit = 256 * 1024;
+        c.pubsub_soft_limit = 128 * 1024;
+        c.pubsub_soft_seconds = 1;
+    })
+    .await;
+    // A raw subscriber that never reads.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    slow.write_all(&common::encode(&[b"SUBSCRIBE", b"feed"]))
+        .await
+        .unwrap();
+    let mut fast = Events::psubscribe(&server.url(), "feed").await;
+    let mut c = server.client().await;
+    let payload = vec![b'x'; 64 * 1024];
+    let mut received = 0;
+    for _ in 0..300 {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("feed")
+            .arg(&payload)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        if fast.next(Duration::from_secs(2)).await.is_some() {
+            received += 1;
+        }
+    }
+    assert_eq!(received, 300, "the fast subscriber got everything");
+    let numsub: (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("feed")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(numsub.1, 0, "the slow subscriber was disconnected");
+    // Its socket is closed once the server-side buffers drain.
+    let mut buf = vec![0u8; 1 << 20];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            _ => assert!(Instant::now() < deadline, "slow subscriber still connected"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recreated_database_reuses_the_stream_without_losing_events() {
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let p = prefix();
+    let url = format!("nats://{NATS}");
+    for round in 0..2 {
+        // A fresh database each round: its event ids start at 1 again.
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (a, b) = (instance(&db, &url, &p).await, instance(&db, &url, &p).await);
+        enable_events(&[&a, &b]).await;
+        wait_events_flow(&a, &b).await;
+        let mut events = Events::psubscribe(&b.url(), "__keyspace@0__:fresh").await;
+        let mut ca = a.client().await;
+        let _: () = ca.set("fresh", round).await.unwrap();
+        if round == 0 {
+            // Use up ids the next database will hand out again.
+            for i in 0..100 {
+                let _: () = ca.set(format!("filler:{i}"), i).await.unwrap();
+            }
+        }
+        assert_eq!(
+            events.next(Duration::from_secs(5)).await,
+            Some(("__keyspace@0__:fresh".into(), "set".into())),
+            "round {round}: the event was dropped as a duplicate"
+        );
+    }
+    common::drop_stream(&p).await;
+}
+
+/// `len` pseudo-random bytes (every byte value, CR and LF included).
+fn blob(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+type MsgStream = std::pin::Pin<Box<dyn futures::Stream<Item = redis::Msg> + Send>>;
+
+/// A connection subscribed to `name` (a pattern when `pattern`).
+async fn subscriber(url: &str, name: &str, pattern: bool) -> MsgStream {
+    let client = redis::Client::open(url).unwrap();
+    let mut ps = client.get_async_pubsub().await.unwrap();
+    if pattern {
+        ps.psubscribe(name).await.unwrap();
+    } else {
+        ps.subscribe(name).await.unwrap();
+    }
+    Box::pin(ps.into_on_message())
+}
+
+/// Asserts `stream` receives exactly `want` on `channel`, in order, and
+/// nothing more.
+async fn expect_payloads(who: &str, stream: &mut MsgStream, channel: &str, want: &[&[u8]]) {
+    use futures::StreamExt;
+    for (i, want) in want.iter().enumerate() {
+        let msg = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{who}: message {i} ({} bytes) never came", want.len()))
+            .expect("subscriber connection open");
+        assert_eq!(msg.get_channel_name(), channel, "{who}");
+        let got = msg.get_payload_bytes();
+        assert!(
+            got == *want,
+            "{who}: message {i}: got {} bytes, want {} bytes (first difference at {:?})",
+            got.len(),
+            want.len(),
+            got.iter().zip(want.iter()).position(|(a, b)| a != b)
+        );
+    }
+    let extra = tokio::time::timeout(Duration::from_millis(500), stream.next()).await;
+    assert!(
+        extra.is_err(),
+        "{who}: an extra message: {:?}",
+        extra.map(|m| m.map(|m| m.get_payload_bytes().len()))
+    );
+}
+
+/// PUBLISH over NATS's max_payload (1 MiB by default) reaches every
+/// subscriber whole and once: on the publishing instance, on another
+/// instance, and through a pattern there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_over_the_nats_payload_limit_arrive_whole_once_everywhere() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (a, b) = (&cluster.servers[0], &cluster.servers[1]);
+    let mut on_a = subscriber(&a.url(), "big.data", false).await;
+    let mut on_b = subscriber(&b.url(), "big.data", false).await;
+    let mut pat_b = subscriber(&b.url(), "big.*", true).await;
+    let payloads = [blob(3 << 20, 1), blob(10 << 20, 2), b"end".to_vec()];
+    let mut ca = a.client().await;
+    for p in &payloads {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg("big.data")
+            .arg(p.as_slice())
+            .query_async(&mut ca)
+            .await
+            .unwrap();
+        assert_eq!(receivers, 1, "A's own subscriber");
+    }
+    let want: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    expect_payloads("SUBSCRIBE on A", &mut on_a, "big.data", &want).await;
+    expect_payloads("SUBSCRIBE on B", &mut on_b, "big.data", &want).await;
+    expect_payloads("PSUBSCRIBE on B", &mut pat_b, "big.data", &want).await;
+    common::drop_stream(&cluster.prefix).await;
+}
+
+/// The chunk size follows the server's max_payload (16 KiB here), and a
+/// message over the reassembly limit is refused with a permanent error on
+/// the publishing side, and dropped (not half-delivered) on a receiving one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chunks_follow_the_servers_max_payload_and_the_reassembly_limit_holds() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::nats_server_installed() {
+        return;
+    }
+    let nats = PrivateNats::start_with_config("max_payload: 16384\n");
+    nats.wait_up().await;
+    let p = prefix();
+    let a = instance(&db, &nats.url(), &p).await;
+    let b = instance_with(&db, &nats.url(), &p, |c| c.nats_reassembly_limit = 1 << 20).await;
+    let mut on_a = subscriber(&a.url(), "c", false).await;
+    let mut on_b = subscriber(&b.url(), "c", false).await;
+    let (big, mid) = (blob(3 << 20, 3), blob(700 << 10, 4));
+
+    // From A: 3 MiB in ~200 chunks reaches A; B (1 MiB limit) drops it.
+    let mut ca = a.client().await;
+    for p in [&big, &mid] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("c")
+            .arg(p.as_slice())
+            .query_async(&mut ca)
+            .await
+            .unwrap();
+    }
+    expect_payloads("A", &mut on_a, "c", &[&big, &mid]).await;
+    expect_payloads("B", &mut on_b, "c", &[&mid]).await;
+
+    // From B: over its own limit, a permanent error (not TRYAGAIN).
+    let mut cb = b.client().await;
+    let err = redis::cmd("PUBLISH")
+        .arg("c")
+        .arg(big.as_slice())
+        .query_async::<i64>(&mut cb)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ERR"), "{err}");
+    assert!(common::err_text(&err).contains("reassembly limit"), "{err}");
+    // Under it, fine.
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("c")
+        .arg(mid.as_slice())
+        .query_async(&mut cb)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    expect_payloads("A", &mut on_a, "c", &[&mid]).await;
+    expect_payloads("B", &mut on_b, "c", &[&mid]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_datacenter_has_its_own_stream_of_the_whole_log() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let p = prefix();
+    let nats = format!("nats://{NATS}");
+    let east = instance_with(&db, &nats, &p, |c| c.datacenter = "east".into()).await;
+    let west = instance_with(&db, &nats, &p, |c| c.datacenter = "west".into()).await;
+    enable_events(&[&east, &west]).await;
+    wait_events_flow(&east, &west).await;
+    wait_events_flow(&west, &east).await;
+
+    // A write in either datacenter reaches the other's subscribers.
+    let mut on_west = Events::psubscribe(&west.url(), "__keyspace@0__:dc/*").await;
+    let mut on_east = Events::psubscribe(&east.url(), "__keyspace@0__:dc/*").await;
+    let mut ce = east.client().await;
+    let mut cw = west.client().await;
+    let _: () = ce.set("dc/from-east", 1).await.unwrap();
+    let _: () = cw.set("dc/from-west", 1).await.unwrap();
+    for events in [&mut on_west, &mut on_east] {
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let (channel, event) = events
+                .next(Duration::from_secs(5))
+                .await
+                .expect("an event from each datacenter");
+            assert_eq!(event, "set");
+            got.push(channel);
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            ["__keyspace@0__:dc/from-east", "__keyspace@0__:dc/from-west"]
+        );
+    }
+
+    // Two streams, each with the whole log, numbered the same.
+    let client = async_nats::connect(NATS).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut last = Vec::new();
+    for dc in ["EAST", "WEST"] {
+        let name = format!("{}_EVENTS_{dc}", p.to_uppercase());
+        let mut stream = js.get_stream(&name).await.expect("the datacenter's stream");
+        let state = stream.info().await.unwrap().state.clone();
+        let msg = stream.get_raw_message(state.last_sequence).await.unwrap();
+        last.push(
+            msg.headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .unwrap()
+                .to_string(),
+        );
+        let subjects = &stream.info().await.unwrap().config.subjects;
+        assert_eq!(subjects, &[format!("{p}.ev.{}.>", dc.to_lowercase())]);
+    }
+    assert_eq!(last[0], last[1], "the same last event in both streams");
+    for dc in ["EAST", "WEST"] {
+        let _ = js
+            .delete_stream(format!("{}_EVENTS_{dc}", p.to_uppercase()))
+            .await;
+    }
+}
