@@ -45,6 +45,9 @@ pub struct NatsLink {
     /// Chunked message ids: this link's random prefix and a counter.
     id_prefix: u64,
     next_id: AtomicU64,
+    /// A subject only this link answers (an inbox of its own): a request
+    /// to it is a round trip through the server (see [`NatsLink::sync`]).
+    sync_subject: String,
 }
 
 impl NatsLink {
@@ -105,7 +108,21 @@ impl NatsLink {
                     .with_context(|| format!("connecting to NATS at {url}"))?
             }
         };
+        let sync_subject = client.new_inbox();
+        let mut requests = client
+            .subscribe(sync_subject.clone())
+            .await
+            .context("subscribing on NATS")?;
+        let answerer = client.clone();
+        tokio::spawn(async move {
+            while let Some(request) = requests.next().await {
+                if let Some(reply) = request.reply {
+                    let _ = answerer.publish(reply, Bytes::new()).await;
+                }
+            }
+        });
         Ok(NatsLink {
+            sync_subject,
             client,
             prefix: config.nats_prefix.clone(),
             channels: Mutex::new(HashMap::new()),
@@ -283,10 +300,15 @@ impl NatsLink {
         self.budget.used()
     }
 
-    /// Waits (briefly) until the server has processed what was sent.
+    /// Waits (briefly) until the server has processed what was sent (a
+    /// SUB above all): a request to this link's own subject comes back
+    /// only after the server has read everything this connection sent
+    /// before it, in order. (`flush` only writes the socket: a PUBLISH on
+    /// another instance could still reach the server before the SUB.)
     async fn sync(&self) {
         if self.connected() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+            let round_trip = self.client.request(self.sync_subject.clone(), Bytes::new());
+            let _ = tokio::time::timeout(Duration::from_secs(1), round_trip).await;
         }
     }
 }
