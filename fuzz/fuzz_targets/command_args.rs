@@ -11,7 +11,10 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use respire::bus::subject;
-use respire::cmd::{self, keys, long_double};
+use respire::cmd::args::int_arg;
+use respire::cmd::helpers::{long_double, scan};
+use respire::cmd::spec::CommandSpec;
+use respire::cmd::table;
 use respire::{glob, protocol};
 
 fuzz_target!(|data: &[u8]| {
@@ -23,11 +26,11 @@ fuzz_target!(|data: &[u8]| {
         if args.is_empty() {
             continue;
         }
-        match cmd::table::check(&args) {
+        match table::check(&args) {
             Ok(spec) => {
                 let name = spec.full_name(&args);
                 assert!(name.starts_with(spec.name));
-                assert!(cmd::CommandSpec::arity_ok(spec.arity, args.len()));
+                assert!(CommandSpec::arity_ok(spec.arity, args.len()));
             }
             Err(text) => {
                 // An error reply is one line: user bytes never break it.
@@ -36,8 +39,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         for arg in &args[1..] {
-            let _ = cmd::int_arg(arg);
-            let _ = keys::parse_cursor(arg);
+            let _ = int_arg(arg);
+            let _ = scan::parse_cursor(arg);
             if let Some(v) = long_double::parse(arg)
                 && v.is_finite()
             {
@@ -48,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!token.is_empty() && !token.contains(['.', '*', '>', ' ']));
             assert_eq!(subject::decode(&token).as_deref(), Some(&arg[..]));
         }
-        let _ = keys::scan_options(&args[1..], true);
+        let _ = scan::scan_options(&args[1..], true);
         if args.len() >= 3 {
             let _ = glob::matches(&args[1], &args[2]);
         }
