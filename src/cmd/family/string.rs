@@ -582,7 +582,7 @@ async fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 async fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let a = get(ctx, &args[1]).await;
     let b = get(ctx, &args[2]).await;
-    let wrong = |r: &Result<Option<Bytes>, CmdError>| matches!(r, Err(CmdError::Reply(t)) if t.as_ref() == errors::WRONGTYPE.as_bytes());
+    let wrong = |r: &Result<Option<Bytes>, CmdError>| matches!(r, Err(CmdError::WrongType));
     if wrong(&a) || wrong(&b) {
         return err(errors::LCS_NOT_STRINGS);
     }
