@@ -330,22 +330,8 @@ impl Txn for MySqlTxn {
     }
 
     async fn hash_remove(&mut self, db: Db, key: &[u8], fields: &[Bytes]) -> StoreResult<i64> {
-        self.settle(db, key).await?;
-        let Some(kid) = self.kid(db, key).await? else {
-            return Ok(0);
-        };
-        let mut removed = 0i64;
-        for chunk in fields.chunks(CHUNK) {
-            let mut q = QueryBuilder::<MySql>::new("DELETE FROM kv_hash_fields WHERE kid = ");
-            q.push_bind(kid).push(" AND field IN (");
-            let mut list = q.separated(", ");
-            for f in chunk {
-                list.push_bind(f.as_ref());
-            }
-            q.push(")");
-            removed += q.build().execute(self.tx.conn()).await?.rows_affected() as i64;
-        }
-        Ok(removed)
+        self.delete_named(db, key, "kv_hash_fields", "field", fields)
+            .await
     }
 
     async fn hash_scan(

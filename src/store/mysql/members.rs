@@ -116,22 +116,8 @@ impl Members for MySqlTxn {
     }
 
     async fn members_remove(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64> {
-        self.settle(db, key).await?;
-        let Some(kid) = self.kid(db, key).await? else {
-            return Ok(0);
-        };
-        let mut removed = 0i64;
-        for chunk in members.chunks(CHUNK) {
-            let mut q = QueryBuilder::<MySql>::new("DELETE FROM kv_members WHERE kid = ");
-            q.push_bind(kid).push(" AND member IN (");
-            let mut list = q.separated(", ");
-            for m in chunk {
-                list.push_bind(m.as_ref());
-            }
-            q.push(")");
-            removed += q.build().execute(self.tx.conn()).await?.rows_affected() as i64;
-        }
-        Ok(removed)
+        self.delete_named(db, key, "kv_members", "member", members)
+            .await
     }
 
     async fn members_remove_range(

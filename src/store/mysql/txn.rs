@@ -3,11 +3,11 @@
 //! writes it stages to send together.
 
 use bytes::Bytes;
-use sqlx::Row;
-use sqlx::mysql::MySqlRow;
+use sqlx::mysql::{MySql, MySqlRow};
+use sqlx::{QueryBuilder, Row};
 
 use super::held::Held;
-use super::staged::{KeyRow, Known, KnownKeys, Staged};
+use super::staged::{CHUNK, KeyRow, Known, KnownKeys, Staged};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::types::{Db, KeyKind, KeyMeta};
 
@@ -136,6 +136,35 @@ impl MySqlTxn {
             Some(known) => Ok(known.kid()),
             None => Ok(self.row(db, key, false).await?.map(|r| r.kid)),
         }
+    }
+
+    /// Deletes the rows of an existing key's `table` (`kv_hash_fields` or
+    /// `kv_members`) whose `column` is one of `names`, a statement per
+    /// chunk; how many went. A key absent from the database has none.
+    pub(super) async fn delete_named(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        table: &str,
+        column: &str,
+        names: &[Bytes],
+    ) -> StoreResult<i64> {
+        self.settle(db, key).await?;
+        let Some(kid) = self.kid(db, key).await? else {
+            return Ok(0);
+        };
+        let mut removed = 0i64;
+        for chunk in names.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE kid = "));
+            q.push_bind(kid).push(format!(" AND {column} IN ("));
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(name.as_ref());
+            }
+            q.push(")");
+            removed += q.build().execute(self.tx.conn()).await?.rows_affected() as i64;
+        }
+        Ok(removed)
     }
 
     /// Stages the key's new row (and hash fields): it reaches the database
