@@ -194,6 +194,16 @@ pub const fn key_at(index: i32, flags: &'static [&'static str]) -> KeySpec {
     }
 }
 
+/// A key spec for the keys from argument `index` to `last` (relative, as
+/// in [`KeySpec`]: 0 the one key, -1 every argument after it, -2 all but
+/// the last).
+pub const fn keys_to(index: i32, flags: &'static [&'static str], last: i32) -> KeySpec {
+    KeySpec {
+        last,
+        ..key_at(index, flags)
+    }
+}
+
 /// A key spec for keys counted by an argument: from argument `index`,
 /// the count at `keynumidx` after it, the keys from `firstkey` after it.
 pub const fn keys_counted(

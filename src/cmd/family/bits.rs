@@ -4,13 +4,11 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::family::string::{self, current, store};
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::ONE_KEY;
+use crate::cmd::spec::{CommandSpec, ONE_KEY};
 use crate::reply::Reply;
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "bitmap";

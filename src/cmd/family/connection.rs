@@ -2,15 +2,10 @@
 
 use bytes::Bytes;
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::errors::{self, CmdResult, err};
-use crate::cmd::session::ReplyMode;
-use crate::cmd::session::Session;
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::Props;
-use crate::cmd::spec::SubSpec;
+use crate::cmd::session::{ReplyMode, Session};
+use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubSpec};
 use crate::instance::clients::{ClientInfo, UnblockHow};
 use crate::reply::{OK, Reply};
 

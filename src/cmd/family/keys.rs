@@ -3,15 +3,11 @@
 
 use bytes::Bytes;
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::Props;
+use crate::cmd::spec::{CommandSpec, NO_KEYS, ONE_KEY, Props};
 use crate::reply::{OK, Reply};
 use crate::store::{Db, KeyKind, Member, MemberRange};
 

@@ -11,17 +11,12 @@
 
 use bytes::Bytes;
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
-use crate::cmd::args::timeout;
+use crate::cmd::args::{int_arg, is, timeout};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::KeySpec;
-use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::key_at;
-use crate::cmd::spec::keys_counted;
-use crate::cmd::spec::{BlockOn, every_key};
+use crate::cmd::spec::{
+    BlockOn, CommandSpec, KeySpec, ONE_KEY, every_key, key_at, keys_counted, keys_to,
+};
 use crate::reply::{OK, Reply};
 use crate::store::{Bound, KeyKind, Member, MemberRange, position_member};
 
@@ -32,28 +27,19 @@ const R: &[&str] = &["readonly"];
 const WD: &[&str] = &["write", "denyoom"];
 const W: &[&str] = &["write"];
 
-/// A key spec for the keys from `index` to `last` (relative, as in
-/// [`KeySpec`]).
-const fn at(index: i32, flags: &'static [&'static str], last: i32) -> KeySpec {
-    KeySpec {
-        last,
-        ..key_at(index, flags)
-    }
-}
-
-const INSERT: &[KeySpec] = &[at(1, &["RW", "insert"], 0)];
-const POP: &[KeySpec] = &[at(1, &["RW", "access", "delete"], 0)];
-const DELETE: &[KeySpec] = &[at(1, &["RW", "delete"], 0)];
-const UPDATE: &[KeySpec] = &[at(1, &["RW", "update"], 0)];
-const READ: &[KeySpec] = &[at(1, &["RO"], 0)];
-const READ_ACCESS: &[KeySpec] = &[at(1, &["RO", "access"], 0)];
+const INSERT: &[KeySpec] = &[key_at(1, &["RW", "insert"])];
+const POP: &[KeySpec] = &[key_at(1, &["RW", "access", "delete"])];
+const DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
+const UPDATE: &[KeySpec] = &[key_at(1, &["RW", "update"])];
+const READ: &[KeySpec] = &[key_at(1, &["RO"])];
+const READ_ACCESS: &[KeySpec] = &[key_at(1, &["RO", "access"])];
 const MOVE_KEYS: &[KeySpec] = &[
-    at(1, &["RW", "access", "delete"], 0),
-    at(2, &["RW", "insert"], 0),
+    key_at(1, &["RW", "access", "delete"]),
+    key_at(2, &["RW", "insert"]),
 ];
 
 const COUNTED_POP: &[KeySpec] = &[keys_counted(1, &["RW", "access", "delete"], 0, 1)];
-const BLOCKING_POP: &[KeySpec] = &[at(1, &["RW", "access", "delete"], -2)];
+const BLOCKING_POP: &[KeySpec] = &[keys_to(1, &["RW", "access", "delete"], -2)];
 const BLOCKING_COUNTED_POP: &[KeySpec] = &[keys_counted(2, &["RW", "access", "delete"], 0, 1)];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: List, group: "list";

@@ -6,11 +6,7 @@ use bytes::Bytes;
 
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdResult, err};
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::Props;
-use crate::cmd::spec::SubInfo;
-use crate::cmd::spec::SubSpec;
+use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubInfo, SubSpec};
 use crate::reply::Reply;
 use crate::store::{KeyKind, MemberRange};
 

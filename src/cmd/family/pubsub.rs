@@ -9,10 +9,7 @@ use tracing::debug;
 use crate::bus::BusError;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::session::Session;
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::Props;
-use crate::cmd::spec::SubSpec;
+use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubSpec};
 use crate::reply::Reply;
 
 const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];

@@ -11,18 +11,12 @@ use std::collections::{BTreeSet, HashSet};
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::members;
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::KeySpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::key_at;
-use crate::cmd::spec::keys_counted;
+use crate::cmd::spec::{CommandSpec, KeySpec, NO_KEYS, ONE_KEY, key_at, keys_counted, keys_to};
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange};
 
@@ -31,25 +25,17 @@ const RF: &[&str] = &["readonly", "fast"];
 const WF: &[&str] = &["write", "fast"];
 const WD: &[&str] = &["write", "denyoom"];
 
-/// A key spec with every key from `index` on.
-const fn from(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    KeySpec {
-        last: -1,
-        ..key_at(index, flags)
-    }
-}
-
 const RO: &[&str] = &["RO"];
 const RO_ACCESS: &[&str] = &["RO", "access"];
 const ORDER: &[&str] = &["nondeterministic_output_order"];
 const RANDOM: &[&str] = &["nondeterministic_output"];
 
 /// The sets SINTER, SUNION and SDIFF read.
-const SETS: &[KeySpec] = &[from(1, RO_ACCESS)];
+const SETS: &[KeySpec] = &[keys_to(1, RO_ACCESS, -1)];
 /// The destination SINTERSTORE updates, then the sets it reads.
-const INTO_DESTINATION: &[KeySpec] = &[key_at(1, &["RW", "update"]), from(2, RO_ACCESS)];
+const INTO_DESTINATION: &[KeySpec] = &[key_at(1, &["RW", "update"]), keys_to(2, RO_ACCESS, -1)];
 /// The destination SUNIONSTORE and SDIFFSTORE overwrite, then the sets.
-const OVER_DESTINATION: &[KeySpec] = &[key_at(1, &["OW", "update"]), from(2, RO_ACCESS)];
+const OVER_DESTINATION: &[KeySpec] = &[key_at(1, &["OW", "update"]), keys_to(2, RO_ACCESS, -1)];
 
 static READ: &[KeySpec] = &[key_at(1, RO)];
 static READ_ACCESS: &[KeySpec] = &[key_at(1, RO_ACCESS)];

@@ -7,15 +7,10 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
-use crate::cmd::spec::BeginSearch;
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::KeySpec;
-use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::key_at;
+use crate::cmd::spec::{BeginSearch, CommandSpec, KeySpec, ONE_KEY, key_at};
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange, position_member};
 

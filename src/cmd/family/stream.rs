@@ -16,18 +16,13 @@ use bytes::Bytes;
 use tracing::debug;
 
 use crate::clock::now_ms;
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::event_view::{self, BUDGET, View};
 use crate::cmd::session::Session;
-use crate::cmd::spec::BeginSearch;
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::KeySpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::SubInfo;
-use crate::cmd::spec::SubSpec;
+use crate::cmd::spec::{
+    BeginSearch, CommandSpec, KeySpec, NO_KEYS, ONE_KEY, SubInfo, SubSpec, key_at,
+};
 use crate::instance::clients::UnblockHow;
 use crate::reply::Reply;
 use crate::store::{Access, LoggedEvent, StoreError, StreamId};
@@ -35,11 +30,6 @@ use crate::store::{Access, LoggedEvent, StoreError, StreamId};
 /// How often a blocked XREAD looks at the log without being woken (the
 /// events may reach this instance late, or not at all while NATS is down).
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
-
-/// A key spec with one key at `index`.
-const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
-    crate::cmd::spec::key_at(index, flags)
-}
 
 const RO: &[&str] = &["RO", "access"];
 const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
@@ -54,24 +44,24 @@ const fn after_streams(from: i32) -> KeySpec {
         },
         last: -1,
         limit: 2,
-        ..at(0, RO)
+        ..key_at(0, RO)
     }
 }
 static XREAD_KEYS: &[KeySpec] = &[after_streams(1)];
 static XREADGROUP_KEYS: &[KeySpec] = &[after_streams(4)];
 static XADD_KEYS: &[KeySpec] = &[KeySpec {
     notes: Some("UPDATE instead of INSERT because of the optional trimming feature"),
-    ..at(1, &["RW", "update"])
+    ..key_at(1, &["RW", "update"])
 }];
-static READ: &[KeySpec] = &[at(1, RO)];
-static UPDATE: &[KeySpec] = &[at(1, &["RW", "update"])];
-static DELETE: &[KeySpec] = &[at(1, &["RW", "delete"])];
+static READ: &[KeySpec] = &[key_at(1, RO)];
+static UPDATE: &[KeySpec] = &[key_at(1, &["RW", "update"])];
+static DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Stream, group: "stream";
     "xrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrange; args), "Return a range of elements in a stream, with IDs matching the specified IDs interval", keys: READ;
     "xrevrange", -4, &["readonly"], ONE_KEY, "5.0.0", session!(cmd_xrevrange; args), "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", keys: READ;
     "xread", -4, &["readonly", "blocking", "movablekeys"], NO_KEYS, "5.0.0", session!(cmd_xread), "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", keys: XREAD_KEYS;
-    "xlen", 2, &["readonly", "fast"], ONE_KEY, "5.0.0", session!(cmd_xlen), "Return the number of entries in a stream", keys: &[at(1, &["RO"])];
+    "xlen", 2, &["readonly", "fast"], ONE_KEY, "5.0.0", session!(cmd_xlen), "Return the number of entries in a stream", keys: &[key_at(1, &["RO"])];
     "xinfo", -2, &[], NO_KEYS, "5.0.0", session!(cmd_xinfo), "A container for stream introspection commands", subs: XINFO_SUBCOMMANDS, info: XINFO_INFO;
     // The writes: refused on the event streams.
     "xadd", -5, &["write", "denyoom", "fast"], ONE_KEY, "5.0.0", session!(cmd_write), "Appends a new entry to a stream", keys: XADD_KEYS, tips: NONDETERMINISTIC;
@@ -119,10 +109,15 @@ const HELP_INFO: SubInfo = SubInfo {
 };
 
 static XINFO_INFO: &[SubInfo] = &[
-    keyed("consumers", &["readonly"], NONDETERMINISTIC, &[at(2, RO)]),
-    keyed("stream", &["readonly"], &[], &[at(2, RO)]),
+    keyed(
+        "consumers",
+        &["readonly"],
+        NONDETERMINISTIC,
+        &[key_at(2, RO)],
+    ),
+    keyed("stream", &["readonly"], &[], &[key_at(2, RO)]),
     HELP_INFO,
-    keyed("groups", &["readonly"], &[], &[at(2, RO)]),
+    keyed("groups", &["readonly"], &[], &[key_at(2, RO)]),
 ];
 
 static XGROUP_SUBCOMMANDS: &[SubSpec] = subcommands! {
@@ -135,22 +130,27 @@ static XGROUP_SUBCOMMANDS: &[SubSpec] = subcommands! {
 };
 
 static XGROUP_INFO: &[SubInfo] = &[
-    keyed("destroy", &["write"], &[], &[at(2, &["RW", "delete"])]),
-    keyed("delconsumer", &["write"], &[], &[at(2, &["RW", "delete"])]),
+    keyed("destroy", &["write"], &[], &[key_at(2, &["RW", "delete"])]),
+    keyed(
+        "delconsumer",
+        &["write"],
+        &[],
+        &[key_at(2, &["RW", "delete"])],
+    ),
     keyed(
         "create",
         &["write", "denyoom"],
         &[],
-        &[at(2, &["RW", "insert"])],
+        &[key_at(2, &["RW", "insert"])],
     ),
     keyed(
         "createconsumer",
         &["write", "denyoom"],
         &[],
-        &[at(2, &["RW", "insert"])],
+        &[key_at(2, &["RW", "insert"])],
     ),
     HELP_INFO,
-    keyed("setid", &["write"], &[], &[at(2, &["RW", "update"])]),
+    keyed("setid", &["write"], &[], &[key_at(2, &["RW", "update"])]),
 ];
 
 // --- Entry ids ----------------------------------------------------------

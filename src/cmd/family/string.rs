@@ -2,13 +2,11 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
+use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::long_double;
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::ONE_KEY;
+use crate::cmd::spec::{CommandSpec, ONE_KEY};
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 

@@ -9,13 +9,8 @@ use bytes::Bytes;
 
 use crate::clock::now_ms;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
-use crate::cmd::session::MultiState;
-use crate::cmd::session::Session;
-use crate::cmd::session::Watched;
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::Handler;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::Props;
+use crate::cmd::session::{MultiState, Session, Watched};
+use crate::cmd::spec::{CommandSpec, Handler, NO_KEYS, Props};
 use crate::reply::OK;
 use crate::store::{Access, Db, Txn};
 

@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::cmd::args::int_arg;
-use crate::cmd::args::is;
-use crate::cmd::args::timeout;
+use crate::cmd::args::{int_arg, is, timeout};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::family::zset_algebra;
@@ -18,13 +16,9 @@ use crate::cmd::helpers::members;
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::helpers::scored_members::{Scored, row, scored, scored_reply, store_result};
 use crate::cmd::helpers::scores::{self, LexRange, ScoreRange};
-use crate::cmd::spec::CommandSpec;
-use crate::cmd::spec::KeySpec;
-use crate::cmd::spec::NO_KEYS;
-use crate::cmd::spec::ONE_KEY;
-use crate::cmd::spec::key_at;
-use crate::cmd::spec::keys_counted;
-use crate::cmd::spec::{BlockOn, every_key};
+use crate::cmd::spec::{
+    BlockOn, CommandSpec, KeySpec, NO_KEYS, ONE_KEY, every_key, key_at, keys_counted, keys_to,
+};
 use crate::reply::Reply;
 use crate::store::{KeyKind, Member, MemberRange, score_of};
 
@@ -47,10 +41,7 @@ static RW_ACCESS_UPDATE: &[KeySpec] = &[key_at(1, &["RW", "access", "update"])];
 static RW_DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
 static RW_POP: &[KeySpec] = &[key_at(1, &["RW", "access", "delete"])];
 static COUNTED_POP: &[KeySpec] = &[keys_counted(1, &["RW", "access", "delete"], 0, 1)];
-static BLOCKING_POP: &[KeySpec] = &[KeySpec {
-    last: -2,
-    ..key_at(1, &["RW", "access", "delete"])
-}];
+static BLOCKING_POP: &[KeySpec] = &[keys_to(1, &["RW", "access", "delete"], -2)];
 static BLOCKING_COUNTED_POP: &[KeySpec] = &[keys_counted(2, &["RW", "access", "delete"], 0, 1)];
 static COUNTED_READ: &[KeySpec] = &[keys_counted(1, &["RO", "access"], 0, 1)];
 static RANGE_STORE: &[KeySpec] = &[key_at(1, &["OW", "update"]), key_at(2, &["RO", "access"])];

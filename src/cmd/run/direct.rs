@@ -4,11 +4,10 @@
 
 use bytes::Bytes;
 
-use crate::cmd::command;
 use crate::cmd::errors::{self, CmdError, err};
 use crate::cmd::session::Session;
 use crate::cmd::spec::{CommandSpec, Handler};
-use crate::cmd::table;
+use crate::cmd::{command, table};
 use crate::reply::Reply;
 
 /// Runs a session command (or COMMAND, answered from the table).

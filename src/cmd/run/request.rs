@@ -79,8 +79,8 @@ impl Requests {
         wire: &mut impl Wire,
         args: Vec<Bytes>,
     ) -> std::io::Result<Next> {
-        let instance = session.instance.clone();
-        instance
+        session
+            .instance
             .metrics
             .commands_processed
             .fetch_add(1, Ordering::Relaxed);
@@ -99,11 +99,12 @@ impl Requests {
             }
         };
         let pause_writes = holds_on_pause_write(session, spec);
-        if instance.pause.holds(pause_writes) {
+        if session.instance.pause.holds(pause_writes) {
             // CLIENT PAUSE: what came before is answered; this command (and
             // everything after it) waits.
             self.finish(session, wire).await;
             wire.flush().await?;
+            let instance = &session.instance;
             let mut shutdown = instance.shutdown.clone();
             tokio::select! {
                 _ = instance.pause.wait(pause_writes) => {}
@@ -115,7 +116,7 @@ impl Requests {
         // MONITOR shows the commands that run (not those refused or
         // queued), credentials redacted.
         let monitored = (matches!(verdict, Verdict::Runs)
-            && instance.monitors.is_active()
+            && session.instance.monitors.is_active()
             && !spec.is_admin(&args))
         .then(|| redacted(&args));
         if matches!(verdict, Verdict::Runs) && joins_group(session, spec) {
@@ -168,7 +169,8 @@ impl Requests {
             Verdict::Runs => self.run(session, spec, args).await,
         };
         let micros = started.elapsed().as_micros() as u64;
-        instance.metrics.record(spec.name, micros, reply.is_error());
+        let metrics = &session.instance.metrics;
+        metrics.record(spec.name, micros, reply.is_error());
         if let Some(shown) = &monitored {
             let ran = !matches!(reply, Reply::NilArray | Reply::Error(_));
             for args in exec_block.iter().flatten().filter(|_| ran) {
