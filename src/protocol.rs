@@ -20,6 +20,14 @@ pub const UNAUTH_MAX_BULK: i64 = 16 * 1024;
 /// What one parsed argument costs beyond its bytes (a `Bytes` handle),
 /// counted against the query buffer limit.
 const ARG_OVERHEAD: usize = std::mem::size_of::<Bytes>();
+/// Arguments shorter than this are copied out of the read buffer into an
+/// allocation of their own; longer ones stay slices of it (Redis's
+/// PROTO_MBULK_BIG_ARG). A slice keeps its whole buffer allocation alive
+/// for as long as it lives: a key of a few bytes, remembered after its
+/// request, would hold kilobytes of input. A long argument is most of the
+/// buffer it arrived in (room was made for it, see `reserve` below), so
+/// slicing saves a large copy at little cost.
+const BIG_ARG: usize = 32 * 1024;
 
 /// A request that cannot be parsed. The connection answers
 /// `-ERR Protocol error: <text>` and closes, as Redis does. The text may
@@ -166,8 +174,15 @@ impl Framer {
                 return Ok(None);
             }
             buf.advance(start);
-            let arg = buf.split_to(len).freeze();
-            buf.advance(2);
+            let arg = if len < BIG_ARG {
+                let arg = Bytes::copy_from_slice(&buf[..len]);
+                buf.advance(len + 2);
+                arg
+            } else {
+                let arg = buf.split_to(len).freeze();
+                buf.advance(2);
+                arg
+            };
             partial.held += len + ARG_OVERHEAD;
             partial.args.push(arg);
             partial.remaining -= 1;

@@ -169,6 +169,13 @@ const SPECS: &[Spec] = &[
         bound: Bound::AtMost(1.0),
     },
     Spec {
+        text: "RSS growth per distinct key touched < 64 B",
+        applies: For::All,
+        row: "rss.per_key",
+        versus: Versus::Itself,
+        bound: Bound::Below(64.0),
+    },
+    Spec {
         text: "base RSS < 50 MB",
         applies: For::All,
         row: "rss.idle",

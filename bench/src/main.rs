@@ -5,6 +5,7 @@
 
 mod ceiling;
 mod distance;
+mod exec;
 mod goals;
 mod ion;
 mod latency;
@@ -72,6 +73,8 @@ struct Plan {
     ion_seconds: f64,
     connections: usize,
     subscribers: usize,
+    /// Distinct missing keys read for "RSS growth per distinct key".
+    distinct_keys: usize,
 }
 
 impl Plan {
@@ -93,6 +96,7 @@ impl Plan {
             ion_seconds,
             connections: 5000,
             subscribers: 1000,
+            distinct_keys: 100_000,
         }
     }
 }
@@ -225,12 +229,15 @@ async fn measure(
     progress: &Progress,
 ) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
     let mut notes = Vec::new();
-    progress.say("memory: idle, idle connections, subscribers");
+    progress.say("memory: idle, idle connections, subscribers, distinct keys");
     let mut rows = memory_rows(targets, plan, &mut notes).await?;
 
     // First, while database 15 holds nothing else for KEYS to scan.
     progress.say("ion-like mix");
     let ion = ion::measure(targets, plan.ion_seconds, plan.throughput.runs).await?;
+
+    progress.say("MULTI/EXEC: transfers and audits");
+    rows.extend(exec::rows(targets, plan.ion_seconds, plan.throughput.runs).await?);
 
     progress.say("throughput: redis-benchmark");
     throughput::prepare(targets).await?;
@@ -361,6 +368,23 @@ async fn memory_rows(
             .with_values(per),
         );
     }
+    let mut per_key = Vec::new();
+    for target in targets {
+        per_key.push(Some(
+            memory::per_distinct_key(target, plan.distinct_keys).await?,
+        ));
+    }
+    rows.push(
+        Row::new(
+            "rss.per_key",
+            format!(
+                "RSS growth per distinct key touched ({} GETs of missing keys)",
+                plan.distinct_keys
+            ),
+            "B",
+        )
+        .with_values(per_key),
+    );
     Ok(rows)
 }
 

@@ -139,3 +139,34 @@ pub fn ping(_: usize) -> Vec<String> {
 pub fn subscribe(i: usize) -> Vec<String> {
     vec!["SUBSCRIBE".into(), format!("respire-bench:sub:{i}")]
 }
+
+/// Connections that share the distinct-key load.
+const KEY_CLIENTS: usize = 8;
+
+/// RSS growth per distinct key a client names, in bytes: `n` GETs of
+/// distinct keys that do not exist, one request at a time on each of a few
+/// connections (as `redis-benchmark -r` sends them), measured around the
+/// load. A server that remembers what clients name (for OBJECT IDLETIME,
+/// say) must not keep memory in proportion to it.
+pub async fn per_distinct_key(target: &Target, n: usize) -> anyhow::Result<f64> {
+    tokio::time::sleep(SETTLE).await;
+    let base_kib = rss_kib(target.pid)?;
+    let run = rand::random::<u32>();
+    let loads = (0..KEY_CLIENTS).map(|c| {
+        let addr = target.addr.clone();
+        async move {
+            let mut conn = Conn::connect(&addr).await?;
+            for i in (c..n).step_by(KEY_CLIENTS) {
+                let key = format!("respire-bench:missing:{run}:{i:012}");
+                if let Value::Error(e) = conn.cmd(&["GET", &key]).await? {
+                    bail!("GET answered {e}");
+                }
+            }
+            anyhow::Ok(())
+        }
+    });
+    futures::future::try_join_all(loads).await?;
+    tokio::time::sleep(SETTLE).await;
+    let grown_kib = rss_kib(target.pid)?.saturating_sub(base_kib);
+    Ok(grown_kib as f64 * 1024.0 / n as f64)
+}

@@ -19,6 +19,9 @@ use tokio::sync::Notify;
 use crate::store::Db;
 
 /// Every waiter of this instance, and the queue of each key waited on.
+/// What it keeps lasts only while clients block: a key's queue goes with
+/// its last waiter, so it holds at most the keys that blocked clients
+/// named (each a copy of the key and a few words).
 #[derive(Default)]
 pub struct Waiters {
     inner: Mutex<Inner>,

@@ -3,6 +3,7 @@
 //! IDLETIME), a CLIENT PAUSE in force, and the MONITOR feeds.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,16 +15,26 @@ use crate::store::Db;
 /// Keys remembered at most; past it the older half is forgotten.
 const ACCESS_CAP: usize = 100_000;
 
-/// When this instance's clients last accessed each key. A key it never saw
-/// (or forgot) counts as idle since [`AccessTimes::floor`]: the start, or
-/// the last time older entries were dropped.
+/// When this instance's clients last accessed each key (OBJECT IDLETIME).
+/// A key it never saw (or forgot) counts as idle since the start or since
+/// older entries were last dropped.
+///
+/// Bounded whatever clients name: at most [`ACCESS_CAP`] entries, each a
+/// 64-bit hash of (database, key) and a 32-bit second, never the key's
+/// bytes, so an entry costs about 17 bytes of table (≈2.2 MB when full)
+/// however long its key. Two keys whose hashes collide (one chance in
+/// 2^64 per pair, with a seed drawn at start) share an idle time.
 pub struct AccessTimes {
     inner: Mutex<AccessInner>,
+    seed: RandomState,
+    start: Instant,
 }
 
 struct AccessInner {
-    last: HashMap<(Db, Bytes), Instant>,
-    floor: Instant,
+    /// Hash of (database, key) → seconds since `start` of the last access.
+    last: HashMap<u64, u32>,
+    /// Keys not in `last` count as accessed at this second.
+    floor: u32,
 }
 
 impl Default for AccessTimes {
@@ -31,44 +42,53 @@ impl Default for AccessTimes {
         AccessTimes {
             inner: Mutex::new(AccessInner {
                 last: HashMap::new(),
-                floor: Instant::now(),
+                floor: 0,
             }),
+            seed: RandomState::new(),
+            start: Instant::now(),
         }
     }
 }
 
 impl AccessTimes {
+    fn slot(&self, db: Db, key: &[u8]) -> u64 {
+        self.seed.hash_one((db, key))
+    }
+
+    fn now(&self) -> u32 {
+        u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
     /// Records an access to each key, now.
     pub fn touch<'a>(&self, db: Db, keys: impl IntoIterator<Item = &'a Bytes>) {
-        let now = Instant::now();
+        let now = self.now();
+        let slots: Vec<u64> = keys.into_iter().map(|k| self.slot(db, k)).collect();
         let mut inner = self.inner.lock().unwrap();
-        for key in keys {
-            inner.last.insert((db, key.clone()), now);
+        for slot in slots {
+            inner.last.insert(slot, now);
         }
         if inner.last.len() > ACCESS_CAP {
-            // Keep the newer half; what goes counts from now on.
-            let mut times: Vec<Instant> = inner.last.values().copied().collect();
+            // Keep the newer half; what goes counts from its cut on.
+            let mut times: Vec<u32> = inner.last.values().copied().collect();
             let (_, &mut cut, _) = times.select_nth_unstable(ACCESS_CAP / 2);
-            inner.last.retain(|_, t| *t >= cut);
+            inner.last.retain(|_, t| *t > cut);
             inner.floor = cut;
+            inner.last.shrink_to(ACCESS_CAP);
         }
     }
 
     /// How long the key has been idle, in whole seconds.
     pub fn idle_seconds(&self, db: Db, key: &[u8]) -> u64 {
+        let slot = self.slot(db, key);
         let inner = self.inner.lock().unwrap();
-        let since = inner
-            .last
-            .get(&(db, Bytes::copy_from_slice(key)))
-            .copied()
-            .unwrap_or(inner.floor);
-        since.elapsed().as_secs()
+        let since = inner.last.get(&slot).copied().unwrap_or(inner.floor);
+        u64::from(self.now().saturating_sub(since))
     }
 
     /// Drops a key's access time (a key swapped away by SWAPDB).
     pub fn forget(&self, db: Db, key: &[u8]) {
-        let mut inner = self.inner.lock().unwrap();
-        inner.last.remove(&(db, Bytes::copy_from_slice(key)));
+        let slot = self.slot(db, key);
+        self.inner.lock().unwrap().last.remove(&slot);
     }
 }
 

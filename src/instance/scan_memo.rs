@@ -12,7 +12,8 @@ use crate::store::{Db, StreamId};
 /// How far fruitless scans of filtered views got, per instance: (db,
 /// pattern, the id read after) → the last entry examined. Small and
 /// bounded (least recently used entries go first); long patterns are not
-/// remembered.
+/// remembered: at most [`ScanMemo::CAPACITY`] entries of a pattern of up
+/// to [`ScanMemo::MAX_PATTERN`] bytes and a few words, under 1 MB.
 #[derive(Default)]
 pub struct ScanMemo {
     inner: Mutex<MemoInner>,
