@@ -163,9 +163,11 @@ pub struct DbCounts {
 /// What a transaction may do, and what it needs to see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// Writes: one transaction holding the row locks it takes until commit.
+    /// Writes: one transaction holding the row locks it takes until commit;
+    /// its reads see the latest committed state of what it locked.
     Write,
-    /// Reads that must see one consistent snapshot (EXEC).
+    /// Reads that must see one consistent state (MGET, a read-only EXEC):
+    /// one snapshot, taken when the transaction begins.
     Snapshot,
     /// The reads of one command: each statement sees the latest committed
     /// state (no BEGIN/COMMIT round trips). A command's statements agree

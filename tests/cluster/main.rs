@@ -1,5 +1,6 @@
 //! Several instances, one database: instances on one MariaDB, with NATS,
-//! database faults, durability across restarts and crashes, and TLS on the
+//! database faults, durability across restarts and crashes, MULTI/EXEC
+//! isolation across instances, and TLS on the
 //! links to MariaDB and NATS.
 
 #[path = "../common/mod.rs"]
@@ -7,6 +8,7 @@ mod common;
 
 mod db_faults;
 mod durability;
+mod isolation;
 mod multi_instance;
 mod nats;
 mod tls_links;

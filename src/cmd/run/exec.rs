@@ -60,6 +60,17 @@ async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
         Access::Snapshot
     };
     let mut open = Open::begin(&instance, access).await?;
+    // The keys of the block's leading data commands (up to a SELECT or
+    // another command that is not data, after which the database a key
+    // is in may differ): read, and locked when writing, in one go.
+    let leading: Vec<Job> = rows(queue)
+        .map_while(|(spec, args)| {
+            spec.family
+                .is_data()
+                .then(|| Job::new(session, spec, args.clone()))
+        })
+        .collect();
+    open.prefetch(&leading.iter().collect::<Vec<_>>()).await?;
     let now = now_ms();
     for w in &session.watched {
         if transaction::live_version(open.txn(), w.db, &w.key, now).await? != w.version {

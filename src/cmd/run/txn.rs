@@ -86,6 +86,19 @@ impl<'i> Open<'i> {
         &mut *self.txn
     }
 
+    /// Reads (and, writing, locks) every key the jobs name at once, in
+    /// sorted order, where the store gains by it: one statement instead of
+    /// one per key, and locks taken in one order by every transaction.
+    pub async fn prefetch(&mut self, jobs: &[&Job]) -> Result<(), StoreError> {
+        if self.instance.store.prefetches() {
+            let keys = keys_of(jobs);
+            if !keys.is_empty() {
+                self.txn.prefetch(&keys).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one data command in this transaction: its answer (a reply, or
     /// a Redis error: the command changed nothing), or the store's
     /// failure, which dooms the whole transaction.
@@ -122,12 +135,7 @@ pub async fn run_together(
     jobs: &[&Job],
 ) -> Result<Vec<Answer>, StoreError> {
     let mut open = Open::begin(instance, access).await?;
-    if instance.store.prefetches() {
-        let keys = keys_of(jobs);
-        if !keys.is_empty() {
-            open.txn().prefetch(&keys).await?;
-        }
-    }
+    open.prefetch(jobs).await?;
     let mut replies = Vec::with_capacity(jobs.len());
     for job in jobs {
         replies.push(open.run(job).await?);

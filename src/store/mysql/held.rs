@@ -6,9 +6,11 @@
 //! round trip per command. Commands therefore take their connection from
 //! this list instead: connections are opened through the pool (its connect
 //! options and READ COMMITTED setup), detached from it, and put back here
-//! untested. A connection idle for a while is pinged before use, and one
-//! whose session ended without commit (an error, a cancelled command) is
-//! rolled back before use, or replaced if that fails.
+//! untested. A connection idle for a while is pinged before use. A
+//! transaction that ends without commit (an error, a cancelled command) is
+//! rolled back at once, so its locks go with it; a connection whose
+//! rollback could not be sent then is rolled back before its next use,
+//! or replaced if that fails.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +37,25 @@ struct Idle {
     dirty: bool,
 }
 
+/// How a session starts on its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Begin {
+    /// No transaction: each statement reads the latest committed state.
+    None,
+    /// A READ COMMITTED transaction (the session's level): its locking
+    /// reads (`FOR UPDATE`) see the latest committed rows and hold them.
+    Locking,
+    /// A REPEATABLE READ transaction with its snapshot taken at once:
+    /// every read sees the database as of one instant (MySQL and MariaDB
+    /// take no snapshot at READ COMMITTED, nor TiDB one per transaction).
+    Snapshot,
+}
+
+/// The statement that starts a [`Begin::Snapshot`] session: one round trip
+/// (the level set applies to the next transaction only).
+const SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+                        START TRANSACTION WITH CONSISTENT SNAPSHOT";
+
 /// The command connections: at most `max` open at once.
 pub(super) struct Conns {
     pool: MySqlPool,
@@ -59,14 +80,14 @@ impl Conns {
         (in_use, self.idle.lock().unwrap().len(), self.max)
     }
 
-    /// A connection for one session; `begin` opens a transaction on it.
+    /// A connection for one session, started as `begin` says.
     /// (Boxed: the sqlx futures inside are only `Send` for one lifetime,
     /// which `async_trait` callers cannot name.)
-    pub(super) fn take(self: &Arc<Self>, begin: bool) -> BoxFuture<'static, StoreResult<Held>> {
+    pub(super) fn take(self: &Arc<Self>, begin: Begin) -> BoxFuture<'static, StoreResult<Held>> {
         Box::pin(self.clone().take_inner(begin))
     }
 
-    async fn take_inner(self: Arc<Self>, begin: bool) -> StoreResult<Held> {
+    async fn take_inner(self: Arc<Self>, begin: Begin) -> StoreResult<Held> {
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| StoreError::Unavailable("no database connection free in 5 s".into()))?
@@ -95,12 +116,11 @@ impl Conns {
                 },
                 None => self.pool.acquire().await?.detach(),
             };
-            let first = if begin {
-                text(&mut conn, "BEGIN").await
-            } else if suspect {
-                conn.ping().await
-            } else {
-                break conn;
+            let first = match begin {
+                Begin::Locking => text(&mut conn, "BEGIN").await,
+                Begin::Snapshot => text(&mut conn, SNAPSHOT).await,
+                Begin::None if suspect => conn.ping().await,
+                Begin::None => break conn,
             };
             match first {
                 Ok(()) => break conn,
@@ -116,10 +136,10 @@ impl Conns {
         };
         Ok(Held {
             conn: Some(conn),
-            in_tx: begin,
+            in_tx: begin != Begin::None,
             clean: false,
             conns: self,
-            _permit: permit,
+            permit: Some(permit),
         })
     }
 
@@ -168,7 +188,9 @@ pub(super) struct Held {
     /// Set by a successful commit (or the end of a plain read session).
     clean: bool,
     conns: Arc<Conns>,
-    _permit: OwnedSemaphorePermit,
+    /// Its place among the `max` connections (`None` once given to the
+    /// rollback of an unfinished transaction).
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Held {
@@ -186,16 +208,40 @@ impl Held {
     }
 }
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && let Ok(mut idle) = self.conns.idle.lock()
-        {
+impl Conns {
+    fn put_back(&self, conn: MySqlConnection, dirty: bool) {
+        if let Ok(mut idle) = self.idle.lock() {
             idle.push(Idle {
                 conn,
                 since: Instant::now(),
-                dirty: !self.clean,
+                dirty,
             });
         }
+    }
+}
+
+impl Drop for Held {
+    /// A transaction that ends without its commit (an error, a WATCHed key
+    /// that changed, a cancelled command) is rolled back at once, in a task
+    /// of its own that keeps the connection's permit: its row locks must
+    /// not wait, held by an idle connection, for that connection's next
+    /// use (other transactions would queue behind them for as long).
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if self.clean || !self.in_tx {
+            return self.conns.put_back(conn, !self.clean);
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.conns.put_back(conn, true);
+        };
+        let conns = self.conns.clone();
+        let permit = self.permit.take();
+        runtime.spawn(async move {
+            let mut conn = conn;
+            if text(&mut conn, "ROLLBACK").await.is_ok() {
+                conns.put_back(conn, false);
+            }
+            drop(permit);
+        });
     }
 }

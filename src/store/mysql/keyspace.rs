@@ -10,6 +10,7 @@ use bytes::Bytes;
 use sqlx::mysql::{MySql, MySqlRow};
 use sqlx::{QueryBuilder, Row};
 
+use super::held::Begin;
 use super::open::MySqlStore;
 use super::staged::{CHUNK, KeyRow, Known, KnownKeys, Staged};
 use super::txn::{MAX_KEY_LEN, MySqlTxn, check_key, key_row};
@@ -66,8 +67,9 @@ impl Keyspace for MySqlStore {
     async fn begin(&self, access: Access) -> StoreResult<Box<dyn Txn>> {
         self.check_ready()?;
         let tx = match access {
-            Access::Write | Access::Snapshot => self.conns.take(true).await?,
-            Access::Read => self.conns.take(false).await?,
+            Access::Write => self.conns.take(Begin::Locking).await?,
+            Access::Snapshot => self.conns.take(Begin::Snapshot).await?,
+            Access::Read => self.conns.take(Begin::None).await?,
         };
         Ok(Box::new(MySqlTxn {
             tx,

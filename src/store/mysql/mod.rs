@@ -1,9 +1,13 @@
 //! The production store: TiDB, MySQL 8 or MariaDB through sqlx's MySQL
 //! driver.
 //!
-//! Transactions run at READ COMMITTED; every write locks its key's row
-//! first (`SELECT ... FOR UPDATE`), so writers of one key serialise and
-//! their events enter the log in commit order. A key seen absent is created
+//! Write transactions run at READ COMMITTED and lock every key they read
+//! or write (`SELECT ... FOR UPDATE`, held to the commit: two-phase
+//! locking), so writers of one key serialise and their events enter the
+//! log in commit order. Reads over several keys or statements (MGET, a
+//! read-only EXEC) run in a REPEATABLE READ transaction whose snapshot is
+//! taken at its start: they see one committed state, which with two-phase
+//! locking writers is a state between whole transactions. A key seen absent is created
 //! with a plain INSERT, so two instances racing to create it (SET NX) cannot
 //! both succeed: the loser gets a duplicate-key error, reported as a
 //! conflict, and its command is retried from the start.
