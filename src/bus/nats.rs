@@ -22,6 +22,7 @@ use async_nats::connection::State;
 use async_nats::{PublishError, PublishErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -48,6 +49,24 @@ pub struct NatsLink {
     /// A subject only this link answers (an inbox of its own): a request
     /// to it is a round trip through the server (see [`NatsLink::sync`]).
     sync_subject: String,
+    /// How many times the link has connected (the first time and every
+    /// reconnect): what was built on the old connection's server (a
+    /// JetStream consumer above all) may be gone with it.
+    connects: Arc<watch::Sender<u64>>,
+}
+
+/// The wait before reconnect attempt `attempts` (1 after the first failed
+/// one): the first at once, then 100–250 ms apart (random, so instances
+/// spread out), never longer, so an instance is back within a quarter
+/// second of its server accepting connections. (async-nats's default
+/// backs off to seconds: the events of the outage waited that long.) A
+/// refused connection costs a down server next to nothing.
+fn reconnect_delay(attempts: usize) -> Duration {
+    if attempts <= 1 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(100 + rand::random::<u64>() % 150)
+    }
 }
 
 impl NatsLink {
@@ -83,15 +102,26 @@ impl NatsLink {
             (None, None) => {}
             _ => bail!("--nats-tls-cert and --nats-tls-key go together"),
         }
+        let connects = Arc::new(watch::Sender::new(0u64));
+        let counter = connects.clone();
         let options = options
             .name(format!("respire {}", config.instance_name()))
             .max_reconnects(None)
+            .reconnect_delay_callback(reconnect_delay)
             .connection_timeout(Duration::from_secs(2))
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Connected => info!("NATS connected"),
-                    async_nats::Event::Disconnected => warn!("NATS disconnected; reconnecting"),
-                    other => info!(event = %other, "NATS event"),
+            .event_callback(move |event| {
+                let counter = counter.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            info!("NATS connected");
+                            counter.send_modify(|n| *n += 1);
+                        }
+                        async_nats::Event::Disconnected => {
+                            warn!("NATS disconnected; reconnecting")
+                        }
+                        other => info!(event = %other, "NATS event"),
+                    }
                 }
             });
         // One attempt first, so what keeps NATS out (a certificate it
@@ -122,6 +152,7 @@ impl NatsLink {
             }
         });
         Ok(NatsLink {
+            connects,
             sync_subject,
             client,
             prefix: config.nats_prefix.clone(),
@@ -135,6 +166,18 @@ impl NatsLink {
 
     pub fn connected(&self) -> bool {
         self.client.connection_state() == State::Connected
+    }
+
+    /// Changes each time the link (re)connects.
+    pub fn connects(&self) -> watch::Receiver<u64> {
+        self.connects.subscribe()
+    }
+
+    /// Waits until the link reconnects, at most `limit`.
+    pub async fn reconnect_or(&self, limit: Duration) {
+        let mut connects = self.connects();
+        connects.borrow_and_update();
+        let _ = tokio::time::timeout(limit, connects.changed()).await;
     }
 
     fn message_subject(&self, channel: &[u8]) -> String {

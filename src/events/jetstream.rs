@@ -31,6 +31,16 @@ const NAME_HEADER: &str = "Respire-Event";
 const CLASS_HEADER: &str = "Respire-Class";
 const ID_HEADER: &str = "Respire-Id";
 const MS_HEADER: &str = "Respire-Ms";
+/// The longest a pull request of the stream's consumer waits: the server
+/// sends an idle heartbeat every half of it, and a consumer that vanished
+/// while the connection stayed up (deleted, lost with a JetStream leader)
+/// is noticed after two are missed, within 2 s, and then recreated from the
+/// last delivered message. (The default, 30 s with a 15 s heartbeat, left
+/// a consumer lost in a NATS restart unnoticed for 15 s.) The cost: one
+/// pull request a second per instance while idle.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+/// Between attempts to (re)create the consumer.
+const RETRY: Duration = Duration::from_millis(200);
 
 pub struct EventStream {
     js: jetstream::Context,
@@ -102,6 +112,9 @@ impl EventStream {
     }
 
     async fn try_publish(&self, link: &NatsLink, events: &[LoggedEvent]) -> anyhow::Result<()> {
+        // Not queued for a connection that may take seconds to come back:
+        // the publisher retries when it does.
+        anyhow::ensure!(link.connected(), "NATS unavailable");
         let mut acks = Vec::with_capacity(events.len());
         for e in events {
             let mut headers = HeaderMap::new();
@@ -183,10 +196,11 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
     let prefix_len = format!("{}.ev.{}.", link.prefix, stream.dc).len();
     let mut shutdown = events.shutdown.clone();
     // Start at the end of the stream as it is now.
-    let mut next = loop {
+    // Where to read from, in the stream created at `created`.
+    let (mut next, mut created) = loop {
         match stream.js.get_stream(&stream.name).await {
             Ok(mut handle) => match handle.info().await {
-                Ok(info) => break info.state.last_sequence + 1,
+                Ok(info) => break (info.state.last_sequence + 1, info.created),
                 Err(e) => warn!(error = %e, "cannot read the event stream"),
             },
             Err(e) => warn!(error = %e, "cannot read the event stream"),
@@ -200,16 +214,25 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
     // a change logged before the start is in them, a later one arrives as
     // its setting event and is applied at its position.
     load_waiting(&events).await;
+    let mut connects = link.connects();
+    // The log's number of the last event handed on.
+    let mut delivered = 0;
     loop {
         if events.is_shutting_down() {
             return;
         }
+        // A reconnect from here on restarts the consumer (see below).
+        connects.borrow_and_update();
         let messages = async {
             let mut handle = stream.js.get_stream(&stream.name).await?;
-            // A stream recreated since (sequences start over): read it all.
-            let state = handle.info().await?.state.clone();
-            if state.last_sequence + 1 < next {
-                next = state.first_sequence.max(1);
+            // A stream recreated since (a NATS server replaced with an
+            // empty store, memory storage restarted): its sequences start
+            // over, and all it holds came after what was delivered.
+            let info = handle.info().await?;
+            if info.created != created {
+                info!(stream = %stream.name, "the event stream was recreated; reading it from its start");
+                next = info.state.first_sequence.max(1);
+                created = info.created;
             }
             let consumer = handle
                 .create_consumer(consumer::pull::OrderedConfig {
@@ -217,6 +240,7 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
                     deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                         start_sequence: next,
                     },
+                    max_expires: PULL_EXPIRES,
                     ..Default::default()
                 })
                 .await?;
@@ -226,7 +250,7 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "cannot consume the event stream; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(RETRY).await;
                 continue;
             }
         };
@@ -234,23 +258,37 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
             let item = tokio::select! {
                 item = messages.next() => item,
                 _ = shutdown.changed() => return,
+                // The consumer lived on the server the link just lost (an
+                // ordered consumer is kept in memory only): start a new one
+                // at once, after the last message delivered, rather than
+                // wait for the old one's pull request to fail.
+                _ = connects.changed() => {
+                    info!(next, "NATS reconnected; resuming the event stream");
+                    break;
+                }
             };
             match item {
                 Some(Ok(msg)) => {
                     if let Ok(info) = msg.info() {
                         next = info.stream_sequence + 1;
                     }
-                    if let Some(event) = decode(&stream, &msg, prefix_len) {
+                    // The log's numbers only grow: one already handed on
+                    // (published again after a takeover, into a stream
+                    // recreated meanwhile) is not handed on twice.
+                    if let Some(event) = decode(&stream, &msg, prefix_len)
+                        && event.seq > delivered
+                    {
+                        delivered = event.seq;
                         hand_on(&events, &event);
                     }
                 }
                 Some(Err(e)) => {
                     warn!(error = %e, "event stream interrupted; resuming");
+                    tokio::time::sleep(RETRY).await;
                     break;
                 }
                 None => break,
             }
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -204,7 +204,13 @@ async fn run_publisher(events: Arc<Events>, stream: Arc<EventStream>) {
                         }
                         Err(e) => {
                             warn!(error = %e, "cannot publish events to NATS; retrying");
-                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            // Again as soon as the link is back, or soon
+                            // (the stream may be being restored).
+                            if link.connected() {
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            } else {
+                                link.reconnect_or(Duration::from_millis(500)).await;
+                            }
                         }
                     }
                 }
