@@ -86,5 +86,6 @@ pub mod protocol;
 pub mod reply;
 pub mod server;
 pub mod tls;
+pub mod trim;
 
 pub mod store;

@@ -75,6 +75,10 @@ struct Plan {
     subscribers: usize,
     /// Distinct missing keys read for "RSS growth per distinct key".
     distinct_keys: usize,
+    /// Channels one client subscribes to for "channel subscriptions".
+    channels: usize,
+    /// Patterns one client subscribes to for "pattern subscriptions".
+    patterns: usize,
 }
 
 impl Plan {
@@ -95,8 +99,10 @@ impl Plan {
             distance_samples: if options.quick { 30 } else { 100 },
             ion_seconds,
             connections: 5000,
-            subscribers: 1000,
+            subscribers: 10_000,
             distinct_keys: 100_000,
+            channels: 100_000,
+            patterns: 10_000,
         }
     }
 }
@@ -229,7 +235,7 @@ async fn measure(
     progress: &Progress,
 ) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
     let mut notes = Vec::new();
-    progress.say("memory: idle, idle connections, subscribers, distinct keys");
+    progress.say("memory: idle, idle connections, subscribers, channels, distinct keys");
     let mut rows = memory_rows(targets, plan, &mut notes).await?;
 
     // First, while database 15 holds nothing else for KEYS to scan.
@@ -373,6 +379,37 @@ async fn memory_rows(
         per_key.push(Some(
             memory::per_distinct_key(target, plan.distinct_keys).await?,
         ));
+    }
+    for (id, what, n, pattern) in [
+        ("chan", "channel subscriptions", plan.channels, false),
+        ("pat", "pattern subscriptions", plan.patterns, true),
+    ] {
+        let (mut took, mut grown, mut after) = (Vec::new(), Vec::new(), Vec::new());
+        for target in targets {
+            let cost = memory::subscriptions(target, n, pattern).await?;
+            took.push(Some(cost.seconds));
+            grown.push(Some(cost.grown_mib));
+            after.push(Some(cost.after_ratio));
+        }
+        rows.push(
+            Row::new(format!("{id}.time"), format!("{n} {what}: time"), "s").with_values(took),
+        );
+        rows.push(
+            Row::new(
+                format!("{id}.rss"),
+                format!("{n} {what}: RSS growth"),
+                "MiB",
+            )
+            .with_values(grown),
+        );
+        rows.push(
+            Row::new(
+                format!("{id}.after"),
+                format!("{n} {what}: RSS after unsubscribing / before"),
+                "x",
+            )
+            .with_values(after),
+        );
     }
     rows.push(
         Row::new(

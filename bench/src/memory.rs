@@ -170,3 +170,85 @@ pub async fn per_distinct_key(target: &Target, n: usize) -> anyhow::Result<f64> 
     let grown_kib = rss_kib(target.pid)?.saturating_sub(base_kib);
     Ok(grown_kib as f64 * 1024.0 / n as f64)
 }
+
+/// Names per SUBSCRIBE (or PSUBSCRIBE) command of [`subscriptions`].
+const NAMES_PER_COMMAND: usize = 1000;
+
+/// What [`subscriptions`] measured.
+pub struct SubscriptionCost {
+    /// Seconds to subscribe.
+    pub seconds: f64,
+    /// RSS growth while subscribed, MiB.
+    pub grown_mib: f64,
+    /// RSS after unsubscribing all, over RSS before subscribing.
+    pub after_ratio: f64,
+}
+
+/// What `n` subscriptions cost: one client subscribes to `n` distinct
+/// channels (or patterns, `pattern`) on the target's subscriber instance
+/// (with NATS, the instance that does not publish), then a message
+/// published on the other instance must reach it; then it unsubscribes
+/// from all and the RSS is read again.
+pub async fn subscriptions(
+    target: &Target,
+    n: usize,
+    pattern: bool,
+) -> anyhow::Result<SubscriptionCost> {
+    tokio::time::sleep(SETTLE).await;
+    let base_kib = rss_kib(target.sub_pid)?;
+    let run = rand::random::<u32>();
+    let name = |i: usize| {
+        if pattern {
+            format!("respire-bench:pat:{run}:{i}:*")
+        } else {
+            format!("respire-bench:chan:{run}:{i}")
+        }
+    };
+    let (subscribe, unsubscribe) = if pattern {
+        ("PSUBSCRIBE", "PUNSUBSCRIBE")
+    } else {
+        ("SUBSCRIBE", "UNSUBSCRIBE")
+    };
+    let mut sub = Conn::connect(&target.sub_addr).await?;
+    let start = std::time::Instant::now();
+    for first in (0..n).step_by(NAMES_PER_COMMAND) {
+        let mut args = vec![subscribe.to_string()];
+        args.extend((first..(first + NAMES_PER_COMMAND).min(n)).map(name));
+        sub.queue(&args);
+        sub.flush().await?;
+        for _ in 1..args.len() {
+            sub.read().await?.ok()?;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mut publisher = Conn::connect(&target.addr).await?;
+    let last = format!(
+        "respire-bench:{}:{run}:{}",
+        if pattern { "pat" } else { "chan" },
+        n - 1
+    );
+    let channel = if pattern { format!("{last}:x") } else { last };
+    publisher.cmd(&["PUBLISH", &channel, "hello"]).await?.ok()?;
+    let message = tokio::time::timeout(Duration::from_secs(10), sub.read())
+        .await
+        .context("the message to the last subscription never arrived")??;
+    if super::resp::pushed_message(&message).map(|(c, _)| c) != Some(channel.as_bytes()) {
+        bail!("unexpected message {message:?}");
+    }
+    tokio::time::sleep(SETTLE).await;
+    let grown_kib = rss_kib(target.sub_pid)?.saturating_sub(base_kib);
+    // All at once: one reply per name.
+    sub.queue(&[unsubscribe]);
+    sub.flush().await?;
+    for _ in 0..n {
+        sub.read().await?.ok()?;
+    }
+    tokio::time::sleep(SETTLE * 2).await;
+    let after_kib = rss_kib(target.sub_pid)?;
+    drop(sub);
+    Ok(SubscriptionCost {
+        seconds,
+        grown_mib: grown_kib as f64 / 1024.0,
+        after_ratio: after_kib as f64 / base_kib as f64,
+    })
+}

@@ -36,6 +36,8 @@ pub struct Target {
     pub sub_addr: String,
     /// The process whose RSS is measured.
     pub pid: u32,
+    /// The process behind `sub_addr`.
+    pub sub_pid: u32,
     /// The store behind it (`None` for the reference).
     pub store: Option<Store>,
 }
@@ -192,14 +194,19 @@ impl Fleet {
         let sqlite = self.dir.0.join("sqlite");
         let (addr, pid) = self.spawn(setup, "sqlite", &sqlite, &[]).await?;
         let ceiling = Store::Sqlite(self.dir.0.join("ceiling.db"));
-        self.push_respire("sqlite", (addr.clone(), pid), addr, ceiling);
+        self.push_respire("sqlite", (addr.clone(), pid), (addr, pid), ceiling);
 
         match self.create_database("").await {
             Ok(url) => {
                 let args = ["--database-url".to_string(), url.clone()];
                 let dir = self.dir.0.join("mariadb");
                 let (addr, pid) = self.spawn(setup, "mariadb", &dir, &args).await?;
-                self.push_respire("mariadb", (addr.clone(), pid), addr, Store::MySql(url));
+                self.push_respire(
+                    "mariadb",
+                    (addr.clone(), pid),
+                    (addr, pid),
+                    Store::MySql(url),
+                );
             }
             Err(e) => self.notes.push(format!("MariaDB target skipped: {e:#}")),
         }
@@ -217,6 +224,7 @@ impl Fleet {
             addr: setup.reference.clone(),
             sub_addr: setup.reference.clone(),
             pid,
+            sub_pid: pid,
             store: None,
         });
         Ok(())
@@ -258,7 +266,7 @@ impl Fleet {
         let first_dir = self.dir.0.join("nats-a");
         let second_dir = self.dir.0.join("nats-b");
         let first = self.spawn(setup, "nats-a", &first_dir, &args).await?;
-        let (second, _) = self.spawn(setup, "nats-b", &second_dir, &args).await?;
+        let second = self.spawn(setup, "nats-b", &second_dir, &args).await?;
         self.push_respire("mariadb+nats", first, second, Store::MySql(url));
         Ok(())
     }
@@ -267,7 +275,7 @@ impl Fleet {
         &mut self,
         name: &str,
         (addr, pid): (String, u32),
-        sub_addr: String,
+        (sub_addr, sub_pid): (String, u32),
         store: Store,
     ) {
         self.targets.push(Target {
@@ -275,6 +283,7 @@ impl Fleet {
             addr,
             sub_addr,
             pid,
+            sub_pid,
             store: Some(store),
         });
     }

@@ -1,7 +1,6 @@
 //! The [`Bus`]: PUBLISH and keyspace notifications fanned out to the local
 //! registry and, with NATS, to every instance.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -9,7 +8,7 @@ use bytes::Bytes;
 use super::delivery::Subscriber;
 use super::error::BusError;
 use super::nats::NatsLink;
-use super::registry::{Registry, SubscriberId};
+use super::registry::{Registry, Subs, SubscriberId};
 use crate::glob;
 
 /// The pub/sub bus: the local registry, and NATS when configured.
@@ -26,11 +25,23 @@ impl Bus {
         }
     }
 
-    pub async fn subscribe(&self, id: SubscriberId, channel: Bytes, sub: Subscriber) {
-        if Registry::add(&self.registry.channels, channel.clone(), id, sub)
-            && let Some(nats) = &self.nats
+    /// Subscribes locally and, with NATS, makes sure this instance hears
+    /// the channel; answers the mark to [`settle`](Bus::settle) before the
+    /// subscription is confirmed (0: nothing to wait for).
+    pub fn subscribe(&self, id: SubscriberId, channel: Bytes, sub: Arc<Subscriber>) -> u64 {
+        let first = Registry::add(&self.registry.channels, channel.clone(), id, sub);
+        match &self.nats {
+            Some(nats) if first => nats.watch_channel(&channel, &self.registry),
+            _ => 0,
+        }
+    }
+
+    /// Waits until NATS has the subscriptions up to `mark`.
+    pub async fn settle(&self, mark: u64) {
+        if let Some(nats) = &self.nats
+            && mark > 0
         {
-            nats.watch_channel(channel, self.registry.clone()).await;
+            nats.settle(mark).await;
         }
     }
 
@@ -42,7 +53,7 @@ impl Bus {
         }
     }
 
-    pub async fn psubscribe(&self, id: SubscriberId, pattern: Bytes, sub: Subscriber) {
+    pub async fn psubscribe(&self, id: SubscriberId, pattern: Bytes, sub: Arc<Subscriber>) {
         Registry::add(&self.registry.patterns, pattern, id, sub);
         if let Some(nats) = &self.nats {
             nats.watch_patterns(self.registry.clone()).await;
@@ -98,7 +109,7 @@ impl Bus {
             .read()
             .unwrap()
             .get(channel)
-            .map_or(0, HashMap::len)
+            .map_or(0, Subs::len)
     }
 
     /// Number of distinct patterns subscribed to.

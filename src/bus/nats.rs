@@ -2,7 +2,8 @@
 //! pattern wildcard subscription, and PUBLISH.
 //!
 //! Subjects (under `--nats-prefix`, default `respire`):
-//! - `<prefix>.msg.<token>`: PUBLISH on a channel ([`subject`] encodes it);
+//! - `<prefix>.msg.<bucket>`: PUBLISH on a channel, on its bucket's subject
+//!   with the exact channel in the message ([`subject`]);
 //! - `<prefix>.ev.<datacenter>.<db>`: keyspace events in the datacenter's
 //!   JetStream stream;
 //! - `<prefix>.hint`: "events were committed", to wake the sequencer;
@@ -35,9 +36,15 @@ use crate::config::Config;
 pub struct NatsLink {
     pub client: async_nats::Client,
     pub prefix: String,
-    /// One task per channel local clients subscribe to, holding its NATS
-    /// subscription.
-    channels: Mutex<HashMap<Bytes, JoinHandle<()>>>,
+    /// Per bucket of the channels local clients subscribe to: how many
+    /// such channels, and the task holding its NATS subscription.
+    buckets: Mutex<HashMap<u32, Bucket>>,
+    /// SUBs sent so far, and how many of them the server is known to have
+    /// (see [`NatsLink::settle`]).
+    subs_sent: AtomicU64,
+    subs_synced: AtomicU64,
+    /// Resolved once a bucket task has queued its SUB on the connection.
+    queued: Mutex<Vec<tokio::sync::oneshot::Receiver<()>>>,
     /// The wildcard subscription, while any pattern is subscribed.
     patterns: Mutex<Option<JoinHandle<()>>>,
     /// Memory for chunked messages being reassembled, across every
@@ -53,6 +60,14 @@ pub struct NatsLink {
     /// reconnect): what was built on the old connection's server (a
     /// JetStream consumer above all) may be gone with it.
     connects: Arc<watch::Sender<u64>>,
+}
+
+/// One bucket's NATS subscription.
+struct Bucket {
+    channels: usize,
+    task: JoinHandle<()>,
+    /// The SUB's number among those sent ([`NatsLink::settle`]).
+    sent: u64,
 }
 
 /// The wait before reconnect attempt `attempts` (1 after the first failed
@@ -156,7 +171,10 @@ impl NatsLink {
             sync_subject,
             client,
             prefix: config.nats_prefix.clone(),
-            channels: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+            subs_sent: AtomicU64::new(0),
+            subs_synced: AtomicU64::new(0),
+            queued: Mutex::new(Vec::new()),
             patterns: Mutex::new(None),
             budget: Budget::new(config.nats_reassembly_limit),
             id_prefix: rand::random(),
@@ -181,7 +199,7 @@ impl NatsLink {
     }
 
     fn message_subject(&self, channel: &[u8]) -> String {
-        format!("{}.msg.{}", self.prefix, subject::encode(channel))
+        format!("{}.msg.{}", self.prefix, subject::bucket(channel))
     }
 
     /// The subject of datacenter `dc`'s events of database `db`.
@@ -204,31 +222,79 @@ impl NatsLink {
         format!("{}.seq", self.prefix)
     }
 
-    /// Subscribes on NATS to a channel for the local registry. Waits until
-    /// the server has the subscription (when connected), so a message
-    /// published after SUBSCRIBE answers is not missed.
-    pub async fn watch_channel(&self, channel: Bytes, registry: Arc<Registry>) {
-        let Ok(mut sub) = self.client.subscribe(self.message_subject(&channel)).await else {
-            warn!("cannot subscribe on NATS");
-            return;
-        };
-        self.sync().await;
-        let name = channel.clone();
-        let mut chunks = Reassembler::new(self.budget.clone());
+    /// Makes sure this instance receives the messages of a channel local
+    /// clients subscribe to (its bucket's subject). Answers the mark to
+    /// [`settle`](NatsLink::settle) before the subscription may be
+    /// confirmed to the client.
+    pub fn watch_channel(&self, channel: &[u8], registry: &Arc<Registry>) -> u64 {
+        let bucket = subject::bucket(channel);
+        let mut buckets = self.buckets.lock().unwrap();
+        if let Some(b) = buckets.get_mut(&bucket) {
+            b.channels += 1;
+            return b.sent;
+        }
+        let sent = self.subs_sent.fetch_add(1, Ordering::Relaxed) + 1;
+        let (client, subject) = (self.client.clone(), self.message_subject(channel));
+        let (registry, budget) = (registry.clone(), self.budget.clone());
+        // The SUB is queued in order before the settle's request, even
+        // though the task sends it.
+        let (queued, is_queued) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
-            while let Some((_, payload)) = next_message(&mut sub, &mut chunks).await {
-                registry.deliver_channel(&name, &payload, None);
+            let sub = client.subscribe(subject).await;
+            let _ = queued.send(());
+            let Ok(mut sub) = sub else {
+                warn!("cannot subscribe on NATS");
+                return;
+            };
+            let mut chunks = Reassembler::new(budget);
+            while let Some((_, message)) = next_message(&mut sub, &mut chunks).await {
+                if let Some((channel, payload)) = subject::unframe(message) {
+                    registry.deliver_channel(&channel, &payload, None);
+                }
             }
         });
-        if let Some(old) = self.channels.lock().unwrap().insert(channel, task) {
-            old.abort();
+        buckets.insert(
+            bucket,
+            Bucket {
+                channels: 1,
+                task,
+                sent,
+            },
+        );
+        drop(buckets);
+        self.queued.lock().unwrap().push(is_queued);
+        sent
+    }
+
+    /// A channel local clients no longer subscribe to: its bucket's NATS
+    /// subscription goes with the bucket's last channel.
+    pub fn unwatch_channel(&self, channel: &[u8]) {
+        let bucket = subject::bucket(channel);
+        let mut buckets = self.buckets.lock().unwrap();
+        if let Some(b) = buckets.get_mut(&bucket) {
+            b.channels -= 1;
+            if b.channels == 0 {
+                b.task.abort();
+                buckets.remove(&bucket);
+            }
         }
     }
 
-    pub fn unwatch_channel(&self, channel: &[u8]) {
-        if let Some(task) = self.channels.lock().unwrap().remove(channel) {
-            task.abort();
+    /// Waits until the server has every SUB up to `mark` (one round trip,
+    /// for all the channels of a SUBSCRIBE, and none when an earlier one
+    /// covered them), so a message published after the subscription is
+    /// confirmed is not missed.
+    pub async fn settle(&self, mark: u64) {
+        if self.subs_synced.load(Ordering::Relaxed) >= mark {
+            return;
         }
+        let waiting = std::mem::take(&mut *self.queued.lock().unwrap());
+        for queued in waiting {
+            let _ = queued.await;
+        }
+        let upto = self.subs_sent.load(Ordering::Relaxed);
+        self.sync().await;
+        self.subs_synced.fetch_max(upto, Ordering::Relaxed);
     }
 
     /// Subscribes to every channel's subject while patterns are active;
@@ -246,12 +312,11 @@ impl NatsLink {
             return;
         };
         self.sync().await;
-        let prefix_len = self.prefix.len() + ".msg.".len();
         let mut chunks = Reassembler::new(self.budget.clone());
         let task = tokio::spawn(async move {
-            while let Some((subject, payload)) = next_message(&mut sub, &mut chunks).await {
-                if let Some(channel) = subject.get(prefix_len..).and_then(subject::decode) {
-                    registry.deliver_patterns(&Bytes::from(channel), &payload, None);
+            while let Some((_, message)) = next_message(&mut sub, &mut chunks).await {
+                if let Some((channel, payload)) = subject::unframe(message) {
+                    registry.deliver_patterns(&channel, &payload, None);
                 }
             }
         });
@@ -276,6 +341,7 @@ impl NatsLink {
             return Err(BusError::Unavailable("NATS unavailable".into()));
         }
         let subject = self.message_subject(channel);
+        let payload = subject::frame(channel, &payload);
         // The limit this connection's server announced (1 MiB by default).
         let max = self.client.max_payload();
         if payload.len() <= max {
@@ -291,7 +357,9 @@ impl NatsLink {
                 size: payload.len(),
                 limit,
             };
-            warn!(channel = %String::from_utf8_lossy(channel), error = %e, "PUBLISH refused");
+            // The name as far as a log line shows it (it may be megabytes).
+            let shown = String::from_utf8_lossy(&channel[..channel.len().min(200)]);
+            warn!(channel = %shown, error = %e, "PUBLISH refused");
             return Err(e);
         }
         let Some(size) = max.checked_sub(chunk::HEADER_ROOM).filter(|&n| n >= 1024) else {

@@ -2,7 +2,7 @@
 //! pattern, and delivery to them.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
@@ -12,7 +12,65 @@ use crate::glob;
 /// Identifies a subscribing connection (its client id).
 pub type SubscriberId = u64;
 
-type Subscribers = HashMap<Bytes, HashMap<SubscriberId, Subscriber>>;
+type Subscribers = HashMap<Bytes, Subs>;
+
+/// The subscribers of one channel or pattern. Most have one, kept inline:
+/// a client subscribed to 100,000 channels costs a map entry per channel
+/// (the name, an id and a shared handle), not a map per channel.
+pub(super) enum Subs {
+    One(SubscriberId, Arc<Subscriber>),
+    Many(HashMap<SubscriberId, Arc<Subscriber>>),
+}
+
+impl Subs {
+    fn insert(&mut self, id: SubscriberId, sub: Arc<Subscriber>) {
+        match self {
+            Subs::One(only, _) if *only == id => *self = Subs::One(id, sub),
+            Subs::One(only, first) => {
+                let mut many = HashMap::with_capacity(2);
+                many.insert(*only, first.clone());
+                many.insert(id, sub);
+                *self = Subs::Many(many);
+            }
+            Subs::Many(many) => {
+                many.insert(id, sub);
+            }
+        }
+    }
+
+    /// Removes `id`; true when none is left.
+    fn remove(&mut self, id: SubscriberId) -> bool {
+        match self {
+            Subs::One(only, _) => *only == id,
+            Subs::Many(many) => {
+                many.remove(&id);
+                if many.len() == 1 {
+                    let (id, sub) = many.drain().next().expect("one left");
+                    *self = Subs::One(id, sub);
+                }
+                many_is_empty(self)
+            }
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Subs::One(..) => 1,
+            Subs::Many(many) => many.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &Arc<Subscriber>> + '_> {
+        match self {
+            Subs::One(_, sub) => Box::new(std::iter::once(sub)),
+            Subs::Many(many) => Box::new(many.values()),
+        }
+    }
+}
+
+fn many_is_empty(subs: &Subs) -> bool {
+    matches!(subs, Subs::Many(many) if many.is_empty())
+}
 
 /// The subscriptions of this process's connections.
 #[derive(Default)]
@@ -27,23 +85,29 @@ impl Registry {
         map: &RwLock<Subscribers>,
         name: Bytes,
         id: SubscriberId,
-        sub: Subscriber,
+        sub: Arc<Subscriber>,
     ) -> bool {
         let mut map = map.write().unwrap();
-        let first = !map.contains_key(&name);
-        map.entry(name).or_default().insert(id, sub);
-        first
+        match map.get_mut(&name) {
+            Some(subs) => {
+                subs.insert(id, sub);
+                false
+            }
+            None => {
+                map.insert(name, Subs::One(id, sub));
+                true
+            }
+        }
     }
 
     /// Removes a subscription; true when it was the last one.
     pub(super) fn remove(map: &RwLock<Subscribers>, name: &[u8], id: SubscriberId) -> bool {
         let mut map = map.write().unwrap();
-        if let Some(clients) = map.get_mut(name) {
-            clients.remove(&id);
-            if clients.is_empty() {
-                map.remove(name);
-                return true;
-            }
+        if let Some(clients) = map.get_mut(name)
+            && clients.remove(id)
+        {
+            map.remove(name);
+            return true;
         }
         false
     }
@@ -56,7 +120,7 @@ impl Registry {
             return 0;
         };
         clients
-            .values()
+            .iter()
             .filter(|sub| {
                 sub.send(Delivery::Message {
                     channel: channel.clone(),
@@ -72,7 +136,7 @@ impl Registry {
         let map = self.patterns.read().unwrap();
         let mut receivers = 0;
         for (pattern, clients) in map.iter().filter(|(p, _)| glob::matches(p, channel)) {
-            for sub in clients.values() {
+            for sub in clients.iter() {
                 let msg = Delivery::PMessage {
                     pattern: pattern.clone(),
                     channel: channel.clone(),
@@ -92,7 +156,7 @@ impl Registry {
             .read()
             .unwrap()
             .get(channel)
-            .map_or(0, HashMap::len);
+            .map_or(0, Subs::len);
         let patterns = self.patterns.read().unwrap();
         direct
             + patterns

@@ -1,46 +1,54 @@
-//! Redis channel names as NATS subject tokens, reversibly.
+//! How a PUBLISH travels on NATS: on one of [`BUCKETS`] fixed subjects,
+//! chosen by a hash of the channel name, with the exact name carried in
+//! the message.
 //!
-//! A channel is any byte string (dots, spaces, `*`, `>`, empty); a NATS
-//! token is a non-empty run of printable ASCII without `.`, `*`, `>` or
-//! space. Letters, digits, `-` and `_` stay as they are; every other byte
-//! becomes `~` and two hex digits; the empty channel is `~`.
+//! A channel is any byte string up to proto-max-bulk-len; a NATS subject is
+//! printable ASCII and its whole protocol line must fit the server's
+//! `max_control_line` (4 KB): a subject derived from a long name took the
+//! link down. A bucket number is short whatever the name, and a name that
+//! looks like a NATS wildcard or token (`*`, `>`, `.`) is just bytes in a
+//! payload. Each instance subscribes to the buckets of the channels its
+//! clients subscribe to (at most [`BUCKETS`] NATS subscriptions, however
+//! many channels), and delivers a message to the subscribers of its exact
+//! channel only; a message for another channel of the same bucket is
+//! dropped on receipt (the traffic an instance receives beyond its own
+//! channels is at most the share of buckets it holds).
 
-/// The subject token for a channel.
-pub fn encode(channel: &[u8]) -> String {
-    if channel.is_empty() {
-        return "~".into();
-    }
-    let mut out = String::with_capacity(channel.len());
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Subjects channels are spread over. Every instance of a deployment must
+/// agree on it (and on [`bucket`]).
+pub const BUCKETS: u32 = 1024;
+
+/// The bucket of a channel: FNV-1a, fixed, so every instance agrees.
+pub fn bucket(channel: &[u8]) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in channel {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            out.push(b as char);
-        } else {
-            out.push('~');
-            out.push_str(&format!("{b:02x}"));
-        }
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    out
+    (hash % u64::from(BUCKETS)) as u32
 }
 
-/// The channel a token encodes; `None` for a token this module did not make.
-pub fn decode(token: &str) -> Option<Vec<u8>> {
-    if token == "~" {
-        return Some(Vec::new());
+/// A message as it travels: the channel's length (4 bytes, big-endian),
+/// the channel, then the payload.
+pub fn frame(channel: &[u8], payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(4 + channel.len() + payload.len());
+    out.put_u32(channel.len() as u32);
+    out.put_slice(channel);
+    out.put_slice(payload);
+    out.freeze()
+}
+
+/// The channel and payload of a message [`frame`] made; `None` otherwise.
+pub fn unframe(mut message: Bytes) -> Option<(Bytes, Bytes)> {
+    let len = u32::from_be_bytes(message.get(..4)?.try_into().ok()?) as usize;
+    if message.len() < 4 + len {
+        return None;
     }
-    let bytes = token.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'~' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
+    let _ = message.split_to(4);
+    let channel = message.split_to(len);
+    Some((channel, message))
 }
 
 #[cfg(test)]
@@ -48,19 +56,29 @@ mod tests {
     use crate::bus::subject::*;
 
     #[test]
-    fn round_trips_any_bytes() {
+    fn frames_round_trip_any_bytes() {
         for channel in [
             &b""[..],
             b"news",
             b"a.b c*>",
             b"__keyspace@0__:dc/n1/x",
             &[0, 255, b'~', b'.'],
+            &vec![b'x'; 70_000],
         ] {
-            let token = encode(channel);
-            assert!(!token.is_empty());
-            assert!(!token.contains(['.', '*', '>', ' ']));
-            assert_eq!(decode(&token).as_deref(), Some(channel));
+            let (c, p) = unframe(frame(channel, b"payload")).unwrap();
+            assert_eq!((&c[..], &p[..]), (channel, &b"payload"[..]));
+            assert!(bucket(channel) < BUCKETS);
         }
-        assert_eq!(decode("~zz"), None);
+        assert_eq!(unframe(Bytes::from_static(b"\0\0\0\x09short")), None);
+        assert_eq!(unframe(Bytes::from_static(b"\0\0")), None);
+    }
+
+    #[test]
+    fn buckets_are_fixed_and_spread() {
+        assert_eq!(bucket(b"news"), bucket(b"news"));
+        let used: std::collections::HashSet<u32> = (0..10_000)
+            .map(|i| bucket(format!("ch:{i}").as_bytes()))
+            .collect();
+        assert!(used.len() > BUCKETS as usize * 9 / 10, "{}", used.len());
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use indexmap::IndexSet;
 
 use super::delivery::Subscriber;
 use super::fanout::Bus;
@@ -14,28 +15,39 @@ use super::registry::SubscriberId;
 pub struct Subscriptions {
     bus: Arc<Bus>,
     id: SubscriberId,
-    subscriber: Subscriber,
-    /// Subscribed channels and patterns, in subscription order.
-    channels: Vec<Bytes>,
-    patterns: Vec<Bytes>,
+    subscriber: Arc<Subscriber>,
+    /// Subscribed channels and patterns, in subscription order (a set:
+    /// a client may hold 100,000 of them).
+    channels: IndexSet<Bytes>,
+    patterns: IndexSet<Bytes>,
+    /// The bus's mark to settle before confirming the channels added.
+    unsettled: u64,
+    /// Subscriptions removed since the allocator was last asked to give
+    /// memory back.
+    removed: usize,
 }
+
+/// Removals after which freed memory is given back ([`crate::trim`]).
+const TRIM_AFTER: usize = 1000;
 
 impl Subscriptions {
     pub fn new(bus: Arc<Bus>, id: SubscriberId, subscriber: Subscriber) -> Subscriptions {
         Subscriptions {
             bus,
             id,
-            subscriber,
-            channels: Vec::new(),
-            patterns: Vec::new(),
+            subscriber: Arc::new(subscriber),
+            channels: IndexSet::new(),
+            patterns: IndexSet::new(),
+            unsettled: 0,
+            removed: 0,
         }
     }
 
-    pub fn channels(&self) -> &[Bytes] {
+    pub fn channels(&self) -> &IndexSet<Bytes> {
         &self.channels
     }
 
-    pub fn patterns(&self) -> &[Bytes] {
+    pub fn patterns(&self) -> &IndexSet<Bytes> {
         &self.patterns
     }
 
@@ -54,23 +66,33 @@ impl Subscriptions {
     }
 
     /// Subscribes to a channel (or pattern); false when it already was.
+    /// A channel takes effect across instances once [`settle`] returns.
+    ///
+    /// [`settle`]: Subscriptions::settle
     pub async fn add(&mut self, name: Bytes, pattern: bool) -> bool {
         let list = if pattern {
             &mut self.patterns
         } else {
             &mut self.channels
         };
-        if list.contains(&name) {
+        if !list.insert(name.clone()) {
             return false;
         }
-        list.push(name.clone());
         let sub = self.subscriber.clone();
         if pattern {
             self.bus.psubscribe(self.id, name, sub).await;
         } else {
-            self.bus.subscribe(self.id, name, sub).await;
+            let mark = self.bus.subscribe(self.id, name, sub);
+            self.unsettled = self.unsettled.max(mark);
         }
         true
+    }
+
+    /// Waits until the channels added so far reach this instance from
+    /// every other (one round trip to NATS for all of them, at most).
+    pub async fn settle(&mut self) {
+        let mark = std::mem::take(&mut self.unsettled);
+        self.bus.settle(mark).await;
     }
 
     /// Unsubscribes from a channel (or pattern); false when it was not.
@@ -80,10 +102,10 @@ impl Subscriptions {
         } else {
             &mut self.channels
         };
-        let Some(pos) = list.iter().position(|c| c == name) else {
+        if !list.shift_remove(name) {
             return false;
-        };
-        list.remove(pos);
+        }
+        self.released(1);
         if pattern {
             self.bus.punsubscribe(self.id, name);
         } else {
@@ -92,14 +114,24 @@ impl Subscriptions {
         true
     }
 
+    fn released(&mut self, n: usize) {
+        self.removed += n;
+        if self.removed >= TRIM_AFTER {
+            self.removed = 0;
+            crate::trim::soon();
+        }
+    }
+
     /// Unsubscribes from everything.
     pub fn clear(&mut self) {
+        let n = self.count();
         for channel in std::mem::take(&mut self.channels) {
             self.bus.unsubscribe(self.id, &channel);
         }
         for pattern in std::mem::take(&mut self.patterns) {
             self.bus.punsubscribe(self.id, &pattern);
         }
+        self.released(n);
     }
 }
 

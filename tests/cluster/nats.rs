@@ -1001,3 +1001,155 @@ async fn each_datacenter_has_its_own_stream_of_the_whole_log() {
             .await;
     }
 }
+
+/// INFO respire's count of NATS connections made (1 while the link never
+/// dropped).
+async fn nats_connects(url: &str) -> u64 {
+    let mut c = common::connect(url).await;
+    let info: String = redis::cmd("INFO")
+        .arg("respire")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("nats_connects:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no nats_connects in {info}"))
+}
+
+/// Channel and pattern names of any length Redis accepts and of any bytes,
+/// names that look like NATS wildcards and tokens among them, work across
+/// two instances over NATS (SUBSCRIBE, PSUBSCRIBE, PUBLISH, PUBSUB), and
+/// none of them disturbs either instance's NATS link: it never reconnects,
+/// and a PUBLISH of another client and keyspace notifications keep
+/// flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn channels_of_any_length_and_bytes_cross_instances() {
+    use futures::StreamExt;
+    let Some(Cluster {
+        db: _db,
+        prefix: _p,
+        servers,
+    }) = Cluster::start(2).await
+    else {
+        return;
+    };
+    let (a, b) = (&servers[0], &servers[1]);
+    wait_events_flow(a, b).await;
+    let before = (nats_connects(&a.url()).await, nats_connects(&b.url()).await);
+    let mut names: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![b'c'; 4 * 1024],
+        vec![b'd'; 64 * 1024],
+        vec![b'e'; 1 << 20],
+        (0..=255u8).collect(),
+    ];
+    for hostile in [
+        "*",
+        ">",
+        ".",
+        "..",
+        "a.*.>",
+        "a b",
+        "$JS.API.>",
+        "_INBOX.x",
+        "\r\nPUB x 1",
+    ] {
+        names.push(hostile.as_bytes().to_vec());
+    }
+    // A 64 KB pattern (it matches the 64 KB channel: `*` may be empty) and
+    // one made of NATS wildcards.
+    let long_pattern = [vec![b'd'; 64 * 1024], b"*".to_vec()].concat();
+    let patterns = [long_pattern.clone(), b">*".to_vec()];
+
+    let mut sub = redis::Client::open(b.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    for name in &names {
+        sub.subscribe(name).await.unwrap();
+    }
+    for pattern in &patterns {
+        sub.psubscribe(pattern).await.unwrap();
+    }
+    let mut on_b = common::connect(&b.url()).await;
+    let channels: Vec<Vec<u8>> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .query_async(&mut on_b)
+        .await
+        .unwrap();
+    assert_eq!(channels.len(), names.len());
+    for name in &names {
+        assert!(channels.contains(name), "{} bytes", name.len());
+        let numsub: (Vec<u8>, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(name)
+            .query_async(&mut on_b)
+            .await
+            .unwrap();
+        assert_eq!(numsub.1, 1, "{} bytes", name.len());
+    }
+
+    let mut on_a = common::connect(&a.url()).await;
+    let mut stream = sub.on_message();
+    for (i, name) in names.iter().enumerate() {
+        let payload = format!("m{i}");
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(name)
+            .arg(&payload)
+            .query_async(&mut on_a)
+            .await
+            .unwrap();
+        // The message, then the pattern matches (`>*` matches a channel
+        // starting with `>`; the long pattern the 64 KB channel).
+        let mut want = vec![(None, name.clone())];
+        for p in &patterns {
+            let matches = (p == &long_pattern && name == &vec![b'd'; 64 * 1024])
+                || (p == b">*" && name.first() == Some(&b'>'));
+            if matches {
+                want.push((Some(p.clone()), name.clone()));
+            }
+        }
+        let mut got = Vec::new();
+        for _ in 0..want.len() {
+            let msg = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("no message on the {}-byte channel", name.len()))
+                .unwrap();
+            assert_eq!(msg.get_payload::<String>().unwrap(), payload);
+            let pattern = msg
+                .from_pattern()
+                .then(|| msg.get_pattern::<Vec<u8>>().unwrap());
+            got.push((pattern, msg.get_channel::<Vec<u8>>().unwrap()));
+        }
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{}-byte channel", name.len());
+    }
+    drop(stream);
+
+    // Keyspace notifications for the longest keys the store takes (its
+    // index holds 3,000 bytes), of every printable byte.
+    let mut events = Events::psubscribe(&b.url(), "__keyspace@0__:long*").await;
+    let mut key = b"long".to_vec();
+    key.extend((0..2990).map(|i| (i % 94 + 33) as u8));
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(1)
+        .query_async(&mut on_a)
+        .await
+        .unwrap();
+    let (channel, event) = events
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the event");
+    assert_eq!(event, "set");
+    assert_eq!(
+        channel,
+        String::from_utf8_lossy(&[b"__keyspace@0__:".as_slice(), &key].concat())
+    );
+
+    let after = (nats_connects(&a.url()).await, nats_connects(&b.url()).await);
+    assert_eq!(after, before, "a NATS link reconnected");
+}

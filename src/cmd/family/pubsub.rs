@@ -53,6 +53,7 @@ async fn subscribe_many(session: &mut Session, args: &[Bytes], pattern: bool) ->
             marked.push(name.clone());
         }
     }
+    session.subs.settle().await;
     if !marked.is_empty() {
         // Registered first, then the log's end read: an event logged
         // after it reaches the new subscriptions (even if delivered
@@ -205,9 +206,9 @@ fn prune_marks(session: &mut Session) {
 fn unsubscribe_many(session: &mut Session, names: &[Bytes], pattern: bool) -> Reply {
     let names: Vec<Bytes> = if names.is_empty() {
         if pattern {
-            session.subs.patterns().to_vec()
+            session.subs.patterns().iter().cloned().collect::<Vec<_>>()
         } else {
-            session.subs.channels().to_vec()
+            session.subs.channels().iter().cloned().collect::<Vec<_>>()
         }
     } else {
         names.to_vec()

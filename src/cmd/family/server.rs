@@ -482,6 +482,7 @@ async fn section_text(
                 Some(nats) => {
                     w.field("nats_enabled", &1);
                     w.field("nats_connected", &(nats.connected() as u8));
+                    w.field("nats_connects", &*nats.connects().borrow());
                     w.field("nats_prefix", &nats.prefix);
                     w.field(
                         "nats_stream",
