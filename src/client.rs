@@ -29,6 +29,9 @@ use crate::reply::Reply;
 
 /// Bytes read from the socket at a time (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
+/// A reply buffer past this size, once released, has the allocator give
+/// memory back ([`crate::trim`]).
+const BIG_BUFFER: usize = 1 << 20;
 
 /// A client's byte stream: plain TCP, or TLS over TCP. The plain path
 /// stays as it was (readiness, then a non-blocking read into a buffer
@@ -326,6 +329,9 @@ impl Client {
                 self.inbuf = BytesMut::new();
             }
             if self.wire.outbuf.capacity() > 0 {
+                if self.wire.outbuf.capacity() > BIG_BUFFER {
+                    crate::trim::soon();
+                }
                 self.wire.outbuf = BytesMut::new();
             }
             tokio::select! {

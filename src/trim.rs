@@ -1,16 +1,15 @@
 //! Giving freed memory back to the system. glibc's allocator keeps what
 //! was freed in its arenas for reuse; after a large release (a client
 //! leaving 100,000 subscriptions, say) the process would stay that large.
-//! [`soon`] asks for one `malloc_trim` shortly after (debounced: a burst
-//! of releases costs one trim), on a blocking thread.
+//! [`soon`] asks for one `malloc_trim` once the releases have paused for
+//! a moment (a burst of them costs one trim), on a blocking thread.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-/// How long after a request the trim runs, gathering the requests of a
-/// burst into one.
+/// How long requests must pause before the trim runs.
 const DELAY: Duration = Duration::from_millis(250);
 
 static WANTED: OnceLock<std::sync::Arc<Notify>> = OnceLock::new();
@@ -26,7 +25,11 @@ pub fn soon() {
         tokio::spawn(async move {
             loop {
                 waiting.notified().await;
-                tokio::time::sleep(DELAY).await;
+                // Until a whole DELAY passes without another request.
+                while tokio::time::timeout(DELAY, waiting.notified())
+                    .await
+                    .is_ok()
+                {}
                 let _ = tokio::task::spawn_blocking(trim).await;
             }
         });

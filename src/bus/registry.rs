@@ -107,6 +107,12 @@ impl Registry {
             && clients.remove(id)
         {
             map.remove(name);
+            // A map that held many (a client that left 100,000 channels)
+            // gives its room back.
+            if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
+                let keep = map.len() * 2;
+                map.shrink_to(keep);
+            }
             return true;
         }
         false

@@ -16,8 +16,8 @@ pub struct Subscriptions {
     bus: Arc<Bus>,
     id: SubscriberId,
     subscriber: Arc<Subscriber>,
-    /// Subscribed channels and patterns, in subscription order (a set:
-    /// a client may hold 100,000 of them).
+    /// Subscribed channels and patterns (sets: a client may hold 100,000
+    /// of them; in subscription order until one is removed).
     channels: IndexSet<Bytes>,
     patterns: IndexSet<Bytes>,
     /// The bus's mark to settle before confirming the channels added.
@@ -102,8 +102,14 @@ impl Subscriptions {
         } else {
             &mut self.channels
         };
-        if !list.shift_remove(name) {
+        // Redis keeps no order among a client's subscriptions either; a
+        // swap keeps removal O(1) for a client holding 100,000.
+        if !list.swap_remove(name) {
             return false;
+        }
+        if list.capacity() > 64 && list.len() < list.capacity() / 4 {
+            let keep = list.len() * 2;
+            list.shrink_to(keep);
         }
         self.released(1);
         if pattern {
