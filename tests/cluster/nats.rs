@@ -342,23 +342,34 @@ impl Drop for PrivateNats {
     }
 }
 
+/// Two instances on a fresh database and a private nats-server, with
+/// keyspace events on and flowing between them.
+struct PrivatePair;
+
+impl PrivatePair {
+    async fn start() -> Option<(TestDb, PrivateNats, TestServer, TestServer)> {
+        let db = TestDb::create().await?;
+        if !common::nats_server_installed() {
+            return None;
+        }
+        let nats = PrivateNats::start();
+        nats.wait_up().await;
+        let p = prefix();
+        let (a, b) = (
+            instance(&db, &nats.url(), &p).await,
+            instance(&db, &nats.url(), &p).await,
+        );
+        enable_events(&[&a, &b]).await;
+        wait_events_flow(&a, &b).await;
+        Some((db, nats, a, b))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nats_outage_keeps_data_and_delivers_every_event_afterwards() {
-    let Some(db) = TestDb::create().await else {
+    let Some((_db, mut nats, a, b)) = PrivatePair::start().await else {
         return;
     };
-    if !common::nats_server_installed() {
-        return;
-    }
-    let mut nats = PrivateNats::start();
-    nats.wait_up().await;
-    let p = prefix();
-    let (a, b) = (
-        instance(&db, &nats.url(), &p).await,
-        instance(&db, &nats.url(), &p).await,
-    );
-    enable_events(&[&a, &b]).await;
-    wait_events_flow(&a, &b).await;
     let mut events = Events::psubscribe(&b.url(), "__keyspace@0__:out:*").await;
     let client = redis::Client::open(b.url()).unwrap();
     let mut chan = client.get_async_pubsub().await.unwrap();
@@ -460,21 +471,9 @@ async fn until_links(conns: &mut [redis::aio::MultiplexedConnection], up: bool) 
 async fn after_nats_restarts_the_outages_events_arrive_within_a_second() {
     const ROUNDS: usize = 10;
     const WRITES: usize = 5;
-    let Some(db) = TestDb::create().await else {
+    let Some((_db, mut nats, a, b)) = PrivatePair::start().await else {
         return;
     };
-    if !common::nats_server_installed() {
-        return;
-    }
-    let mut nats = PrivateNats::start();
-    nats.wait_up().await;
-    let p = prefix();
-    let (a, b) = (
-        instance(&db, &nats.url(), &p).await,
-        instance(&db, &nats.url(), &p).await,
-    );
-    enable_events(&[&a, &b]).await;
-    wait_events_flow(&a, &b).await;
     let mut watchers = [
         Events::psubscribe(&a.url(), "__keyspace@0__:out:*").await,
         Events::psubscribe(&b.url(), "__keyspace@0__:out:*").await,
@@ -541,21 +540,9 @@ async fn after_nats_restarts_the_outages_events_arrive_within_a_second() {
 /// margin), nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_stream_consumer_is_recreated_promptly() {
-    let Some(db) = TestDb::create().await else {
+    let Some((_db, nats, a, b)) = PrivatePair::start().await else {
         return;
     };
-    if !common::nats_server_installed() {
-        return;
-    }
-    let nats = PrivateNats::start();
-    nats.wait_up().await;
-    let p = prefix();
-    let (a, b) = (
-        instance(&db, &nats.url(), &p).await,
-        instance(&db, &nats.url(), &p).await,
-    );
-    enable_events(&[&a, &b]).await;
-    wait_events_flow(&a, &b).await;
     let mut watcher = Events::psubscribe(&b.url(), "__keyspace@0__:gone:*").await;
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
     let mut names = Vec::new();
