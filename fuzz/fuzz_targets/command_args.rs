@@ -2,7 +2,7 @@
 //! checks every request passes (the ones a connection runs before anything
 //! else), the name CLIENT LIST shows, and the argument parsers that need no
 //! store (integers, long doubles, SCAN cursors and options, glob patterns,
-//! the NATS subject encoding of channel names).
+//! the framing of a channel name and message for NATS and its bucket).
 //!
 //! Input: like `parse_request`'s (`[limit][2 bytes][stream...]`); every
 //! complete request in the stream is checked.
@@ -47,9 +47,11 @@ fuzz_target!(|data: &[u8]| {
                 let text = long_double::format(v);
                 assert!(long_double::parse(text.as_bytes()).is_some(), "{text}");
             }
-            let token = subject::encode(arg);
-            assert!(!token.is_empty() && !token.contains(['.', '*', '>', ' ']));
-            assert_eq!(subject::decode(&token).as_deref(), Some(&arg[..]));
+            assert!(subject::bucket(arg) < subject::BUCKETS);
+            let framed = subject::frame(arg, &args[0]);
+            let (channel, payload) = subject::unframe(framed).expect("a frame");
+            assert_eq!((&channel[..], &payload[..]), (&arg[..], &args[0][..]));
+            let _ = subject::unframe(arg.clone());
         }
         let _ = scan::scan_options(&args[1..], true);
         if args.len() >= 3 {
