@@ -23,7 +23,8 @@ use async_nats::connection::State;
 use async_nats::{PublishError, PublishErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::watch;
+use futures::future::{FutureExt as _, Shared};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -36,15 +37,11 @@ use crate::config::Config;
 pub struct NatsLink {
     pub client: async_nats::Client,
     pub prefix: String,
-    /// Per bucket of the channels local clients subscribe to: how many
-    /// such channels, and the task holding its NATS subscription.
-    buckets: Mutex<HashMap<u32, Bucket>>,
-    /// SUBs sent so far, and how many of them the server is known to have
-    /// (see [`NatsLink::settle`]).
-    subs_sent: AtomicU64,
+    /// The buckets of the channels local clients subscribe to.
+    buckets: Mutex<Buckets>,
+    /// How many bucket SUBs the server is known to have (see
+    /// [`NatsLink::settle`]).
     subs_synced: AtomicU64,
-    /// Resolved once a bucket task has queued its SUB on the connection.
-    queued: Mutex<Vec<tokio::sync::oneshot::Receiver<()>>>,
     /// The wildcard subscription, while any pattern is subscribed.
     patterns: Mutex<Option<JoinHandle<()>>>,
     /// Memory for chunked messages being reassembled, across every
@@ -62,12 +59,22 @@ pub struct NatsLink {
     connects: Arc<watch::Sender<u64>>,
 }
 
+/// The bucket subscriptions, and the SUBs still to be settled.
+#[derive(Default)]
+struct Buckets {
+    live: HashMap<u32, Bucket>,
+    /// Bucket SUBs made so far (each bucket's `sent` is its number).
+    sent: u64,
+}
+
 /// One bucket's NATS subscription.
 struct Bucket {
     channels: usize,
     task: JoinHandle<()>,
     /// The SUB's number among those sent ([`NatsLink::settle`]).
     sent: u64,
+    /// Resolves once its task has queued the SUB on the connection.
+    queued: Shared<oneshot::Receiver<()>>,
 }
 
 /// The wait before reconnect attempt `attempts` (1 after the first failed
@@ -171,10 +178,8 @@ impl NatsLink {
             sync_subject,
             client,
             prefix: config.nats_prefix.clone(),
-            buckets: Mutex::new(HashMap::new()),
-            subs_sent: AtomicU64::new(0),
+            buckets: Mutex::new(Buckets::default()),
             subs_synced: AtomicU64::new(0),
-            queued: Mutex::new(Vec::new()),
             patterns: Mutex::new(None),
             budget: Budget::new(config.nats_reassembly_limit),
             id_prefix: rand::random(),
@@ -229,16 +234,17 @@ impl NatsLink {
     pub fn watch_channel(&self, channel: &[u8], registry: &Arc<Registry>) -> u64 {
         let bucket = subject::bucket(channel);
         let mut buckets = self.buckets.lock().unwrap();
-        if let Some(b) = buckets.get_mut(&bucket) {
+        if let Some(b) = buckets.live.get_mut(&bucket) {
             b.channels += 1;
             return b.sent;
         }
-        let sent = self.subs_sent.fetch_add(1, Ordering::Relaxed) + 1;
+        buckets.sent += 1;
+        let sent = buckets.sent;
         let (client, subject) = (self.client.clone(), self.message_subject(channel));
         let (registry, budget) = (registry.clone(), self.budget.clone());
         // The SUB is queued in order before the settle's request, even
         // though the task sends it.
-        let (queued, is_queued) = tokio::sync::oneshot::channel();
+        let (queued, is_queued) = oneshot::channel();
         let task = tokio::spawn(async move {
             let sub = client.subscribe(subject).await;
             let _ = queued.send(());
@@ -253,16 +259,15 @@ impl NatsLink {
                 }
             }
         });
-        buckets.insert(
+        buckets.live.insert(
             bucket,
             Bucket {
                 channels: 1,
                 task,
                 sent,
+                queued: is_queued.shared(),
             },
         );
-        drop(buckets);
-        self.queued.lock().unwrap().push(is_queued);
         sent
     }
 
@@ -271,11 +276,11 @@ impl NatsLink {
     pub fn unwatch_channel(&self, channel: &[u8]) {
         let bucket = subject::bucket(channel);
         let mut buckets = self.buckets.lock().unwrap();
-        if let Some(b) = buckets.get_mut(&bucket) {
+        if let Some(b) = buckets.live.get_mut(&bucket) {
             b.channels -= 1;
             if b.channels == 0 {
                 b.task.abort();
-                buckets.remove(&bucket);
+                buckets.live.remove(&bucket);
             }
         }
     }
@@ -288,11 +293,20 @@ impl NatsLink {
         if self.subs_synced.load(Ordering::Relaxed) >= mark {
             return;
         }
-        let waiting = std::mem::take(&mut *self.queued.lock().unwrap());
-        for queued in waiting {
-            let _ = queued.await;
-        }
-        let upto = self.subs_sent.load(Ordering::Relaxed);
+        // Every bucket SUB numbered up to `upto` and not known synced is
+        // queued on the connection before the round trip that proves it.
+        let synced = self.subs_synced.load(Ordering::Relaxed);
+        let (upto, waiting): (u64, Vec<_>) = {
+            let buckets = self.buckets.lock().unwrap();
+            let waiting = buckets
+                .live
+                .values()
+                .filter(|b| b.sent > synced)
+                .map(|b| b.queued.clone())
+                .collect();
+            (buckets.sent, waiting)
+        };
+        futures::future::join_all(waiting).await;
         self.sync().await;
         self.subs_synced.fetch_max(upto, Ordering::Relaxed);
     }

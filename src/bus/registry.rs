@@ -38,7 +38,8 @@ impl Subs {
         }
     }
 
-    /// Removes `id`; true when none is left.
+    /// Removes `id`; true when none is left (a `Many` keeps two or more:
+    /// it turns back into `One` when one is left).
     fn remove(&mut self, id: SubscriberId) -> bool {
         match self {
             Subs::One(only, _) => *only == id,
@@ -48,7 +49,7 @@ impl Subs {
                     let (id, sub) = many.drain().next().expect("one left");
                     *self = Subs::One(id, sub);
                 }
-                many_is_empty(self)
+                false
             }
         }
     }
@@ -66,10 +67,6 @@ impl Subs {
             Subs::Many(many) => Box::new(many.values()),
         }
     }
-}
-
-fn many_is_empty(subs: &Subs) -> bool {
-    matches!(subs, Subs::Many(many) if many.is_empty())
 }
 
 /// The subscriptions of this process's connections.
