@@ -1,8 +1,11 @@
-//! Giving freed memory back to the system. glibc's allocator keeps what
-//! was freed in its arenas for reuse; after a large release (a client
-//! leaving 100,000 subscriptions, say) the process would stay that large.
-//! [`soon`] asks for one `malloc_trim` once the releases have paused for
-//! a moment (a burst of them costs one trim), on a blocking thread.
+//! Giving freed memory back to the system. The server's allocator is
+//! jemalloc (see `main.rs`), whose background thread returns freed pages
+//! about a second after they were freed; C libraries (SQLite) allocate
+//! from glibc, which keeps what was freed in its arenas for reuse. After a
+//! large release (a client leaving 100,000 subscriptions, say) [`soon`]
+//! asks for both to give back their free pages at once, once the releases
+//! have paused for a moment (a burst of them costs one trim), on a
+//! blocking thread.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -38,14 +41,26 @@ pub fn soon() {
     wanted.notify_one();
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn trim() {
+    #[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+    // SAFETY: a void mallctl (no old or new value) on a NUL-terminated
+    // name; "arena.<MALLCTL_ARENAS_ALL>.purge" purges every arena's unused
+    // dirty pages, taking the arenas' locks itself. Where jemalloc is not
+    // the global allocator (tests run the server in their own process) it
+    // has nothing to purge.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks and releases the allocator's own free
     // lists; it takes the arenas' locks itself.
     unsafe {
         libc::malloc_trim(0);
     }
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}

@@ -1140,3 +1140,230 @@ async fn channels_of_any_length_and_bytes_cross_instances() {
     let after = (nats_connects(&a.url()).await, nats_connects(&b.url()).await);
     assert_eq!(after, before, "a NATS link reconnected");
 }
+
+/// The parts of a reply that is an array of bulk strings (a pushed
+/// message), else `None`.
+fn bulks(frame: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let text = frame.strip_prefix(b"*")?;
+    let line = |at: &[u8]| -> Option<(usize, usize)> {
+        let end = at.windows(2).position(|w| w == b"\r\n")?;
+        Some((std::str::from_utf8(&at[..end]).ok()?.parse().ok()?, end + 2))
+    };
+    let (n, mut at) = line(text)?;
+    let mut parts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let rest = text[at..].strip_prefix(b"$")?;
+        let (len, head) = line(rest)?;
+        parts.push(rest[head..head + len].to_vec());
+        at += 1 + head + len + 2;
+    }
+    Some(parts)
+}
+
+/// Sends `command names...` in batches of 1,000 names, as a client with
+/// many subscriptions does, reading every confirmation.
+async fn subscribe_all(raw: &mut common::Raw, command: &str, names: &[String]) {
+    for batch in names.chunks(1000) {
+        let mut args: Vec<&[u8]> = vec![command.as_bytes()];
+        args.extend(batch.iter().map(|n| n.as_bytes()));
+        raw.send(&common::encode(&args)).await;
+        for _ in batch {
+            raw.read_frame().await;
+        }
+    }
+}
+
+/// Publishes `(channel, payload)` pairs in one pipeline on `raw`.
+async fn publish_all(raw: &mut common::Raw, messages: &[(String, String)]) {
+    let mut out = Vec::new();
+    for (channel, payload) in messages {
+        out.extend(common::encode(&[
+            b"PUBLISH",
+            channel.as_bytes(),
+            payload.as_bytes(),
+        ]));
+    }
+    raw.send(&out).await;
+    for _ in messages {
+        raw.read_frame().await;
+    }
+}
+
+/// Reads pushed messages until `want` (channel → payloads in order) have
+/// all arrived; every message must be one of them, in its channel's
+/// order, once.
+async fn expect_each_once(
+    raw: &mut common::Raw,
+    mut want: std::collections::HashMap<String, std::collections::VecDeque<String>>,
+) {
+    let mut left: usize = want.values().map(|p| p.len()).sum();
+    while left > 0 {
+        let frame = raw.read_frame().await;
+        let parts = bulks(&frame).unwrap_or_else(|| panic!("{}", common::show(&frame)));
+        let (channel, payload) = match parts[0].as_slice() {
+            b"message" => (&parts[1], &parts[2]),
+            b"pmessage" => (&parts[2], &parts[3]),
+            _ => panic!("unexpected {}", common::show(&frame)),
+        };
+        let (channel, payload) = (
+            String::from_utf8_lossy(channel).into_owned(),
+            String::from_utf8_lossy(payload).into_owned(),
+        );
+        let next = want.get_mut(&channel).and_then(|p| p.pop_front());
+        assert_eq!(
+            next.as_deref(),
+            Some(payload.as_str()),
+            "on {channel}: a message out of order, repeated or unasked for"
+        );
+        left -= 1;
+    }
+}
+
+/// Subscriptions at scale, across two instances: on the subscriber
+/// instance (its own process, so its RSS is its own), one connection holds
+/// 100,000 channels, another 10,000 patterns, and 2,000 connections one
+/// channel each. Messages published on the other instance reach each
+/// subscription once, in order (a second message on each channel proves no
+/// first one came twice). When every subscription is gone, the instance's
+/// RSS comes back to within 20% of where it started (the figures for
+/// time and memory are respire-bench's `chan.*`, `pat.*`, `rss.per_sub`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_subscriptions_deliver_once_across_instances_and_give_memory_back() {
+    use std::collections::{HashMap, VecDeque};
+    const CHANNELS: usize = 100_000;
+    const PATTERNS: usize = 10_000;
+    const CONNECTIONS: usize = 2_000;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    if !common::service_available("NATS", NATS).await {
+        return;
+    }
+    let (nats, prefix) = (format!("nats://{NATS}"), prefix());
+    let publisher = instance(&db, &nats, &prefix).await;
+    let dir = tempfile::tempdir().unwrap();
+    let subscriber = ProcessServer::spawn(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "--nats-url",
+            &nats,
+            "--nats-prefix",
+            &prefix,
+            "--nats-stream-storage",
+            "memory",
+            "--nats-stream-max-age",
+            "600",
+        ],
+    )
+    .await;
+    let pid = subscriber.child.id();
+    let mut publish = common::Raw::connect(publisher.addr).await;
+
+    // One small round first: the runtime's, the allocator's and the NATS
+    // link's first growth happen before the baseline.
+    let round = |tag: &'static str, channels: usize, patterns: usize, conns: usize| {
+        let (addr, sub_addr) = (publisher.addr, subscriber.addr);
+        async move {
+            let names: Vec<String> = (0..channels).map(|i| format!("{tag}:ch:{i}")).collect();
+            let globs: Vec<String> = (0..patterns).map(|i| format!("{tag}:p:{i}:*")).collect();
+            let mut many = common::Raw::connect(sub_addr).await;
+            subscribe_all(&mut many, "SUBSCRIBE", &names).await;
+            let mut pats = common::Raw::connect(sub_addr).await;
+            subscribe_all(&mut pats, "PSUBSCRIBE", &globs).await;
+            let mut singles = Vec::with_capacity(conns);
+            for i in 0..conns {
+                let mut one = common::Raw::connect(sub_addr).await;
+                subscribe_all(&mut one, "SUBSCRIBE", &[format!("{tag}:one:{i}")]).await;
+                singles.push(one);
+            }
+            // Every 1,000th channel, every 100th pattern, every connection:
+            // a first and a second message each.
+            let mut want_many = HashMap::new();
+            let mut want_pats = HashMap::new();
+            let mut messages = Vec::new();
+            for (i, name) in names.iter().enumerate().step_by(1000) {
+                want_many.insert(
+                    name.clone(),
+                    VecDeque::from([format!("a{i}"), format!("b{i}")]),
+                );
+            }
+            for i in (0..patterns).step_by(100) {
+                let channel = format!("{tag}:p:{i}:x");
+                want_pats.insert(channel, VecDeque::from([format!("a{i}"), format!("b{i}")]));
+            }
+            for first in ["a", "b"] {
+                for (i, name) in names.iter().enumerate().step_by(1000) {
+                    messages.push((name.clone(), format!("{first}{i}")));
+                }
+                for i in (0..patterns).step_by(100) {
+                    messages.push((format!("{tag}:p:{i}:x"), format!("{first}{i}")));
+                }
+                for i in 0..conns {
+                    messages.push((format!("{tag}:one:{i}"), format!("{first}{i}")));
+                }
+            }
+            let mut publish = common::Raw::connect(addr).await;
+            publish_all(&mut publish, &messages).await;
+            expect_each_once(&mut many, want_many).await;
+            expect_each_once(&mut pats, want_pats).await;
+            for (i, one) in singles.iter_mut().enumerate() {
+                let want = VecDeque::from([format!("a{i}"), format!("b{i}")]);
+                expect_each_once(one, HashMap::from([(format!("{tag}:one:{i}"), want)])).await;
+            }
+            // Unsubscribing all at once: one confirmation per name.
+            many.send(&common::encode(&[b"UNSUBSCRIBE"])).await;
+            for _ in 0..channels {
+                many.read_frame().await;
+            }
+            pats.send(&common::encode(&[b"PUNSUBSCRIBE"])).await;
+            for _ in 0..patterns {
+                pats.read_frame().await;
+            }
+            drop(singles);
+        }
+    };
+    // A subscription on the subscriber instance is live on the publisher
+    // once a message crosses: wait for that before the first round.
+    let mut probe = common::Raw::connect(subscriber.addr).await;
+    subscribe_all(&mut probe, "SUBSCRIBE", &["probe".to_string()]).await;
+    loop {
+        publish_all(&mut publish, &[("probe".into(), "x".into())]).await;
+        let got = tokio::time::timeout(Duration::from_millis(200), probe.read_frame()).await;
+        if got.is_ok() {
+            break;
+        }
+    }
+    drop(probe);
+    round("warm", 1000, 100, 100).await;
+    let settled = |what: &'static str| async move {
+        // Until RSS stops falling (the allocator purges freed pages about a
+        // second after they were freed).
+        let mut last = common::rss_kib(pid);
+        loop {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let now = common::rss_kib(pid);
+            if now + 256 >= last {
+                eprintln!("{what}: RSS {now} KiB");
+                return now;
+            }
+            last = now;
+        }
+    };
+    let before = settled("before").await;
+    round("big", CHANNELS, PATTERNS, CONNECTIONS).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = common::rss_kib(pid);
+        if (now as f64) <= before as f64 * 1.2 {
+            eprintln!("after unsubscribing all: RSS {now} KiB ({before} KiB before)");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RSS {now} KiB 15 s after every subscription was dropped, {before} KiB before"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -495,6 +495,16 @@ impl ProcessServer {
     }
 }
 
+/// A process's resident set size, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 impl Drop for ProcessServer {
     fn drop(&mut self) {
         self.kill9();

@@ -9,7 +9,7 @@ use crate::common;
 use std::time::Duration;
 
 use crate::common::{
-    RAW_TIMEOUT, REFERENCE_REDIS, Raw, TestServer, encode, service_available, show,
+    RAW_TIMEOUT, REFERENCE_REDIS, Raw, TestServer, encode, rss_kib, service_available, show,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -358,15 +358,6 @@ async fn maxclients_fits_the_open_files_limit() {
     assert!(log.contains("maxclients has been reduced"), "{log}");
     let _ = child.kill();
     let _ = child.wait();
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
