@@ -17,16 +17,23 @@ const CONSUMERS: usize = 10;
 
 /// Jobs per second through the queue over about `seconds`.
 async fn rate(addr: &str, seconds: f64) -> anyhow::Result<f64> {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut consumers = Vec::new();
     for _ in 0..CONSUMERS {
         let mut conn = Conn::connect_db(addr, DB).await?;
+        let done = done.clone();
         consumers.push(tokio::spawn(async move {
             let mut popped = 0u64;
             loop {
                 match conn.cmd(&["BLPOP", QUEUE, "1"]).await? {
                     Value::Array(Some(_)) => popped += 1,
-                    // Timed out: the producer has stopped.
-                    _ => return anyhow::Ok(popped),
+                    // Timed out after the producer stopped: the queue is
+                    // drained. (A timeout while it still pushes is a stall,
+                    // a slow disk say: keep consuming.)
+                    _ if done.load(std::sync::atomic::Ordering::SeqCst) => {
+                        return anyhow::Ok(popped);
+                    }
+                    _ => {}
                 }
             }
         }));
@@ -40,6 +47,7 @@ async fn rate(addr: &str, seconds: f64) -> anyhow::Result<f64> {
         pushed += 1;
     }
     let producing = start.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut popped = 0;
     for c in consumers {
         popped += c.await??;
