@@ -37,11 +37,16 @@ mod tests {
         let ms = |s: &str| timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
         assert_eq!(ms("0").unwrap(), None);
         assert_eq!(ms("0.01").unwrap(), Some(10));
-        assert_eq!(ms("1.5e-3").unwrap(), Some(1));
+        assert_eq!(ms("1.5e-3").unwrap(), Some(2));
+        assert_eq!(ms("0.001").unwrap(), Some(1));
+        assert_eq!(ms("1").unwrap(), Some(1000));
         assert_eq!(ms("0x10").unwrap(), Some(16000));
-        // Below a millisecond truncates to 0: forever, as in Redis 7.0.
-        assert_eq!(ms("0.0001").unwrap(), None);
+        // Rounded up (ceill), as Redis 7.0: a positive fraction of a
+        // millisecond waits one; a negative one is 0, forever.
+        assert_eq!(ms("0.0001").unwrap(), Some(1));
+        assert_eq!(ms("1e-300").unwrap(), Some(1));
         assert_eq!(ms("-0.0001").unwrap(), None);
+        assert_eq!(ms("-0").unwrap(), None);
         assert!(ms("-1").is_err());
         assert!(ms("inf").is_err());
         assert!(ms("1e400").is_err());

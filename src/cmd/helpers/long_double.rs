@@ -43,9 +43,10 @@ impl Ld {
     }
 }
 
-/// `v * 1000` truncated towards zero, as C's `(long long)(v * 1000.0)`
-/// in `long double` computes a timeout in milliseconds; `None` when it
-/// does not fit (where the C cast gives `LLONG_MIN`).
+/// `v * 1000` rounded up, as Redis 7.0's `(long long) ceill(v * 1000.0)`
+/// in `long double` computes a timeout in milliseconds (so 0.0001 s waits
+/// 1 ms, and -0.0001 s is 0, forever); `None` when it does not fit (where
+/// the C cast gives `LLONG_MIN`).
 pub fn millis(v: Ld) -> Option<i64> {
     let Ld::Finite { neg, mant, exp } = v else {
         return None;
@@ -73,10 +74,15 @@ pub fn millis(v: Ld) -> Option<i64> {
             return None;
         }
         scaled << exp
-    } else if exp < -127 {
-        0
     } else {
-        scaled >> (-exp)
+        // ceill: a fraction left over rounds a positive product up (a
+        // negative one's magnitude down, towards zero).
+        let (whole, fraction) = if exp < -127 {
+            (0, scaled != 0)
+        } else {
+            (scaled >> (-exp), scaled & ((1 << (-exp)) - 1) != 0)
+        };
+        whole + u128::from(fraction && !neg)
     };
     if neg {
         0i64.checked_sub_unsigned(u64::try_from(magnitude).ok()?)
