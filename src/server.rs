@@ -110,6 +110,7 @@ pub async fn run(
         started: Instant::now(),
         shutdown: stop_rx,
         protected_mode: AtomicBool::new(protected_mode),
+        kept_parameters: Default::default(),
         event_scans: Default::default(),
         metrics: Metrics::new(table::table().names()),
         access: Default::default(),

@@ -96,7 +96,7 @@ pub async fn rows(
     // notified: which side holds it shapes the figures.
     let mut holders = Vec::new();
     for (name, addr) in [("A", near), ("B", far.addr.as_str())] {
-        if info_field(addr, "sequencer_holder").await.as_deref() == Some("1") {
+        if info_field(addr, "respire", "sequencer_holder").await.as_deref() == Some("1") {
             holders.push(name);
         }
     }
@@ -111,10 +111,10 @@ pub async fn rows(
     Ok(rows)
 }
 
-/// One field of `INFO respire` on `addr`, if it answers one.
-async fn info_field(addr: &str, name: &str) -> Option<String> {
+/// One field of an INFO `section` on `addr`, if it answers one.
+pub async fn info_field(addr: &str, section: &str, name: &str) -> Option<String> {
     let mut conn = Conn::connect(addr).await.ok()?;
-    let Ok(Value::Bulk(Some(info))) = conn.cmd(&["INFO", "respire"]).await else {
+    let Ok(Value::Bulk(Some(info))) = conn.cmd(&["INFO", section]).await else {
         return None;
     };
     String::from_utf8_lossy(&info).lines().find_map(|l| {

@@ -174,6 +174,17 @@ pub async fn per_distinct_key(target: &Target, n: usize) -> anyhow::Result<f64> 
 /// Names per SUBSCRIBE (or PSUBSCRIBE) command of [`subscriptions`].
 const NAMES_PER_COMMAND: usize = 1000;
 
+/// The reference's `used_memory` (INFO memory), bytes; `None` for respire.
+async fn used_memory(target: &Target) -> Option<u64> {
+    if target.store.is_some() {
+        return None;
+    }
+    super::distance::info_field(&target.sub_addr, "memory", "used_memory")
+        .await?
+        .parse()
+        .ok()
+}
+
 /// What [`subscriptions`] measured.
 pub struct SubscriptionCost {
     /// Seconds to subscribe.
@@ -196,6 +207,7 @@ pub async fn subscriptions(
 ) -> anyhow::Result<SubscriptionCost> {
     tokio::time::sleep(SETTLE).await;
     let base_kib = rss_kib(target.sub_pid)?;
+    let used_before = used_memory(target).await;
     let run = rand::random::<u32>();
     let name = |i: usize| {
         if pattern {
@@ -236,7 +248,13 @@ pub async fn subscriptions(
         bail!("unexpected message {message:?}");
     }
     tokio::time::sleep(SETTLE).await;
-    let grown_kib = rss_kib(target.sub_pid)?.saturating_sub(base_kib);
+    let mut grown_kib = rss_kib(target.sub_pid)?.saturating_sub(base_kib);
+    // Redis keeps the pages earlier figures freed and fills them first:
+    // its RSS may hardly move for what it allocated. Its own count of
+    // what it allocated is then the truer cost.
+    if let (Some(before), Some(now)) = (used_before, used_memory(target).await) {
+        grown_kib = grown_kib.max(now.saturating_sub(before) / 1024);
+    }
     // All at once: one reply per name.
     sub.queue(&[unsubscribe]);
     sub.flush().await?;

@@ -1,5 +1,5 @@
-//! Deployment-wide settings (today `notify-keyspace-events`): one value for
-//! every instance, in force at the same point of the event log everywhere.
+//! Deployment-wide settings (`notify-keyspace-events` and the encoding
+//! thresholds, [`LIMITS`]): one value for every instance, in force at the same point of the event log everywhere.
 //!
 //! A change (CONFIG SET) is one write transaction that updates the
 //! setting's row in the settings table and logs a *setting event*
@@ -28,7 +28,23 @@ use crate::store::retry_conflicts;
 use crate::store::{Access, Event, StoreResult};
 
 /// The settings shared through the event log.
-pub const SHARED: &[&str] = &[NOTIFY_SETTING];
+pub const SHARED: &[&str] = &[
+    NOTIFY_SETTING,
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "list-compress-depth",
+    "list-max-listpack-size",
+    "set-max-intset-entries",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+];
+
+/// The encoding thresholds among [`SHARED`] (CONFIG SET checks their
+/// values; OBJECT ENCODING follows them): every instance answers the same
+/// for the same data.
+pub const LIMITS: &[&str] = SHARED.split_at(1).1;
 
 /// Writes settings (name, value) in one transaction, with their setting
 /// events, through the store's write path; wakes the relay. Retries
@@ -60,6 +76,14 @@ pub fn apply(events: &Events, name: &str, value: &[u8]) {
                 "ignoring an invalid notify-keyspace-events value"
             ),
         },
+        limit if LIMITS.contains(&limit) => {
+            let value = String::from_utf8_lossy(value).into_owned();
+            events
+                .limits
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(limit.to_string(), value);
+        }
         other => debug!(setting = other, "ignoring a change of an unknown setting"),
     }
 }

@@ -22,6 +22,11 @@ pub struct Events {
     /// event log, as bits of [`flags`](super::flags); only the delivering relay changes
     /// it (see [`settings`](super::settings)).
     pub notify_flags: AtomicU32,
+    /// The encoding thresholds set by CONFIG SET ([`settings::LIMITS`],
+    /// name → value), where they differ from Redis's defaults.
+    ///
+    /// [`settings::LIMITS`]: super::settings::LIMITS
+    pub limits: std::sync::RwLock<std::collections::HashMap<String, String>>,
     /// The highest event id this instance has handed on to its subscribers:
     /// a subscription's watermark when the store cannot tell the log's end.
     pub delivered_event: AtomicI64,
@@ -68,6 +73,7 @@ impl Events {
             store,
             bus,
             notify_flags: AtomicU32::new(0),
+            limits: Default::default(),
             delivered_event: AtomicI64::new(0),
             stream_tip: watch::Sender::new(0),
             sequencer_wake: Notify::new(),

@@ -37,6 +37,9 @@ pub struct Instance {
     pub local_addr: SocketAddr,
     /// protected-mode (CONFIG SET may turn it off at run time).
     pub protected_mode: AtomicBool,
+    /// Parameters CONFIG SET changed on this instance that change nothing
+    /// else in respire (name → value), read back by CONFIG GET.
+    pub kept_parameters: std::sync::Mutex<std::collections::HashMap<&'static str, String>>,
     /// How far fruitless XREAD scans of filtered event streams got, so
     /// repeated polls move on.
     pub event_scans: ScanMemo,

@@ -335,3 +335,70 @@ async fn migrate_subcommand_prepares_the_database_and_exits() {
         .unwrap();
     assert!(again.success());
 }
+
+/// The encoding thresholds are deployment-wide: CONFIG SET on one instance
+/// changes CONFIG GET and OBJECT ENCODING on every other (once its event
+/// log reaches the change), and survives a restart of an instance (the
+/// database keeps it). Other parameters are the instance's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoding_thresholds_are_one_setting_for_every_instance() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b) = (db.server().await, db.server().await);
+    let (mut ca, mut cb) = (a.client().await, b.client().await);
+    let set = |c: &mut redis::aio::MultiplexedConnection, args: &[&str]| {
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("SET").arg(args);
+        let mut c = c.clone();
+        async move { cmd.query_async::<String>(&mut c).await }
+    };
+    let get = |c: &redis::aio::MultiplexedConnection, name: &str| {
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("GET").arg(name);
+        let mut c = c.clone();
+        async move { cmd.query_async::<Vec<String>>(&mut c).await.unwrap()[1].clone() }
+    };
+    let _: i64 = redis::cmd("HSET")
+        .arg(&["h", "f", "v"])
+        .query_async(&mut ca)
+        .await
+        .unwrap();
+    set(&mut ca, &["hash-max-ziplist-entries", "0", "hz", "42"])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let encoding: String = redis::cmd("OBJECT")
+            .arg(&["ENCODING", "h"])
+            .query_async(&mut cb)
+            .await
+            .unwrap();
+        if encoding == "hashtable" && get(&cb, "hash-max-listpack-entries").await == "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance b still answers {encoding}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // hz is each instance's own.
+    assert_eq!(get(&ca, "hz").await, "42");
+    assert_eq!(get(&cb, "hz").await, "10");
+    // A new instance reads the threshold from the database.
+    let c = db.server().await;
+    assert_eq!(
+        get(&c.client().await, "hash-max-listpack-entries").await,
+        "0"
+    );
+    // Values that would promise what respire does not do are refused.
+    let refused = set(&mut cb, &["maxmemory", "100mb"]).await.unwrap_err();
+    assert!(
+        crate::common::err_text(&refused).contains("only its value '0' is accepted"),
+        "{refused}"
+    );
+    set(&mut cb, &["maxmemory", "0", "appendonly", "no"])
+        .await
+        .unwrap();
+}

@@ -84,8 +84,23 @@ pub enum Shape {
     },
 }
 
-/// A limit parameter's value (they are read-only: Redis's defaults).
-fn limit(name: &str) -> usize {
+/// An encoding threshold in force (CONFIG SET, deployment-wide), else
+/// Redis's default. A negative one (a value no size reaches) is 0.
+fn limit(instance: &crate::instance::state::Instance, name: &str) -> usize {
+    let set = instance
+        .events
+        .limits
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(name)
+        .cloned();
+    set.as_deref()
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or_else(|| default_limit(name), |v| usize::try_from(v).unwrap_or(0))
+}
+
+/// Redis's default for an encoding threshold.
+fn default_limit(name: &str) -> usize {
     crate::cmd::helpers::parameters::PARAMETERS
         .iter()
         .find(|(n, _)| *n == name)
@@ -98,7 +113,7 @@ fn limit(name: &str) -> usize {
 /// APPEND, SETRANGE, SETBIT or BITFIELD is `raw`; a hash, set or sorted
 /// set once converted stays a `hashtable` or `skiplist`), this answers as
 /// for a value freshly written.
-pub fn encoding(shape: &Shape) -> &'static str {
+pub fn encoding(shape: &Shape, limit: &dyn Fn(&str) -> usize) -> &'static str {
     match shape {
         Shape::String(v) if v.len() <= 20 && crate::protocol::parse_i64(v).is_some() => "int",
         Shape::String(v) if v.len() <= EMBSTR_MAX => "embstr",
@@ -140,7 +155,7 @@ async fn shape(ctx: &mut Ctx<'_>, key: &[u8], kind: KeyKind) -> Result<Shape, er
         KeyKind::Hash => {
             let len = ctx.txn.hash_len(ctx.db, key).await? as usize;
             // Past the entry limit the lengths no longer matter.
-            let longest = if len <= limit("hash-max-listpack-entries") {
+            let longest = if len <= limit(ctx.instance, "hash-max-listpack-entries") {
                 ctx.txn
                     .hash_all(ctx.db, key)
                     .await?
@@ -157,11 +172,14 @@ async fn shape(ctx: &mut Ctx<'_>, key: &[u8], kind: KeyKind) -> Result<Shape, er
         KeyKind::List => Shape::List,
         KeyKind::Set | KeyKind::ZSet => {
             let len = ctx.txn.members_len(ctx.db, key).await? as usize;
-            let cap = limit(if kind == KeyKind::Set {
-                "set-max-intset-entries"
-            } else {
-                "zset-max-listpack-entries"
-            });
+            let cap = limit(
+                ctx.instance,
+                if kind == KeyKind::Set {
+                    "set-max-intset-entries"
+                } else {
+                    "zset-max-listpack-entries"
+                },
+            );
             // Past the entry limit the members no longer matter.
             let members = if len <= cap {
                 ctx.txn
@@ -216,7 +234,9 @@ async fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match &sub[..] {
         b"encoding" => {
             let shape = shape(ctx, key, meta.kind).await?;
-            Ok(Reply::bulk_str(encoding(&shape)))
+            Ok(Reply::bulk_str(encoding(&shape, &|name| {
+                limit(ctx.instance, name)
+            })))
         }
         // maxmemory-policy is noeviction (read-only): never LFU.
         b"freq" => err(errors::LFU_NOT_SELECTED),
@@ -241,22 +261,27 @@ mod tests {
 
     #[test]
     fn encodings_follow_redis_7_0() {
-        let s = |v: &str| encoding(&Shape::String(Bytes::copy_from_slice(v.as_bytes())));
+        let s = |v: &str| {
+            encoding(
+                &Shape::String(Bytes::copy_from_slice(v.as_bytes())),
+                &default_limit,
+            )
+        };
         assert_eq!(s("123"), "int");
         assert_eq!(s("-9223372036854775808"), "int");
         assert_eq!(s("007"), "embstr");
         assert_eq!(s(&"x".repeat(44)), "embstr");
         assert_eq!(s(&"x".repeat(45)), "raw");
-        let hash = |len, longest| encoding(&Shape::Hash { len, longest });
+        let hash = |len, longest| encoding(&Shape::Hash { len, longest }, &default_limit);
         assert_eq!(hash(512, 64), "listpack");
         assert_eq!(hash(513, 1), "hashtable");
         assert_eq!(hash(1, 65), "hashtable");
-        assert_eq!(encoding(&Shape::List), "quicklist");
-        let set = |len, integers| encoding(&Shape::Set { len, integers });
+        assert_eq!(encoding(&Shape::List, &default_limit), "quicklist");
+        let set = |len, integers| encoding(&Shape::Set { len, integers }, &default_limit);
         assert_eq!(set(512, true), "intset");
         assert_eq!(set(513, true), "hashtable");
         assert_eq!(set(1, false), "hashtable");
-        let zset = |len, longest| encoding(&Shape::ZSet { len, longest });
+        let zset = |len, longest| encoding(&Shape::ZSet { len, longest }, &default_limit);
         assert_eq!(zset(128, 64), "listpack");
         assert_eq!(zset(129, 1), "skiplist");
         assert_eq!(zset(1, 65), "skiplist");

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::clock::{now_ms, now_us};
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::family::connection::REDIS_VERSION;
-use crate::cmd::helpers::parameters::PARAMETERS;
+use crate::cmd::helpers::parameters::{self, Kind, PARAMETERS};
 use crate::cmd::session::Session;
 use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubSpec};
 use crate::config::TlsAuthClients;
@@ -147,12 +147,24 @@ fn live_parameter(session: &Session, name: &str, notify: u32) -> Option<String> 
 }
 
 /// Every parameter CONFIG GET answers, with its value: (name, value).
-fn parameters(session: &Session, notify: u32) -> Vec<(&'static str, String)> {
+fn parameters(
+    session: &Session,
+    notify: u32,
+    fresh: &std::collections::HashMap<&str, String>,
+) -> Vec<(&'static str, String)> {
     PARAMETERS
         .iter()
         .map(|&(name, default)| {
-            let value = live_parameter(session, canonical(name), notify)
-                .unwrap_or_else(|| default.to_string());
+            let canon = canonical(name);
+            if let Some(value) = fresh.get(canon) {
+                return (name, value.clone());
+            }
+            let value = live_parameter(session, canon, notify).unwrap_or_else(|| {
+                match parameter_name(canon.as_bytes()) {
+                    Some(canon) => parameter_value(session, canon),
+                    None => default.to_string(),
+                }
+            });
             (name, value)
         })
         .collect()
@@ -184,9 +196,24 @@ async fn config(session: &mut Session, args: &[Bytes]) -> CmdResult {
                 Ok(None) => Some(0),
                 Err(_) => None,
             };
+            // So are the thresholds named (an instance that has just
+            // started may not have read them yet).
+            let mut fresh = std::collections::HashMap::new();
+            for limit in parameters::SHARED {
+                let named = PARAMETERS.iter().any(|(name, _)| {
+                    canonical(name) == *limit
+                        && args[2..]
+                            .iter()
+                            .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+                });
+                if named && let Ok(Some(value)) = session.instance.store.get_setting(limit).await {
+                    fresh.insert(*limit, value);
+                }
+            }
             let params = parameters(
                 session,
                 notify.unwrap_or(session.instance.events.notify_flags()),
+                &fresh,
             );
             let mut pairs: Vec<(Reply, Reply)> = Vec::new();
             let mut seen = std::collections::HashSet::new();
@@ -242,16 +269,27 @@ async fn config(session: &mut Session, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// A setting CONFIG SET can change.
+/// A setting CONFIG SET changes.
 enum NewValue {
     Notify(u32),
     ProtectedMode(bool),
+    /// A deployment-wide encoding threshold (canonical name, value).
+    Limit(&'static str, String),
+    /// Kept on this instance and read back (canonical name, value).
+    Kept(&'static str, String),
+}
+
+/// Whether CONFIG SET may change a parameter (by table name).
+fn settable(name: &'static str) -> bool {
+    matches!(canonical(name), NOTIFY_SETTING | "protected-mode")
+        || !matches!(parameters::kind(name), Kind::Immutable | Kind::Own)
 }
 
 /// CONFIG SET name value [name value ...]: all or nothing, as Redis 7.0's
 /// configSetCommand: every name is checked first (the first unknown,
 /// immutable or repeated one is the error; an alias is not a repeat of
-/// its name in 7.0), then every value.
+/// its name in 7.0), then every value; only then is anything changed (the
+/// deployment-wide ones in one database transaction, before the rest).
 async fn config_set(session: &mut Session, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return err(errors::SYNTAX);
@@ -262,7 +300,7 @@ async fn config_set(session: &mut Session, args: &[Bytes]) -> CmdResult {
             return err(errors::config_set_unknown(&pair[0]));
         };
         let typed = String::from_utf8_lossy(&pair[0]);
-        if !matches!(canonical(name), NOTIFY_SETTING | "protected-mode") {
+        if !settable(name) {
             return err(errors::config_set_failed(
                 &typed,
                 "can't set immutable config",
@@ -275,45 +313,94 @@ async fn config_set(session: &mut Session, args: &[Bytes]) -> CmdResult {
     }
     let mut values = Vec::with_capacity(names.len());
     for (name, pair) in names.iter().zip(args[2..].chunks(2)) {
-        let value = &pair[1];
-        values.push(match *name {
+        let (typed, value) = (String::from_utf8_lossy(&pair[0]), &pair[1]);
+        let failed = |reason: &str| {
+            errors::CmdError::Reply(errors::config_set_failed(&typed, reason).into())
+        };
+        let canon = canonical(name);
+        values.push(match canon {
             NOTIFY_SETTING => NewValue::Notify(flags::parse(value).ok_or_else(|| {
-                errors::CmdError::Reply(
-                    errors::config_set_failed(
-                        NOTIFY_SETTING,
-                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
-                    )
-                    .into(),
-                )
+                failed("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
             })?),
-            _ => NewValue::ProtectedMode(match value.to_ascii_lowercase().as_slice() {
+            "protected-mode" => NewValue::ProtectedMode(match value.to_ascii_lowercase().as_slice() {
                 b"yes" => true,
                 b"no" => false,
-                _ => {
-                    return err(errors::config_set_failed(
-                        name,
-                        "argument must be 'yes' or 'no'",
-                    ));
-                }
+                _ => return Err(failed("argument must be 'yes' or 'no'")),
             }),
+            _ => {
+                let shown = parameters::check(parameters::kind(name), value)
+                    .map_err(|reason| failed(&reason))?;
+                let canon = parameter_name(canon.as_bytes()).unwrap_or(name);
+                if parameters::MISLEADING.contains(&canon) {
+                    let current = parameter_value(session, canon);
+                    if shown != current {
+                        return Err(failed(&format!(
+                            "respire does not support this setting: only its value '{current}' is accepted"
+                        )));
+                    }
+                }
+                if parameters::SHARED.contains(&canon) {
+                    NewValue::Limit(canon, shown)
+                } else {
+                    NewValue::Kept(canon, shown)
+                }
+            }
         });
+    }
+    // The deployment-wide ones first, in one transaction: if it fails,
+    // nothing has changed.
+    let shared: Vec<(&'static str, String)> = values
+        .iter()
+        .filter_map(|v| match v {
+            // Every instance applies it at its place in the event log.
+            NewValue::Notify(bits) => Some((NOTIFY_SETTING, flags::format_lossless(*bits))),
+            NewValue::Limit(name, value) => Some((*name, value.clone())),
+            _ => None,
+        })
+        .collect();
+    if !shared.is_empty() {
+        settings::set(&session.instance.events, &shared).await?;
     }
     for value in values {
         match value {
+            NewValue::Notify(_) => {}
+            // In force here at once (this client's next OBJECT ENCODING
+            // follows it); on the others when their log reaches it.
+            NewValue::Limit(name, value) => {
+                settings::apply(&session.instance.events, name, value.as_bytes())
+            }
             // This instance's own listener setting, as in Redis.
             NewValue::ProtectedMode(on) => session.instance.protected_mode.store(on, Relaxed),
-            // The setting lives in the database so every instance shares
-            // it; every instance applies it at its place in the event log.
-            NewValue::Notify(bits) => {
-                settings::set(
-                    &session.instance.events,
-                    &[(NOTIFY_SETTING, flags::format_lossless(bits))],
-                )
-                .await?
+            NewValue::Kept(name, value) => {
+                session
+                    .instance
+                    .kept_parameters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name, value);
             }
         }
     }
     Ok(OK)
+}
+
+/// What CONFIG GET answers for a parameter that is not live (by its
+/// canonical table name): a deployment-wide threshold in force, a value
+/// kept on this instance, else Redis's default.
+fn parameter_value(session: &Session, canon: &str) -> String {
+    let limits = session.instance.events.limits.read();
+    if let Some(v) = limits.unwrap_or_else(|e| e.into_inner()).get(canon) {
+        return v.clone();
+    }
+    let kept = session.instance.kept_parameters.lock();
+    if let Some(v) = kept.unwrap_or_else(|e| e.into_inner()).get(canon) {
+        return v.clone();
+    }
+    PARAMETERS
+        .iter()
+        .find(|(n, _)| *n == canon)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
 }
 
 const DEFAULT_SECTIONS: [&str; 9] = [

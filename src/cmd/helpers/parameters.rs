@@ -1,7 +1,10 @@
-//! Every parameter Redis 7.0 answers in CONFIG GET, with its default:
-//! one table. Parameters respire implements answer their live value
-//! (see `server::live_parameter`); the rest answer this default and are
-//! read-only.
+//! Every parameter Redis 7.0 answers in CONFIG GET, with its default and
+//! the kind of value CONFIG SET takes for it: one table. Parameters
+//! respire implements answer their live value (see
+//! `server::live_parameter`); the encoding thresholds are deployment-wide
+//! ([`SHARED`]); the rest keep what CONFIG SET gave them, per instance,
+//! unless [`MISLEADING`] (accepting another value would claim a behaviour
+//! respire does not have).
 
 /// (name, Redis 7.0 default), sorted by name; aliases (`hash-max-ziplist-*`,
 /// `slave-*`, ...) are rows of their own, as CONFIG GET lists them.
@@ -202,3 +205,313 @@ pub static PARAMETERS: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "128"),
     ("zset-max-ziplist-value", "64"),
 ];
+
+/// What CONFIG SET accepts for a parameter, as Redis 7.0's config table
+/// types it (errors worded as `config.c`'s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// `yes` or `no`, any case.
+    Bool,
+    /// An integer (`string2ll`) in the inclusive range.
+    Integer(i64, i64),
+    /// A memory amount (`memtoull`: digits and an optional unit b, k, kb,
+    /// m, mb, g, gb, any case) in the inclusive range.
+    Memory(u64, u64),
+    /// One of these words, any case; kept in the table's case.
+    Choice(&'static [&'static str]),
+    /// Any string.
+    Text,
+    /// Set only at start (Redis: `can't set immutable config`).
+    Immutable,
+    /// One respire gives a meaning of its own, or cannot change: handled
+    /// by name in `server.rs`.
+    Own,
+}
+
+/// The encoding thresholds: one value for every instance (they decide
+/// OBJECT ENCODING of shared data), kept in the database and travelling
+/// as setting events. Canonical names.
+pub use crate::events::settings::LIMITS as SHARED;
+
+/// Parameters whose other values would promise what respire does not do
+/// (evict under a memory limit, close idle clients, snapshot or append to
+/// a file of its own, refuse writes without replicas): CONFIG SET accepts
+/// only the value they have.
+pub const MISLEADING: &[&str] = &[
+    "appendonly",
+    "appendfsync",
+    "maxmemory",
+    "maxmemory-clients",
+    "maxmemory-policy",
+    "min-replicas-max-lag",
+    "min-replicas-to-write",
+    "timeout",
+];
+
+/// The kind of a parameter (table name, aliases included).
+pub fn kind(name: &str) -> Kind {
+    match name {
+        "acl-pubsub-default" => Kind::Choice(&["allchannels", "resetchannels"]),
+        "acllog-max-len"
+        | "busy-reply-threshold"
+        | "cluster-node-timeout"
+        | "hash-max-listpack-entries"
+        | "hash-max-ziplist-entries"
+        | "latency-monitor-threshold"
+        | "lua-time-limit"
+        | "repl-backlog-ttl"
+        | "set-max-intset-entries"
+        | "slowlog-max-len"
+        | "stream-node-max-entries"
+        | "tracking-table-max-keys"
+        | "zset-max-listpack-entries"
+        | "zset-max-ziplist-entries" => Kind::Integer(0, i64::MAX),
+        "active-defrag-cycle-max" | "active-defrag-cycle-min" => Kind::Integer(1, 99),
+        "active-defrag-ignore-bytes" | "repl-backlog-size" => Kind::Memory(1, i64::MAX as u64),
+        "active-defrag-max-scan-fields" => Kind::Integer(1, i64::MAX),
+        "active-defrag-threshold-lower" | "active-defrag-threshold-upper" => Kind::Integer(0, 1000),
+        "active-expire-effort" => Kind::Integer(1, 10),
+        "activedefrag"
+        | "activerehashing"
+        | "aof-disable-auto-gc"
+        | "aof-load-truncated"
+        | "aof-rewrite-incremental-fsync"
+        | "aof-timestamp-enabled"
+        | "aof-use-rdb-preamble"
+        | "appendonly"
+        | "cluster-allow-pubsubshard-when-down"
+        | "cluster-allow-reads-when-down"
+        | "cluster-allow-replica-migration"
+        | "cluster-replica-no-failover"
+        | "cluster-require-full-coverage"
+        | "cluster-slave-no-failover"
+        | "crash-log-enabled"
+        | "crash-memcheck-enabled"
+        | "dynamic-hz"
+        | "jemalloc-bg-thread"
+        | "latency-tracking"
+        | "lazyfree-lazy-eviction"
+        | "lazyfree-lazy-expire"
+        | "lazyfree-lazy-server-del"
+        | "lazyfree-lazy-user-del"
+        | "lazyfree-lazy-user-flush"
+        | "no-appendfsync-on-rewrite"
+        | "rdb-del-sync-files"
+        | "rdb-save-incremental-fsync"
+        | "rdbcompression"
+        | "repl-disable-tcp-nodelay"
+        | "repl-diskless-sync"
+        | "replica-announced"
+        | "replica-ignore-disk-write-errors"
+        | "replica-ignore-maxmemory"
+        | "replica-lazy-flush"
+        | "replica-read-only"
+        | "replica-serve-stale-data"
+        | "slave-ignore-maxmemory"
+        | "slave-lazy-flush"
+        | "slave-read-only"
+        | "slave-serve-stale-data"
+        | "stop-writes-on-bgsave-error" => Kind::Bool,
+        "always-show-logo"
+        | "aof_rewrite_cpulist"
+        | "bgsave_cpulist"
+        | "bio_cpulist"
+        | "cluster-enabled"
+        | "cluster-port"
+        | "disable-thp"
+        | "io-threads-do-reads"
+        | "rdbchecksum"
+        | "server_cpulist"
+        | "set-proc-title"
+        | "socket-mark-id"
+        | "syslog-enabled"
+        | "syslog-facility" => Kind::Immutable,
+        "appendfsync" => Kind::Choice(&["everysec", "always", "no"]),
+        "auto-aof-rewrite-min-size"
+        | "hash-max-listpack-value"
+        | "hash-max-ziplist-value"
+        | "hll-sparse-max-bytes"
+        | "stream-node-max-bytes"
+        | "zset-max-listpack-value"
+        | "zset-max-ziplist-value" => Kind::Memory(0, i64::MAX as u64),
+        "auto-aof-rewrite-percentage"
+        | "cluster-migration-barrier"
+        | "cluster-replica-validity-factor"
+        | "cluster-slave-validity-factor"
+        | "hz"
+        | "lfu-decay-time"
+        | "lfu-log-factor"
+        | "list-compress-depth"
+        | "min-replicas-max-lag"
+        | "min-replicas-to-write"
+        | "min-slaves-max-lag"
+        | "min-slaves-to-write"
+        | "repl-diskless-sync-delay"
+        | "repl-diskless-sync-max-replicas"
+        | "replica-priority"
+        | "shutdown-timeout"
+        | "slave-priority"
+        | "tcp-keepalive"
+        | "timeout" => Kind::Integer(0, i32::MAX as i64),
+        "cluster-announce-bus-port"
+        | "cluster-announce-port"
+        | "cluster-announce-tls-port"
+        | "replica-announce-port"
+        | "slave-announce-port" => Kind::Integer(0, 65535),
+        "cluster-link-sendbuf-limit" | "maxmemory" | "maxmemory-clients" => {
+            Kind::Memory(0, u64::MAX)
+        }
+        "cluster-preferred-endpoint-type" => Kind::Choice(&["ip", "hostname", "unknown-endpoint"]),
+        "ignore-warnings" | "latency-tracking-info-percentiles" | "proc-title-template" => {
+            Kind::Text
+        }
+        "list-max-listpack-size" | "list-max-ziplist-size" => {
+            Kind::Integer(i32::MIN as i64, i32::MAX as i64)
+        }
+        "loglevel" => Kind::Choice(&["debug", "verbose", "notice", "warning"]),
+        "maxmemory-eviction-tenacity" => Kind::Integer(0, 100),
+        "maxmemory-policy" => Kind::Choice(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        "maxmemory-samples"
+        | "repl-ping-replica-period"
+        | "repl-ping-slave-period"
+        | "repl-timeout" => Kind::Integer(1, i32::MAX as i64),
+        "oom-score-adj" => Kind::Choice(&["no", "yes", "relative", "absolute"]),
+        "propagation-error-behavior" => Kind::Choice(&["ignore", "panic", "panic-on-replicas"]),
+        "repl-diskless-load" => Kind::Choice(&["disabled", "on-empty-db", "swapdb"]),
+        "sanitize-dump-payload" => Kind::Choice(&["no", "yes", "clients"]),
+        "shutdown-on-sigint" | "shutdown-on-sigterm" => {
+            Kind::Choice(&["default", "save", "nosave", "now", "force"])
+        }
+        "slowlog-log-slower-than" => Kind::Integer(-1, i64::MAX),
+        "save" => Kind::Text,
+        _ => Kind::Own,
+    }
+}
+
+/// Checks `value` for a parameter of this kind; answers the value as
+/// CONFIG GET will show it, or the reason Redis gives for refusing it.
+pub fn check(kind: Kind, value: &[u8]) -> Result<String, String> {
+    let text = || String::from_utf8_lossy(value).into_owned();
+    match kind {
+        Kind::Bool => match value.to_ascii_lowercase().as_slice() {
+            b"yes" => Ok("yes".into()),
+            b"no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Integer(min, max) => {
+            let n = crate::protocol::parse_i64(value)
+                .ok_or("argument couldn't be parsed into an integer")?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Memory(min, max) => {
+            let n = memory(value).ok_or("argument must be a memory value")?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Choice(words) => words
+            .iter()
+            .find(|w| w.as_bytes().eq_ignore_ascii_case(value))
+            .map(|w| w.to_string())
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                )
+            }),
+        Kind::Text => Ok(text()),
+        Kind::Immutable | Kind::Own => Err("can't set immutable config".into()),
+    }
+}
+
+/// Redis's `memtoull`: an unsigned number (saturating at `u64::MAX`, as
+/// `strtoull` does) and an optional unit; `None` when malformed.
+pub fn memory(value: &[u8]) -> Option<u64> {
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    let unit: u64 = match value[digits..].to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    if digits == 0 {
+        return None;
+    }
+    let n = std::str::from_utf8(&value[..digits])
+        .ok()?
+        .parse::<u64>()
+        .unwrap_or(u64::MAX);
+    Some(n.wrapping_mul(unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_as_redis_7_0_checks_them() {
+        assert_eq!(
+            check(kind("hash-max-ziplist-value"), b"1k").unwrap(),
+            "1000"
+        );
+        assert_eq!(
+            check(kind("hash-max-listpack-value"), b"2KB").unwrap(),
+            "2048"
+        );
+        assert_eq!(
+            check(kind("hash-max-listpack-value"), b"-1").unwrap_err(),
+            "argument must be a memory value"
+        );
+        assert_eq!(
+            check(kind("hash-max-listpack-value"), b"99999999999999999999").unwrap_err(),
+            "argument must be between 0 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            check(kind("timeout"), b"2147483648").unwrap_err(),
+            "argument must be between 0 and 2147483647 inclusive"
+        );
+        assert_eq!(
+            check(kind("hz"), b"1.5").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            check(kind("lazyfree-lazy-user-del"), b"YES").unwrap(),
+            "yes"
+        );
+        assert_eq!(check(kind("loglevel"), b"WARNING").unwrap(), "warning");
+        assert!(
+            check(kind("loglevel"), b"x")
+                .unwrap_err()
+                .ends_with("debug, verbose, notice, warning")
+        );
+        assert_eq!(
+            check(kind("rdbchecksum"), b"yes").unwrap_err(),
+            "can't set immutable config"
+        );
+        // Every SHARED and MISLEADING name is a parameter with a kind.
+        for name in SHARED.iter().chain(MISLEADING) {
+            assert!(PARAMETERS.iter().any(|(n, _)| n == name), "{name}");
+        }
+    }
+}
