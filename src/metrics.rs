@@ -62,6 +62,13 @@ impl Histogram {
         self.count.fetch_add(1, Relaxed);
     }
 
+    /// Back to no observations (CONFIG RESETSTAT).
+    pub fn reset(&self) {
+        for bucket in self.buckets.iter().chain([&self.sum, &self.count]) {
+            bucket.store(0, Relaxed);
+        }
+    }
+
     pub fn snapshot(&self) -> HistogramSnapshot {
         let bounds = self.bounds.iter().map(|&b| b as f64 / self.unit);
         HistogramSnapshot {
@@ -102,7 +109,16 @@ pub struct Metrics {
     pub batch_sizes: Histogram,
     /// Clients waiting in a blocking command.
     pub blocked_clients: AtomicI64,
+    /// Error replies by their code (the first word: `ERR`, `WRONGTYPE`),
+    /// for INFO errorstats; at most [`ERROR_CODES`] codes, as Redis.
+    pub error_codes: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Every error reply (INFO stats `total_error_replies`).
+    pub error_replies: AtomicU64,
 }
+
+/// How many distinct error codes INFO errorstats counts (Redis's
+/// ERRORSTATS_LIMIT); replies with further codes count in the totals only.
+pub const ERROR_CODES: usize = 128;
 
 impl Metrics {
     /// Counters for the commands named (the command table's names).
@@ -130,18 +146,47 @@ impl Metrics {
             net_output_bytes: AtomicU64::new(0),
             batch_sizes: Histogram::new(BATCH_BOUNDS, 1.0),
             blocked_clients: AtomicI64::new(0),
+            error_codes: Default::default(),
+            error_replies: AtomicU64::new(0),
         }
     }
 
-    /// Counts one call of `command` that took `micros` and failed or not.
-    pub fn record(&self, command: &str, micros: u64, failed: bool) {
+    /// Counts one call of `command` that took `micros`, and its error
+    /// reply's text when it failed.
+    pub fn record(&self, command: &str, micros: u64, error: Option<&[u8]>) {
         if let Some(stats) = self.commands.get(command) {
             stats.calls.fetch_add(1, Relaxed);
-            if failed {
+            if error.is_some() {
                 stats.errors.fetch_add(1, Relaxed);
             }
             stats.latency.observe(micros);
         }
+        if let Some(text) = error {
+            self.error_replies.fetch_add(1, Relaxed);
+            let code = text.split(|&b| b == b' ').next().unwrap_or_default();
+            let code = String::from_utf8_lossy(code);
+            let mut codes = self.error_codes.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = codes.get_mut(code.as_ref()) {
+                *n += 1;
+            } else if codes.len() < ERROR_CODES {
+                codes.insert(code.into_owned(), 1);
+            }
+        }
+    }
+
+    /// CONFIG RESETSTAT: the per-command counters and error counts (the
+    /// /metrics histogram of batch sizes stays).
+    pub fn reset_command_stats(&self) {
+        for stats in self.commands.values() {
+            stats.calls.store(0, Relaxed);
+            stats.errors.store(0, Relaxed);
+            stats.latency.reset();
+        }
+        self.error_replies.store(0, Relaxed);
+        self.error_codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// The commands called at least once, by name.

@@ -75,6 +75,14 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
+    /// An error reply's text (without the `-`).
+    pub fn error_text(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Error(text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// Appends this reply's encoding to `out`.
     pub fn encode(&self, out: &mut BytesMut, resp3: bool) {
         match self {

@@ -96,7 +96,11 @@ pub async fn rows(
     // notified: which side holds it shapes the figures.
     let mut holders = Vec::new();
     for (name, addr) in [("A", near), ("B", far.addr.as_str())] {
-        if info_field(addr, "respire", "sequencer_holder").await.as_deref() == Some("1") {
+        if info_field(addr, "respire", "sequencer_holder")
+            .await
+            .as_deref()
+            == Some("1")
+        {
             holders.push(name);
         }
     }

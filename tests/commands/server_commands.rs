@@ -209,3 +209,92 @@ async fn graceful_shutdown_with_clients_connected() {
         "still accepting after shutdown"
     );
 }
+
+/// INFO's section selection answers the sections Redis 7.0 answers, in its
+/// order (respire's own `Respire` section aside): several names, `all`,
+/// `everything`, `default`, unknown names, any case. Errorstats and
+/// Commandstats count as Redis counts (per error code; calls and failed
+/// calls per command), and CONFIG RESETSTAT clears them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_sections_as_redis_answers_them() {
+    if !crate::common::service_available("reference Redis", crate::common::REFERENCE_REDIS).await {
+        return;
+    }
+    let server = TestServer::start().await;
+    let mut ours = Raw::connect(server.addr).await;
+    let mut reference = Raw::connect(crate::common::REFERENCE_REDIS).await;
+    let headers = |reply: Vec<u8>| -> Vec<String> {
+        String::from_utf8_lossy(&reply)
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|h| *h != "Respire")
+            .map(str::to_string)
+            .collect()
+    };
+    for args in [
+        vec!["INFO"],
+        vec!["INFO", "default"],
+        vec!["INFO", "all"],
+        vec!["INFO", "everything"],
+        vec!["INFO", "server", "clients"],
+        vec!["INFO", "KEYSPACE", "Server"],
+        vec!["INFO", "commandstats"],
+        vec!["INFO", "errorstats", "latencystats"],
+        vec!["INFO", "modules", "cluster"],
+        vec!["INFO", "no-such-section"],
+        vec!["INFO", "server", "no-such-section", "server"],
+        vec!["INFO", "default", "commandstats"],
+        vec!["INFO", "all", "default"],
+    ] {
+        assert_eq!(
+            headers(ours.cmd(&args).await),
+            headers(reference.cmd(&args).await),
+            "{args:?}"
+        );
+    }
+    let cluster = ours.cmd(&["INFO", "cluster"]).await;
+    assert!(show(&cluster).contains("# Cluster\\r\\ncluster_enabled:0\\r\\n"));
+
+    ours.cmd(&["CONFIG", "RESETSTAT"]).await;
+    ours.cmd(&["SET", "s", "v"]).await;
+    ours.cmd(&["LPUSH", "s", "x"]).await;
+    ours.cmd(&["INCR", "s"]).await;
+    ours.cmd(&["GET", "s"]).await;
+    let info = String::from_utf8_lossy(
+        &ours
+            .cmd(&["INFO", "errorstats", "commandstats", "stats"])
+            .await,
+    )
+    .into_owned();
+    assert!(info.contains("errorstat_ERR:count=1\r\n"), "{info}");
+    assert!(info.contains("errorstat_WRONGTYPE:count=1\r\n"), "{info}");
+    assert!(info.contains("total_error_replies:2\r\n"), "{info}");
+    let lpush = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_lpush:"))
+        .unwrap_or_else(|| panic!("{info}"));
+    assert!(
+        lpush.starts_with("cmdstat_lpush:calls=1,usec=")
+            && lpush.ends_with(",rejected_calls=0,failed_calls=1"),
+        "{lpush}"
+    );
+    let latency = String::from_utf8_lossy(&ours.cmd(&["INFO", "latencystats"]).await).into_owned();
+    assert!(
+        latency
+            .lines()
+            .any(|l| l.starts_with("latency_percentiles_usec_get:p50=")
+                && l.contains(",p99=")
+                && l.contains(",p99.9=")),
+        "{latency}"
+    );
+    ours.cmd(&["CONFIG", "RESETSTAT"]).await;
+    let info = String::from_utf8_lossy(&ours.cmd(&["INFO", "errorstats", "commandstats"]).await)
+        .into_owned();
+    assert!(!info.contains("errorstat_"), "{info}");
+    assert!(
+        info.lines().all(|l| !l.starts_with("cmdstat_")
+            || l.starts_with("cmdstat_info:")
+            || l.starts_with("cmdstat_config:")),
+        "{info}"
+    );
+}

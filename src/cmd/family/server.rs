@@ -249,6 +249,7 @@ async fn config(session: &mut Session, args: &[Bytes]) -> CmdResult {
             ] {
                 counter.store(0, Relaxed);
             }
+            s.reset_command_stats();
             Ok(OK)
         }
         b"rewrite" => err(errors::NO_CONFIG_FILE),
@@ -403,36 +404,41 @@ fn parameter_value(session: &Session, canon: &str) -> String {
         .unwrap_or_default()
 }
 
-const DEFAULT_SECTIONS: [&str; 9] = [
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "respire",
-    "keyspace",
+/// INFO's sections in Redis 7.0's order, and which of them INFO (or
+/// `default`) shows; `all` and `everything` show every one (respire has
+/// no modules: `everything` adds nothing to `all`). `respire` is its own.
+const SECTIONS: [(&str, bool); 14] = [
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("respire", true),
+    ("keyspace", true),
 ];
 
+/// INFO [section ...], as Redis 7.0: sections named (any case, unknown
+/// ones ignored), `default`, `all`, `everything`, in Redis's order, each
+/// once.
 async fn info(session: &mut Session, args: &[Bytes]) -> CmdResult {
     let requested: Vec<String> = args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    let everything = requested.iter().any(|s| s == "all" || s == "everything");
-    let sections: Vec<&str> =
-        if requested.is_empty() || requested.iter().any(|s| s == "default") || everything {
-            DEFAULT_SECTIONS.to_vec()
-        } else {
-            DEFAULT_SECTIONS
-                .iter()
-                .copied()
-                .filter(|s| requested.iter().any(|r| r == s))
-                .collect()
-        };
+    let every = requested.iter().any(|s| s == "all" || s == "everything");
+    let default = requested.is_empty() || requested.iter().any(|s| s == "default");
     let mut out = String::new();
-    for section in sections {
+    for (section, shown_by_default) in SECTIONS {
+        if !(every || (default && shown_by_default) || requested.iter().any(|r| r == section)) {
+            continue;
+        }
         if !out.is_empty() {
             out.push_str("\r\n");
         }
@@ -546,6 +552,8 @@ async fn section_text(
             w.field("pubsub_channels", &instance.bus.channels(None).len());
             w.field("pubsub_patterns", &instance.bus.numpat());
             w.field("pubsubshard_channels", &0);
+            w.field("unexpected_error_replies", &0);
+            w.field("total_error_replies", &s.error_replies.load(Relaxed));
         }
         "replication" => {
             w.header("Replication");
@@ -559,6 +567,60 @@ async fn section_text(
             let (user, sys) = cpu_seconds();
             w.field("used_cpu_sys", &format!("{sys:.6}"));
             w.field("used_cpu_user", &format!("{user:.6}"));
+        }
+        "modules" => w.header("Modules"),
+        "cluster" => {
+            w.header("Cluster");
+            w.field("cluster_enabled", &0);
+        }
+        "commandstats" => {
+            w.header("Commandstats");
+            for (name, stats) in s.called() {
+                let calls = stats.calls.load(Relaxed);
+                let usec = (stats.latency.snapshot().sum * 1e6).round() as u64;
+                w.field(
+                    &format!("cmdstat_{name}"),
+                    &format!(
+                        "calls={calls},usec={usec},usec_per_call={:.2},rejected_calls=0,failed_calls={}",
+                        usec as f64 / calls.max(1) as f64,
+                        stats.errors.load(Relaxed)
+                    ),
+                );
+            }
+        }
+        "errorstats" => {
+            w.header("Errorstats");
+            let codes = s.error_codes.lock().unwrap_or_else(|e| e.into_inner());
+            for (code, count) in codes.iter() {
+                w.field(&format!("errorstat_{code}"), &format!("count={count}"));
+            }
+        }
+        "latencystats" => {
+            w.header("Latencystats");
+            for (name, stats) in s.called() {
+                let snapshot = stats.latency.snapshot();
+                // The upper bound of the bucket each percentile falls in.
+                let at = |p: f64| {
+                    let rank = (p / 100.0 * snapshot.count as f64).ceil().max(1.0) as u64;
+                    let mut seen = 0;
+                    for (bound, n) in &snapshot.buckets {
+                        seen += n;
+                        if seen >= rank {
+                            return (bound.min(snapshot.sum) * 1e6).max(1.0);
+                        }
+                    }
+                    0.0
+                };
+                w.field(
+                    &format!("latency_percentiles_usec_{name}"),
+                    &format!(
+                        "p50={:.3},p99={:.3},p99.9={:.3}",
+                        at(50.0),
+                        at(99.0),
+                        at(99.9)
+                    ),
+                );
+            }
         }
         "respire" => {
             w.header("Respire");

@@ -170,7 +170,7 @@ impl Requests {
         };
         let micros = started.elapsed().as_micros() as u64;
         let metrics = &session.instance.metrics;
-        metrics.record(spec.name, micros, reply.is_error());
+        metrics.record(spec.name, micros, reply.error_text());
         if let Some(shown) = &monitored {
             let ran = !matches!(reply, Reply::NilArray | Reply::Error(_));
             for args in exec_block.iter().flatten().filter(|_| ran) {
@@ -243,7 +243,7 @@ impl Requests {
         let micros = started.elapsed().as_micros() as u64;
         for (answer, name) in answers.into_iter().zip(names) {
             let reply = answer.unwrap_or_else(CmdError::into_reply);
-            instance.metrics.record(name, micros, reply.is_error());
+            instance.metrics.record(name, micros, reply.error_text());
             if session.reply_mode.sends() {
                 wire.send(&reply, session.resp3);
             }
