@@ -221,9 +221,9 @@ mod tests {
     #[test]
     fn only_known_commands_are_counted() {
         let m = Metrics::new(["get", "set"]);
-        m.record("get", 120, false);
-        m.record("get", 80, true);
-        m.record("nosuch", 1, false);
+        m.record("get", 120, None);
+        m.record("get", 80, Some(b"ERR x"));
+        m.record("nosuch", 1, None);
         let called = m.called();
         assert_eq!(called.len(), 1);
         assert_eq!(called[0].0, "get");
