@@ -35,7 +35,7 @@ fn installed(paths: &[&str]) -> bool {
             std::env::var("CI").as_deref() != Ok("true"),
             "{missing} is not installed and CI=true: failing instead of skipping"
         );
-        eprintln!("\n******** SKIPPED: {missing} is not installed ********\n");
+        crate::common::skipped(&format!("{missing} is not installed"));
         return false;
     }
     true

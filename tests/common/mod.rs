@@ -109,6 +109,26 @@ impl Drop for TestServer {
     }
 }
 
+/// Reports a test skipped for want of something, past the harness's
+/// output capture (a passing test's captured output is never shown, so an
+/// `eprintln!` skip looked like a pass), and records it in
+/// `target/tmp/skipped-tests.txt`, which `tests/run.sh` lists at the end.
+pub fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let line = format!("{test}: {reason}");
+    let _ = writeln!(std::io::stderr(), "\n******** SKIPPED {line} ********\n");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 /// True when a TCP service answers at `addr`. When it does not: under
 /// `CI=true` this panics; otherwise it prints a loud skip message and
 /// returns false so the test can return early.
@@ -125,9 +145,9 @@ pub async fn service_available(name: &str, addr: &str) -> bool {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{name} at {addr} is unreachable and CI=true: failing instead of skipping");
         }
-        eprintln!(
-            "\n******** SKIPPED: {name} at {addr} is unreachable; start it to run this test ********\n"
-        );
+        skipped(&format!(
+            "{name} at {addr} is unreachable; start it to run this test"
+        ));
     }
     up
 }
@@ -213,7 +233,7 @@ pub fn nats_server_installed() -> bool {
     if std::path::Path::new("/usr/sbin/nats-server").exists() {
         return true;
     }
-    eprintln!("******** SKIPPED: /usr/sbin/nats-server not installed ********");
+    skipped("/usr/sbin/nats-server not installed");
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
         "nats-server missing under CI"
@@ -635,9 +655,9 @@ pub fn python_module_available(module: &str, package: &str) -> bool {
             std::env::var("CI").as_deref() != Ok("true"),
             "python3 cannot import {module} and CI=true (python3 -m pip install {package})"
         );
-        eprintln!(
-            "\n******** SKIPPED: python3 cannot import {module} (python3 -m pip install {package}) ********\n"
-        );
+        skipped(&format!(
+            "python3 cannot import {module} (python3 -m pip install {package})"
+        ));
     }
     importable
 }

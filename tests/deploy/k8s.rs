@@ -140,10 +140,7 @@ fn tools() -> Option<&'static Tools> {
             // a plain `cargo test` shows it.
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n******** SKIPPED: k8s tests: {missing} ********\n"
-                );
+                crate::common::skipped(&format!("k8s tests: {missing}"));
             });
             None
         }

@@ -16,7 +16,7 @@ fn check_cycles(extra: &[&str]) {
             "{} is missing",
             tool.display()
         );
-        eprintln!("SKIPPED: {} not found", tool.display());
+        crate::common::skipped(&format!("{} not found", tool.display()));
         return;
     }
     let out = std::process::Command::new("python3")

@@ -211,7 +211,7 @@ fn tool_available(program: &str, probe: &[&str]) -> bool {
             std::env::var("CI").as_deref() != Ok("true"),
             "{program} is not available and CI=true: failing instead of skipping"
         );
-        eprintln!("\n******** SKIPPED: {program} is not available ********\n");
+        crate::common::skipped(&format!("{program} is not available"));
     }
     ok
 }
