@@ -100,3 +100,70 @@ async fn move_copy_swapdb_on_mariadb() {
     let server = db.server().await;
     story(&server).await;
 }
+
+/// MOVE and COPY ... DB of every type carry the whole value and its TTL to
+/// the other database (replies checked against Redis 7.0.15).
+async fn every_type_between_databases(server: &TestServer) {
+    let mut raw = Raw::connect(server.addr).await;
+    let script: &[(&[&str], &[u8])] = &[
+        (&["SELECT", "4"], b"+OK\r\n"),
+        (&["RPUSH", "l", "a", "b", "c"], b":3\r\n"),
+        (&["SADD", "s", "1", "x"], b":2\r\n"),
+        (&["ZADD", "z", "1.5", "a", "-inf", "b"], b":2\r\n"),
+        (&["HSET", "h", "f", "v"], b":1\r\n"),
+        (&["SET", "n", "42"], b"+OK\r\n"),
+    ];
+    for (args, want) in script {
+        assert_eq!(
+            common::show(&raw.cmd(args).await),
+            common::show(want),
+            "{args:?}"
+        );
+    }
+    for key in ["l", "s", "z", "h", "n"] {
+        raw.cmd(&["EXPIRE", key, "1000"]).await;
+        assert_eq!(raw.cmd(&["COPY", key, key, "DB", "6"]).await, b":1\r\n");
+        assert_eq!(raw.cmd(&["MOVE", key, "5"]).await, b":1\r\n", "{key}");
+        assert_eq!(raw.cmd(&["EXISTS", key]).await, b":0\r\n");
+    }
+    for db in ["5", "6"] {
+        raw.cmd(&["SELECT", db]).await;
+        let reads: &[(&[&str], &[u8])] = &[
+            (
+                &["LRANGE", "l", "0", "-1"],
+                b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+            ),
+            (&["SMEMBERS", "s"], b""),
+            (
+                &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+                b"*4\r\n$1\r\nb\r\n$4\r\n-inf\r\n$1\r\na\r\n$3\r\n1.5\r\n",
+            ),
+            (&["HGETALL", "h"], b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"),
+            (&["GET", "n"], b"$2\r\n42\r\n"),
+            (&["SCARD", "s"], b":2\r\n"),
+        ];
+        for (args, want) in reads {
+            let got = raw.cmd(args).await;
+            if !want.is_empty() {
+                assert_eq!(common::show(&got), common::show(want), "db {db} {args:?}");
+            }
+        }
+        for key in ["l", "s", "z", "h", "n"] {
+            let ttl = raw.cmd(&["TTL", key]).await;
+            assert!(
+                ttl == b":1000\r\n" || ttl == b":999\r\n",
+                "db {db} {key}: {}",
+                common::show(&ttl)
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_moves_and_copies_between_databases() {
+    let server = TestServer::start().await;
+    every_type_between_databases(&server).await;
+    if let Some(db) = TestDb::create().await {
+        every_type_between_databases(&db.server().await).await;
+    }
+}
