@@ -16,10 +16,13 @@ type Subscribers = HashMap<Bytes, Subs>;
 
 /// The subscribers of one channel or pattern. Most have one, kept inline:
 /// a client subscribed to 100,000 channels costs a map entry per channel
-/// (the name, an id and a shared handle), not a map per channel.
+/// (the name, an id and a shared handle), not a map per channel. The map of
+/// several is boxed so that every value is 16 bytes, not 56 (a map's size):
+/// 100,000 channels' table is 4 MB smaller.
+#[allow(clippy::box_collection)] // the box is the point: see above
 pub(super) enum Subs {
     One(SubscriberId, Arc<Subscriber>),
-    Many(HashMap<SubscriberId, Arc<Subscriber>>),
+    Many(Box<HashMap<SubscriberId, Arc<Subscriber>>>),
 }
 
 impl Subs {
@@ -30,7 +33,7 @@ impl Subs {
                 let mut many = HashMap::with_capacity(2);
                 many.insert(*only, first.clone());
                 many.insert(id, sub);
-                *self = Subs::Many(many);
+                *self = Subs::Many(Box::new(many));
             }
             Subs::Many(many) => {
                 many.insert(id, sub);
@@ -167,5 +170,13 @@ impl Registry {
                 .filter(|(p, _)| glob::matches(p, channel))
                 .map(|(_, c)| c.len())
                 .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod size {
+    #[test]
+    fn a_registry_entry_stays_small() {
+        assert!(std::mem::size_of::<super::Subs>() <= 24);
     }
 }
