@@ -177,6 +177,6 @@ impl Registry {
 mod size {
     #[test]
     fn a_registry_entry_stays_small() {
-        assert!(std::mem::size_of::<super::Subs>() <= 24);
+        assert!(std::mem::size_of::<crate::bus::registry::Subs>() <= 24);
     }
 }
