@@ -22,7 +22,8 @@ use tracing::{debug, error, info, warn};
 use crate::bus::{Delivery, DeliveryRx};
 use crate::cmd::run::lanes::Batcher;
 use crate::cmd::run::request::{Next, Requests, Wire};
-use crate::cmd::session::{ReplyMode, Session};
+use crate::cmd::session::{Peer, ReplyMode, Session};
+use crate::instance::clients::Buffers;
 use crate::instance::state::Instance;
 use crate::protocol::{FrameError, FrameLimits, Framer};
 use crate::reply::Reply;
@@ -32,6 +33,19 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A reply buffer past this size, once released, has the allocator give
 /// memory back ([`crate::trim`]).
 const BIG_BUFFER: usize = 1 << 20;
+/// How long CLIENT LIST's `rbp` remembers a reply buffer's peak (Redis
+/// resets it every 5 seconds).
+const PEAK_WINDOW: Duration = Duration::from_secs(5);
+
+/// Where a connection comes from, for CLIENT LIST.
+fn peer_of(socket: &TcpStream, addr: SocketAddr) -> Peer {
+    use std::os::fd::AsRawFd as _;
+    Peer {
+        addr,
+        laddr: socket.local_addr().unwrap_or(addr),
+        fd: socket.as_raw_fd(),
+    }
+}
 
 /// A client's byte stream: plain TCP, or TLS over TCP. The plain path
 /// stays as it was (readiness, then a non-blocking read into a buffer
@@ -144,6 +158,12 @@ struct ClientWire {
     /// Notified by CLIENT KILL and the pub/sub output limits.
     kill: Arc<Notify>,
     instance: Arc<Instance>,
+    /// What CLIENT LIST shows of the buffers.
+    buffers: Arc<Buffers>,
+    /// The reply buffer's peak in the current window, and when the window
+    /// began.
+    peak: usize,
+    peak_since: std::time::Instant,
 }
 
 impl Client {
@@ -153,7 +173,7 @@ impl Client {
         socket: TcpStream,
         addr: SocketAddr,
     ) -> Client {
-        let (session, delivery_rx) = Session::new(instance, addr);
+        let (session, delivery_rx) = Session::new(instance, peer_of(&socket, addr));
         Client::with_session(session, delivery_rx, batcher, Socket::Plain(socket))
     }
 
@@ -163,12 +183,21 @@ impl Client {
         batcher: Batcher,
         socket: Socket,
     ) -> Client {
+        let buffers = session.buffers.clone();
+        buffers.base.store(
+            std::mem::size_of::<Client>()
+                + std::mem::size_of::<crate::instance::clients::ClientInfo>(),
+            Ordering::Relaxed,
+        );
         let wire = ClientWire {
             socket,
             outbuf: BytesMut::new(),
             delivery_rx,
             kill: session.kill.clone(),
             instance: session.instance.clone(),
+            buffers,
+            peak: 0,
+            peak_since: std::time::Instant::now(),
         };
         Client {
             session,
@@ -191,7 +220,7 @@ impl Client {
         acceptor: TlsAcceptor,
         timeout: Duration,
     ) {
-        let (session, delivery_rx) = Session::new(instance, addr);
+        let (session, delivery_rx) = Session::new(instance, peer_of(&socket, addr));
         let mut shutdown = session.instance.shutdown.clone();
         let handshake = tokio::time::timeout(timeout, acceptor.accept(socket));
         let stream = tokio::select! {
@@ -308,6 +337,9 @@ impl Client {
                         break;
                     }
                 };
+                self.wire
+                    .buffers
+                    .read_buffer(self.inbuf.len(), self.inbuf.capacity());
                 let next = self
                     .requests
                     .handle(&mut self.session, &mut self.wire, args)
@@ -328,11 +360,15 @@ impl Client {
             if self.inbuf.is_empty() && self.inbuf.capacity() > 0 {
                 self.inbuf = BytesMut::new();
             }
+            self.wire
+                .buffers
+                .read_buffer(self.inbuf.len(), self.inbuf.capacity());
             if self.wire.outbuf.capacity() > 0 {
                 if self.wire.outbuf.capacity() > BIG_BUFFER {
                     crate::trim::soon();
                 }
                 self.wire.outbuf = BytesMut::new();
+                self.wire.buffers.rbs.store(0, Ordering::Relaxed);
             }
             tokio::select! {
                 read = self.wire.socket.read_more(&mut self.inbuf) => {
@@ -340,6 +376,9 @@ impl Client {
                     if n == 0 {
                         return Ok(());
                     }
+                    self.wire
+                        .buffers
+                        .read_buffer(self.inbuf.len(), self.inbuf.capacity());
                     self.session.instance.metrics.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Some(delivery) = self.wire.delivery_rx.recv() => {
@@ -359,7 +398,37 @@ impl Client {
     }
 }
 
+/// Writes replies; while the socket does not take them at once, CLIENT
+/// LIST shows the client waiting to write (`events=rw`).
+async fn write_all(socket: &mut Socket, bytes: &[u8], buffers: &Buffers) -> std::io::Result<()> {
+    let write = socket.write_all(bytes);
+    tokio::pin!(write);
+    if let Some(done) = (&mut write).now_or_never() {
+        return done;
+    }
+    buffers.writing.store(true, Ordering::Relaxed);
+    let done = write.await;
+    buffers.writing.store(false, Ordering::Relaxed);
+    done
+}
+
 impl ClientWire {
+    /// CLIENT LIST's view of the reply buffer about to be written: its
+    /// bytes (`obl`), allocation (`rbs`) and recent peak (`rbp`).
+    fn note_reply_buffer(&mut self) {
+        let len = self.outbuf.len();
+        if self.peak_since.elapsed() >= PEAK_WINDOW {
+            self.peak = 0;
+            self.peak_since = std::time::Instant::now();
+        }
+        self.peak = self.peak.max(len);
+        self.buffers.obl.store(len, Ordering::Relaxed);
+        self.buffers
+            .rbs
+            .store(self.outbuf.capacity(), Ordering::Relaxed);
+        self.buffers.rbp.store(self.peak, Ordering::Relaxed);
+    }
+
     fn encode_delivery(&mut self, session: &Session, delivery: Delivery) {
         session.subs.subscriber().taken(&delivery);
         // CLIENT REPLY OFF silences pushes too (Redis 7.0).
@@ -409,6 +478,7 @@ impl Wire for ClientWire {
             .metrics
             .net_output_bytes
             .fetch_add(self.outbuf.len() as u64, Ordering::Relaxed);
+        self.note_reply_buffer();
         // A client that stops reading blocks this write; CLIENT KILL and the
         // pub/sub output limits must still be able to close it.
         // Biased: a client killed while its command ran (a blocked pop
@@ -418,9 +488,10 @@ impl Wire for ClientWire {
             _ = self.kill.notified() => {
                 return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
             }
-            written = self.socket.write_all(&self.outbuf) => written?,
+            written = write_all(&mut self.socket, &self.outbuf, &self.buffers) => written?,
         }
         self.outbuf.clear();
+        self.buffers.obl.store(0, Ordering::Relaxed);
         Ok(())
     }
 

@@ -71,12 +71,34 @@ impl OutputLimits {
 /// connection).
 pub type DeliveryRx = mpsc::UnboundedReceiver<Box<Delivery>>;
 
+/// What waits in a connection's delivery queue (CLIENT LIST's `omem` and
+/// `oll`).
+#[derive(Default, Debug)]
+pub struct Backlog {
+    /// Bytes queued and not yet written by the connection.
+    bytes: AtomicUsize,
+    /// Deliveries queued.
+    count: AtomicUsize,
+}
+
+impl Backlog {
+    /// Bytes waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Deliveries waiting.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
 /// Where a connection receives its deliveries, and how much is waiting.
 #[derive(Clone)]
 pub struct Subscriber {
     tx: mpsc::UnboundedSender<Box<Delivery>>,
-    /// Bytes queued and not yet written by the connection.
-    pending: Arc<AtomicUsize>,
+    /// What is queued and not yet written by the connection.
+    pending: Arc<Backlog>,
     /// When the backlog went over the soft limit.
     over_soft_since: Arc<Mutex<Option<Instant>>>,
     /// Notified to disconnect a subscriber over its limits.
@@ -89,7 +111,7 @@ impl Subscriber {
         let (tx, rx) = mpsc::unbounded_channel();
         let sub = Subscriber {
             tx,
-            pending: Arc::new(AtomicUsize::new(0)),
+            pending: Arc::new(Backlog::default()),
             over_soft_since: Arc::new(Mutex::new(None)),
             kill,
             limits,
@@ -97,15 +119,27 @@ impl Subscriber {
         (sub, rx)
     }
 
+    /// What waits in the queue.
+    pub fn backlog(&self) -> Arc<Backlog> {
+        self.pending.clone()
+    }
+
     /// The connection took a delivery off the queue.
     pub fn taken(&self, delivery: &Delivery) {
-        self.pending.fetch_sub(delivery.size(), Ordering::Relaxed);
+        self.pending
+            .bytes
+            .fetch_sub(delivery.size(), Ordering::Relaxed);
+        self.pending.count.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Queues a delivery unless the subscriber is over its limits, in which
     /// case it is disconnected (as Redis does) and the message dropped.
     pub(super) fn send(&self, delivery: Delivery) -> bool {
-        let pending = self.pending.fetch_add(delivery.size(), Ordering::Relaxed) + delivery.size();
+        let pending = self
+            .pending
+            .bytes
+            .fetch_add(delivery.size(), Ordering::Relaxed)
+            + delivery.size();
         let over = {
             let mut since = self.over_soft_since.lock().unwrap();
             if pending <= self.limits.soft {
@@ -117,10 +151,17 @@ impl Subscriber {
             }
         };
         if over {
-            self.pending.fetch_sub(delivery.size(), Ordering::Relaxed);
+            self.pending
+                .bytes
+                .fetch_sub(delivery.size(), Ordering::Relaxed);
             self.kill.notify_one();
             return false;
         }
-        self.tx.send(Box::new(delivery)).is_ok()
+        self.pending.count.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(Box::new(delivery)).is_err() {
+            self.pending.count.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 }

@@ -25,7 +25,7 @@ pub mod registry;
 pub mod subject;
 pub mod subscriptions;
 
-pub use delivery::{Delivery, DeliveryRx, OutputLimits, Subscriber};
+pub use delivery::{Backlog, Delivery, DeliveryRx, OutputLimits, Subscriber};
 pub use error::BusError;
 pub use fanout::Bus;
 pub use registry::{Registry, SubscriberId};

@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
+use crate::cmd::args::is;
 use crate::cmd::errors::{self, CmdResult, err};
-use crate::cmd::key_args::{key_args, key_positions};
+use crate::cmd::key_args::{key_args_with_flags, key_positions};
 use crate::cmd::registry::Registry;
 use crate::cmd::spec::{BeginSearch, CommandSpec, Handler, KeySpec, NO_KEYS, SubSpec};
 use crate::reply::Reply;
@@ -19,7 +20,8 @@ static COMMAND_SUBCOMMANDS: &[SubSpec] = subcommands! {
     "info", -2, "Get array of specific Redis command details, or all when no argument is given.";
     "docs", -2, "Get array of specific Redis command documentation";
     "list", -2, "Get an array of Redis command names";
-    "getkeys", -3, "Extract keys given a full Redis command";
+    "getkeys", -4, "Extract keys given a full Redis command";
+    "getkeysandflags", -4, "Extract keys and access flags given a full Redis command";
     help;
 };
 
@@ -59,26 +61,16 @@ pub fn run(table: &Registry, args: &[Bytes]) -> CmdResult {
                     .collect(),
             ))
         }
-        b"list" => {
-            if args.len() > 2 {
-                return err(errors::SYNTAX);
-            }
-            Ok(Reply::Array(
-                table
-                    .sorted()
-                    .into_iter()
-                    .map(|s| Reply::bulk_str(s.name))
-                    .collect(),
-            ))
-        }
-        b"getkeys" => getkeys(table, &args[2..]),
+        b"list" => list(table, args),
+        b"getkeys" => getkeys(table, &args[2..], false),
+        b"getkeysandflags" => getkeys(table, &args[2..], true),
         b"help" => Ok(Reply::help(&[
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "(no subcommand)",
             "    Return details about all Redis commands.",
             "COUNT",
             "    Return the total number of commands in this Redis server.",
-            "LIST",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
             "    Return a list of all commands in this Redis server.",
             "INFO [<command-name> ...]",
             "    Return details about multiple Redis commands.",
@@ -86,6 +78,8 @@ pub fn run(table: &Registry, args: &[Bytes]) -> CmdResult {
             "    Return documentation details about multiple Redis commands.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
             "HELP",
             "    Print this help.",
         ])),
@@ -93,43 +87,149 @@ pub fn run(table: &Registry, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// Redis's ACL categories for a command or subcommand, derived from its
-/// group and flags (a container without flags of its own is just slow).
-fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
-    if container && flags.is_empty() {
-        return vec![Reply::Status("@slow")];
+/// Redis's ACL categories, in the order COMMAND INFO lists them.
+const CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// The categories Redis gives a command by name (its command table's
+/// `acl_categories`), beside those its flags imply: by its group, but for
+/// the commands named here. `name` is the full name (`client|list`).
+fn named_categories(name: &str, group: &str) -> &'static [&'static str] {
+    let container = name.split('|').next().unwrap_or(name);
+    match (container, name) {
+        (_, "sort" | "sort_ro") => &["set", "sortedset", "list", "dangerous"],
+        (_, "keys") => &["keyspace", "dangerous"],
+        (_, "flushall" | "flushdb" | "swapdb") => &["keyspace", "dangerous"],
+        (_, "dbsize") => &["keyspace"],
+        (_, "info") => &["dangerous"],
+        (_, "lastsave") => &["admin", "dangerous"],
+        // The containers themselves (CLIENT, CONFIG) have none.
+        ("client", "client") => &[],
+        ("client" | "command", _) => &["connection"],
+        _ => match group {
+            "generic" => &["keyspace"],
+            "string" => &["string"],
+            "bitmap" => &["bitmap"],
+            "hash" => &["hash"],
+            "list" => &["list"],
+            "set" => &["set"],
+            "sorted-set" => &["sortedset"],
+            "stream" => &["stream"],
+            "connection" => &["connection"],
+            "transactions" => &["transaction"],
+            // pubsub's come from the `pubsub` flag; server's are named.
+            _ => &[],
+        },
     }
-    let mut cats = Vec::new();
-    let group = match group {
-        "generic" => Some("@keyspace"),
-        "string" => Some("@string"),
-        "hash" => Some("@hash"),
-        "list" => Some("@list"),
-        "set" => Some("@set"),
-        "stream" => Some("@stream"),
-        "sorted-set" => Some("@sortedset"),
-        "pubsub" => Some("@pubsub"),
-        "connection" => Some("@connection"),
-        "transactions" => Some("@transaction"),
-        "server" => Some("@admin"),
-        _ => None,
+}
+
+/// The categories of a command or subcommand as a set of bits (in
+/// [`CATEGORIES`]' order): its named ones and those its flags imply, as
+/// Redis adds them (`write`, `read`, `admin` and `dangerous`, `pubsub`,
+/// `fast`, else `slow`, `blocking`).
+fn category_bits(name: &str, group: &str, flags: &[&str]) -> u32 {
+    let bit = |cat: &str| {
+        CATEGORIES
+            .iter()
+            .position(|c| *c == cat)
+            .map_or(0, |i| 1u32 << i)
     };
-    if flags.contains(&"write") {
-        cats.push("@write");
+    let mut bits = named_categories(name, group)
+        .iter()
+        .fold(0, |bits, cat| bits | bit(cat));
+    for (flag, cats) in [
+        ("write", &["write"][..]),
+        ("readonly", &["read"]),
+        ("admin", &["admin", "dangerous"]),
+        ("pubsub", &["pubsub"]),
+        ("fast", &["fast"]),
+        ("blocking", &["blocking"]),
+    ] {
+        if flags.contains(&flag) {
+            bits = cats.iter().fold(bits, |bits, cat| bits | bit(cat));
+        }
     }
-    if flags.contains(&"readonly") {
-        cats.push("@read");
+    if bits & bit("fast") == 0 {
+        bits |= bit("slow");
     }
-    cats.extend(group);
-    cats.push(if flags.contains(&"fast") {
-        "@fast"
-    } else {
-        "@slow"
-    });
-    if flags.contains(&"blocking") {
-        cats.push("@blocking");
-    }
-    cats.into_iter().map(Reply::Status).collect()
+    bits
+}
+
+/// COMMAND INFO's categories of a command or subcommand.
+fn categories(name: &str, group: &str, flags: &[&str]) -> Vec<Reply> {
+    let bits = category_bits(name, group, flags);
+    CATEGORIES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, cat)| {
+            Reply::Status(match *cat {
+                "keyspace" => "@keyspace",
+                "read" => "@read",
+                "write" => "@write",
+                "set" => "@set",
+                "sortedset" => "@sortedset",
+                "list" => "@list",
+                "hash" => "@hash",
+                "string" => "@string",
+                "bitmap" => "@bitmap",
+                "hyperloglog" => "@hyperloglog",
+                "geo" => "@geo",
+                "stream" => "@stream",
+                "pubsub" => "@pubsub",
+                "admin" => "@admin",
+                "fast" => "@fast",
+                "slow" => "@slow",
+                "blocking" => "@blocking",
+                "dangerous" => "@dangerous",
+                "connection" => "@connection",
+                "transaction" => "@transaction",
+                _ => "@scripting",
+            })
+        })
+        .collect()
+}
+
+/// A command's flags as COMMAND INFO prints them: with Redis's
+/// underscores (`no_auth`, `allow_busy`), without the sentinel-mode ones
+/// it never prints.
+fn printed_flags(flags: &[&'static str]) -> Vec<Reply> {
+    flags
+        .iter()
+        .filter(|f| !matches!(**f, "sentinel" | "only-sentinel"))
+        .map(|f| match *f {
+            "no-auth" => Reply::Status("no_auth"),
+            "allow-busy" => Reply::Status("allow_busy"),
+            "skip-slowlog" => Reply::Status("skip_slowlog"),
+            "skip-monitor" => Reply::Status("skip_monitor"),
+            "may-replicate" => Reply::Status("may_replicate"),
+            "no-mandatory-keys" => Reply::Status("no_mandatory_keys"),
+            "no-multi" => Reply::Status("no_multi"),
+            "no-async-loading" => Reply::Status("no_async_loading"),
+            f => Reply::Status(f),
+        })
+        .collect()
 }
 
 /// One COMMAND INFO row.
@@ -147,7 +247,7 @@ fn info_row(
     Reply::Array(vec![
         Reply::bulk_str(name),
         Reply::Int(arity as i64),
-        Reply::Set(flags.iter().map(|f| Reply::Status(f)).collect()),
+        Reply::Set(printed_flags(flags)),
         Reply::Int(keys.0 as i64),
         Reply::Int(keys.1 as i64),
         Reply::Int(keys.2 as i64),
@@ -242,21 +342,24 @@ fn info_entry(spec: &'static CommandSpec) -> Reply {
                         sub.arity,
                         info.flags,
                         info.keys,
-                        categories(spec.group, info.flags, false),
+                        categories(&name, spec.group, info.flags),
                         info.tips,
                         info.key_specs,
                         None,
                     ),
-                    None => info_row(
-                        &name,
-                        sub.arity,
-                        spec.flags,
-                        (0, 0, 0),
-                        categories(spec.group, spec.flags, false),
-                        &[],
-                        &[],
-                        None,
-                    ),
+                    None => {
+                        let flags = sub.flags.unwrap_or(spec.flags);
+                        info_row(
+                            &name,
+                            sub.arity,
+                            flags,
+                            (0, 0, 0),
+                            categories(&name, spec.group, flags),
+                            &[],
+                            &[],
+                            None,
+                        )
+                    }
                 }
             })
             .collect()
@@ -266,7 +369,12 @@ fn info_entry(spec: &'static CommandSpec) -> Reply {
         spec.arity,
         spec.flags,
         (spec.first_key, spec.last_key, spec.step),
-        categories(spec.group, spec.flags, container),
+        // A container without flags of its own is just slow.
+        if container && spec.flags.is_empty() {
+            vec![Reply::Status("@slow")]
+        } else {
+            categories(spec.name, spec.group, spec.flags)
+        },
         spec.tips,
         spec.key_specs,
         subs,
@@ -299,26 +407,113 @@ fn docs_entry(spec: &'static CommandSpec) -> Reply {
     Reply::Map(fields)
 }
 
-/// COMMAND GETKEYS: the key arguments, by the row's key positions (a
-/// subcommand's own, when the table has them).
-fn getkeys(table: &Registry, command: &[Bytes]) -> CmdResult {
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN
+/// pattern]: every command and subcommand (`client|list`) by its full
+/// name, or those the filter keeps. Respire has no modules; an unknown
+/// category keeps none; a pattern is matched ignoring case.
+fn list(table: &Registry, args: &[Bytes]) -> CmdResult {
+    enum Filter {
+        All,
+        Module,
+        Category(u32),
+        Pattern(Vec<u8>),
+    }
+    let filter = match &args[2..] {
+        [] => Filter::All,
+        [by, kind, value] if is(by, "filterby") => {
+            if is(kind, "module") {
+                Filter::Module
+            } else if is(kind, "aclcat") {
+                let bit = CATEGORIES
+                    .iter()
+                    .position(|c| c.as_bytes().eq_ignore_ascii_case(value))
+                    .map_or(0, |i| 1u32 << i);
+                Filter::Category(bit)
+            } else if is(kind, "pattern") {
+                Filter::Pattern(value.to_ascii_lowercase())
+            } else {
+                return err(errors::SYNTAX);
+            }
+        }
+        _ => return err(errors::SYNTAX),
+    };
+    let keeps = |name: &str, group: &str, flags: &[&str]| match &filter {
+        Filter::All => true,
+        Filter::Module => false,
+        Filter::Category(bit) => category_bits(name, group, flags) & bit != 0,
+        Filter::Pattern(pattern) => crate::glob::matches(pattern, name.as_bytes()),
+    };
+    let mut names = Vec::new();
+    for spec in table.sorted() {
+        let container = !spec.subcommands.is_empty();
+        let own = if container && spec.flags.is_empty() {
+            // A container without flags of its own is just slow.
+            keeps(spec.name, "", &[])
+        } else {
+            keeps(spec.name, spec.group, spec.flags)
+        };
+        if own {
+            names.push(Reply::bulk_str(spec.name));
+        }
+        for sub in spec.subcommands {
+            let name = format!("{}|{}", spec.name, sub.name);
+            let flags = match spec.sub_info.iter().find(|i| i.name == sub.name) {
+                Some(info) => info.flags,
+                None => sub.flags.unwrap_or(spec.flags),
+            };
+            if keeps(&name, spec.group, flags) {
+                names.push(Reply::bulk_str(&name));
+            }
+        }
+    }
+    Ok(Reply::Array(names))
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS: the key arguments of a full
+/// command, by the row's key specs (a subcommand's own, when the table
+/// has them), with their key-spec flags for GETKEYSANDFLAGS.
+fn getkeys(table: &Registry, command: &[Bytes], with_flags: bool) -> CmdResult {
     let Some(spec) = table.lookup(&command[0]) else {
         return err(errors::GETKEYS_INVALID_COMMAND);
     };
-    let sub = command.get(1).and_then(|name| spec.subcommand(name));
+    let sub = match command.get(1) {
+        Some(name) if !spec.subcommands.is_empty() => match spec.subcommand(name) {
+            Some(sub) => Some(sub),
+            None => return err(errors::GETKEYS_INVALID_COMMAND),
+        },
+        _ => None,
+    };
+    let (first_key, key_specs) = key_positions(spec, command);
+    if first_key.0 == 0 && key_specs.is_empty() {
+        return err(errors::GETKEYS_NO_KEYS);
+    }
     if !CommandSpec::arity_ok(spec.arity, command.len())
         || sub.is_some_and(|sub| !CommandSpec::arity_ok(sub.arity, command.len()))
     {
         return err(errors::GETKEYS_INVALID_ARITY);
     }
-    let keys = key_args(spec, command);
-    let (first_key, key_specs) = key_positions(spec, command);
-    if keys.is_empty() && key_specs.iter().any(|ks| ks.keynum.is_some()) {
-        // A count of keys that is no count, or more keys than arguments.
-        return err(errors::GETKEYS_INVALID_ARGS);
+    let keys = key_args_with_flags(spec, command);
+    if keys.is_empty() {
+        // A count of keys that is no count, or more keys than arguments;
+        // a command whose keys are all optional has none.
+        return if spec.has_flag("no-mandatory-keys") {
+            Ok(Reply::Array(vec![]))
+        } else {
+            err(errors::GETKEYS_INVALID_ARGS)
+        };
     }
-    if keys.is_empty() && first_key.0 == 0 {
-        return err(errors::GETKEYS_NO_KEYS);
-    }
-    Ok(Reply::bulks(keys.into_iter().cloned()))
+    Ok(Reply::Array(
+        keys.into_iter()
+            .map(|(key, flags)| {
+                if with_flags {
+                    Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Set(flags.iter().map(|f| Reply::Status(f)).collect()),
+                    ])
+                } else {
+                    Reply::Bulk(key.clone())
+                }
+            })
+            .collect(),
+    ))
 }

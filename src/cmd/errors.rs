@@ -105,6 +105,11 @@ pub fn unrecognized_option(option: &[u8]) -> String {
     )
 }
 
+/// CLIENT KILL USER naming a user that does not exist.
+pub fn no_such_user(user: &[u8]) -> String {
+    format!("ERR No such user '{}'", String::from_utf8_lossy(user))
+}
+
 pub fn unknown_client_type(kind: &[u8]) -> String {
     format!(
         "ERR Unknown client type '{}'",

@@ -24,6 +24,23 @@ pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> ((i32, i32, i32), &'
 /// The key arguments of a command: by its key specs when it has them
 /// (movable keys), else by first/last/step.
 pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+    key_args_with_flags(spec, args)
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// SORT's destination key flags (its STORE key).
+const STORE_FLAGS: &[&str] = &["OW", "update"];
+
+/// The key arguments of a command with the flags COMMAND GETKEYSANDFLAGS
+/// gives each: its key spec's, except where Redis decides them from the
+/// arguments (SET with GET reads the key, else overwrites it; BITFIELD
+/// only reads it without SET or INCRBY; SORT's STORE key).
+pub fn key_args_with_flags<'a>(
+    spec: &CommandSpec,
+    args: &'a [Bytes],
+) -> Vec<(&'a Bytes, &'static [&'static str])> {
     let ((first_key, last_key, step), key_specs) = key_positions(spec, args);
     if key_specs.is_empty() {
         if first_key == 0 {
@@ -37,8 +54,58 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
         return (first_key..=last)
             .step_by(step.max(1) as usize)
             .filter_map(|i| args.get(i as usize))
+            .map(|key| (key, &[][..]))
             .collect();
     }
+    let mut keys = keys_by_specs(key_specs, args);
+    match spec.name {
+        "set" => {
+            let get = args.iter().skip(3).any(|a| is(a, "get"));
+            for (_, flags) in keys.iter_mut() {
+                *flags = if get {
+                    &["RW", "access", "update"]
+                } else {
+                    &["OW", "update"]
+                };
+            }
+        }
+        "bitfield" => {
+            let writes = args.iter().skip(2).any(|a| is(a, "set") || is(a, "incrby"));
+            for (_, flags) in keys.iter_mut() {
+                *flags = if writes {
+                    &["RW", "access", "update"]
+                } else {
+                    &["RO", "access"]
+                };
+            }
+        }
+        "sort" => {
+            // The last STORE names the destination; LIMIT's two
+            // arguments and BY's and GET's one are skipped.
+            let mut store = None;
+            let mut i = 2;
+            while i < args.len() {
+                if is(&args[i], "limit") {
+                    i += 2;
+                } else if is(&args[i], "get") || is(&args[i], "by") {
+                    i += 1;
+                } else if is(&args[i], "store") && i + 1 < args.len() {
+                    store = Some(&args[i + 1]);
+                }
+                i += 1;
+            }
+            keys.extend(store.map(|key| (key, STORE_FLAGS)));
+        }
+        _ => {}
+    }
+    keys
+}
+
+/// The keys the key specs find, each with its spec's flags.
+fn keys_by_specs<'a>(
+    key_specs: &'static [KeySpec],
+    args: &'a [Bytes],
+) -> Vec<(&'a Bytes, &'static [&'static str])> {
     let mut keys = Vec::new();
     for ks in key_specs {
         let first = match ks.begin {
@@ -64,7 +131,7 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
             let step = k.keystep.max(1) as usize;
             // A count beyond the arguments names no keys (Redis: invalid).
             if count > 0 && start + (count - 1) * step < args.len() {
-                keys.extend((0..count).map(|i| &args[start + i * step]));
+                keys.extend((0..count).map(|i| (&args[start + i * step], ks.flags)));
             }
             continue;
         }
@@ -85,8 +152,8 @@ pub fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
         };
         keys.extend(
             (first..=last)
-                .step_by(step.max(1) as usize)
-                .map(|i| &args[i]),
+                .step_by(ks.step.max(1) as usize)
+                .map(|i| (&args[i], ks.flags)),
         );
     }
     keys

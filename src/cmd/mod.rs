@@ -75,7 +75,8 @@ macro_rules! commands {
 }
 
 /// A container command's subcommands, one line each: name, arity,
-/// summary and any `props:` ([`spec::SubSpec`]); `help;` is the HELP
+/// summary, any `flags:` (Redis's, when not the container's) and any
+/// `props:` ([`spec::SubSpec`]); `help;` is the HELP
 /// subcommand every container has.
 macro_rules! subcommands {
     (@rows [$($row:expr,)*]) => { &[$($row),*] };
@@ -83,13 +84,14 @@ macro_rules! subcommands {
         subcommands!(@rows [$($row,)* $crate::cmd::spec::HELP_SUBCOMMAND,] $($rest)*)
     };
     (@rows [$($row:expr,)*] $name:literal, $arity:expr, $summary:literal
-     $(, props: $props:expr)?; $($rest:tt)*) => {
+     $(, flags: $flags:expr)? $(, props: $props:expr)?; $($rest:tt)*) => {
         subcommands!(@rows [$($row,)* $crate::cmd::spec::SubSpec {
             name: $name,
             arity: $arity,
             summary: $summary,
+            flags: None,
             props: $crate::cmd::spec::Props::NONE,
-        } $(.props($props))?,] $($rest)*)
+        } $(.flags($flags))? $(.props($props))?,] $($rest)*)
     };
     ($($rows:tt)*) => { subcommands!(@rows [] $($rows)*) };
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::bus::{Delivery, OutputLimits, Subscriber, Subscriptions};
-use crate::instance::clients::{ClientHandle, ClientInfo, Unblock};
+use crate::instance::clients::{Buffers, ClientHandle, ClientInfo, Unblock};
 use crate::instance::state::Instance;
 use crate::store::Db;
 
@@ -56,6 +56,8 @@ pub struct Session {
     pub kill: Arc<Notify>,
     /// How CLIENT UNBLOCK ends this client's wait.
     pub unblock: Arc<Unblock>,
+    /// The connection's buffers as CLIENT LIST shows them.
+    pub buffers: Arc<Buffers>,
     /// Set by QUIT and protocol errors: close once replies are written.
     pub close_after_reply: bool,
     /// Set while EXEC runs its queue: a blocking command answers at once,
@@ -68,6 +70,17 @@ pub struct Session {
     pub no_touch: bool,
     /// Set by MONITOR: the commands this instance runs, one line each.
     pub monitor: Option<tokio::sync::mpsc::Receiver<Bytes>>,
+}
+
+/// Where a connection comes from: CLIENT LIST's `addr`, `laddr` and `fd`.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The local address it connected to.
+    pub laddr: SocketAddr,
+    /// The socket's file descriptor (-1 when there is none).
+    pub fd: i32,
 }
 
 /// CLIENT REPLY ON|OFF|SKIP, as Redis's reply flags.
@@ -100,12 +113,15 @@ impl ReplyMode {
 impl Session {
     /// Registers a new client; returns its session and the queue its
     /// pub/sub deliveries arrive on.
-    pub fn new(instance: Arc<Instance>, addr: SocketAddr) -> (Session, crate::bus::DeliveryRx) {
+    pub fn new(instance: Arc<Instance>, peer: Peer) -> (Session, crate::bus::DeliveryRx) {
+        let addr = peer.addr;
         let id = instance.next_client_id.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         let info = Arc::new(Mutex::new(ClientInfo {
             id,
             addr,
+            laddr: peer.laddr,
+            fd: peer.fd,
             name: Bytes::new(),
             lib_name: Bytes::new(),
             lib_ver: Bytes::new(),
@@ -113,14 +129,20 @@ impl Session {
             created: now,
             last_active: now,
             last_cmd: "NULL".into(),
+            argv_mem: 0,
             sub: 0,
             psub: 0,
             multi: -1,
+            multi_mem: 0,
+            no_evict: false,
+            monitor: false,
+            close_after_reply: false,
             blocked: false,
             resp: 2,
         }));
         let kill = Arc::new(Notify::new());
         let unblock = Arc::new(Unblock::default());
+        let buffers = Arc::new(Buffers::default());
         let (subscriber, delivery_rx) =
             Subscriber::new(OutputLimits::from_config(&instance.config), kill.clone());
         instance.clients.insert(
@@ -129,6 +151,8 @@ impl Session {
                 info: info.clone(),
                 kill: kill.clone(),
                 unblock: unblock.clone(),
+                buffers: buffers.clone(),
+                backlog: subscriber.backlog(),
             },
         );
         let authenticated = instance.config.requirepass.is_none();
@@ -148,6 +172,7 @@ impl Session {
             info,
             kill,
             unblock,
+            buffers,
             close_after_reply: false,
             deny_blocking: false,
             reply_mode: ReplyMode::On,
@@ -157,11 +182,43 @@ impl Session {
         (session, delivery_rx)
     }
 
-    /// Records the command about to run (CLIENT LIST's cmd and idle).
-    pub fn touch_info(&self, full_name: String) {
+    /// Records the command about to run (CLIENT LIST's cmd, idle and
+    /// argv-mem).
+    pub fn touch_info(&self, full_name: String, args: &[Bytes]) {
         let mut info = self.info.lock().unwrap();
         info.last_active = Instant::now();
         info.last_cmd = full_name;
+        info.argv_mem = args.iter().map(|a| a.len()).sum();
+    }
+
+    /// The command has answered: its arguments are released.
+    pub fn command_done(&self) {
+        self.info.lock().unwrap().argv_mem = 0;
+    }
+
+    /// Queues a command in the MULTI block, and shows it in CLIENT LIST's
+    /// multi and multi-mem (each argument's bytes and a pointer, as Redis
+    /// counts them).
+    pub fn queue_command(&mut self, args: Vec<Bytes>) {
+        let Some(multi) = self.multi.as_mut() else {
+            return;
+        };
+        let cost: usize = args
+            .iter()
+            .map(|a| a.len() + std::mem::size_of::<usize>())
+            .sum();
+        multi.queue.push(args);
+        let queued = multi.queue.len() as i64;
+        let mut info = self.info.lock().unwrap();
+        info.multi = queued;
+        info.multi_mem += cost;
+    }
+
+    /// Shows a MULTI block begun (`true`) or ended in CLIENT LIST.
+    pub fn show_multi(&self, begun: bool) {
+        let mut info = self.info.lock().unwrap();
+        info.multi = if begun { 0 } else { -1 };
+        info.multi_mem = 0;
     }
 
     pub fn is_subscribed(&self) -> bool {

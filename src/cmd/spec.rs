@@ -92,6 +92,9 @@ pub struct SubSpec {
     pub name: &'static str,
     pub arity: i32,
     pub summary: &'static str,
+    /// Redis's flags of the subcommand, when they are not the
+    /// container's (COMMAND INFO).
+    pub flags: Option<&'static [&'static str]>,
     /// respire's properties of this subcommand (see [`CommandSpec::is_admin`]).
     pub props: Props,
 }
@@ -102,13 +105,27 @@ impl SubSpec {
     pub const fn props(self, props: Props) -> SubSpec {
         SubSpec { props, ..self }
     }
+
+    /// The subcommand with its own Redis flags (a `subcommands!` row's
+    /// `flags:`).
+    pub const fn flags(self, flags: &'static [&'static str]) -> SubSpec {
+        SubSpec {
+            flags: Some(flags),
+            ..self
+        }
+    }
 }
+
+/// The flags of Redis's administrative subcommands (CONFIG GET, CLIENT
+/// KILL, ...).
+pub const ADMIN_SUB: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 /// The HELP subcommand every container command has.
 pub const HELP_SUBCOMMAND: SubSpec = SubSpec {
     name: "help",
     arity: 2,
     summary: "Show helpful text about the different subcommands",
+    flags: Some(&["loading", "stale"]),
     props: Props::NONE,
 };
 
@@ -453,4 +470,25 @@ pub fn every_key(args: &[Bytes]) -> BlockOn {
         keys: args[1..args.len() - 1].to_vec(),
         timeout: args.len() - 1,
     }
+}
+
+/// The key specs most rows share (as COMMAND INFO prints them): one key
+/// at argument 1, or every argument from 1 on, with these flags.
+pub mod ks {
+    use super::{KeySpec, key_at, keys_to};
+
+    pub static RO: &[KeySpec] = &[key_at(1, &["RO"])];
+    pub static RO_ACCESS: &[KeySpec] = &[key_at(1, &["RO", "access"])];
+    pub static RW_ACCESS_UPDATE: &[KeySpec] = &[key_at(1, &["RW", "access", "update"])];
+    pub static RW_ACCESS_DELETE: &[KeySpec] = &[key_at(1, &["RW", "access", "delete"])];
+    pub static RW_UPDATE: &[KeySpec] = &[key_at(1, &["RW", "update"])];
+    pub static RW_INSERT: &[KeySpec] = &[key_at(1, &["RW", "insert"])];
+    pub static RW_DELETE: &[KeySpec] = &[key_at(1, &["RW", "delete"])];
+    pub static OW_UPDATE: &[KeySpec] = &[key_at(1, &["OW", "update"])];
+    pub static OW_INSERT: &[KeySpec] = &[key_at(1, &["OW", "insert"])];
+    pub static RO_ALL: &[KeySpec] = &[keys_to(1, &["RO"], -1)];
+    pub static RO_ACCESS_ALL: &[KeySpec] = &[keys_to(1, &["RO", "access"], -1)];
+    pub static RM_DELETE_ALL: &[KeySpec] = &[keys_to(1, &["RM", "delete"], -1)];
+    /// The key after a subcommand (OBJECT ENCODING k).
+    pub static SUB_RO: &[KeySpec] = &[key_at(2, &["RO"])];
 }

@@ -2,7 +2,7 @@
 //! of each, and how other connections kill or unblock one.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,6 +18,42 @@ pub struct ClientHandle {
     pub kill: Arc<Notify>,
     /// Ends the client's blocking command early (CLIENT UNBLOCK).
     pub unblock: Arc<Unblock>,
+    /// Its buffers as its connection last left them (CLIENT LIST).
+    pub buffers: Arc<Buffers>,
+    /// Its queue of pub/sub deliveries: bytes and messages waiting.
+    pub backlog: Arc<crate::bus::Backlog>,
+}
+
+/// A connection's buffers, as CLIENT LIST shows them: stored by the
+/// connection as it reads, frames and writes (relaxed stores, read only by
+/// CLIENT LIST and CLIENT INFO).
+#[derive(Default)]
+pub struct Buffers {
+    /// Bytes read and not yet framed into a request (`qbuf`).
+    pub qbuf: AtomicUsize,
+    /// Room left in the read buffer (`qbuf-free`).
+    pub qbuf_free: AtomicUsize,
+    /// Reply bytes encoded and not yet written (`obl`).
+    pub obl: AtomicUsize,
+    /// The reply buffer's allocation (`rbs`).
+    pub rbs: AtomicUsize,
+    /// The most the reply buffer held at once in the last 5 seconds
+    /// (`rbp`).
+    pub rbp: AtomicUsize,
+    /// The connection waits for the socket to take its replies (`events=rw`).
+    pub writing: AtomicBool,
+    /// What the connection's own structures take (`tot-mem` adds its
+    /// buffers to it).
+    pub base: AtomicUsize,
+}
+
+impl Buffers {
+    /// The read buffer after a read or a request was framed.
+    pub fn read_buffer(&self, len: usize, capacity: usize) {
+        self.qbuf.store(len, Ordering::Relaxed);
+        self.qbuf_free
+            .store(capacity.saturating_sub(len), Ordering::Relaxed);
+    }
 }
 
 /// How CLIENT UNBLOCK ends a blocked command.
@@ -103,11 +139,16 @@ impl Drop for BlockedGuard<'_> {
     }
 }
 
-/// The fields CLIENT LIST/INFO print.
+/// The fields CLIENT LIST/INFO print that commands change.
 #[derive(Clone, Debug)]
 pub struct ClientInfo {
     pub id: u64,
     pub addr: SocketAddr,
+    /// The local end of its connection (`laddr`): the plain or the TLS
+    /// port's address, as the client reached it.
+    pub laddr: SocketAddr,
+    /// Its socket's file descriptor.
+    pub fd: i32,
     pub name: Bytes,
     pub lib_name: Bytes,
     pub lib_ver: Bytes,
@@ -115,10 +156,22 @@ pub struct ClientInfo {
     pub created: Instant,
     pub last_active: Instant,
     pub last_cmd: String,
+    /// Bytes of the arguments of the command running (`argv-mem`), 0
+    /// between commands.
+    pub argv_mem: usize,
     pub sub: usize,
     pub psub: usize,
     /// Queued commands while in MULTI, -1 outside.
     pub multi: i64,
+    /// What the queued commands take (`multi-mem`): their arguments' bytes
+    /// and a pointer per argument, as Redis counts them.
+    pub multi_mem: usize,
+    /// CLIENT NO-EVICT ON (flag `e`).
+    pub no_evict: bool,
+    /// MONITOR (flag `O`).
+    pub monitor: bool,
+    /// Closes once its reply is written (flag `c`: QUIT, killing itself).
+    pub close_after_reply: bool,
     /// Waiting in a blocking command (flag `b`).
     pub blocked: bool,
     pub resp: u8,

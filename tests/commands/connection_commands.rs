@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{NOAUTH, Raw, TestServer, WRONGPASS, connect, query, show};
+use crate::common::{self, NOAUTH, Raw, TestServer, WRONGPASS, connect, query, show};
 use redis::Value;
 
 // --- AUTH -----------------------------------------------------------------
@@ -342,4 +342,233 @@ async fn client_kill_disconnects_the_other_connection() {
         query::<String>(&mut con, &["PING"]).await,
         Ok("PONG".into())
     );
+}
+
+// --- CLIENT LIST / CLIENT INFO fields ----------------------------------------
+
+/// A CLIENT LIST line's fields, in order.
+fn fields(line: &str) -> Vec<(String, String)> {
+    line.trim_end()
+        .split(' ')
+        .map(|f| {
+            let (k, v) = f.split_once('=').unwrap_or((f, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn field(line: &str, name: &str) -> String {
+    fields(line)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        .1
+}
+
+/// The text of a bulk (or verbatim) reply frame.
+fn bulk_text(frame: &[u8]) -> String {
+    let text = String::from_utf8_lossy(frame).into_owned();
+    let body = text.split_once("\r\n").map_or("", |(_, b)| b);
+    body.strip_prefix("txt:")
+        .unwrap_or(body)
+        .trim_end_matches("\r\n")
+        .to_string()
+}
+
+/// This client's line in CLIENT LIST, as seen by `observer`.
+async fn line_of(observer: &mut Raw, id: &str) -> String {
+    bulk_text(&observer.cmd(&["CLIENT", "LIST", "ID", id]).await)
+}
+
+async fn id_of(raw: &mut Raw) -> String {
+    let frame = raw.cmd(&["CLIENT", "ID"]).await;
+    String::from_utf8_lossy(&frame[1..frame.len() - 2]).into_owned()
+}
+
+/// CLIENT INFO prints Redis 7.0's fields in its order (compared with the
+/// reference at 127.0.0.1:6379 when it is up), and their values say what
+/// the connection is doing: subscriptions, MULTI, the protocol, a partial
+/// request, the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_info_fields_are_redis_s_and_truthful() {
+    let server = TestServer::start().await;
+    let mut me = Raw::connect(server.addr).await;
+    let mine = bulk_text(&me.cmd(&["CLIENT", "INFO"]).await);
+    let names: Vec<String> = fields(&mine).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "addr",
+            "laddr",
+            "fd",
+            "name",
+            "age",
+            "idle",
+            "flags",
+            "db",
+            "sub",
+            "psub",
+            "ssub",
+            "multi",
+            "qbuf",
+            "qbuf-free",
+            "argv-mem",
+            "multi-mem",
+            "rbs",
+            "rbp",
+            "obl",
+            "oll",
+            "omem",
+            "tot-mem",
+            "events",
+            "cmd",
+            "user",
+            "redir",
+            "resp"
+        ]
+    );
+    if tokio::net::TcpStream::connect("127.0.0.1:6379")
+        .await
+        .is_ok()
+    {
+        let mut reference = Raw::connect("127.0.0.1:6379").await;
+        let theirs = bulk_text(&reference.cmd(&["CLIENT", "INFO"]).await);
+        let their_names: Vec<String> = fields(&theirs).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, their_names, "respire: {mine}\nredis: {theirs}");
+    } else {
+        eprintln!("reference Redis at 127.0.0.1:6379 unreachable: field names checked alone");
+    }
+    assert_eq!(field(&mine, "laddr"), server.addr.to_string());
+    assert_eq!(field(&mine, "flags"), "N");
+    assert_eq!(field(&mine, "cmd"), "client|info");
+    assert_eq!(field(&mine, "argv-mem"), "10");
+    assert_eq!(field(&mine, "multi"), "-1");
+    assert_eq!(field(&mine, "resp"), "2");
+    assert_eq!(field(&mine, "user"), "default");
+    assert_eq!(field(&mine, "events"), "r");
+    assert!(
+        field(&mine, "tot-mem").parse::<u64>().unwrap() > 0,
+        "{mine}"
+    );
+    // fd is the server's socket for this connection: open in this process
+    // (the server runs in it), and a socket.
+    let fd = field(&mine, "fd");
+    let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+    assert!(
+        target.to_string_lossy().starts_with("socket:"),
+        "{target:?}"
+    );
+
+    // Pub/sub: counts and flag P, the last command's name.
+    let mut sub = Raw::connect(server.addr).await;
+    let sub_id = id_of(&mut sub).await;
+    sub.send(&common::encode(&[b"SUBSCRIBE", b"a", b"b"])).await;
+    sub.read_frame().await;
+    sub.read_frame().await;
+    sub.send(&common::encode(&[b"PSUBSCRIBE", b"p*"])).await;
+    sub.read_frame().await;
+    let line = line_of(&mut me, &sub_id).await;
+    assert_eq!(field(&line, "flags"), "P", "{line}");
+    assert_eq!(field(&line, "sub"), "2", "{line}");
+    assert_eq!(field(&line, "psub"), "1", "{line}");
+    assert_eq!(field(&line, "cmd"), "psubscribe", "{line}");
+    assert_eq!(field(&line, "argv-mem"), "0", "{line}");
+
+    // MULTI: flag x, the queued commands and what they take (each
+    // argument's bytes and a pointer, as Redis counts).
+    let mut multi = Raw::connect(server.addr).await;
+    let multi_id = id_of(&mut multi).await;
+    multi.cmd(&["MULTI"]).await;
+    multi.cmd(&["SET", "k", "v"]).await;
+    multi.cmd(&["GET", "k"]).await;
+    multi.cmd(&["CLIENT", "NO-EVICT", "on"]).await;
+    let line = line_of(&mut me, &multi_id).await;
+    assert_eq!(field(&line, "flags"), "x", "{line}");
+    assert_eq!(field(&line, "multi"), "3", "{line}");
+    assert_eq!(
+        field(&line, "multi-mem"),
+        (5 + 3 * 8 + 4 + 2 * 8 + 16 + 3 * 8).to_string(),
+        "{line}"
+    );
+    assert_eq!(field(&line, "cmd"), "client|no-evict", "{line}");
+    multi.cmd(&["EXEC"]).await;
+    let line = line_of(&mut me, &multi_id).await;
+    assert_eq!(field(&line, "flags"), "e", "{line}");
+    assert_eq!(field(&line, "multi"), "-1", "{line}");
+    assert_eq!(field(&line, "multi-mem"), "0", "{line}");
+    assert_eq!(field(&line, "cmd"), "exec", "{line}");
+
+    // RESP3 after HELLO 3; the database.
+    let mut three = Raw::connect(server.addr).await;
+    let three_id = id_of(&mut three).await;
+    three.cmd(&["HELLO", "3"]).await;
+    three.cmd(&["SELECT", "4"]).await;
+    let line = line_of(&mut me, &three_id).await;
+    assert_eq!(field(&line, "resp"), "3", "{line}");
+    assert_eq!(field(&line, "db"), "4", "{line}");
+    assert_eq!(field(&line, "cmd"), "select", "{line}");
+
+    // A partial request waits in the query buffer.
+    let mut partial = Raw::connect(server.addr).await;
+    let partial_id = id_of(&mut partial).await;
+    partial
+        .send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let line = line_of(&mut me, &partial_id).await;
+        let qbuf: usize = field(&line, "qbuf").parse().unwrap();
+        if qbuf > 0 {
+            assert!(qbuf <= 28, "{line}");
+            assert!(
+                field(&line, "qbuf-free").parse::<usize>().unwrap() > 0,
+                "{line}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{line}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    partial.send(b"defghij\r\n").await;
+    partial.expect(b"+OK\r\n").await;
+    let line = line_of(&mut me, &partial_id).await;
+    assert_eq!(field(&line, "qbuf"), "0", "{line}");
+
+    // MONITOR: flag O.
+    let mut monitor = Raw::connect(server.addr).await;
+    let monitor_id = id_of(&mut monitor).await;
+    monitor.cmd(&["MONITOR"]).await;
+    let line = line_of(&mut me, &monitor_id).await;
+    assert_eq!(field(&line, "flags"), "O", "{line}");
+
+    // TYPE pubsub kills the subscriber alone, and it leaves the list at
+    // once; SKIPME no kills the caller after its reply.
+    assert_eq!(
+        me.cmd(&["CLIENT", "KILL", "TYPE", "pubsub", "SKIPME", "yes"])
+            .await,
+        b":1\r\n"
+    );
+    sub.expect_closed().await;
+    assert_eq!(line_of(&mut me, &sub_id).await, "");
+    let addr = field(&line_of(&mut me, &three_id).await, "addr");
+    assert_eq!(
+        me.cmd(&[
+            "CLIENT", "KILL", "ADDR", &addr, "TYPE", "normal", "USER", "default"
+        ])
+        .await,
+        b":1\r\n"
+    );
+    three.expect_closed().await;
+    let my_id = field(&mine, "id");
+    assert_eq!(me.cmd(&["CLIENT", "KILL", "ID", &my_id]).await, b":0\r\n");
+    let laddr = server.addr.to_string();
+    let mut others = Raw::connect(server.addr).await;
+    let killed = others
+        .cmd(&["CLIENT", "KILL", "LADDR", &laddr, "SKIPME", "no"])
+        .await;
+    // Every client left: me, multi, partial, monitor and the caller.
+    assert_eq!(killed, b":5\r\n");
+    others.expect_closed().await;
+    me.expect_closed().await;
 }

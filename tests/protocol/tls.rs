@@ -487,6 +487,13 @@ async fn tls_clients_meet_protected_mode_and_auth() {
         tls_cmd(&mut stream, &["SET", "k", "v"]).await,
         Ok("+OK".into())
     );
+    // CLIENT INFO over TLS names the TLS port's address as laddr.
+    let header = tls_cmd(&mut stream, &["CLIENT", "INFO"]).await.unwrap();
+    assert!(header.starts_with('$'), "{header}");
+    let info = read_line(&mut stream).await.unwrap();
+    let laddr = format!(" laddr={} ", server.tls_addr.unwrap());
+    assert!(info.contains(&laddr), "{laddr} not in {info}");
+    assert!(info.contains(" cmd=client|info "), "{info}");
     // QUIT ends the session with a close_notify: a clean end, not an
     // error.
     assert_eq!(tls_cmd(&mut stream, &["QUIT"]).await, Ok("+OK".into()));

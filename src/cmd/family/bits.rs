@@ -8,17 +8,26 @@ use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::family::string::{self, current, store};
-use crate::cmd::spec::{CommandSpec, ONE_KEY};
+use crate::cmd::spec::{CommandSpec, KeySpec, ONE_KEY, key_at, keys_to, ks};
 use crate::reply::Reply;
 
+static BITOP_KEYS: &[KeySpec] = &[
+    key_at(2, &["OW", "update"]),
+    keys_to(3, &["RO", "access"], -1),
+];
+static BITFIELD_KEYS: &[KeySpec] = &[KeySpec {
+    notes: Some("This command allows both access and modification of the key"),
+    ..key_at(1, &["RW", "access", "update", "variable_flags"])
+}];
+
 pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "bitmap";
-    "setbit", 4, &["write", "denyoom"], ONE_KEY, "2.2.0", data!(setbit; args), "Sets or clears the bit at offset in the string value stored at key";
-    "getbit", 3, &["readonly", "fast"], ONE_KEY, "2.2.0", data!(getbit; args), "Returns the bit value at offset in the string value stored at key";
-    "bitcount", -2, &["readonly"], ONE_KEY, "2.6.0", data!(bitcount; args), "Count set bits in a string";
-    "bitpos", -3, &["readonly"], ONE_KEY, "2.8.7", data!(bitpos; args), "Find first bit set or clear in a string";
-    "bitop", -4, &["write", "denyoom"], (2, -1, 1), "2.6.0", data!(bitop; args), "Perform bitwise operations between strings";
-    "bitfield", -2, &["write", "denyoom"], ONE_KEY, "3.2.0", data!(cmd_bitfield; args), "Perform arbitrary bitfield integer operations on strings";
-    "bitfield_ro", -2, &["readonly", "fast"], ONE_KEY, "6.0.0", data!(cmd_bitfield_ro; args), "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD";
+    "setbit", 4, &["write", "denyoom"], ONE_KEY, "2.2.0", data!(setbit; args), "Sets or clears the bit at offset in the string value stored at key", keys: ks::RW_ACCESS_UPDATE;
+    "getbit", 3, &["readonly", "fast"], ONE_KEY, "2.2.0", data!(getbit; args), "Returns the bit value at offset in the string value stored at key", keys: ks::RO_ACCESS;
+    "bitcount", -2, &["readonly"], ONE_KEY, "2.6.0", data!(bitcount; args), "Count set bits in a string", keys: ks::RO_ACCESS;
+    "bitpos", -3, &["readonly"], ONE_KEY, "2.8.7", data!(bitpos; args), "Find first bit set or clear in a string", keys: ks::RO_ACCESS;
+    "bitop", -4, &["write", "denyoom"], (2, -1, 1), "2.6.0", data!(bitop; args), "Perform bitwise operations between strings", keys: BITOP_KEYS;
+    "bitfield", -2, &["write", "denyoom"], ONE_KEY, "3.2.0", data!(cmd_bitfield; args), "Perform arbitrary bitfield integer operations on strings", keys: BITFIELD_KEYS;
+    "bitfield_ro", -2, &["readonly", "fast"], ONE_KEY, "6.0.0", data!(cmd_bitfield_ro; args), "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", keys: ks::RO_ACCESS;
 };
 
 /// A bit offset argument (SETBIT, GETBIT, BITFIELD's `#N` with `bits`),

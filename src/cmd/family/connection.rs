@@ -5,8 +5,10 @@ use bytes::Bytes;
 use crate::cmd::args::{int_arg, is};
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::session::{ReplyMode, Session};
-use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubSpec};
-use crate::instance::clients::{ClientInfo, UnblockHow};
+use crate::cmd::spec::{ADMIN_SUB, CommandSpec, NO_KEYS, Props, SubSpec};
+use std::sync::atomic::Ordering;
+
+use crate::instance::clients::{ClientHandle, ClientInfo, UnblockHow};
 use crate::reply::{OK, Reply};
 
 /// The Redis version respire answers as (HELLO, INFO).
@@ -23,29 +25,31 @@ const NOAUTH: &[&str] = &[
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Connection, group: "connection";
     "ping", -1, &["fast"], NO_KEYS, "1.0.0", session!(ping; sync args), "Ping the server", props: Props::SUBSCRIBED;
-    "echo", 2, &["fast"], NO_KEYS, "1.0.0", session!(cmd_echo), "Echo the given string";
+    "echo", 2, &["loading", "stale", "fast"], NO_KEYS, "1.0.0", session!(cmd_echo), "Echo the given string";
     "quit", -1, NOAUTH, NO_KEYS, "1.0.0", session!(cmd_quit), "Close the connection", props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED);
     "reset", 1, NOAUTH, NO_KEYS, "6.2.0", session!(cmd_reset), "Reset the connection", props: Props::SKIPS_QUEUE.and(Props::SUBSCRIBED);
     "select", 2, &["loading", "stale", "fast"], NO_KEYS, "1.0.0", session!(cmd_select), "Change the selected database for the current connection";
     "auth", -2, NOAUTH, NO_KEYS, "1.0.0", session!(auth; sync args), "Authenticate to the server";
     "hello", -1, NOAUTH, NO_KEYS, "6.0.0", session!(hello; sync args), "Handshake with Redis";
-    "client", -2, &["sentinel"], NO_KEYS, "2.4.0", session!(client; sync args), "A container for client connection commands", subs: CLIENT_SUBCOMMANDS;
+    "client", -2, &[], NO_KEYS, "2.4.0", session!(client; sync args), "A container for client connection commands", subs: CLIENT_SUBCOMMANDS;
 };
 
+const CLIENT_SUB: &[&str] = &["noscript", "loading", "stale"];
+
 static CLIENT_SUBCOMMANDS: &[SubSpec] = subcommands! {
-    "id", 2, "Returns the client ID for the current connection";
-    "getname", 2, "Get the current connection name";
-    "setname", 3, "Set the current connection name";
-    "info", 2, "Returns information about the current client connection.";
-    "list", -2, "Get the list of client connections", props: Props::ADMIN;
-    "setinfo", 4, "Set client or connection specific info";
-    "kill", -3, "Kill the connection of a client", props: Props::ADMIN;
-    "unblock", -3, "Unblock a client blocked in a blocking command from a different connection", props: Props::ADMIN;
-    "reply", 3, "Instruct the server whether to reply to commands";
-    "no-evict", 3, "Set client eviction mode for the current connection", props: Props::ADMIN;
-    "no-touch", 3, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.";
-    "pause", -3, "Stop processing commands from clients for some time", props: Props::ADMIN;
-    "unpause", 2, "Resume processing of clients that were paused", props: Props::ADMIN;
+    "id", 2, "Returns the client ID for the current connection", flags: CLIENT_SUB;
+    "getname", 2, "Get the current connection name", flags: CLIENT_SUB;
+    "setname", 3, "Set the current connection name", flags: CLIENT_SUB;
+    "info", 2, "Returns information about the current client connection.", flags: CLIENT_SUB;
+    "list", -2, "Get the list of client connections", flags: ADMIN_SUB, props: Props::ADMIN;
+    "setinfo", 4, "Set client or connection specific info", flags: CLIENT_SUB;
+    "kill", -3, "Kill the connection of a client", flags: ADMIN_SUB, props: Props::ADMIN;
+    "unblock", -3, "Unblock a client blocked in a blocking command from a different connection", flags: ADMIN_SUB, props: Props::ADMIN;
+    "reply", 3, "Instruct the server whether to reply to commands", flags: CLIENT_SUB;
+    "no-evict", 3, "Set client eviction mode for the current connection", flags: ADMIN_SUB, props: Props::ADMIN;
+    "no-touch", 3, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", flags: CLIENT_SUB;
+    "pause", -3, "Stop processing commands from clients for some time", flags: ADMIN_SUB, props: Props::ADMIN;
+    "unpause", 2, "Resume processing of clients that were paused", flags: ADMIN_SUB, props: Props::ADMIN;
     help;
 };
 
@@ -65,6 +69,7 @@ pub(crate) async fn cmd_quit(
     _args: &[Bytes],
 ) -> CmdResult {
     session.close_after_reply = true;
+    session.info.lock().unwrap().close_after_reply = true;
     Ok(OK)
 }
 
@@ -122,6 +127,8 @@ pub fn reset(session: &mut Session) {
     info.db = 0;
     info.resp = 2;
     info.multi = -1;
+    info.multi_mem = 0;
+    info.no_evict = false;
     info.name = Bytes::new();
 }
 
@@ -266,12 +273,7 @@ fn client(session: &mut Session, args: &[Bytes]) -> CmdResult {
             }
             Ok(OK)
         }
-        b"info" => {
-            let info = session.info.lock().unwrap().clone();
-            Ok(Reply::Verbatim(Bytes::from(
-                client_line(&info, session) + "\n",
-            )))
-        }
+        b"info" => client_info(session),
         b"list" => client_list(session, args),
         b"kill" => client_kill(session, args),
         b"unblock" => client_unblock(session, args),
@@ -291,8 +293,9 @@ fn client(session: &mut Session, args: &[Bytes]) -> CmdResult {
             })
         }
         b"no-evict" => {
-            // Nothing is evicted here: the mode is accepted and has no effect.
-            on_off(&args[2])?;
+            // Nothing is evicted here: the mode is only shown (flag `e`).
+            let on = on_off(&args[2])?;
+            session.info.lock().unwrap().no_evict = on;
             Ok(OK)
         }
         b"no-touch" => {
@@ -360,48 +363,131 @@ fn client(session: &mut Session, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// One CLIENT LIST line, with Redis 7's field names.
-fn client_line(info: &ClientInfo, session: &Session) -> String {
-    let flags = if info.blocked {
-        "b"
-    } else if info.multi >= 0 {
-        "x"
-    } else if info.sub + info.psub > 0 {
-        "P"
-    } else {
-        "N"
-    };
-    format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
-         qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-         cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
-        info.id,
-        info.addr,
-        session.instance.local_addr,
-        String::from_utf8_lossy(&info.name),
-        info.created.elapsed().as_secs(),
-        info.last_active.elapsed().as_secs(),
-        flags,
-        info.db,
-        info.sub,
-        info.psub,
-        info.multi,
-        info.last_cmd,
-        info.resp,
-        String::from_utf8_lossy(&info.lib_name),
-        String::from_utf8_lossy(&info.lib_ver),
-    )
+/// What CLIENT LIST shows of one client: its info and its buffers.
+struct Listed {
+    info: ClientInfo,
+    qbuf: usize,
+    qbuf_free: usize,
+    obl: usize,
+    rbs: usize,
+    rbp: usize,
+    writing: bool,
+    base: usize,
+    /// Pub/sub deliveries waiting: messages (`oll`) and bytes (`omem`).
+    oll: usize,
+    omem: usize,
 }
 
-fn all_clients(session: &Session) -> Vec<ClientInfo> {
-    let mut all: Vec<ClientInfo> = session
+impl Listed {
+    fn of(handle: &ClientHandle) -> Listed {
+        let b = &handle.buffers;
+        let load = |a: &std::sync::atomic::AtomicUsize| a.load(Ordering::Relaxed);
+        Listed {
+            info: handle.info.lock().unwrap().clone(),
+            qbuf: load(&b.qbuf),
+            qbuf_free: load(&b.qbuf_free),
+            obl: load(&b.obl),
+            rbs: load(&b.rbs),
+            rbp: load(&b.rbp),
+            writing: b.writing.load(Ordering::Relaxed),
+            base: load(&b.base),
+            oll: handle.backlog.count(),
+            omem: handle.backlog.bytes(),
+        }
+    }
+
+    /// Redis's client type: `pubsub` while subscribed, else `normal`
+    /// (respire has no masters or replicas; a MONITOR client is normal).
+    fn is_pubsub(&self) -> bool {
+        self.info.sub + self.info.psub > 0
+    }
+
+    /// Redis's flags, in its order; `N` for none.
+    fn flags(&self) -> String {
+        let i = &self.info;
+        let mut flags = String::new();
+        for (on, flag) in [
+            (i.monitor, 'O'),
+            (self.is_pubsub(), 'P'),
+            (i.multi >= 0, 'x'),
+            (i.blocked, 'b'),
+            (i.close_after_reply, 'c'),
+            (i.no_evict, 'e'),
+        ] {
+            if on {
+                flags.push(flag);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
+
+    /// One CLIENT LIST line: Redis 7.0's fields in its order.
+    fn line(&self) -> String {
+        let i = &self.info;
+        let tot_mem = self.base
+            + self.qbuf
+            + self.qbuf_free
+            + i.argv_mem
+            + i.multi_mem
+            + self.rbs
+            + self.omem;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
+             multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} \
+             tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+            i.id,
+            i.addr,
+            i.laddr,
+            i.fd,
+            String::from_utf8_lossy(&i.name),
+            i.created.elapsed().as_secs(),
+            i.last_active.elapsed().as_secs(),
+            self.flags(),
+            i.db,
+            i.sub,
+            i.psub,
+            i.multi,
+            self.qbuf,
+            self.qbuf_free,
+            i.argv_mem,
+            i.multi_mem,
+            self.rbs,
+            self.rbp,
+            self.obl,
+            self.oll,
+            self.omem,
+            tot_mem,
+            if self.writing { "rw" } else { "r" },
+            i.last_cmd,
+            i.resp,
+        )
+    }
+}
+
+/// Every client of this instance, by id.
+fn all_clients(session: &Session) -> Vec<Listed> {
+    let mut all: Vec<Listed> = session
         .instance
         .clients
         .iter()
-        .map(|c| c.value().info.lock().unwrap().clone())
+        .map(|c| Listed::of(c.value()))
         .collect();
-    all.sort_by_key(|c| c.id);
+    all.sort_by_key(|c| c.info.id);
     all
+}
+
+/// A client type named in CLIENT LIST/KILL TYPE: `Some(true)` pubsub,
+/// `Some(false)` normal, `None` master/replica/slave (respire has none).
+fn client_type(name: &[u8]) -> Result<Option<bool>, crate::cmd::errors::CmdError> {
+    match &name.to_ascii_lowercase()[..] {
+        b"normal" => Ok(Some(false)),
+        b"pubsub" => Ok(Some(true)),
+        b"master" | b"replica" | b"slave" => Ok(None),
+        _ => err(errors::unknown_client_type(name)),
+    }
 }
 
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
@@ -410,30 +496,21 @@ fn client_list(session: &Session, args: &[Bytes]) -> CmdResult {
     let mut i = 2;
     while i < args.len() {
         if is(&args[i], "type") && i + 1 < args.len() {
-            let t = args[i + 1].to_ascii_lowercase();
-            let pubsub = match &t[..] {
-                b"normal" => false,
-                b"pubsub" => true,
-                b"master" | b"replica" | b"slave" => {
-                    clients.clear();
-                    i += 2;
-                    continue;
-                }
-                _ => {
-                    return err(errors::unknown_client_type(&args[i + 1]));
-                }
-            };
-            clients.retain(|c| (c.sub + c.psub > 0) == pubsub);
+            match client_type(&args[i + 1])? {
+                Some(pubsub) => clients.retain(|c| c.is_pubsub() == pubsub),
+                None => clients.clear(),
+            }
             i += 2;
         } else if is(&args[i], "id") && i + 1 < args.len() {
             let mut ids = Vec::new();
             for a in &args[i + 1..] {
+                // Any integer: one no client has (0, negative) matches none.
                 match crate::protocol::parse_i64(a) {
-                    Some(id) if id > 0 => ids.push(id as u64),
-                    _ => return err(errors::INVALID_CLIENT_ID),
+                    Some(id) => ids.extend(u64::try_from(id).ok()),
+                    None => return err(errors::INVALID_CLIENT_ID),
                 }
             }
-            clients.retain(|c| ids.contains(&c.id));
+            clients.retain(|c| ids.contains(&c.info.id));
             i = args.len();
         } else {
             return err(errors::SYNTAX);
@@ -441,76 +518,119 @@ fn client_list(session: &Session, args: &[Bytes]) -> CmdResult {
     }
     let mut text = String::new();
     for c in &clients {
-        text.push_str(&client_line(c, session));
+        text.push_str(&c.line());
         text.push('\n');
     }
     Ok(Reply::Verbatim(Bytes::from(text)))
 }
 
-/// CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [TYPE t] [USER u]
-fn client_kill(session: &Session, args: &[Bytes]) -> CmdResult {
-    let clients = all_clients(session);
-    if args.len() == 3 {
-        let addr = String::from_utf8_lossy(&args[2]);
-        let Some(target) = clients.iter().find(|c| c.addr.to_string() == addr) else {
-            return err(errors::NO_SUCH_CLIENT);
-        };
-        kill(session, target.id);
-        return Ok(OK);
+/// CLIENT INFO: this client's line.
+fn client_info(session: &Session) -> CmdResult {
+    let line = match session.instance.clients.get(&session.id) {
+        Some(handle) => Listed::of(handle.value()).line(),
+        None => String::new(),
+    };
+    Ok(Reply::Verbatim(Bytes::from(line + "\n")))
+}
+
+/// What CLIENT KILL's filters ask for; every one given must match.
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    /// `Some(None)`: a type respire has no client of (master, replica).
+    pubsub: Option<Option<bool>>,
+    skip_me: bool,
+}
+
+impl KillFilter {
+    fn matches(&self, c: &Listed, me: u64) -> bool {
+        self.addr
+            .as_ref()
+            .is_none_or(|a| *a == c.info.addr.to_string())
+            && self
+                .laddr
+                .as_ref()
+                .is_none_or(|a| *a == c.info.laddr.to_string())
+            && self.pubsub.is_none_or(|t| t == Some(c.is_pubsub()))
+            && self.id.is_none_or(|id| id == c.info.id)
+            && !(self.skip_me && c.info.id == me)
     }
-    let mut targets: Vec<&ClientInfo> = clients.iter().collect();
-    let mut skip_me = true;
-    let mut i = 2;
-    while i < args.len() {
-        let Some(value) = args.get(i + 1) else {
-            return err(errors::SYNTAX);
-        };
-        let text = String::from_utf8_lossy(value);
-        if is(&args[i], "id") {
-            let id = crate::protocol::parse_i64(value)
-                .filter(|&id| id > 0)
-                .ok_or_else(|| {
-                    crate::cmd::errors::CmdError::Reply(errors::CLIENT_ID_NOT_POSITIVE.into())
-                })?;
-            targets.retain(|c| c.id == id as u64);
-        } else if is(&args[i], "addr") {
-            targets.retain(|c| c.addr.to_string() == text);
-        } else if is(&args[i], "laddr") {
-            let local = session.instance.local_addr.to_string() == text;
-            targets.retain(|_| local);
-        } else if is(&args[i], "skipme") {
-            skip_me = match text.to_ascii_lowercase().as_str() {
-                "yes" => true,
-                "no" => false,
-                _ => return err(errors::SYNTAX),
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL <filter> <value> ... (ID, ADDR,
+/// LADDR, USER, SKIPME, TYPE), as Redis 7.0 parses them: the first bad
+/// option answers its error and kills nobody. The old form may kill the
+/// caller (which gets its reply first) and answers OK or `No such client`;
+/// the new form answers how many it killed.
+fn client_kill(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    let old_form = args.len() == 3;
+    let mut filter = KillFilter {
+        skip_me: !old_form,
+        ..KillFilter::default()
+    };
+    if old_form {
+        filter.addr = Some(String::from_utf8_lossy(&args[2]).into_owned());
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            let Some(value) = args.get(i + 1) else {
+                return err(errors::SYNTAX);
             };
-        } else if is(&args[i], "user") {
-            let default = text == "default";
-            targets.retain(|_| default);
-        } else if is(&args[i], "type") {
-            let pubsub = match text.to_ascii_lowercase().as_str() {
-                "normal" => false,
-                "pubsub" => true,
-                "master" | "replica" | "slave" => {
-                    targets.clear();
-                    i += 2;
-                    continue;
+            let text = String::from_utf8_lossy(value).into_owned();
+            if is(&args[i], "id") {
+                let id = crate::protocol::parse_i64(value)
+                    .filter(|&id| id > 0)
+                    .ok_or_else(|| {
+                        crate::cmd::errors::CmdError::Reply(errors::CLIENT_ID_NOT_POSITIVE.into())
+                    })?;
+                filter.id = Some(id as u64);
+            } else if is(&args[i], "type") {
+                filter.pubsub = Some(client_type(value)?);
+            } else if is(&args[i], "addr") {
+                filter.addr = Some(text);
+            } else if is(&args[i], "laddr") {
+                filter.laddr = Some(text);
+            } else if is(&args[i], "user") {
+                // One user exists, `default`, and every client is it.
+                if value.as_ref() != b"default" {
+                    return err(errors::no_such_user(value));
                 }
-                _ => return err(errors::unknown_client_type(value)),
-            };
-            targets.retain(|c| (c.sub + c.psub > 0) == pubsub);
-        } else {
-            return err(errors::SYNTAX);
+            } else if is(&args[i], "skipme") {
+                filter.skip_me = if is(value, "yes") {
+                    true
+                } else if is(value, "no") {
+                    false
+                } else {
+                    return err(errors::SYNTAX);
+                };
+            } else {
+                return err(errors::SYNTAX);
+            }
+            i += 2;
         }
-        i += 2;
     }
     let mut killed = 0;
-    for t in targets {
-        if skip_me && t.id == session.id {
+    for c in all_clients(session) {
+        if !filter.matches(&c, session.id) {
             continue;
         }
-        kill(session, t.id);
+        if c.info.id == session.id {
+            // Closes once its reply is written, as Redis does.
+            session.close_after_reply = true;
+            session.info.lock().unwrap().close_after_reply = true;
+        } else {
+            kill(session, c.info.id);
+        }
         killed += 1;
+    }
+    if old_form {
+        return if killed == 0 {
+            err(errors::NO_SUCH_CLIENT)
+        } else {
+            Ok(OK)
+        };
     }
     Ok(Reply::Int(killed))
 }
@@ -534,8 +654,10 @@ fn client_unblock(session: &Session, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(unblocked as i64))
 }
 
+/// Closes another client: it leaves the client list at once (as Redis
+/// frees it), and its connection ends as soon as its task sees the kill.
 fn kill(session: &Session, id: u64) {
-    if let Some(handle) = session.instance.clients.get(&id) {
+    if let Some((_, handle)) = session.instance.clients.remove(&id) {
         handle.kill.notify_one();
     }
 }

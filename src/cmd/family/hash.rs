@@ -10,7 +10,7 @@ use crate::cmd::helpers::long_double;
 use crate::cmd::helpers::scan::{
     decode_boundary, page_end, parse_cursor, scan_options, scan_reply,
 };
-use crate::cmd::spec::{CommandSpec, ONE_KEY};
+use crate::cmd::spec::{CommandSpec, ONE_KEY, ks};
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 
@@ -20,22 +20,22 @@ const WF: &[&str] = &["write", "fast"];
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 
 pub static COMMANDS: &[CommandSpec] = commands! { family: Hash, group: "hash";
-    "hset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hset), "Set the string value of a hash field";
-    "hsetnx", 4, WDF, ONE_KEY, "2.0.0", data!(cmd_hsetnx), "Set the value of a hash field, only if the field does not exist";
-    "hmset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hmset), "Set multiple hash fields to multiple values";
-    "hget", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hget), "Get the value of a hash field";
-    "hmget", -3, RF, ONE_KEY, "2.0.0", data!(cmd_hmget), "Get the values of all the given hash fields";
-    "hgetall", 2, R, ONE_KEY, "2.0.0", data!(hgetall; args), "Get all the fields and values in a hash";
-    "hdel", -3, WF, ONE_KEY, "2.0.0", data!(cmd_hdel), "Delete one or more hash fields";
-    "hexists", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hexists), "Determine if a hash field exists";
-    "hlen", 2, RF, ONE_KEY, "2.0.0", data!(cmd_hlen), "Get the number of fields in a hash";
-    "hkeys", 2, R, ONE_KEY, "2.0.0", data!(hkeys; args), "Get all the fields in a hash";
-    "hvals", 2, R, ONE_KEY, "2.0.0", data!(hvals; args), "Get all the values in a hash";
-    "hincrby", 4, WDF, ONE_KEY, "2.0.0", data!(hincrby; args), "Increment the integer value of a hash field by the given number";
-    "hincrbyfloat", 4, WDF, ONE_KEY, "2.6.0", data!(hincrbyfloat; args), "Increment the float value of a hash field by the given amount";
-    "hstrlen", 3, RF, ONE_KEY, "3.2.0", data!(cmd_hstrlen), "Get the length of the value of a hash field";
-    "hscan", -3, R, ONE_KEY, "2.8.0", data!(hscan; args), "Incrementally iterate hash fields and associated values";
-    "hrandfield", -2, R, ONE_KEY, "6.2.0", data!(hrandfield; args), "Get one or multiple random fields from a hash";
+    "hset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hset), "Set the string value of a hash field", keys: ks::RW_UPDATE;
+    "hsetnx", 4, WDF, ONE_KEY, "2.0.0", data!(cmd_hsetnx), "Set the value of a hash field, only if the field does not exist", keys: ks::RW_INSERT;
+    "hmset", -4, WDF, ONE_KEY, "2.0.0", data!(cmd_hmset), "Set multiple hash fields to multiple values", keys: ks::RW_UPDATE;
+    "hget", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hget), "Get the value of a hash field", keys: ks::RO_ACCESS;
+    "hmget", -3, RF, ONE_KEY, "2.0.0", data!(cmd_hmget), "Get the values of all the given hash fields", keys: ks::RO_ACCESS;
+    "hgetall", 2, R, ONE_KEY, "2.0.0", data!(hgetall; args), "Get all the fields and values in a hash", keys: ks::RO_ACCESS;
+    "hdel", -3, WF, ONE_KEY, "2.0.0", data!(cmd_hdel), "Delete one or more hash fields", keys: ks::RW_DELETE;
+    "hexists", 3, RF, ONE_KEY, "2.0.0", data!(cmd_hexists), "Determine if a hash field exists", keys: ks::RO;
+    "hlen", 2, RF, ONE_KEY, "2.0.0", data!(cmd_hlen), "Get the number of fields in a hash", keys: ks::RO;
+    "hkeys", 2, R, ONE_KEY, "2.0.0", data!(hkeys; args), "Get all the fields in a hash", keys: ks::RO_ACCESS;
+    "hvals", 2, R, ONE_KEY, "2.0.0", data!(hvals; args), "Get all the values in a hash", keys: ks::RO_ACCESS;
+    "hincrby", 4, WDF, ONE_KEY, "2.0.0", data!(hincrby; args), "Increment the integer value of a hash field by the given number", keys: ks::RW_ACCESS_UPDATE;
+    "hincrbyfloat", 4, WDF, ONE_KEY, "2.6.0", data!(hincrbyfloat; args), "Increment the float value of a hash field by the given amount", keys: ks::RW_ACCESS_UPDATE;
+    "hstrlen", 3, RF, ONE_KEY, "3.2.0", data!(cmd_hstrlen), "Get the length of the value of a hash field", keys: ks::RO;
+    "hscan", -3, R, ONE_KEY, "2.8.0", data!(hscan; args), "Incrementally iterate hash fields and associated values", keys: ks::RO_ACCESS;
+    "hrandfield", -2, R, ONE_KEY, "6.2.0", data!(hrandfield; args), "Get one or multiple random fields from a hash", keys: ks::RO_ACCESS;
 };
 
 /// Redis keeps hashes of up to this many fields as one listpack, which

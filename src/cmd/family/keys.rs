@@ -7,7 +7,7 @@ use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
-use crate::cmd::spec::{CommandSpec, NO_KEYS, ONE_KEY, Props};
+use crate::cmd::spec::{CommandSpec, KeySpec, NO_KEYS, ONE_KEY, Props, key_at, ks};
 use crate::reply::{OK, Reply};
 use crate::store::{Db, KeyKind, Member, MemberRange};
 
@@ -17,28 +17,38 @@ const W: &[&str] = &["write"];
 const WF: &[&str] = &["write", "fast"];
 const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
+static RENAME_KEYS: &[KeySpec] = &[
+    key_at(1, &["RW", "access", "delete"]),
+    key_at(2, &["OW", "update"]),
+];
+static RENAMENX_KEYS: &[KeySpec] = &[
+    key_at(1, &["RW", "access", "delete"]),
+    key_at(2, &["OW", "insert"]),
+];
+static COPY_KEYS: &[KeySpec] = &[key_at(1, &["RO", "access"]), key_at(2, &["OW", "update"])];
+
 pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic";
-    "del", -2, W, ALL_KEYS, "1.0.0", data!(cmd_del), "Delete a key";
-    "unlink", -2, WF, ALL_KEYS, "4.0.0", data!(cmd_del), "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.";
-    "exists", -2, RF, ALL_KEYS, "1.0.0", data!(cmd_exists), "Determine if a key exists", props: Props::NO_TOUCH;
-    "touch", -2, RF, ALL_KEYS, "3.2.1", data!(cmd_exists), "Alters the last access time of a key(s). Returns the number of existing keys specified.", props: Props::ALWAYS_TOUCHES;
-    "type", 2, RF, ONE_KEY, "1.0.0", data!(cmd_type), "Determine the type stored at key", props: Props::NO_TOUCH;
+    "del", -2, W, ALL_KEYS, "1.0.0", data!(cmd_del), "Delete a key", keys: ks::RM_DELETE_ALL;
+    "unlink", -2, WF, ALL_KEYS, "4.0.0", data!(cmd_del), "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", keys: ks::RM_DELETE_ALL;
+    "exists", -2, RF, ALL_KEYS, "1.0.0", data!(cmd_exists), "Determine if a key exists", props: Props::NO_TOUCH, keys: ks::RO_ALL;
+    "touch", -2, RF, ALL_KEYS, "3.2.1", data!(cmd_exists), "Alters the last access time of a key(s). Returns the number of existing keys specified.", props: Props::ALWAYS_TOUCHES, keys: ks::RO_ALL;
+    "type", 2, RF, ONE_KEY, "1.0.0", data!(cmd_type), "Determine the type stored at key", props: Props::NO_TOUCH, keys: ks::RO;
     "keys", 2, R, NO_KEYS, "1.0.0", data!(cmd_keys), "Find all keys matching the given pattern";
     "scan", -2, R, NO_KEYS, "2.8.0", data!(scan; args), "Incrementally iterate the keys space";
     "randomkey", 1, R, NO_KEYS, "1.0.0", data!(cmd_randomkey), "Return a random key from the keyspace";
-    "rename", 3, W, (1, 2, 1), "1.0.0", data!(cmd_rename; args), "Rename a key";
-    "renamenx", 3, WF, (1, 2, 1), "1.0.0", data!(cmd_renamenx; args), "Rename a key, only if the new key does not exist";
-    "ttl", 2, RF, ONE_KEY, "1.0.0", data!(cmd_ttl), "Get the time to live for a key in seconds", props: Props::NO_TOUCH;
-    "pttl", 2, RF, ONE_KEY, "2.6.0", data!(cmd_pttl), "Get the time to live for a key in milliseconds", props: Props::NO_TOUCH;
-    "expiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_expiretime), "Get the expiration Unix timestamp for a key", props: Props::NO_TOUCH;
-    "pexpiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_pexpiretime), "Get the expiration Unix timestamp for a key in milliseconds", props: Props::NO_TOUCH;
-    "expire", -3, WF, ONE_KEY, "1.0.0", data!(cmd_expire), "Set a key's time to live in seconds";
-    "pexpire", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpire), "Set a key's time to live in milliseconds";
-    "expireat", -3, WF, ONE_KEY, "1.2.0", data!(cmd_expireat), "Set the expiration for a key as a UNIX timestamp";
-    "pexpireat", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpireat), "Set the expiration for a key as a UNIX timestamp specified in milliseconds";
-    "persist", 2, WF, ONE_KEY, "2.2.0", data!(cmd_persist), "Remove the expiration from a key";
-    "move", 3, WF, ONE_KEY, "1.0.0", data!(move_key; args), "Move a key to another database";
-    "copy", -3, &["write", "denyoom"], (1, 2, 1), "6.2.0", data!(copy; args), "Copy a key";
+    "rename", 3, W, (1, 2, 1), "1.0.0", data!(cmd_rename; args), "Rename a key", keys: RENAME_KEYS;
+    "renamenx", 3, WF, (1, 2, 1), "1.0.0", data!(cmd_renamenx; args), "Rename a key, only if the new key does not exist", keys: RENAMENX_KEYS;
+    "ttl", 2, RF, ONE_KEY, "1.0.0", data!(cmd_ttl), "Get the time to live for a key in seconds", props: Props::NO_TOUCH, keys: ks::RO_ACCESS;
+    "pttl", 2, RF, ONE_KEY, "2.6.0", data!(cmd_pttl), "Get the time to live for a key in milliseconds", props: Props::NO_TOUCH, keys: ks::RO_ACCESS;
+    "expiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_expiretime), "Get the expiration Unix timestamp for a key", props: Props::NO_TOUCH, keys: ks::RO_ACCESS;
+    "pexpiretime", 2, RF, ONE_KEY, "7.0.0", data!(cmd_pexpiretime), "Get the expiration Unix timestamp for a key in milliseconds", props: Props::NO_TOUCH, keys: ks::RO_ACCESS;
+    "expire", -3, WF, ONE_KEY, "1.0.0", data!(cmd_expire), "Set a key's time to live in seconds", keys: ks::RW_UPDATE;
+    "pexpire", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpire), "Set a key's time to live in milliseconds", keys: ks::RW_UPDATE;
+    "expireat", -3, WF, ONE_KEY, "1.2.0", data!(cmd_expireat), "Set the expiration for a key as a UNIX timestamp", keys: ks::RW_UPDATE;
+    "pexpireat", -3, WF, ONE_KEY, "2.6.0", data!(cmd_pexpireat), "Set the expiration for a key as a UNIX timestamp specified in milliseconds", keys: ks::RW_UPDATE;
+    "persist", 2, WF, ONE_KEY, "2.2.0", data!(cmd_persist), "Remove the expiration from a key", keys: ks::RW_UPDATE;
+    "move", 3, WF, ONE_KEY, "1.0.0", data!(move_key; args), "Move a key to another database", keys: ks::RW_ACCESS_UPDATE;
+    "copy", -3, &["write", "denyoom"], (1, 2, 1), "6.2.0", data!(copy; args), "Copy a key", keys: COPY_KEYS;
 };
 
 /// The commands over a whole database, which Redis groups under server.

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdResult, err};
-use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubInfo, SubSpec};
+use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubInfo, SubSpec, ks};
 use crate::reply::Reply;
 use crate::store::{KeyKind, MemberRange};
 
@@ -28,28 +28,28 @@ static OBJECT_INFO: &[SubInfo] = &[
         flags: &["readonly"],
         keys: (2, 2, 1),
         tips: &["nondeterministic_output"],
-        key_specs: &[],
+        key_specs: ks::SUB_RO,
     },
     SubInfo {
         name: "freq",
         flags: &["readonly"],
         keys: (2, 2, 1),
         tips: &["nondeterministic_output"],
-        key_specs: &[],
+        key_specs: ks::SUB_RO,
     },
     SubInfo {
         name: "idletime",
         flags: &["readonly"],
         keys: (2, 2, 1),
         tips: &["nondeterministic_output"],
-        key_specs: &[],
+        key_specs: ks::SUB_RO,
     },
     SubInfo {
         name: "refcount",
         flags: &["readonly"],
         keys: (2, 2, 1),
         tips: &["nondeterministic_output"],
-        key_specs: &[],
+        key_specs: ks::SUB_RO,
     },
 ];
 

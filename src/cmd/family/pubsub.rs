@@ -23,12 +23,14 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: PubSub, group: "pubsub
     "pubsub", -2, &[], NO_KEYS, "2.8.0", session!(pubsub; sync args), "A container for Pub/Sub commands", subs: PUBSUB_SUBCOMMANDS;
 };
 
+const PUBSUB_SUB: &[&str] = &["pubsub", "loading", "stale"];
+
 static PUBSUB_SUBCOMMANDS: &[SubSpec] = subcommands! {
-    "channels", -2, "List active channels";
-    "numsub", -2, "Get the count of subscribers for channels";
-    "numpat", 2, "Get the count of unique patterns pattern subscriptions";
-    "shardchannels", -2, "List active shard channels";
-    "shardnumsub", -2, "Get the count of subscribers for shard channels";
+    "channels", -2, "List active channels", flags: PUBSUB_SUB;
+    "numsub", -2, "Get the count of subscribers for channels", flags: PUBSUB_SUB;
+    "numpat", 2, "Get the count of unique patterns pattern subscriptions", flags: PUBSUB_SUB;
+    "shardchannels", -2, "List active shard channels", flags: PUBSUB_SUB;
+    "shardnumsub", -2, "Get the count of subscribers for shard channels", flags: PUBSUB_SUB;
     help;
 };
 

@@ -10,7 +10,7 @@ use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::family::connection::REDIS_VERSION;
 use crate::cmd::helpers::parameters::{self, Kind, PARAMETERS};
 use crate::cmd::session::Session;
-use crate::cmd::spec::{CommandSpec, NO_KEYS, Props, SubSpec};
+use crate::cmd::spec::{ADMIN_SUB, CommandSpec, NO_KEYS, Props, SubSpec};
 use crate::config::TlsAuthClients;
 use crate::events::{flags, settings};
 use crate::glob;
@@ -26,10 +26,10 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: Server, group: "server
 };
 
 static CONFIG_SUBCOMMANDS: &[SubSpec] = subcommands! {
-    "get", -3, "Get the values of configuration parameters", props: Props::ADMIN;
-    "set", -4, "Set configuration parameters to the given values", props: Props::ADMIN;
-    "resetstat", 2, "Reset the stats returned by INFO", props: Props::ADMIN;
-    "rewrite", 2, "Rewrite the configuration file with the in memory configuration", props: Props::ADMIN;
+    "get", -3, "Get the values of configuration parameters", flags: ADMIN_SUB, props: Props::ADMIN;
+    "set", -4, "Set configuration parameters to the given values", flags: ADMIN_SUB, props: Props::ADMIN;
+    "resetstat", 2, "Reset the stats returned by INFO", flags: ADMIN_SUB, props: Props::ADMIN;
+    "rewrite", 2, "Rewrite the configuration file with the in memory configuration", flags: ADMIN_SUB, props: Props::ADMIN;
     help;
 };
 
@@ -66,6 +66,7 @@ pub(crate) async fn cmd_monitor(
             .monitors
             .add(session.id, session.kill.clone()),
     );
+    session.info.lock().unwrap().monitor = true;
     Ok(OK)
 }
 

@@ -6,7 +6,7 @@ use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::long_double;
-use crate::cmd::spec::{CommandSpec, ONE_KEY};
+use crate::cmd::spec::{CommandSpec, KeySpec, ONE_KEY, key_at, keys_to, ks};
 use crate::reply::{OK, Reply};
 use crate::store::KeyKind;
 
@@ -14,29 +14,47 @@ const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const R: &[&str] = &["readonly", "fast"];
 
+static SET_KEYS: &[KeySpec] = &[KeySpec {
+    notes: Some("RW and ACCESS due to the optional `GET` argument"),
+    ..key_at(1, &["RW", "access", "update", "variable_flags"])
+}];
+static GETEX_KEYS: &[KeySpec] = &[KeySpec {
+    notes: Some("RW and UPDATE because it changes the TTL"),
+    ..key_at(1, &["RW", "access", "update"])
+}];
+static MSET_KEYS: &[KeySpec] = &[KeySpec {
+    step: 2,
+    ..keys_to(1, &["OW", "update"], -1)
+}];
+static MSETNX_KEYS: &[KeySpec] = &[KeySpec {
+    step: 2,
+    ..keys_to(1, &["OW", "insert"], -1)
+}];
+static LCS_KEYS: &[KeySpec] = &[keys_to(1, &["RO", "access"], 1)];
+
 pub static COMMANDS: &[CommandSpec] = commands! { family: String, group: "string";
-    "get", 2, R, ONE_KEY, "1.0.0", data!(cmd_get), "Get the value of a key";
-    "set", -3, W, ONE_KEY, "1.0.0", data!(set; args), "Set the string value of a key";
-    "setnx", 3, WF, ONE_KEY, "1.0.0", data!(cmd_setnx), "Set the value of a key, only if the key does not exist";
-    "setex", 4, W, ONE_KEY, "2.0.0", data!(cmd_setex), "Set the value and expiration of a key";
-    "psetex", 4, W, ONE_KEY, "2.6.0", data!(cmd_psetex), "Set the value and expiration in milliseconds of a key";
-    "getset", 3, WF, ONE_KEY, "1.0.0", data!(cmd_getset), "Set the string value of a key and return its old value";
-    "getdel", 2, &["write", "fast"], ONE_KEY, "6.2.0", data!(cmd_getdel), "Get the value of a key and delete the key";
-    "getex", -2, &["write", "fast"], ONE_KEY, "6.2.0", data!(getex; args), "Get the value of a key and optionally set its expiration";
-    "mget", -2, R, (1, -1, 1), "1.0.0", data!(cmd_mget), "Get the values of all the given keys";
-    "mset", -3, W, (1, -1, 2), "1.0.1", data!(cmd_mset), "Set multiple keys to multiple values";
-    "msetnx", -3, W, (1, -1, 2), "1.0.1", data!(cmd_msetnx), "Set multiple keys to multiple values, only if none of the keys exist";
-    "incr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_incr), "Increment the integer value of a key by one";
-    "decr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_decr), "Decrement the integer value of a key by one";
-    "incrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_incrby), "Increment the integer value of a key by the given amount";
-    "decrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_decrby), "Decrement the integer value of a key by the given number";
-    "incrbyfloat", 3, WF, ONE_KEY, "2.6.0", data!(cmd_incrbyfloat), "Increment the float value of a key by the given amount";
-    "append", 3, WF, ONE_KEY, "2.0.0", data!(cmd_append), "Append a value to a key";
-    "strlen", 2, R, ONE_KEY, "2.2.0", data!(cmd_strlen), "Get the length of the value stored in a key";
-    "getrange", 4, &["readonly"], ONE_KEY, "2.4.0", data!(getrange; args), "Get a substring of the string stored at a key";
-    "setrange", 4, W, ONE_KEY, "2.2.0", data!(setrange; args), "Overwrite part of a string at key starting at the specified offset";
-    "substr", 4, &["readonly"], ONE_KEY, "1.0.0", data!(getrange; args), "Get a substring of the string stored at a key";
-    "lcs", -3, &["readonly"], (1, 2, 1), "7.0.0", data!(lcs; args), "Find longest common substring";
+    "get", 2, R, ONE_KEY, "1.0.0", data!(cmd_get), "Get the value of a key", keys: ks::RO_ACCESS;
+    "set", -3, W, ONE_KEY, "1.0.0", data!(set; args), "Set the string value of a key", keys: SET_KEYS;
+    "setnx", 3, WF, ONE_KEY, "1.0.0", data!(cmd_setnx), "Set the value of a key, only if the key does not exist", keys: ks::OW_INSERT;
+    "setex", 4, W, ONE_KEY, "2.0.0", data!(cmd_setex), "Set the value and expiration of a key", keys: ks::OW_UPDATE;
+    "psetex", 4, W, ONE_KEY, "2.6.0", data!(cmd_psetex), "Set the value and expiration in milliseconds of a key", keys: ks::OW_UPDATE;
+    "getset", 3, WF, ONE_KEY, "1.0.0", data!(cmd_getset), "Set the string value of a key and return its old value", keys: ks::RW_ACCESS_UPDATE;
+    "getdel", 2, &["write", "fast"], ONE_KEY, "6.2.0", data!(cmd_getdel), "Get the value of a key and delete the key", keys: ks::RW_ACCESS_DELETE;
+    "getex", -2, &["write", "fast"], ONE_KEY, "6.2.0", data!(getex; args), "Get the value of a key and optionally set its expiration", keys: GETEX_KEYS;
+    "mget", -2, R, (1, -1, 1), "1.0.0", data!(cmd_mget), "Get the values of all the given keys", keys: ks::RO_ACCESS_ALL;
+    "mset", -3, W, (1, -1, 2), "1.0.1", data!(cmd_mset), "Set multiple keys to multiple values", keys: MSET_KEYS;
+    "msetnx", -3, W, (1, -1, 2), "1.0.1", data!(cmd_msetnx), "Set multiple keys to multiple values, only if none of the keys exist", keys: MSETNX_KEYS;
+    "incr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_incr), "Increment the integer value of a key by one", keys: ks::RW_ACCESS_UPDATE;
+    "decr", 2, WF, ONE_KEY, "1.0.0", data!(cmd_decr), "Decrement the integer value of a key by one", keys: ks::RW_ACCESS_UPDATE;
+    "incrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_incrby), "Increment the integer value of a key by the given amount", keys: ks::RW_ACCESS_UPDATE;
+    "decrby", 3, WF, ONE_KEY, "1.0.0", data!(cmd_decrby), "Decrement the integer value of a key by the given number", keys: ks::RW_ACCESS_UPDATE;
+    "incrbyfloat", 3, WF, ONE_KEY, "2.6.0", data!(cmd_incrbyfloat), "Increment the float value of a key by the given amount", keys: ks::RW_ACCESS_UPDATE;
+    "append", 3, WF, ONE_KEY, "2.0.0", data!(cmd_append), "Append a value to a key", keys: ks::RW_INSERT;
+    "strlen", 2, R, ONE_KEY, "2.2.0", data!(cmd_strlen), "Get the length of the value stored in a key", keys: ks::RO;
+    "getrange", 4, &["readonly"], ONE_KEY, "2.4.0", data!(getrange; args), "Get a substring of the string stored at a key", keys: ks::RO_ACCESS;
+    "setrange", 4, W, ONE_KEY, "2.2.0", data!(setrange; args), "Overwrite part of a string at key starting at the specified offset", keys: ks::RW_UPDATE;
+    "substr", 4, &["readonly"], ONE_KEY, "1.0.0", data!(getrange; args), "Get a substring of the string stored at a key", keys: ks::RO_ACCESS;
+    "lcs", -3, &["readonly"], (1, 2, 1), "7.0.0", data!(lcs; args), "Find longest common substring", keys: LCS_KEYS;
 };
 
 /// GET.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::clock::now_ms;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::session::{MultiState, Session, Watched};
-use crate::cmd::spec::{CommandSpec, Handler, NO_KEYS, Props};
+use crate::cmd::spec::{CommandSpec, Handler, NO_KEYS, Props, ks};
 use crate::reply::OK;
 use crate::store::{Access, Db, Txn};
 
@@ -20,7 +20,7 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: Transaction, group: "t
     "multi", 1, FLAGS, NO_KEYS, "1.2.0", session!(cmd_multi), "Mark the start of a transaction block", props: Props::SKIPS_QUEUE;
     "exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], NO_KEYS, "1.2.0", Handler::Exec, "Execute all commands issued after MULTI", props: Props::SKIPS_QUEUE;
     "discard", 1, FLAGS, NO_KEYS, "2.0.0", session!(cmd_discard), "Discard all commands issued after MULTI", props: Props::SKIPS_QUEUE;
-    "watch", -2, FLAGS, (1, -1, 1), "2.2.0", session!(cmd_watch), "Watch the given keys to determine execution of the MULTI/EXEC block", props: Props::SKIPS_QUEUE;
+    "watch", -2, FLAGS, (1, -1, 1), "2.2.0", session!(cmd_watch), "Watch the given keys to determine execution of the MULTI/EXEC block", props: Props::SKIPS_QUEUE, keys: ks::RO_ALL;
     "unwatch", 1, FLAGS, NO_KEYS, "2.2.0", session!(cmd_unwatch), "Forget about all watched keys";
 };
 
@@ -34,7 +34,7 @@ pub(crate) async fn cmd_multi(
         return err(errors::NESTED_MULTI);
     }
     session.multi = Some(MultiState::default());
-    session.info.lock().unwrap().multi = 0;
+    session.show_multi(true);
     Ok(OK)
 }
 
@@ -93,7 +93,7 @@ pub(crate) async fn cmd_unwatch(
 /// Leaves MULTI: the queue is gone and WATCH ends.
 pub fn end_multi(session: &mut Session) {
     session.watched.clear();
-    session.info.lock().unwrap().multi = -1;
+    session.show_multi(false);
 }
 
 /// The version of a key if it exists and has not expired.

@@ -129,7 +129,7 @@ impl Requests {
             {
                 self.finish(session, wire).await;
             }
-            session.touch_info(spec.full_name(&args));
+            session.touch_info(spec.full_name(&args), &args);
             if let Some(shown) = &monitored {
                 feed_monitors(session, shown);
             }
@@ -148,13 +148,11 @@ impl Requests {
             _ => None,
         };
         let started = Instant::now();
-        session.touch_info(spec.full_name(&args));
+        session.touch_info(spec.full_name(&args), &args);
         let reply = match verdict {
             Verdict::Refused(reply) => reply,
             Verdict::Queued => {
-                let multi = session.multi.as_mut().expect("queued only in MULTI");
-                multi.queue.push(args);
-                session.info.lock().unwrap().multi = multi.queue.len() as i64;
+                session.queue_command(args);
                 Reply::Status("QUEUED")
             }
             Verdict::Runs if spec.has_flag("blocking") => {
@@ -168,6 +166,7 @@ impl Requests {
             }
             Verdict::Runs => self.run(session, spec, args).await,
         };
+        session.command_done();
         let micros = started.elapsed().as_micros() as u64;
         let metrics = &session.instance.metrics;
         metrics.record(spec.name, micros, reply.error_text());
@@ -249,6 +248,7 @@ impl Requests {
             }
             session.reply_mode = session.reply_mode.next();
         }
+        session.command_done();
     }
 }
 
@@ -273,7 +273,7 @@ fn refuse_unchecked(session: &mut Session, args: &[Bytes], text: Bytes) -> Reply
     if args[0].eq_ignore_ascii_case(b"exec") {
         session.multi = None;
         session.watched.clear();
-        session.info.lock().unwrap().multi = -1;
+        session.show_multi(false);
         let reason = text.strip_prefix(b"ERR ").unwrap_or(&text);
         let mut abort = errors::EXECABORT_BECAUSE.as_bytes().to_vec();
         abort.extend_from_slice(reason);
