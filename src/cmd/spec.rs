@@ -475,7 +475,7 @@ pub fn every_key(args: &[Bytes]) -> BlockOn {
 /// The key specs most rows share (as COMMAND INFO prints them): one key
 /// at argument 1, or every argument from 1 on, with these flags.
 pub mod ks {
-    use super::{KeySpec, key_at, keys_to};
+    use crate::cmd::spec::{KeySpec, key_at, keys_to};
 
     pub static RO: &[KeySpec] = &[key_at(1, &["RO"])];
     pub static RO_ACCESS: &[KeySpec] = &[key_at(1, &["RO", "access"])];
