@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::key_args::{key_args, key_positions};
 use crate::cmd::registry::Registry;
-use crate::cmd::spec::{BeginSearch, CommandSpec, Handler, KeySpec, NO_KEYS, SubSpec};
+use crate::cmd::spec::{BeginSearch, CommandSpec, Handler, KeySpec, NO_KEYS, Props, SubSpec};
 use crate::reply::Reply;
 
 /// COMMAND, answered from this table itself (see `introspection`).
@@ -94,11 +94,33 @@ pub fn run(table: &Registry, args: &[Bytes]) -> CmdResult {
 }
 
 /// Redis's ACL categories for a command or subcommand, derived from its
-/// group and flags (a container without flags of its own is just slow).
-fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
+/// group and flags (a container without flags of its own is just slow),
+/// plus @dangerous where the row says so; listed in Redis's order of the
+/// categories (@keyspace, @read, @write, the type's, ..., @fast, @slow,
+/// @blocking, @dangerous, @connection, @transaction).
+fn categories(group: &str, flags: &[&str], container: bool, dangerous: bool) -> Vec<Reply> {
     if container && flags.is_empty() {
         return vec![Reply::Status("@slow")];
     }
+    const ORDER: &[&str] = &[
+        "@keyspace",
+        "@read",
+        "@write",
+        "@set",
+        "@sortedset",
+        "@list",
+        "@hash",
+        "@string",
+        "@stream",
+        "@pubsub",
+        "@admin",
+        "@fast",
+        "@slow",
+        "@blocking",
+        "@dangerous",
+        "@connection",
+        "@transaction",
+    ];
     let mut cats = Vec::new();
     let group = match group {
         "generic" => Some("@keyspace"),
@@ -129,6 +151,10 @@ fn categories(group: &str, flags: &[&str], container: bool) -> Vec<Reply> {
     if flags.contains(&"blocking") {
         cats.push("@blocking");
     }
+    if dangerous {
+        cats.push("@dangerous");
+    }
+    cats.sort_by_key(|c| ORDER.iter().position(|o| o == c));
     cats.into_iter().map(Reply::Status).collect()
 }
 
@@ -242,7 +268,7 @@ fn info_entry(spec: &'static CommandSpec) -> Reply {
                         sub.arity,
                         info.flags,
                         info.keys,
-                        categories(spec.group, info.flags, false),
+                        categories(spec.group, info.flags, false, false),
                         info.tips,
                         info.key_specs,
                         None,
@@ -252,7 +278,7 @@ fn info_entry(spec: &'static CommandSpec) -> Reply {
                         sub.arity,
                         spec.flags,
                         (0, 0, 0),
-                        categories(spec.group, spec.flags, false),
+                        categories(spec.group, spec.flags, false, false),
                         &[],
                         &[],
                         None,
@@ -266,7 +292,12 @@ fn info_entry(spec: &'static CommandSpec) -> Reply {
         spec.arity,
         spec.flags,
         (spec.first_key, spec.last_key, spec.step),
-        categories(spec.group, spec.flags, container),
+        categories(
+            spec.group,
+            spec.flags,
+            container,
+            spec.props.has(Props::DANGEROUS),
+        ),
         spec.tips,
         spec.key_specs,
         subs,

@@ -140,6 +140,8 @@ impl Props {
     /// row it holds for the container alone and its unknown
     /// subcommands; a known subcommand says for itself.
     pub const ADMIN: Props = Props(1 << 6);
+    /// In Redis's @dangerous ACL category (RESTORE).
+    pub const DANGEROUS: Props = Props(1 << 7);
 
     /// Both sets.
     pub const fn and(self, other: Props) -> Props {
