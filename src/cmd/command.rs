@@ -119,7 +119,7 @@ fn named_categories(name: &str, group: &str) -> &'static [&'static str] {
     let container = name.split('|').next().unwrap_or(name);
     match (container, name) {
         (_, "sort" | "sort_ro") => &["set", "sortedset", "list", "dangerous"],
-        (_, "keys") => &["keyspace", "dangerous"],
+        (_, "keys" | "restore") => &["keyspace", "dangerous"],
         (_, "flushall" | "flushdb" | "swapdb") => &["keyspace", "dangerous"],
         (_, "dbsize") => &["keyspace"],
         (_, "info") => &["dangerous"],

@@ -15,6 +15,11 @@ use crate::store::Db;
 /// Keys remembered at most; past it the older half is forgotten.
 const ACCESS_CAP: usize = 100_000;
 
+/// The second this instance started, on the clock the entries keep: far
+/// enough from 0 that a key may be made idle since before the start
+/// (RESTORE ... IDLETIME), up to about 34 years.
+const START_SECOND: u32 = 1 << 30;
+
 /// When this instance's clients last accessed each key (OBJECT IDLETIME).
 /// A key it never saw (or forgot) counts as idle since the start or since
 /// older entries were last dropped.
@@ -31,7 +36,8 @@ pub struct AccessTimes {
 }
 
 struct AccessInner {
-    /// Hash of (database, key) → seconds since `start` of the last access.
+    /// Hash of (database, key) → the second of the last access
+    /// ([`START_SECOND`] at `start`).
     last: HashMap<u64, u32>,
     /// Keys not in `last` count as accessed at this second.
     floor: u32,
@@ -42,7 +48,7 @@ impl Default for AccessTimes {
         AccessTimes {
             inner: Mutex::new(AccessInner {
                 last: HashMap::new(),
-                floor: 0,
+                floor: START_SECOND,
             }),
             seed: RandomState::new(),
             start: Instant::now(),
@@ -56,7 +62,9 @@ impl AccessTimes {
     }
 
     fn now(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
+        u32::try_from(self.start.elapsed().as_secs())
+            .unwrap_or(u32::MAX)
+            .saturating_add(START_SECOND)
     }
 
     /// Records an access to each key, now.
@@ -83,6 +91,15 @@ impl AccessTimes {
         let inner = self.inner.lock().unwrap();
         let since = inner.last.get(&slot).copied().unwrap_or(inner.floor);
         u64::from(self.now().saturating_sub(since))
+    }
+
+    /// Makes a key idle for `seconds` from now (RESTORE ... IDLETIME).
+    pub fn set_idle(&self, db: Db, key: &[u8], seconds: u64) {
+        let slot = self.slot(db, key);
+        let since = self
+            .now()
+            .saturating_sub(u32::try_from(seconds).unwrap_or(u32::MAX));
+        self.inner.lock().unwrap().last.insert(slot, since);
     }
 
     /// Drops a key's access time (a key swapped away by SWAPDB).

@@ -9,6 +9,7 @@ mod batching;
 mod blocking;
 mod client_modes;
 mod connection_commands;
+mod dump_restore;
 mod keys_copy;
 mod server_commands;
 mod sets;

@@ -6,10 +6,11 @@ use bytes::Bytes;
 use crate::cmd::args::{int_arg, is};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
+use crate::cmd::helpers::rdb::{self, DecodeError, Object};
 use crate::cmd::helpers::scan::{parse_cursor, scan_options, scan_reply};
 use crate::cmd::spec::{CommandSpec, KeySpec, NO_KEYS, ONE_KEY, Props, key_at, ks};
 use crate::reply::{OK, Reply};
-use crate::store::{Db, KeyKind, Member, MemberRange};
+use crate::store::{Db, KeyKind, Member, MemberRange, position_member, score_of, score_order};
 
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
@@ -49,7 +50,12 @@ pub static COMMANDS: &[CommandSpec] = commands! { family: Keys, group: "generic"
     "persist", 2, WF, ONE_KEY, "2.2.0", data!(cmd_persist), "Remove the expiration from a key", keys: ks::RW_UPDATE;
     "move", 3, WF, ONE_KEY, "1.0.0", data!(move_key; args), "Move a key to another database", keys: ks::RW_ACCESS_UPDATE;
     "copy", -3, &["write", "denyoom"], (1, 2, 1), "6.2.0", data!(copy; args), "Copy a key", keys: COPY_KEYS;
+    "dump", 2, R, ONE_KEY, "2.6.0", data!(dump; args), "Return a serialized version of the value stored at the specified key.", keys: DUMP_KEYS, tips: &["nondeterministic_output"];
+    "restore", -4, &["write", "denyoom"], ONE_KEY, "2.6.0", data!(restore; args), "Create a key using the provided serialized value, previously obtained using DUMP.", keys: RESTORE_KEYS;
 };
+
+static DUMP_KEYS: &[KeySpec] = &[key_at(1, &["RO", "access"])];
+static RESTORE_KEYS: &[KeySpec] = &[key_at(1, &["OW", "update"])];
 
 /// The commands over a whole database, which Redis groups under server.
 pub static KEYSPACE: &[CommandSpec] = commands! { family: Keys, group: "server";
@@ -561,4 +567,156 @@ async fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.txn.swap_db(a, b).await?;
     }
     Ok(OK)
+}
+
+/// DUMP key: the value in Redis's RDB serialization ([`rdb::encode`]), or
+/// nil for a missing key.
+async fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let meta = ctx.live(key).await?;
+    ctx.count_lookup(meta.is_some());
+    let Some(meta) = meta else {
+        return Ok(Reply::Nil);
+    };
+    let value = read_value(ctx, ctx.db, key, meta.kind).await?;
+    Ok(Reply::Bulk(Bytes::from(rdb::encode(&to_object(value)))))
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
+/// [FREQ frequency], as Redis 7.0's restoreCommand: options first (IDLETIME
+/// and FREQ exclude each other), then BUSYKEY, the TTL, the payload's
+/// version and CRC, its value; a TTL already past creates nothing (and a
+/// replaced key goes with a `del` event). Events `new` and `restore`.
+///
+/// IDLETIME sets the key's idle time on this instance (OBJECT IDLETIME);
+/// FREQ is checked and ignored, as OBJECT FREQ has no LFU policy to report.
+async fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if is(&args[j], "replace") {
+            replace = true;
+        } else if is(&args[j], "absttl") {
+            absttl = true;
+        } else if is(&args[j], "idletime") && more && freq.is_none() {
+            let n = int_arg(&args[j + 1])?;
+            if n < 0 {
+                return err(errors::INVALID_IDLETIME);
+            }
+            idle = Some(n);
+            j += 1;
+        } else if is(&args[j], "freq") && more && idle.is_none() {
+            let n = int_arg(&args[j + 1])?;
+            if !(0..=255).contains(&n) {
+                return err(errors::INVALID_FREQ);
+            }
+            freq = Some(n);
+            j += 1;
+        } else {
+            return err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if !replace && ctx.for_write(key).await?.is_some() {
+        return err(errors::BUSYKEY);
+    }
+    let ttl = int_arg(&args[2])?;
+    if ttl < 0 {
+        return err(errors::INVALID_TTL);
+    }
+    let object = rdb::decode(&args[3]).map_err(|e| {
+        CmdError::Reply(
+            match e {
+                DecodeError::VersionOrChecksum => errors::DUMP_PAYLOAD,
+                DecodeError::BadFormat => errors::BAD_DATA_FORMAT,
+            }
+            .into(),
+        )
+    })?;
+    let mut deleted = false;
+    if replace && ctx.for_write(key).await?.is_some() {
+        deleted = ctx.txn.delete(ctx.db, key).await?;
+    }
+    let expire_at = match ttl {
+        0 => None,
+        ttl if absttl => Some(ttl),
+        ttl => Some(ttl.saturating_add(ctx.now)),
+    };
+    if expire_at.is_some_and(|at| at <= ctx.now) {
+        if deleted {
+            ctx.notify(b'g', "del", key);
+        }
+        return Ok(OK);
+    }
+    write_value(ctx, ctx.db, key, &from_object(object), expire_at).await?;
+    if let Some(idle) = idle {
+        ctx.instance
+            .access
+            .set_idle(ctx.db, key, u64::try_from(idle).unwrap_or(0));
+    }
+    ctx.notify(b'n', "new", key);
+    ctx.notify(b'g', "restore", key);
+    Ok(OK)
+}
+
+/// A value read from the store as the payload's object.
+fn to_object(value: Value) -> Object {
+    match value {
+        Value::String(s) => Object::String(s),
+        Value::Hash(pairs) => Object::Hash(pairs),
+        Value::Members(KeyKind::List, rows) => {
+            Object::List(rows.into_iter().map(|m| m.value).collect())
+        }
+        Value::Members(KeyKind::ZSet, rows) => Object::ZSet(
+            rows.into_iter()
+                .map(|m| (m.member, score_of(m.score)))
+                .collect(),
+        ),
+        Value::Members(_, rows) => Object::Set(rows.into_iter().map(|m| m.member).collect()),
+    }
+}
+
+/// A payload's object as the rows [`write_value`] stores.
+fn from_object(object: Object) -> Value {
+    match object {
+        Object::String(s) => Value::String(s),
+        Object::Hash(pairs) => Value::Hash(pairs),
+        Object::List(items) => Value::Members(
+            KeyKind::List,
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, value)| Member {
+                    member: position_member(i as i64),
+                    score: i as i64,
+                    value,
+                })
+                .collect(),
+        ),
+        Object::Set(members) => Value::Members(
+            KeyKind::Set,
+            members
+                .into_iter()
+                .map(|member| Member {
+                    member,
+                    score: 0,
+                    value: Bytes::new(),
+                })
+                .collect(),
+        ),
+        Object::ZSet(members) => Value::Members(
+            KeyKind::ZSet,
+            members
+                .into_iter()
+                .map(|(member, score)| Member {
+                    member,
+                    score: score_order(score),
+                    value: Bytes::new(),
+                })
+                .collect(),
+        ),
+    }
 }
