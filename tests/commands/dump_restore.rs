@@ -3,13 +3,12 @@
 //! equal, and respire's dumps restore in Redis equal to the originals.
 //! Then bad payloads, which must change nothing.
 //!
-//! The reference is shared: keys live in its database 9 under a random
-//! prefix and are deleted after; the test holds `/tmp/compat.lock` (as
-//! the compat suite's runs do) so that no FLUSHDB of database 9 runs
-//! meanwhile, and skips loudly when the reference is unreachable.
-
-use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+//! The reference is shared: keys live in its database 12 (the compat
+//! suite's subscribers listen to database 9's events) under a random
+//! prefix and are deleted after; the test holds `common::reference_lock`
+//! (as the compat suite does for its run) so that no case changes the
+//! encoding thresholds, which decide Redis's DUMP bytes, meanwhile; it
+//! skips loudly when the reference is unreachable.
 
 use redis::aio::MultiplexedConnection;
 
@@ -86,41 +85,6 @@ async fn restore(con: &mut MultiplexedConnection, key: &str, ttl: i64, payload: 
         .await
         .unwrap_or_else(|e| panic!("RESTORE {key}: {e}"));
     assert_eq!(reply, "OK");
-}
-
-/// Holds `/tmp/compat.lock` until dropped; gives up waiting after a
-/// minute (a run already wrapped in `flock` on it holds it itself).
-struct CompatLock(Option<std::fs::File>);
-
-async fn compat_lock() -> CompatLock {
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open("/tmp/compat.lock")
-    else {
-        return CompatLock(None);
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        // SAFETY: flock on a file descriptor this function owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return CompatLock(Some(file));
-        }
-        if Instant::now() > deadline {
-            eprintln!("dump_restore: /tmp/compat.lock still held after 60 s; going on without it");
-            return CompatLock(None);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-impl Drop for CompatLock {
-    fn drop(&mut self) {
-        if let Some(file) = &self.0 {
-            // SAFETY: as above.
-            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
-        }
-    }
 }
 
 /// Builds the sample keys on the reference: each type in its small and
@@ -248,10 +212,10 @@ async fn dump_restore_round_trips_with_the_reference() {
     if !common::service_available("reference Redis", common::REFERENCE_REDIS).await {
         return;
     }
-    let _lock = compat_lock().await;
+    let _lock = common::reference_lock().await;
     let server = TestServer::start().await;
     let mut ours = server.client().await;
-    let mut theirs = common::connect(&format!("redis://{}/9", common::REFERENCE_REDIS)).await;
+    let mut theirs = common::connect(&format!("redis://{}/12", common::REFERENCE_REDIS)).await;
     let p = format!("dumptest:{:016x}:", common::rand_u64());
     let _cleanup = DeleteOnDrop(p.clone());
     let keys = fill(&mut theirs, &p).await;
@@ -321,7 +285,7 @@ impl Drop for DeleteOnDrop {
     fn drop(&mut self) {
         let pattern = format!("{}*", self.0);
         common::clean_up(async move {
-            let mut con = common::connect(&format!("redis://{}/9", common::REFERENCE_REDIS)).await;
+            let mut con = common::connect(&format!("redis://{}/12", common::REFERENCE_REDIS)).await;
             let keys: Vec<String> = redis::cmd("KEYS")
                 .arg(&pattern)
                 .query_async(&mut con)

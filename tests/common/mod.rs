@@ -152,6 +152,32 @@ pub async fn service_available(name: &str, addr: &str) -> bool {
     up
 }
 
+/// Held while a test changes or depends on the shared reference Redis's
+/// global state (CONFIG SET, keyspace notifications): the compat suite
+/// holds it for its whole run, a test comparing DUMP bytes (which the
+/// encoding thresholds decide) for its own. Test binaries run in parallel
+/// processes, so it is a file lock. Released when dropped.
+pub struct ReferenceLock(std::fs::File);
+
+/// Takes [`ReferenceLock`], waiting as long as another test holds it.
+pub async fn reference_lock() -> ReferenceLock {
+    use std::os::fd::AsRawFd as _;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::env::temp_dir().join("respire-reference.lock"))
+        .expect("the reference lock file");
+    tokio::task::spawn_blocking(move || {
+        // SAFETY: flock on a descriptor this function owns; blocks until
+        // granted.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "flock: {}", std::io::Error::last_os_error());
+        ReferenceLock(file)
+    })
+    .await
+    .expect("the lock task")
+}
+
 /// The reference Redis the differential tests compare against.
 pub const REFERENCE_REDIS: &str = "127.0.0.1:6379";
 

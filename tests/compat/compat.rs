@@ -1061,6 +1061,9 @@ impl Target {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compat() {
+    // The cases change the reference's CONFIG and subscribe to its
+    // database 9's events: no other test may meanwhile.
+    let _reference = crate::common::reference_lock().await;
     let filter = std::env::var("COMPAT_FILTER").unwrap_or_default();
     let cases: Vec<Case> = load_cases(&cases_dir())
         .unwrap_or_else(|e| panic!("bad case file: {e}"))
