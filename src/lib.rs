@@ -70,7 +70,8 @@
 //! - Leaves: [`protocol`] (request framing and its limits), [`reply`]
 //!   (RESP2/RESP3 encoding), [`config`] (flags, the config file),
 //!   [`metrics`] (the counters INFO and the metrics endpoint read), [`clock`],
-//!   [`glob`].
+//!   [`glob`], [`trim`] (freed memory back to the system after large
+//!   releases; the binary's allocator is jemalloc, set in `main.rs`).
 
 pub mod bus;
 pub mod client;
