@@ -6,17 +6,10 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::connect;
 use crate::common::{Events, ProcessServer, TestServer, key_events, query};
 use redis::aio::MultiplexedConnection;
 use respire::config::Config;
-
-async fn connect(url: &str) -> MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
 
 fn config_for(dir: &std::path::Path) -> Config {
     let mut config = Config::defaults();

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::common::connect;
 use crate::common::{TestDb, TestServer};
 use redis::aio::MultiplexedConnection;
 
@@ -58,15 +59,6 @@ fn add(pipe: &mut redis::Pipeline, i: usize, delta: i64) {
     } else {
         pipe.hincr(BANK, i, delta);
     }
-}
-
-/// A connection of its own (WATCH belongs to a connection).
-async fn connect(url: &str) -> MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 /// Two distinct accounts and an amount, from a small generator of its own.

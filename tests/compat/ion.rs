@@ -11,20 +11,13 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::connect;
 use crate::common::{Events, TestServer, err_text};
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
 /// The reference is shared: only database 10, one test at a time.
 static REFERENCE_DB10: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn connect(url: &str) -> MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
 
 /// Database 10 of the reference Redis, flushed; `None` when unreachable
 /// (outside CI).
