@@ -347,34 +347,31 @@ async fn encoding_thresholds_are_one_setting_for_every_instance() {
     };
     let (a, b) = (db.server().await, db.server().await);
     let (mut ca, mut cb) = (a.client().await, b.client().await);
-    let set = |c: &mut redis::aio::MultiplexedConnection, args: &[&str]| {
-        let mut cmd = redis::cmd("CONFIG");
-        cmd.arg("SET").arg(args);
-        let mut c = c.clone();
-        async move { cmd.query_async::<String>(&mut c).await }
+    use crate::common::query;
+    let get = |name: &'static str| {
+        move |reply: Vec<String>| -> String {
+            assert_eq!(reply[0], name);
+            reply[1].clone()
+        }
     };
-    let get = |c: &redis::aio::MultiplexedConnection, name: &str| {
-        let mut cmd = redis::cmd("CONFIG");
-        cmd.arg("GET").arg(name);
-        let mut c = c.clone();
-        async move { cmd.query_async::<Vec<String>>(&mut c).await.unwrap()[1].clone() }
-    };
-    let _: i64 = redis::cmd("HSET")
-        .arg(&["h", "f", "v"])
-        .query_async(&mut ca)
-        .await
-        .unwrap();
-    set(&mut ca, &["hash-max-ziplist-entries", "0", "hz", "42"])
-        .await
-        .unwrap();
+    let threshold = get("hash-max-listpack-entries");
+    let hz = get("hz");
+    let _: i64 = query(&mut ca, &["HSET", "h", "f", "v"]).await.unwrap();
+    let _: String = query(
+        &mut ca,
+        &["CONFIG", "SET", "hash-max-ziplist-entries", "0", "hz", "42"],
+    )
+    .await
+    .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let encoding: String = redis::cmd("OBJECT")
-            .arg(&["ENCODING", "h"])
-            .query_async(&mut cb)
-            .await
-            .unwrap();
-        if encoding == "hashtable" && get(&cb, "hash-max-listpack-entries").await == "0" {
+        let encoding: String = query(&mut cb, &["OBJECT", "ENCODING", "h"]).await.unwrap();
+        let set = threshold(
+            query(&mut cb, &["CONFIG", "GET", "hash-max-listpack-entries"])
+                .await
+                .unwrap(),
+        );
+        if encoding == "hashtable" && set == "0" {
             break;
         }
         assert!(
@@ -384,21 +381,31 @@ async fn encoding_thresholds_are_one_setting_for_every_instance() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // hz is each instance's own.
-    assert_eq!(get(&ca, "hz").await, "42");
-    assert_eq!(get(&cb, "hz").await, "10");
+    assert_eq!(
+        hz(query(&mut ca, &["CONFIG", "GET", "hz"]).await.unwrap()),
+        "42"
+    );
+    assert_eq!(
+        hz(query(&mut cb, &["CONFIG", "GET", "hz"]).await.unwrap()),
+        "10"
+    );
     // A new instance reads the threshold from the database.
     let c = db.server().await;
-    assert_eq!(
-        get(&c.client().await, "hash-max-listpack-entries").await,
-        "0"
-    );
+    let mut cc = c.client().await;
+    let read = query(&mut cc, &["CONFIG", "GET", "hash-max-listpack-entries"]);
+    assert_eq!(threshold(read.await.unwrap()), "0");
     // Values that would promise what respire does not do are refused.
-    let refused = set(&mut cb, &["maxmemory", "100mb"]).await.unwrap_err();
+    let refused = query::<String>(&mut cb, &["CONFIG", "SET", "maxmemory", "100mb"])
+        .await
+        .unwrap_err();
     assert!(
-        crate::common::err_text(&refused).contains("only its value '0' is accepted"),
+        refused.contains("only its value '0' is accepted"),
         "{refused}"
     );
-    set(&mut cb, &["maxmemory", "0", "appendonly", "no"])
-        .await
-        .unwrap();
+    let _: String = query(
+        &mut cb,
+        &["CONFIG", "SET", "maxmemory", "0", "appendonly", "no"],
+    )
+    .await
+    .unwrap();
 }
