@@ -13,7 +13,7 @@ use anyhow::bail;
 
 use super::latency;
 use super::report::Row;
-use super::resp::{Conn, Value};
+use super::resp::{Conn, info_field};
 use super::targets::Far;
 use super::workers::Percentiles;
 
@@ -113,19 +113,6 @@ pub async fn rows(
         }
     ));
     Ok(rows)
-}
-
-/// One field of an INFO `section` on `addr`, if it answers one.
-pub async fn info_field(addr: &str, section: &str, name: &str) -> Option<String> {
-    let mut conn = Conn::connect(addr).await.ok()?;
-    let Ok(Value::Bulk(Some(info))) = conn.cmd(&["INFO", section]).await else {
-        return None;
-    };
-    String::from_utf8_lossy(&info).lines().find_map(|l| {
-        l.strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(|v| v.trim().to_string())
-    })
 }
 
 /// Waits (up to 30 s) until a write on `writer` is notified on

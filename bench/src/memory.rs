@@ -179,7 +179,7 @@ async fn used_memory(target: &Target) -> Option<u64> {
     if target.store.is_some() {
         return None;
     }
-    super::distance::info_field(&target.sub_addr, "memory", "used_memory")
+    super::resp::info_field(&target.sub_addr, "memory", "used_memory")
         .await?
         .parse()
         .ok()

@@ -167,3 +167,16 @@ pub fn pushed_message(value: &Value) -> Option<(&[u8], &[u8])> {
         _ => None,
     }
 }
+
+/// One field of an INFO `section` on `addr`, if it answers one.
+pub async fn info_field(addr: &str, section: &str, name: &str) -> Option<String> {
+    let mut conn = Conn::connect(addr).await.ok()?;
+    let Ok(Value::Bulk(Some(info))) = conn.cmd(&["INFO", section]).await else {
+        return None;
+    };
+    String::from_utf8_lossy(&info).lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    })
+}

@@ -200,7 +200,7 @@ async fn config(session: &mut Session, args: &[Bytes]) -> CmdResult {
             // So are the thresholds named (an instance that has just
             // started may not have read them yet).
             let mut fresh = std::collections::HashMap::new();
-            for limit in parameters::SHARED {
+            for limit in settings::LIMITS {
                 let named = PARAMETERS.iter().any(|(name, _)| {
                     canonical(name) == *limit
                         && args[2..]
@@ -341,7 +341,7 @@ async fn config_set(session: &mut Session, args: &[Bytes]) -> CmdResult {
                         )));
                     }
                 }
-                if parameters::SHARED.contains(&canon) {
+                if settings::LIMITS.contains(&canon) {
                     NewValue::Limit(canon, shown)
                 } else {
                     NewValue::Kept(canon, shown)

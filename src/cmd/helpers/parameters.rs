@@ -2,7 +2,7 @@
 //! the kind of value CONFIG SET takes for it: one table. Parameters
 //! respire implements answer their live value (see
 //! `server::live_parameter`); the encoding thresholds are deployment-wide
-//! ([`SHARED`]); the rest keep what CONFIG SET gave them, per instance,
+//! (`events::settings::LIMITS`); the rest keep what CONFIG SET gave them, per instance,
 //! unless [`MISLEADING`] (accepting another value would claim a behaviour
 //! respire does not have).
 
@@ -227,11 +227,6 @@ pub enum Kind {
     /// by name in `server.rs`.
     Own,
 }
-
-/// The encoding thresholds: one value for every instance (they decide
-/// OBJECT ENCODING of shared data), kept in the database and travelling
-/// as setting events. Canonical names.
-pub use crate::events::settings::LIMITS as SHARED;
 
 /// Parameters whose other values would promise what respire does not do
 /// (evict under a memory limit, close idle clients, snapshot or append to
@@ -509,8 +504,8 @@ mod tests {
             check(kind("rdbchecksum"), b"yes").unwrap_err(),
             "can't set immutable config"
         );
-        // Every SHARED and MISLEADING name is a parameter with a kind.
-        for name in SHARED.iter().chain(MISLEADING) {
+        // Every threshold and MISLEADING name is a parameter.
+        for name in crate::events::settings::LIMITS.iter().chain(MISLEADING) {
             assert!(PARAMETERS.iter().any(|(n, _)| n == name), "{name}");
         }
     }
