@@ -81,6 +81,7 @@ pub mod config;
 pub mod events;
 pub mod glob;
 pub mod instance;
+pub mod lua;
 pub mod metrics;
 pub mod ops;
 pub mod protocol;
