@@ -47,6 +47,17 @@ pub struct Config {
     /// is closed (Redis's client-query-buffer-limit; accepts kb/mb/gb).
     #[arg(long, env = "RESPIRE_CLIENT_QUERY_BUFFER_LIMIT", default_value = "1gb", value_parser = parse_memory)]
     pub client_query_buffer_limit: usize,
+    /// Most memory one Lua interpreter may hold while a script runs (a
+    /// script that needs more fails with "not enough memory"; respire runs
+    /// several interpreters at once). Accepts kb/mb/gb; 0: no limit.
+    #[arg(long, env = "RESPIRE_LUA_MEMORY_LIMIT", default_value = "256mb", value_parser = parse_memory)]
+    pub lua_memory_limit: usize,
+    /// Milliseconds a script runs before it is reported busy (Redis's
+    /// busy-reply-threshold, alias lua-time-limit): a read-only script
+    /// (EVAL_RO, FCALL_RO, no-writes) is stopped there; others can be
+    /// stopped with SCRIPT KILL / FUNCTION KILL at any time.
+    #[arg(long, env = "RESPIRE_BUSY_REPLY_THRESHOLD", default_value_t = 5000)]
+    pub busy_reply_threshold: u64,
     // TLS on the RESP port, with Redis's names.
     /// Port for TLS clients (off unless given; 0 picks a free one). The
     /// plain --port keeps serving beside it.

@@ -34,6 +34,9 @@ pub enum Reply {
     Bool(bool),
     /// RESP3 verbatim string (`=`); a bulk string in RESP2.
     Verbatim(Bytes),
+    /// RESP3 big number (`(`, a script's `{big_number=...}`); a bulk
+    /// string in RESP2.
+    BigNumber(Bytes),
     /// Out-of-band push frame (pub/sub messages); an array in RESP2.
     Push(Vec<Reply>),
     /// Pre-encoded bytes written as they are (used for replies that do not
@@ -128,6 +131,13 @@ impl Reply {
                     out.put_slice(b"txt:");
                     out.put_slice(b);
                     out.put_slice(b"\r\n");
+                } else {
+                    bulk(out, b);
+                }
+            }
+            Reply::BigNumber(b) => {
+                if resp3 {
+                    line(out, b'(', b);
                 } else {
                     bulk(out, b);
                 }

@@ -99,6 +99,10 @@ pub async fn run(
         bus.clone(),
         stop_rx.clone(),
     ));
+    let scripts = crate::instance::scripts::Scripts::new(
+        config.lua_memory_limit,
+        (crate::cmd::family::connection::REDIS_VERSION, 0x0007_000f),
+    );
     let instance = Arc::new(Instance {
         local_addr: listener.local_addr()?,
         config,
@@ -116,6 +120,7 @@ pub async fn run(
         access: Default::default(),
         pause: Default::default(),
         monitors: Default::default(),
+        scripts,
     });
     if instance.config.protected_mode
         && instance.config.requirepass.is_none()

@@ -82,6 +82,12 @@ impl Bus {
         }
     }
 
+    /// How many of this process's subscribers a message on `channel`
+    /// would reach (by channel or pattern), without sending it.
+    pub fn receivers(&self, channel: &[u8]) -> usize {
+        self.registry.receivers(channel)
+    }
+
     /// Delivers a keyspace notification of the logged event `event` to this
     /// process's subscribers only (every instance receives the event log
     /// itself).

@@ -138,6 +138,7 @@ fn named_categories(name: &str, group: &str) -> &'static [&'static str] {
             "stream" => &["stream"],
             "connection" => &["connection"],
             "transactions" => &["transaction"],
+            "scripting" => &["scripting"],
             // pubsub's come from the `pubsub` flag; server's are named.
             _ => &[],
         },
@@ -166,7 +167,8 @@ fn category_bits(name: &str, group: &str, flags: &[&str]) -> u32 {
         ("fast", &["fast"]),
         ("blocking", &["blocking"]),
     ] {
-        if flags.contains(&flag) {
+        // Redis gives read-only scripting commands (EVAL_RO) no @read.
+        if flags.contains(&flag) && !(flag == "readonly" && bits & bit("scripting") != 0) {
             bits = cats.iter().fold(bits, |bits, cat| bits | bit(cat));
         }
     }

@@ -36,6 +36,31 @@ pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+// Scripting (EVAL, FCALL, SCRIPT, FUNCTION), Redis 7.0's texts.
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const SCRIPT_TOO_MANY_KEYS: &str = "ERR Number of keys can't be greater than number of args";
+pub const SCRIPT_NEGATIVE_KEYS: &str = "ERR Number of keys can't be negative";
+pub const SCRIPT_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_WRONG_ARGS: &str = "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+pub const SCRIPT_WRITE_IN_RO: &str = "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_WRITE_FLAG_RO: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";
+pub const SCRIPT_KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+pub const SCRIPT_TIMED_OUT: &str =
+    "ERR Script killed: a read-only script ran past busy-reply-threshold";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// A connection-level command respire does not run inside scripts.
+pub fn script_unsupported(name: &str) -> String {
+    format!("ERR respire does not run '{name}' from scripts")
+}
 pub const EXECABORT_BECAUSE: &str = "EXECABORT Transaction discarded because of: ";
 pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
@@ -186,6 +211,7 @@ pub fn store_error(e: &crate::store::StoreError) -> String {
         StoreError::TooLarge(msg) => format!("ERR {msg}"),
         StoreError::Conflict(_) => "TRYAGAIN write conflict, please retry".to_string(),
         StoreError::Other(msg) => format!("ERR store error: {msg}"),
+        StoreError::Aborted(text) => text.clone(),
     }
 }
 

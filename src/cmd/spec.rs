@@ -27,6 +27,9 @@ pub enum Family {
     /// The read-only event streams (XRANGE, XREAD, ...): session commands
     /// that read the event log and may wait for it.
     Stream,
+    /// EVAL, FCALL (run inside a store transaction, like data commands),
+    /// SCRIPT and FUNCTION (against the session and the stored scripts).
+    Scripting,
 }
 
 impl Family {
@@ -69,6 +72,9 @@ pub enum Handler {
     ),
     /// EXEC: the dispatcher runs the queued block itself.
     Exec,
+    /// EVAL, EVALSHA, FCALL and their read-only forms: a script run inside
+    /// a store transaction, the commands it calls in the same one.
+    Script(ScriptCall),
     /// COMMAND: the request path answers it from the command table.
     Introspection,
 }
@@ -81,9 +87,21 @@ impl std::fmt::Debug for Handler {
             Handler::Blocking(..) => "Blocking",
             Handler::Session(_) => "Session",
             Handler::Exec => "Exec",
+            Handler::Script(_) => "Script",
             Handler::Introspection => "Introspection",
         })
     }
+}
+
+/// Which script a [`Handler::Script`] command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptCall {
+    /// EVAL, EVAL_RO: the body is the first argument.
+    Eval,
+    /// EVALSHA, EVALSHA_RO: a stored script, by SHA1.
+    EvalSha,
+    /// FCALL, FCALL_RO: a library's function, by name.
+    Fcall,
 }
 
 /// A subcommand (CLIENT LIST, CONFIG GET, ...) with its own arity.
@@ -334,12 +352,24 @@ impl CommandSpec {
         self.flags.contains(&"write")
     }
 
+    /// Whether the command runs inside a store transaction: data
+    /// commands and scripts.
+    pub fn runs_in_txn(&self) -> bool {
+        matches!(
+            self.handler,
+            Handler::Data(_) | Handler::Blocking(..) | Handler::Script(_)
+        )
+    }
+
     /// The store access the command needs: a write transaction, a snapshot
     /// for reads over several keys (MGET and ZUNION see one instant) and
-    /// for list reads (a list's ends, then its rows), or plain reads.
+    /// for list reads (a list's ends, then its rows), or plain reads. A
+    /// script writes unless it is a read-only form (EVAL_RO, FCALL_RO).
     pub fn access(&self) -> crate::store::Access {
         use crate::store::Access;
-        if self.is_write() {
+        if self.is_write()
+            || (matches!(self.handler, Handler::Script(_)) && !self.has_flag("readonly"))
+        {
             Access::Write
         } else if self.first_key != self.last_key
             || self.has_flag("movablekeys")

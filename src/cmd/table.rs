@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::cmd::command;
 use crate::cmd::family::{
-    bits, connection, hash, keys, list, object, pubsub, server, set, sort, stream, string,
-    transaction, zset,
+    bits, connection, hash, keys, list, object, pubsub, scripting, server, set, sort, stream,
+    string, transaction, zset,
 };
 use crate::cmd::registry::Registry;
 use crate::cmd::spec::CommandSpec;
@@ -17,7 +17,7 @@ use crate::cmd::spec::CommandSpec;
 pub fn table() -> &'static Registry {
     static TABLE: OnceLock<Registry> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let families: [&'static [CommandSpec]; 16] = [
+        let families: [&'static [CommandSpec]; 17] = [
             string::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -26,6 +26,7 @@ pub fn table() -> &'static Registry {
             command::COMMANDS,
             pubsub::COMMANDS,
             transaction::COMMANDS,
+            scripting::COMMANDS,
             keys::KEYSPACE,
             stream::COMMANDS,
             list::COMMANDS,

@@ -27,6 +27,13 @@ use crate::store::NOTIFY_SETTING;
 use crate::store::retry_conflicts;
 use crate::store::{Access, Event, StoreResult};
 
+/// SCRIPT FLUSH: every instance drops its compiled scripts when the log
+/// reaches it (the scripts' rows went in the same transaction).
+pub const SCRIPTS_SETTING: &str = "scripts-flushed";
+/// A function library loaded, replaced or deleted (FUNCTION LOAD, DELETE,
+/// FLUSH, RESTORE): every instance reloads its libraries.
+pub const FUNCTIONS_SETTING: &str = "functions-changed";
+
 /// The settings shared through the event log.
 pub const SHARED: &[&str] = &[
     NOTIFY_SETTING,
@@ -83,6 +90,12 @@ pub fn apply(events: &Events, name: &str, value: &[u8]) {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(limit.to_string(), value);
+        }
+        SCRIPTS_SETTING => {
+            events.scripts_flushed.fetch_add(1, Ordering::Relaxed);
+        }
+        FUNCTIONS_SETTING => {
+            events.functions_changed.fetch_add(1, Ordering::Relaxed);
         }
         other => debug!(setting = other, "ignoring a change of an unknown setting"),
     }

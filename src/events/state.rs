@@ -54,6 +54,15 @@ pub struct Events {
     pub stream_name: OnceLock<String>,
     /// Keys the sweeper deleted (INFO's expired_keys).
     pub expired_keys: AtomicU64,
+    /// Counts SCRIPT FLUSHes and function-library changes reached in the
+    /// log (settings [`SCRIPTS_SETTING`], [`FUNCTIONS_SETTING`]): an
+    /// instance's compiled scripts and libraries older than the count are
+    /// dropped.
+    ///
+    /// [`SCRIPTS_SETTING`]: super::settings::SCRIPTS_SETTING
+    /// [`FUNCTIONS_SETTING`]: super::settings::FUNCTIONS_SETTING
+    pub scripts_flushed: AtomicU64,
+    pub functions_changed: AtomicU64,
     /// Flips to true when the server begins shutting down.
     pub shutdown: watch::Receiver<bool>,
     /// This instance's clients blocked on keys, woken as events of their
@@ -86,6 +95,8 @@ impl Events {
             relay_progress_ms: AtomicI64::new(now_ms()),
             stream_name: OnceLock::new(),
             expired_keys: AtomicU64::new(0),
+            scripts_flushed: AtomicU64::new(0),
+            functions_changed: AtomicU64::new(0),
             shutdown,
             waiters: Waiters::default(),
         }

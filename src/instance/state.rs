@@ -52,6 +52,8 @@ pub struct Instance {
     pub pause: Pause,
     /// The clients in MONITOR mode.
     pub monitors: Monitors,
+    /// Scripting: bodies seen, libraries in force, interpreters, runs.
+    pub scripts: crate::instance::scripts::Scripts,
 }
 
 impl Instance {

@@ -1,6 +1,11 @@
 //! Lua 5.1 as Redis embeds it: the sandboxed interpreter scripts and
-//! functions run in, the libraries Redis loads into it, and the
-//! conversions between Lua values and replies. A leaf: it knows nothing
-//! of commands or the store; [`crate::cmd`] drives it.
+//! functions run in ([`vm`], with `sandbox.lua`), the libraries Redis
+//! loads into it ([`libs`]), the conversions between Lua values and
+//! replies ([`convert`]) and the first line of a script or library
+//! ([`shebang`]). A leaf: it knows nothing of commands or the store;
+//! [`crate::cmd`] drives it through [`vm::Host`].
 
+pub mod convert;
 pub mod libs;
+pub mod shebang;
+pub mod vm;

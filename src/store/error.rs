@@ -18,6 +18,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Other(String),
+    /// Given up on purpose, rolled back (SCRIPT KILL): the text is the
+    /// client's reply.
+    #[error("{0}")]
+    Aborted(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -5,6 +5,7 @@
 //! ([`LogWrites`]).
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use super::error::StoreResult;
 use super::event::{Event, LoggedEvent, StreamId, StreamState};
@@ -69,6 +70,18 @@ pub trait EventLog: Send + Sync + 'static {
     /// A deployment-wide setting's current value (changes go through
     /// [`LogWrites::put_setting`], see [`crate::events::settings`]).
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// A stored script's or library's body (see [`ScriptKind`]).
+    async fn get_script(&self, kind: ScriptKind, name: &str) -> StoreResult<Option<Bytes>>;
+    /// Every stored script or library of a kind, by name.
+    async fn scripts(&self, kind: ScriptKind) -> StoreResult<Vec<(String, Bytes)>>;
+}
+
+/// What a row of the scripts table holds: an EVAL script (named by its
+/// SHA1) or a function library (named by the library).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptKind {
+    Script = 0,
+    Library = 1,
 }
 
 /// What a transaction writes into the event log, committed with its
@@ -81,4 +94,9 @@ pub trait LogWrites: Send {
     /// Creates or replaces a deployment-wide setting's row (the caller logs
     /// the matching [`Event::setting`] in the same transaction).
     async fn put_setting(&mut self, name: &str, value: &str) -> StoreResult<()>;
+    /// Creates or replaces a script's or library's row.
+    async fn put_script(&mut self, kind: ScriptKind, name: &str, body: &[u8]) -> StoreResult<()>;
+    /// Deletes one script or library (`name`), or every one of the kind;
+    /// returns how many went.
+    async fn delete_scripts(&mut self, kind: ScriptKind, name: Option<&str>) -> StoreResult<u64>;
 }

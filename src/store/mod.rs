@@ -47,7 +47,7 @@ pub use error::{StoreError, StoreResult};
 pub use event::{
     EVENT_LOG_SETTING, Event, LoggedEvent, NOTIFY_SETTING, SETTING_CLASS, StreamId, StreamState,
 };
-pub use event_log::{EventLog, LogWrites};
+pub use event_log::{EventLog, LogWrites, ScriptKind};
 pub use keyspace::{Elements, Keyspace, Txn};
 pub use members::Members;
 pub use open::{migrate, open};

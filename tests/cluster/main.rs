@@ -11,4 +11,5 @@ mod durability;
 mod isolation;
 mod multi_instance;
 mod nats;
+mod scripts;
 mod tls_links;

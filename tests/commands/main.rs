@@ -11,6 +11,7 @@ mod client_modes;
 mod connection_commands;
 mod dump_restore;
 mod keys_copy;
+mod scripting;
 mod server_commands;
 mod sets;
 mod store_members;

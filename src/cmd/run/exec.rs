@@ -7,8 +7,8 @@ use bytes::Bytes;
 use crate::clock::now_ms;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::family::transaction;
-use crate::cmd::run::direct;
 use crate::cmd::run::txn::{Job, Open};
+use crate::cmd::run::{direct, script};
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
 use crate::cmd::table;
@@ -52,7 +52,7 @@ pub async fn exec(session: &mut Session) -> CmdResult {
 
 /// Runs a queued block as one transaction; nil when a watched key changed.
 async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
-    let write = rows(queue).any(|(spec, _)| spec.is_write());
+    let write = rows(queue).any(|(spec, _)| spec.access() == Access::Write);
     let instance = session.instance.clone();
     let access = if write {
         Access::Write
@@ -65,8 +65,7 @@ async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
     // is in may differ): read, and locked when writing, in one go.
     let leading: Vec<Job> = rows(queue)
         .map_while(|(spec, args)| {
-            spec.family
-                .is_data()
+            spec.runs_in_txn()
                 .then(|| Job::new(session, spec, args.clone()))
         })
         .collect();
@@ -79,10 +78,10 @@ async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
     }
     let mut replies = Vec::with_capacity(queue.len());
     for (spec, args) in rows(queue) {
-        if spec.family.is_data() {
+        if spec.runs_in_txn() {
             let job = Job::new(session, spec, args.clone());
             // A store failure fails the block: nothing of it is applied.
-            let answer = open.run(&job).await?;
+            let answer = script::run_job(&mut open, &job).await?;
             replies.push(answer.unwrap_or_else(CmdError::into_reply));
         } else {
             replies.push(direct::run(session, spec, args).await);

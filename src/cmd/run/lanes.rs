@@ -22,15 +22,34 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use crate::cmd::errors::{self, CmdError};
-use crate::cmd::run::txn::{Answer, Job, run_together};
+use crate::cmd::key_args::key_args;
+use crate::cmd::run::script;
+use crate::cmd::run::txn::{Answer, Job, Open};
 use crate::cmd::session::Session;
 use crate::cmd::spec::CommandSpec;
 use crate::instance::state::Instance;
 use crate::reply::Reply;
-use crate::store::{Access, retry_conflicts};
+use crate::store::{Access, StoreError, retry_conflicts};
 
 /// Most commands in one group commit.
 const MAX_BATCH: usize = 64;
+
+/// Runs commands (data commands and scripts) in one transaction of the
+/// given access; the replies come back only after the commit.
+pub async fn run_together(
+    instance: &Instance,
+    access: Access,
+    jobs: &[&Job],
+) -> Result<Vec<Answer>, StoreError> {
+    let mut open = Open::begin(instance, access).await?;
+    open.prefetch(jobs).await?;
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        replies.push(script::run_job(&mut open, job).await?);
+    }
+    open.commit().await?;
+    Ok(replies)
+}
 
 /// Runs one command in its own transaction, rerunning it after deadlocks
 /// and write conflicts a bounded number of times.
@@ -98,11 +117,14 @@ impl Batcher {
         )
     }
 
-    /// The lane of a command: by its first key, so one key keeps one lane.
+    /// The lane of a command: by its first key, so one key keeps one lane
+    /// (a script's first declared key).
     fn lane_of(&self, job: &Job) -> usize {
-        let key = (job.spec.first_key > 0)
-            .then(|| job.args.get(job.spec.first_key as usize))
-            .flatten();
+        let key = if job.spec.first_key > 0 {
+            job.args.get(job.spec.first_key as usize)
+        } else {
+            key_args(job.spec, &job.args).first().copied()
+        };
         key.map_or(0, |k| crate::store::key_hash(k) as usize % self.lanes.len())
     }
 
@@ -115,7 +137,7 @@ impl Batcher {
         args: Vec<Bytes>,
     ) -> Answer {
         let job = Job::new(session, spec, args);
-        if spec.is_write() {
+        if spec.access() == Access::Write {
             self.write(&session.instance, job).await
         } else {
             run_alone(&session.instance, &job).await

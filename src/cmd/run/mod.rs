@@ -6,4 +6,5 @@ pub mod exec;
 pub mod lanes;
 pub mod monitor;
 pub mod request;
+pub mod script;
 pub mod txn;

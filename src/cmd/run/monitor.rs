@@ -9,7 +9,9 @@ use crate::store::Db;
 
 /// A command as MONITOR shows it: `+<sec>.<usec> [<db> <addr>] "arg" ...`,
 /// each argument escaped as Redis's sdscatrepr does.
-pub fn monitor_line(now_us: i64, db: Db, addr: SocketAddr, args: &[Bytes]) -> Bytes {
+/// `addr` None: a command a script called (`[0 lua]`, as Redis shows it).
+pub fn monitor_line(now_us: i64, db: Db, addr: Option<SocketAddr>, args: &[Bytes]) -> Bytes {
+    let source = addr.map_or_else(|| "lua".to_string(), |a| a.to_string());
     let mut out = BytesMut::with_capacity(64 + args.iter().map(Bytes::len).sum::<usize>());
     out.extend_from_slice(
         format!(
@@ -17,7 +19,7 @@ pub fn monitor_line(now_us: i64, db: Db, addr: SocketAddr, args: &[Bytes]) -> By
             now_us / 1_000_000,
             now_us % 1_000_000,
             db,
-            addr
+            source
         )
         .as_bytes(),
     );
@@ -83,7 +85,7 @@ mod tests {
             Bytes::from_static(b"\x00\xff\r\n\t\x07\x08 ~"),
         ];
         assert_eq!(
-            monitor_line(1_700_000_000_000_042, 9, addr, &args),
+            monitor_line(1_700_000_000_000_042, 9, Some(addr), &args),
             Bytes::from_static(
                 b"+1700000000.000042 [9 127.0.0.1:5000] \"set\" \"k\\\"\\\\\" \"\\x00\\xff\\r\\n\\t\\a\\b ~\"\r\n"
             )

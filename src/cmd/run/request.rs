@@ -125,7 +125,7 @@ impl Requests {
             if self
                 .group
                 .first()
-                .is_some_and(|j| j.spec.is_write() != spec.is_write())
+                .is_some_and(|j| writes(j.spec) != writes(spec))
             {
                 self.finish(session, wire).await;
             }
@@ -209,7 +209,7 @@ impl Requests {
             Handler::Blocking(_, on) if !session.deny_blocking => {
                 blocking::run(session, &self.batcher, spec, args, on).await
             }
-            Handler::Data(_) | Handler::Blocking(..) => self
+            Handler::Data(_) | Handler::Blocking(..) | Handler::Script(_) => self
                 .batcher
                 .run(session, spec, args)
                 .await
@@ -230,7 +230,7 @@ impl Requests {
         let instance = session.instance.clone();
         let started = Instant::now();
         let names: Vec<&'static str> = self.group.iter().map(|job| job.spec.name).collect();
-        let answers = if first.spec.is_write() {
+        let answers = if writes(first.spec) {
             let group = std::mem::take(&mut self.group);
             self.batcher.write_many(&instance, group).await
         } else {
@@ -289,29 +289,36 @@ fn refuse_unchecked(session: &mut Session, args: &[Bytes], text: Bytes) -> Reply
 /// command that never waits, a write (group commit) or a plain read (one
 /// read session), from a client outside pub/sub.
 fn joins_group(session: &Session, spec: &CommandSpec) -> bool {
-    spec.family.is_data()
+    spec.runs_in_txn()
         && !matches!(spec.handler, Handler::Blocking(..))
-        && (spec.is_write() || spec.access() == Access::Read)
+        && (writes(spec) || spec.access() == Access::Read)
         && !session.is_subscribed()
         // A command set to panic (a test's) takes the one-command path.
         && session.instance.config.panic_on_command.as_deref() != Some(spec.name)
 }
 
-/// Whether CLIENT PAUSE WRITE holds this command: writes, PUBLISH, and an
-/// EXEC whose block writes (Redis's "may replicate" commands).
+/// Whether a command runs in a write transaction (writes, and scripts
+/// but their read-only forms): those go through the write lanes.
+fn writes(spec: &CommandSpec) -> bool {
+    spec.access() == Access::Write
+}
+
+/// Whether CLIENT PAUSE WRITE holds this command: writes, PUBLISH, scripts
+/// but EVAL_RO and FCALL_RO, and an EXEC whose block writes (Redis's "may
+/// replicate" commands).
 fn holds_on_pause_write(session: &Session, spec: &CommandSpec) -> bool {
-    spec.is_write()
+    writes(spec)
         || spec.may_replicate()
         || (matches!(spec.handler, Handler::Exec)
             && session
                 .multi
                 .as_ref()
-                .is_some_and(|m| exec::rows(&m.queue).any(|(s, _)| s.is_write())))
+                .is_some_and(|m| exec::rows(&m.queue).any(|(s, _)| writes(s))))
 }
 
 /// Sends a command's MONITOR line (its arguments as shown) to the
 /// monitors, with the client's database as it is now.
 fn feed_monitors(session: &Session, args: &[Bytes]) {
-    let line = monitor_line(now_us(), session.db, session.addr, args);
+    let line = monitor_line(now_us(), session.db, Some(session.addr), args);
     session.instance.monitors.feed(line);
 }

@@ -1,7 +1,11 @@
 //! A transaction's commands: the one function that runs a data command
-//! inside an open store transaction ([`execute_in`]), shared by group
-//! commit, pipelined reads and EXEC (and, next, scripts), and the loop
-//! that runs jobs together and commits them with their events.
+//! inside an open store transaction ([`Open::run`]), shared by group
+//! commit, pipelined reads, EXEC and scripts (which run theirs through
+//! [`crate::cmd::run::script`]), and the commit with their events and
+//! the messages they published.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 
@@ -29,6 +33,9 @@ pub struct Job {
     pub resp3: bool,
     /// The client is not in CLIENT NO-TOUCH mode.
     pub touches: bool,
+    /// A script's stop flag (SCRIPT KILL): set, the script is not run
+    /// again when its batch reruns.
+    pub kill: Option<Arc<AtomicBool>>,
 }
 
 impl Job {
@@ -40,6 +47,7 @@ impl Job {
             db: session.db,
             resp3: session.resp3,
             touches: !session.no_touch,
+            kill: matches!(spec.handler, Handler::Script(_)).then(Default::default),
         }
     }
 }
@@ -69,6 +77,9 @@ pub struct Open<'i> {
     instance: &'i Instance,
     /// The keyspace events of the commands run so far.
     events: Vec<Event>,
+    /// Messages scripts published (channel, message): sent after the
+    /// commit, never for a transaction rolled back.
+    published: Vec<(Bytes, Bytes)>,
 }
 
 impl<'i> Open<'i> {
@@ -78,6 +89,7 @@ impl<'i> Open<'i> {
             txn: instance.store.begin(access).await?,
             instance,
             events: Vec::new(),
+            published: Vec::new(),
         })
     }
 
@@ -120,28 +132,31 @@ impl<'i> Open<'i> {
         }
     }
 
-    /// Commits, logging the commands' events and waking their readers
-    /// (the one commit-and-wake sequence, [`crate::events`]).
-    pub async fn commit(self) -> Result<(), StoreError> {
-        self.instance.events.commit(self.txn, &self.events).await
+    /// The instance the transaction runs on.
+    pub fn instance(&self) -> &'i Instance {
+        self.instance
     }
-}
 
-/// Runs commands in one transaction of the given access; the replies come
-/// back only after the commit.
-pub async fn run_together(
-    instance: &Instance,
-    access: Access,
-    jobs: &[&Job],
-) -> Result<Vec<Answer>, StoreError> {
-    let mut open = Open::begin(instance, access).await?;
-    open.prefetch(jobs).await?;
-    let mut replies = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        replies.push(open.run(job).await?);
+    /// Publishes a message once the transaction commits (PUBLISH in a
+    /// script); the subscribers this instance has now, for the reply.
+    pub fn publish_after_commit(&mut self, channel: Bytes, message: Bytes) -> usize {
+        let receivers = self.instance.bus.receivers(&channel);
+        self.published.push((channel, message));
+        receivers
     }
-    open.commit().await?;
-    Ok(replies)
+
+    /// Commits, logging the commands' events and waking their readers
+    /// (the one commit-and-wake sequence, [`crate::events`]), then sends
+    /// what scripts published.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.instance.events.commit(self.txn, &self.events).await?;
+        for (channel, message) in &self.published {
+            if let Err(e) = self.instance.bus.publish(channel, message).await {
+                tracing::warn!(error = %e, "a script's PUBLISH was not sent");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs a data command. `args[0]` is the command name. Every data command

@@ -12,7 +12,7 @@ use super::staged::CHUNK;
 use super::txn::MySqlTxn;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::event::{Event, LoggedEvent, StreamId, StreamState};
-use crate::store::event_log::{EventLog, LogWrites};
+use crate::store::event_log::{EventLog, LogWrites, ScriptKind};
 use crate::store::plans::{SequencePlan, Trimmed, Unsequenced, stream_state, trim_plan};
 use crate::store::types::Db;
 
@@ -268,6 +268,27 @@ impl EventLog for MySqlStore {
                 .await?,
         )
     }
+
+    async fn get_script(&self, kind: ScriptKind, name: &str) -> StoreResult<Option<Bytes>> {
+        self.check_ready()?;
+        let body: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM kv_scripts WHERE kind = ? AND name = ?")
+                .bind(kind as i32)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(body.map(Bytes::from))
+    }
+
+    async fn scripts(&self, kind: ScriptKind) -> StoreResult<Vec<(String, Bytes)>> {
+        self.check_ready()?;
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT name, body FROM kv_scripts WHERE kind = ? ORDER BY name")
+                .bind(kind as i32)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(n, b)| (n, Bytes::from(b))).collect())
+    }
 }
 
 #[async_trait]
@@ -297,5 +318,36 @@ impl LogWrites for MySqlTxn {
             .execute(self.tx.conn())
             .await?;
         Ok(())
+    }
+
+    async fn put_script(&mut self, kind: ScriptKind, name: &str, body: &[u8]) -> StoreResult<()> {
+        self.flush_staged().await?;
+        sqlx::query("INSERT INTO kv_scripts (kind, name, body) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE body = VALUES(body)")
+            .bind(kind as i32)
+            .bind(name)
+            .bind(body)
+            .execute(self.tx.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_scripts(&mut self, kind: ScriptKind, name: Option<&str>) -> StoreResult<u64> {
+        self.flush_staged().await?;
+        let done = match name {
+            Some(name) => {
+                sqlx::query("DELETE FROM kv_scripts WHERE kind = ? AND name = ?")
+                    .bind(kind as i32)
+                    .bind(name)
+                    .execute(self.tx.conn())
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM kv_scripts WHERE kind = ?")
+                    .bind(kind as i32)
+                    .execute(self.tx.conn())
+                    .await?
+            }
+        };
+        Ok(done.rows_affected())
     }
 }

@@ -3,6 +3,7 @@
 //! relay positions, leases and settings.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use rusqlite::{Row, params};
 
 use super::conn::{bytes_at, collect, first, run};
@@ -10,7 +11,7 @@ use super::open::SqliteStore;
 use super::txn::SqliteTxn;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::event::{Event, LoggedEvent, StreamId, StreamState};
-use crate::store::event_log::{EventLog, LogWrites};
+use crate::store::event_log::{EventLog, LogWrites, ScriptKind};
 use crate::store::plans::{SequencePlan, Trimmed, Unsequenced, stream_state, trim_plan};
 use crate::store::types::Db;
 
@@ -217,6 +218,28 @@ impl EventLog for SqliteStore {
             )
         })
     }
+
+    async fn get_script(&self, kind: ScriptKind, name: &str) -> StoreResult<Option<Bytes>> {
+        self.read(|c| {
+            first(
+                c,
+                "SELECT body FROM kv_scripts WHERE kind = ? AND name = ?",
+                params![kind as i64, name],
+                |r| Ok(Bytes::from(r.get::<_, Vec<u8>>(0)?)),
+            )
+        })
+    }
+
+    async fn scripts(&self, kind: ScriptKind) -> StoreResult<Vec<(String, Bytes)>> {
+        self.read(|c| {
+            collect(
+                c,
+                "SELECT name, body FROM kv_scripts WHERE kind = ? ORDER BY name",
+                [kind as i64],
+                |r| Ok((r.get(0)?, Bytes::from(r.get::<_, Vec<u8>>(1)?))),
+            )
+        })
+    }
 }
 
 #[async_trait]
@@ -277,5 +300,31 @@ impl LogWrites for SqliteTxn {
             params![name, value],
         )?;
         Ok(())
+    }
+
+    async fn put_script(&mut self, kind: ScriptKind, name: &str, body: &[u8]) -> StoreResult<()> {
+        run(
+            self.c(),
+            "INSERT INTO kv_scripts (kind, name, body) VALUES (?, ?, ?) \
+             ON CONFLICT(kind, name) DO UPDATE SET body = excluded.body",
+            params![kind as i64, name, body],
+        )?;
+        Ok(())
+    }
+
+    async fn delete_scripts(&mut self, kind: ScriptKind, name: Option<&str>) -> StoreResult<u64> {
+        let gone = match name {
+            Some(name) => run(
+                self.c(),
+                "DELETE FROM kv_scripts WHERE kind = ? AND name = ?",
+                params![kind as i64, name],
+            )?,
+            None => run(
+                self.c(),
+                "DELETE FROM kv_scripts WHERE kind = ?",
+                [kind as i64],
+            )?,
+        };
+        Ok(gone as u64)
     }
 }

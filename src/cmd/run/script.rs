@@ -1,0 +1,398 @@
+//! Scripts in a transaction: EVAL, EVALSHA, FCALL (and their read-only
+//! forms) run as one job of an [`Open`] transaction, like a data
+//! command, so group commit, a command alone and EXEC run them the same
+//! way ([`run_job`]). The script runs on a blocking thread in a Lua
+//! interpreter ([`crate::lua`]); each `redis.call` comes back here and
+//! runs in the same transaction through [`Open::run`]. Nothing is visible
+//! to anyone before the commit; a conflict reruns the whole script; SCRIPT
+//! KILL rolls it back.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::now_us;
+use crate::cmd::args::int_arg;
+use crate::cmd::errors::{self, CmdError};
+use crate::cmd::run::monitor::monitor_line;
+use crate::cmd::run::txn::{Answer, Job, Open};
+use crate::cmd::spec::{CommandSpec, Handler, ScriptCall};
+use crate::cmd::table;
+use crate::instance::scripts::RunningScript;
+use crate::instance::state::Instance;
+use crate::lua::shebang;
+use crate::lua::vm::{Host, Stop, sha1_hex};
+use crate::reply::Reply;
+use crate::store::{Db, ScriptKind, StoreError};
+
+/// Runs one job of a transaction: a script through its interpreter, any
+/// other data command directly.
+pub async fn run_job(open: &mut Open<'_>, job: &Job) -> Result<Answer, StoreError> {
+    match job.spec.handler {
+        Handler::Script(call) => run_script(open, job, call).await,
+        _ => open.run(job).await,
+    }
+}
+
+/// What a script is asked to run.
+struct Invocation {
+    /// The SHA1 (EVAL, EVALSHA) or the function's name (FCALL).
+    name: String,
+    keys: Vec<Bytes>,
+    argv: Vec<Bytes>,
+}
+
+/// Splits `EVAL body|sha|function numkeys key... arg...`.
+fn invocation(args: &[Bytes], name: String) -> Result<Invocation, CmdError> {
+    let numkeys = int_arg(&args[2])?;
+    if numkeys > (args.len() - 3) as i64 {
+        return Err(CmdError::Reply(errors::SCRIPT_TOO_MANY_KEYS.into()));
+    }
+    if numkeys < 0 {
+        return Err(CmdError::Reply(errors::SCRIPT_NEGATIVE_KEYS.into()));
+    }
+    let split = 3 + numkeys as usize;
+    Ok(Invocation {
+        name,
+        keys: args[3..split].to_vec(),
+        argv: args[split..].to_vec(),
+    })
+}
+
+/// Removes the running script's entry when the run ends, however it ends.
+struct Registered<'a> {
+    instance: &'a Instance,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.instance.scripts.finished(self.id);
+    }
+}
+
+async fn run_script(
+    open: &mut Open<'_>,
+    job: &Job,
+    call: ScriptCall,
+) -> Result<Answer, StoreError> {
+    let instance = open.instance();
+    let kill = job.kill.clone().unwrap_or_default();
+    if kill.load(Ordering::Relaxed) {
+        // Killed in an earlier attempt (its batch reruns): not again.
+        return Ok(Err(CmdError::Reply(errors::SCRIPT_KILLED.into())));
+    }
+    let ro_command = job.spec.has_flag("readonly");
+    // The script: its body or function, and whether it may write.
+    let (inv, body, read_only) = match call {
+        ScriptCall::Eval | ScriptCall::EvalSha => {
+            let (sha, body) = if call == ScriptCall::Eval {
+                let body = job.args[1].clone();
+                (sha1_hex(&body), Some(body))
+            } else {
+                let sha = String::from_utf8_lossy(&job.args[1]).to_ascii_lowercase();
+                let body = if sha.len() == 40 {
+                    instance
+                        .scripts
+                        .stored_body(&instance.store, &instance.events, &sha)
+                        .await?
+                } else {
+                    None
+                };
+                (sha, body)
+            };
+            let inv = match invocation(&job.args, sha) {
+                Ok(inv) => inv,
+                Err(e) => return Ok(Err(e)),
+            };
+            let Some(body) = body else {
+                return Ok(Err(CmdError::Reply(errors::NOSCRIPT.into())));
+            };
+            let bang = match shebang::script(&body) {
+                Ok(bang) => bang,
+                Err(text) => return Ok(Err(CmdError::Reply(text.into()))),
+            };
+            if bang.flags.is_some() && !bang.no_writes() && ro_command {
+                return Ok(Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into())));
+            }
+            let read_only = ro_command || bang.no_writes();
+            (inv, Some((body, bang.code_start)), read_only)
+        }
+        ScriptCall::Fcall => {
+            let name = String::from_utf8_lossy(&job.args[1]).into_owned();
+            let inv = match invocation(&job.args, name) {
+                Ok(inv) => inv,
+                Err(e) => return Ok(Err(e)),
+            };
+            (inv, None, ro_command)
+        }
+    };
+    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
+    let mut pooled = match instance.scripts.take_vm(flushes) {
+        Ok(vm) => vm,
+        Err(e) => return Ok(Err(CmdError::Reply(format!("ERR {e}").into()))),
+    };
+    // Compile (EVAL) or load the libraries in force (FCALL).
+    match &body {
+        Some((body, start)) => {
+            if call == ScriptCall::Eval && instance.scripts.body(&inv.name, flushes).is_none() {
+                // EVAL caches the script, as Redis does, for every instance.
+                if job.spec.access() == crate::store::Access::Write {
+                    open.txn()
+                        .put_script(ScriptKind::Script, &inv.name, body)
+                        .await?;
+                }
+                instance.scripts.remember(&inv.name, body.clone(), flushes);
+            }
+            if !pooled.vm.has_script(&inv.name)
+                && let Err(text) = pooled.vm.compile(&inv.name, &body[*start..])
+            {
+                instance.scripts.give_back(pooled);
+                return Ok(Err(CmdError::Reply(text)));
+            }
+        }
+        None => {
+            // A function this instance does not know may have been loaded
+            // on another instance a moment ago: read the store once more.
+            for fresh in [false, true] {
+                if fresh {
+                    instance.scripts.forget_libraries();
+                }
+                let libs = instance
+                    .scripts
+                    .libraries_in_force(&instance.store, &instance.events)
+                    .await?;
+                if !pooled.vm.has_libraries(&libs) {
+                    pooled.vm.clear_libraries();
+                    for (name, code) in libs.iter() {
+                        if let Err(text) = pooled.vm.install(name, code) {
+                            tracing::warn!(library = %name, error = %String::from_utf8_lossy(&text), "a stored library does not load");
+                        }
+                    }
+                }
+                if pooled.vm.function(&inv.name).is_some() {
+                    break;
+                }
+            }
+            let Some(function) = pooled.vm.function(&inv.name) else {
+                instance.scripts.give_back(pooled);
+                return Ok(Err(CmdError::Reply(errors::FUNCTION_NOT_FOUND.into())));
+            };
+            let no_writes = function.flags.iter().any(|f| f == "no-writes");
+            if ro_command && !no_writes {
+                instance.scripts.give_back(pooled);
+                return Ok(Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into())));
+            }
+        }
+    }
+    let read_only = read_only
+        || (call == ScriptCall::Fcall
+            && pooled
+                .vm
+                .function(&inv.name)
+                .is_some_and(|f| f.flags.iter().any(|f| f == "no-writes")));
+    let threshold = Duration::from_millis(instance.config.busy_reply_threshold.max(1));
+    let stop = Stop {
+        kill: kill.clone(),
+        deadline: read_only.then(|| Instant::now() + threshold),
+    };
+    let _registered = Registered {
+        instance,
+        id: instance.scripts.started(RunningScript {
+            kill: kill.clone(),
+            function: call == ScriptCall::Fcall,
+            name: inv.name.clone(),
+            command: job.args.clone(),
+            started: Instant::now(),
+        }),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
+    let host = Box::new(ChannelHost { tx });
+    let fcall = call == ScriptCall::Fcall;
+    let mut handle = tokio::task::spawn_blocking(move || {
+        let Invocation { name, keys, argv } = inv;
+        let outcome = if fcall {
+            pooled.vm.run_function(&name, &keys, &argv, host, stop)
+        } else {
+            pooled.vm.run_script(&name, &keys, &argv, host, stop)
+        };
+        (pooled, outcome)
+    });
+    let mut state = ScriptState {
+        db: job.db,
+        read_only,
+        touches: job.touches,
+    };
+    let mut failure: Option<StoreError> = None;
+    let joined = loop {
+        tokio::select! {
+            Some(call) = rx.recv() => {
+                let reply = match &failure {
+                    Some(_) => Reply::error(errors::SCRIPT_KILLED),
+                    None => match call_command(open, &mut state, call.args, call.resp3).await {
+                        Ok(reply) => reply,
+                        Err(e) => {
+                            // The transaction is lost: stop the script.
+                            kill.store(true, Ordering::Relaxed);
+                            failure = Some(e);
+                            Reply::error(errors::SCRIPT_KILLED)
+                        }
+                    },
+                };
+                let _ = call.done.send(reply);
+            }
+            joined = &mut handle => break joined,
+        }
+    };
+    let (pooled, outcome) =
+        joined.map_err(|e| StoreError::Other(format!("the script's thread failed: {e}")))?;
+    instance.scripts.give_back(pooled);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if outcome.killed {
+        if read_only {
+            let text = if kill.load(Ordering::Relaxed) {
+                errors::SCRIPT_KILLED
+            } else {
+                errors::SCRIPT_TIMED_OUT
+            };
+            return Ok(Err(CmdError::Reply(text.into())));
+        }
+        // Nothing of it may stand: the transaction goes, and the batch it
+        // ran in reruns without it.
+        return Err(StoreError::Aborted(errors::SCRIPT_KILLED.into()));
+    }
+    Ok(match outcome.reply {
+        Reply::Error(text) => Err(CmdError::Reply(text)),
+        reply => Ok(reply),
+    })
+}
+
+/// The script's own state as its commands see it.
+struct ScriptState {
+    /// SELECT inside a script changes the script's database only.
+    db: Db,
+    read_only: bool,
+    touches: bool,
+}
+
+/// A `redis.call` on its way from the script's thread.
+struct Call {
+    args: Vec<Bytes>,
+    resp3: bool,
+    done: oneshot::Sender<Reply>,
+}
+
+/// The script's side of the channel: each call waits for its reply.
+struct ChannelHost {
+    tx: mpsc::UnboundedSender<Call>,
+}
+
+impl Host for ChannelHost {
+    fn call(&mut self, args: Vec<Bytes>, resp3: bool) -> Reply {
+        let (done, reply) = oneshot::channel();
+        if self.tx.send(Call { args, resp3, done }).is_err() {
+            return Reply::error(errors::SCRIPT_KILLED);
+        }
+        reply
+            .blocking_recv()
+            .unwrap_or_else(|_| Reply::error(errors::SCRIPT_KILLED))
+    }
+
+    fn is_command(&self, args: &[Bytes]) -> bool {
+        table::lookup(&args[0]).is_some()
+    }
+}
+
+/// Runs one command a script called, in the script's transaction.
+async fn call_command(
+    open: &mut Open<'_>,
+    state: &mut ScriptState,
+    args: Vec<Bytes>,
+    resp3: bool,
+) -> Result<Reply, StoreError> {
+    let refuse = |text: &'static str| Ok(Reply::error(text));
+    let Some(spec) = table::lookup(&args[0]) else {
+        return refuse(errors::SCRIPT_UNKNOWN_COMMAND);
+    };
+    let sub_arity = args
+        .get(1)
+        .and_then(|a| spec.subcommand(a))
+        .is_some_and(|sub| !CommandSpec::arity_ok(sub.arity, args.len()));
+    if !CommandSpec::arity_ok(spec.arity, args.len()) || sub_arity {
+        return refuse(errors::SCRIPT_WRONG_ARGS);
+    }
+    if spec.has_flag("noscript") {
+        return refuse(errors::SCRIPT_NOT_ALLOWED);
+    }
+    if state.read_only && (spec.is_write() || spec.may_replicate()) {
+        return refuse(errors::SCRIPT_WRITE_IN_RO);
+    }
+    let instance = open.instance();
+    if instance.monitors.is_active() && !spec.is_admin(&args) {
+        instance
+            .monitors
+            .feed(monitor_line(now_us(), state.db, None, &args));
+    }
+    let started = Instant::now();
+    let reply = match spec.handler {
+        Handler::Data(_) | Handler::Blocking(..) => {
+            let job = Job {
+                spec,
+                args,
+                db: state.db,
+                resp3,
+                touches: state.touches,
+                kill: None,
+            };
+            open.run(&job).await?.unwrap_or_else(CmdError::into_reply)
+        }
+        _ => connection_command(open, state, spec, &args),
+    };
+    let micros = started.elapsed().as_micros() as u64;
+    instance
+        .metrics
+        .record(spec.name, micros, reply.error_text());
+    Ok(reply)
+}
+
+/// The connection-level commands a script may call: they act on the
+/// script (SELECT), wait for its commit (PUBLISH) or answer at once.
+fn connection_command(
+    open: &mut Open<'_>,
+    state: &mut ScriptState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    let instance = open.instance();
+    match spec.name {
+        "select" => match int_arg(&args[1]) {
+            Ok(db) if db >= 0 && (db as u64) < instance.config.databases as u64 => {
+                state.db = db as Db;
+                crate::reply::OK
+            }
+            Ok(_) => Reply::error(errors::DB_OUT_OF_RANGE),
+            Err(e) => e.into_reply(),
+        },
+        "publish" | "spublish" => {
+            let receivers = open.publish_after_commit(args[1].clone(), args[2].clone());
+            Reply::Int(receivers as i64)
+        }
+        "ping" => match args.get(1) {
+            Some(message) => Reply::Bulk(message.clone()),
+            None => Reply::Status("PONG"),
+        },
+        "echo" => Reply::Bulk(args[1].clone()),
+        "time" => {
+            let us = now_us();
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from((us / 1_000_000).to_string())),
+                Reply::Bulk(Bytes::from((us % 1_000_000).to_string())),
+            ])
+        }
+        _ => Reply::error(errors::script_unsupported(spec.name)),
+    }
+}

@@ -1,0 +1,863 @@
+//! One Lua interpreter as Redis 7.0 sets it up (`sandbox.lua`): the
+//! protected globals, the `redis` API, the libraries, the compiled
+//! scripts and function libraries it holds, and a run of one of them
+//! against a [`Host`] that executes the commands the script calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+
+use crate::lua::convert::{self, ErrorInfo};
+use crate::lua::libs;
+use crate::lua::shebang::{FUNCTION_FLAGS, valid_function_name};
+use crate::reply::Reply;
+
+/// What executes the commands a script calls (`redis.call`), on the
+/// thread the script runs on.
+pub trait Host: Send {
+    /// Runs one command and answers its reply in the given protocol (a
+    /// refusal is a [`Reply::Error`] with Redis's text).
+    fn call(&mut self, args: Vec<Bytes>, resp3: bool) -> Reply;
+    /// Whether `args` names a command (`redis.acl_check_cmd`).
+    fn is_command(&self, args: &[Bytes]) -> bool;
+}
+
+/// How a run may be stopped from outside: SCRIPT KILL sets `kill`; a
+/// `deadline` stops it on its own.
+#[derive(Clone, Default)]
+pub struct Stop {
+    pub kill: Arc<AtomicBool>,
+    pub deadline: Option<Instant>,
+}
+
+/// One run's state, kept in the interpreter while it runs.
+struct Running {
+    host: Box<dyn Host>,
+    /// `redis.setresp`: the protocol of the replies the script sees.
+    resp3: bool,
+    stop: Stop,
+    killed: bool,
+}
+
+/// Redis's `redisLrand48` state (`math.random` is deterministic).
+struct Rand(u64);
+
+impl Rand {
+    const A: u64 = 0x5_DEEC_E66D;
+    const MASK: u64 = (1 << 48) - 1;
+
+    fn seed(seed: i32) -> Rand {
+        Rand((((seed as u32 as u64) << 16) | 0x330E) & Self::MASK)
+    }
+
+    fn next(&mut self) -> i32 {
+        self.0 = (self.0.wrapping_mul(Self::A).wrapping_add(0xB)) & Self::MASK;
+        (self.0 >> 17) as i32
+    }
+}
+
+/// A function a library registered, with its flags.
+#[derive(Clone)]
+pub struct Registered {
+    pub name: String,
+    pub description: Option<String>,
+    pub flags: Vec<String>,
+}
+
+/// What FUNCTION LOAD's code registers while it runs.
+#[derive(Default)]
+struct Registering {
+    functions: Vec<(Registered, Function)>,
+}
+
+/// The version scripts see in `redis.REDIS_VERSION`.
+pub struct Version {
+    pub text: &'static str,
+    pub num: u32,
+}
+
+/// One Lua interpreter.
+pub struct Vm {
+    lua: Lua,
+    env: Table,
+    run: Function,
+    load_library: Function,
+    /// Compiled EVAL scripts by SHA1.
+    scripts: HashMap<String, Function>,
+    /// Functions of the loaded libraries, by function name.
+    functions: HashMap<String, (Registered, Function)>,
+    /// The libraries loaded here, by name, with their code's version
+    /// (the caller decides when a library must be reloaded).
+    libraries: HashMap<String, Bytes>,
+}
+
+/// What a run answers besides its reply.
+pub struct Outcome {
+    pub reply: Reply,
+    /// SCRIPT KILL or the deadline stopped it.
+    pub killed: bool,
+}
+
+const SANDBOX: &str = include_str!("sandbox.lua");
+
+/// Instructions between two looks at SCRIPT KILL and the deadline.
+const HOOK_EVERY: u32 = 100_000;
+
+impl Vm {
+    /// A fresh interpreter using at most `memory_limit` bytes (0: no
+    /// limit).
+    pub fn new(memory_limit: usize, version: Version) -> mlua::Result<Vm> {
+        // The debug library is loaded for the error handler alone: the
+        // sandbox keeps a private reference and removes the global.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::new(),
+            )
+        };
+        libs::load(&lua)?;
+        lua.set_app_data(Rand::seed(0));
+        let host = lua.create_table()?;
+        host.set(
+            "call",
+            lua.create_function(|lua, args| call(lua, args, true))?,
+        )?;
+        host.set(
+            "pcall",
+            lua.create_function(|lua, args| call(lua, args, false))?,
+        )?;
+        host.set("take_error", lua.create_function(convert::take_error)?)?;
+        host.set("sha1hex", lua.create_function(sha1hex)?)?;
+        host.set(
+            "error_reply",
+            lua.create_function(|lua, args: MultiValue| single_field(lua, args, "err"))?,
+        )?;
+        host.set(
+            "status_reply",
+            lua.create_function(|lua, args: MultiValue| single_field(lua, args, "ok"))?,
+        )?;
+        host.set("log", lua.create_function(log)?)?;
+        host.set("setresp", lua.create_function(setresp)?)?;
+        host.set("set_repl", lua.create_function(set_repl)?)?;
+        host.set("acl_check", lua.create_function(acl_check)?)?;
+        host.set("random", lua.create_function(random)?)?;
+        host.set("randomseed", lua.create_function(randomseed)?)?;
+        host.set("register_function", lua.create_function(register_function)?)?;
+        host.set("version", version.text)?;
+        host.set("version_num", version.num)?;
+        lua.globals().set("__respire", host)?;
+        let (env, run, load_library): (Table, Function, Function) =
+            lua.load(SANDBOX).set_name("@respire").call(())?;
+        if memory_limit > 0 {
+            lua.set_memory_limit(memory_limit)?;
+        }
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            |lua, _debug| {
+                let Some(mut running) = lua.app_data_mut::<Running>() else {
+                    return Ok(VmState::Continue);
+                };
+                let late = running.stop.deadline.is_some_and(|d| Instant::now() >= d);
+                if running.stop.kill.load(Ordering::Relaxed) || late {
+                    running.killed = true;
+                    return Err(mlua::Error::runtime("Script killed"));
+                }
+                Ok(VmState::Continue)
+            },
+        )?;
+        Ok(Vm {
+            lua,
+            env,
+            run,
+            load_library,
+            scripts: HashMap::new(),
+            functions: HashMap::new(),
+            libraries: HashMap::new(),
+        })
+    }
+
+    /// Whether the script `sha` is compiled here.
+    pub fn has_script(&self, sha: &str) -> bool {
+        self.scripts.contains_key(sha)
+    }
+
+    /// Compiles an EVAL script's body (its shebang line, if any,
+    /// removed by the caller) under `sha`; the error is Redis's text.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), Bytes> {
+        match self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+        {
+            Ok(f) => {
+                self.scripts.insert(sha.to_string(), f);
+                Ok(())
+            }
+            Err(e) => Err(Bytes::from(format!(
+                "ERR Error compiling script (new function): {}",
+                convert::lua_error_text(&e)
+            ))),
+        }
+    }
+
+    /// Forgets every compiled script (SCRIPT FLUSH).
+    pub fn flush_scripts(&mut self) {
+        self.scripts.clear();
+        self.lua.gc_collect().ok();
+    }
+
+    /// Runs a compiled script with its KEYS and ARGV; `name` is what
+    /// errors name it by (its SHA1).
+    pub fn run_script(
+        &mut self,
+        sha: &str,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        host: Box<dyn Host>,
+        stop: Stop,
+    ) -> Outcome {
+        let Some(f) = self.scripts.get(sha).cloned() else {
+            return Outcome {
+                reply: Reply::error(crate_noscript()),
+                killed: false,
+            };
+        };
+        let globals = self.lua.globals();
+        let set = (|| -> mlua::Result<()> {
+            globals.raw_set("KEYS", self.array(keys)?)?;
+            globals.raw_set("ARGV", self.array(argv)?)?;
+            Ok(())
+        })();
+        if let Err(e) = set {
+            return failed(&e);
+        }
+        self.call(f, MultiValue::new(), sha, host, stop)
+    }
+
+    /// Runs a library's function with its keys and arguments.
+    pub fn run_function(
+        &mut self,
+        name: &str,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        host: Box<dyn Host>,
+        stop: Stop,
+    ) -> Outcome {
+        let Some(f) = self.functions.get(name).map(|(_, f)| f.clone()) else {
+            return Outcome {
+                reply: Reply::error("ERR Function not found"),
+                killed: false,
+            };
+        };
+        let args = match (self.array(keys), self.array(argv)) {
+            (Ok(k), Ok(a)) => MultiValue::from_vec(vec![Value::Table(k), Value::Table(a)]),
+            (Err(e), _) | (_, Err(e)) => return failed(&e),
+        };
+        self.call(f, args, name, host, stop)
+    }
+
+    fn array(&self, items: &[Bytes]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(item)?)?;
+        }
+        Ok(t)
+    }
+
+    fn call(
+        &mut self,
+        f: Function,
+        args: MultiValue,
+        name: &str,
+        host: Box<dyn Host>,
+        stop: Stop,
+    ) -> Outcome {
+        self.lua.remove_app_data::<convert::PendingError>();
+        self.lua.set_app_data(Running {
+            host,
+            resp3: false,
+            stop,
+            killed: false,
+        });
+        let mut call_args = MultiValue::from_vec(vec![Value::Function(f)]);
+        call_args.extend(args);
+        let result: mlua::Result<MultiValue> = self.run.call(call_args);
+        let running = self.lua.remove_app_data::<Running>();
+        let (resp3, killed) = running.map_or((false, false), |r| (r.resp3, r.killed));
+        let reply = if killed {
+            Reply::error("ERR Script killed by user with SCRIPT KILL...")
+        } else {
+            match result {
+                Ok(values) => {
+                    let mut values = values.into_iter();
+                    let ok = matches!(values.next(), Some(Value::Boolean(true)));
+                    let value = values.next().unwrap_or(Value::Nil);
+                    if ok {
+                        convert::to_reply(&value, resp3)
+                    } else {
+                        convert::raised(&value, name)
+                    }
+                }
+                Err(e) => Reply::error(format!(
+                    "ERR Error running script {name}, {}",
+                    convert::lua_error_text(&e)
+                )),
+            }
+        };
+        // Redis steps the collector after runs; a run that grew the heap
+        // gives it back here.
+        self.lua.gc_step().ok();
+        Outcome { reply, killed }
+    }
+
+    /// Loads a library's code (FUNCTION LOAD's body after its shebang):
+    /// the functions it registers, or Redis's error text. Nothing is kept
+    /// until [`Vm::install`].
+    pub fn load_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, Bytes> {
+        let (registered, _) = self.evaluate_library(code)?;
+        Ok(registered)
+    }
+
+    fn evaluate_library(&mut self, code: &[u8]) -> Result<(Vec<Registered>, Vec<Function>), Bytes> {
+        self.lua.set_app_data(Registering::default());
+        let code = match self
+            .lua
+            .create_string(crate::lua::shebang::library_code(code))
+        {
+            Ok(s) => s,
+            Err(e) => return Err(Bytes::from(format!("ERR {e}"))),
+        };
+        let result: mlua::Result<MultiValue> = self.load_library.call(code);
+        let registering = self
+            .lua
+            .remove_app_data::<Registering>()
+            .unwrap_or_default();
+        let values =
+            result.map_err(|e| Bytes::from(format!("ERR {}", convert::lua_error_text(&e))))?;
+        let mut values = values.into_iter();
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        if !ok {
+            let err = values.next().unwrap_or(Value::Nil);
+            let text = match &err {
+                Value::String(s) => format!(
+                    "ERR Error compiling function: {}",
+                    String::from_utf8_lossy(&s.as_bytes())
+                ),
+                other => {
+                    let info = ErrorInfo::of(other);
+                    let msg = info
+                        .msg
+                        .strip_prefix("ERR ")
+                        .unwrap_or(&info.msg)
+                        .to_string();
+                    format!("ERR Error registering functions: {msg}")
+                }
+            };
+            return Err(Bytes::from(text));
+        }
+        if registering.functions.is_empty() {
+            return Err(Bytes::from_static(b"ERR No functions registered"));
+        }
+        Ok(registering.functions.into_iter().unzip())
+    }
+
+    /// Makes a library's functions callable here (replacing the library's
+    /// earlier version, if any).
+    pub fn install(&mut self, library: &str, code: &Bytes) -> Result<Vec<Registered>, Bytes> {
+        if self.libraries.get(library) == Some(code) {
+            return Ok(Vec::new());
+        }
+        let (registered, functions) = self.evaluate_library(code)?;
+        for (r, f) in registered.iter().zip(functions) {
+            self.functions.insert(r.name.clone(), (r.clone(), f));
+        }
+        self.libraries.insert(library.to_string(), code.clone());
+        Ok(registered)
+    }
+
+    /// Whether this interpreter holds exactly these libraries (name and
+    /// code).
+    pub fn has_libraries(&self, libraries: &HashMap<String, Bytes>) -> bool {
+        &self.libraries == libraries
+    }
+
+    /// A function of the libraries loaded here, with its flags.
+    pub fn function(&self, name: &str) -> Option<&Registered> {
+        self.functions.get(name).map(|(r, _)| r)
+    }
+
+    /// Forgets every library and function.
+    pub fn clear_libraries(&mut self) {
+        self.functions.clear();
+        self.libraries.clear();
+        self.lua.gc_collect().ok();
+    }
+
+    /// The bytes the interpreter holds.
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+}
+
+fn crate_noscript() -> &'static str {
+    "NOSCRIPT No matching script. Please use EVAL."
+}
+
+fn failed(e: &mlua::Error) -> Outcome {
+    Outcome {
+        reply: Reply::error(format!("ERR {}", convert::lua_error_text(e))),
+        killed: false,
+    }
+}
+
+/// `redis.call` (`raise`: an error reply is raised) and `redis.pcall`
+/// (it is returned as its error table).
+fn call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+    let error = |text: &str| -> mlua::Result<Value> {
+        if raise {
+            Err(convert::raise_table(lua, text.as_bytes()))
+        } else {
+            convert::error_table(lua, text.as_bytes())
+        }
+    };
+    if args.is_empty() {
+        return error("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in args.iter() {
+        match arg {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
+            Value::Number(n) => argv.push(Bytes::from(crate::reply::format_double(*n))),
+            _ => return error("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let Some(mut running) = lua.app_data_mut::<Running>() else {
+        return error("ERR redis.call/pcall can only be called inside a script invocation");
+    };
+    let resp3 = running.resp3;
+    let reply = running.host.call(argv, resp3);
+    drop(running);
+    if let Reply::Error(text) = &reply {
+        if raise {
+            return Err(convert::raise_table(lua, text));
+        }
+        return convert::error_table(lua, text);
+    }
+    convert::to_lua(lua, &reply, resp3)
+}
+
+fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
+    if args.len() != 1 {
+        return Err(convert::raise(lua, "wrong number of arguments"));
+    }
+    let bytes: Vec<u8> = match &args[0] {
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Integer(i) => i.to_string().into_bytes(),
+        Value::Number(n) => convert::lua_number_text(*n).into_bytes(),
+        _ => Vec::new(),
+    };
+    Ok(Value::String(lua.create_string(sha1_hex(&bytes))?))
+}
+
+/// The lower-case hex SHA1 of `bytes` (a script's name).
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(bytes);
+    let mut out = String::with_capacity(40);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// `redis.error_reply` / `redis.status_reply`: a table with one field.
+fn single_field(lua: &Lua, args: MultiValue, field: &str) -> mlua::Result<Value> {
+    let text = match (args.len(), args.front()) {
+        (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
+        _ => {
+            return convert::error_table(lua, b"ERR wrong number or type of arguments");
+        }
+    };
+    if field == "err" {
+        let mut text = text;
+        if text.first() != Some(&b'-') {
+            text.insert(0, b'-');
+        }
+        return convert::error_table(lua, &text);
+    }
+    let t = lua.create_table()?;
+    t.raw_set(field, lua.create_string(&text)?)?;
+    Ok(Value::Table(t))
+}
+
+fn log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if args.len() < 2 {
+        return Err(convert::raise(
+            lua,
+            "redis.log() requires two arguments or more.",
+        ));
+    }
+    let level = match &args[0] {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        Value::String(s) => match std::str::from_utf8(&s.as_bytes())
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            Some(n) => n,
+            None => {
+                return Err(convert::raise(
+                    lua,
+                    "First argument must be a number (log level).",
+                ));
+            }
+        },
+        _ => {
+            return Err(convert::raise(
+                lua,
+                "First argument must be a number (log level).",
+            ));
+        }
+    };
+    let level = level as i64;
+    if !(0..=3).contains(&level) {
+        return Err(convert::raise(lua, "Invalid debug level."));
+    }
+    let mut text = Vec::new();
+    for (i, arg) in args.iter().skip(1).enumerate() {
+        let part = match arg {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(n) => n.to_string().into_bytes(),
+            Value::Number(n) => convert::lua_number_text(*n).into_bytes(),
+            _ => continue,
+        };
+        if i > 0 {
+            text.push(b' ');
+        }
+        text.extend_from_slice(&part);
+    }
+    let text = String::from_utf8_lossy(&text);
+    match level {
+        0 => tracing::debug!(target: "respire::script", "{text}"),
+        1 => tracing::debug!(target: "respire::script", "{text}"),
+        2 => tracing::info!(target: "respire::script", "{text}"),
+        _ => tracing::warn!(target: "respire::script", "{text}"),
+    }
+    Ok(())
+}
+
+fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    let Some(mut running) = lua.app_data_mut::<Running>() else {
+        return Err(convert::raise(
+            lua,
+            "redis.setresp can only be called inside a script invocation",
+        ));
+    };
+    if args.len() != 1 {
+        drop(running);
+        return Err(convert::raise(
+            lua,
+            "redis.setresp() requires one argument.",
+        ));
+    }
+    let resp = match &args[0] {
+        Value::Integer(i) => *i,
+        Value::Number(n) => *n as i64,
+        _ => 0,
+    };
+    match resp {
+        2 => running.resp3 = false,
+        3 => running.resp3 = true,
+        _ => {
+            drop(running);
+            return Err(convert::raise(lua, "RESP version must be 2 or 3."));
+        }
+    }
+    Ok(())
+}
+
+fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<Running>().is_none() {
+        return Err(convert::raise(
+            lua,
+            "redis.set_repl can only be called inside a script invocation",
+        ));
+    }
+    if args.len() != 1 {
+        return Err(convert::raise(
+            lua,
+            "redis.set_repl() requires two arguments.",
+        ));
+    }
+    let flags = match &args[0] {
+        Value::Integer(i) => *i,
+        Value::Number(n) => *n as i64,
+        _ => 0,
+    };
+    if flags & !3 != 0 {
+        return Err(convert::raise(
+            lua,
+            "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        ));
+    }
+    Ok(())
+}
+
+fn acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
+    let Some(running) = lua.app_data_ref::<Running>() else {
+        return Err(convert::raise(
+            lua,
+            "redis.acl_check_cmd can only be called inside a script invocation",
+        ));
+    };
+    let mut argv = Vec::new();
+    for arg in args.iter() {
+        match arg {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
+            Value::Number(n) => argv.push(Bytes::from(crate::reply::format_double(*n))),
+            _ => {
+                drop(running);
+                return Err(convert::raise(
+                    lua,
+                    "Lua redis lib command arguments must be strings or integers",
+                ));
+            }
+        }
+    }
+    if argv.is_empty() {
+        drop(running);
+        return Err(convert::raise(
+            lua,
+            "Please specify at least one argument for this redis lib call",
+        ));
+    }
+    if running.host.is_command(&argv) {
+        Ok(true)
+    } else {
+        drop(running);
+        Err(convert::raise(
+            lua,
+            "Invalid command passed to redis.acl_check_cmd()",
+        ))
+    }
+}
+
+fn random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
+    const MAX: f64 = i32::MAX as f64;
+    let r = {
+        let mut rand = lua
+            .app_data_mut::<Rand>()
+            .ok_or_else(|| mlua::Error::runtime("no generator"))?;
+        (rand.next() as i64 % i32::MAX as i64) as f64 / MAX
+    };
+    let int = |v: &Value| -> mlua::Result<i64> {
+        match v {
+            Value::Integer(i) => Ok(*i),
+            Value::Number(n) => Ok(*n as i64),
+            Value::String(s) => std::str::from_utf8(&s.as_bytes())
+                .ok()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .map(|n| n as i64)
+                .ok_or_else(|| mlua::Error::runtime("bad argument (number expected)")),
+            _ => Err(mlua::Error::runtime("bad argument (number expected)")),
+        }
+    };
+    match args.len() {
+        0 => Ok(r),
+        1 => {
+            let u = int(&args[0])?;
+            if u < 1 {
+                return Err(mlua::Error::runtime(
+                    "bad argument #1 to 'random' (interval is empty)",
+                ));
+            }
+            Ok((r * u as f64).floor() + 1.0)
+        }
+        2 => {
+            let l = int(&args[0])?;
+            let u = int(&args[1])?;
+            if l > u {
+                return Err(mlua::Error::runtime(
+                    "bad argument #2 to 'random' (interval is empty)",
+                ));
+            }
+            Ok((r * (u - l + 1) as f64).floor() + l as f64)
+        }
+        _ => Err(mlua::Error::runtime("wrong number of arguments")),
+    }
+}
+
+fn randomseed(lua: &Lua, seed: Value) -> mlua::Result<()> {
+    let seed = match seed {
+        Value::Integer(i) => i as i32,
+        Value::Number(n) => n as i64 as i32,
+        _ => {
+            return Err(mlua::Error::runtime(
+                "bad argument #1 to 'randomseed' (number expected)",
+            ));
+        }
+    };
+    lua.set_app_data(Rand::seed(seed));
+    Ok(())
+}
+
+/// `redis.register_function(name, callback)` or
+/// `redis.register_function{function_name=, callback=, flags=, description=}`.
+fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<Registering>().is_none() {
+        return Err(convert::raise(
+            lua,
+            "redis.register_function can only be called on FUNCTION LOAD command",
+        ));
+    }
+    let (name, callback, flags, description) = match (args.len(), args.front()) {
+        (1, Some(Value::Table(t))) => {
+            let mut name = None;
+            let mut callback = None;
+            let mut flags = Vec::new();
+            let mut description = None;
+            for pair in t.clone().pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let key = match &k {
+                    Value::String(s) => s.to_string_lossy(),
+                    _ => {
+                        return Err(convert::raise(
+                            lua,
+                            "named argument key given to redis.register_function is not a string",
+                        ));
+                    }
+                };
+                match key.as_str() {
+                    "function_name" => match v {
+                        Value::String(s) => name = Some(s.to_string_lossy()),
+                        _ => {
+                            return Err(convert::raise(
+                                lua,
+                                "function_name argument given to redis.register_function must be a string",
+                            ));
+                        }
+                    },
+                    "description" => match v {
+                        Value::String(s) => description = Some(s.to_string_lossy()),
+                        _ => {
+                            return Err(convert::raise(
+                                lua,
+                                "description argument given to redis.register_function must be a string",
+                            ));
+                        }
+                    },
+                    "callback" => match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => {
+                            return Err(convert::raise(
+                                lua,
+                                "callback argument given to redis.register_function must be a function",
+                            ));
+                        }
+                    },
+                    "flags" => match v {
+                        Value::Table(ft) => {
+                            for flag in ft.sequence_values::<Value>() {
+                                match flag? {
+                                    Value::String(s) => {
+                                        let f = s.to_string_lossy();
+                                        if !FUNCTION_FLAGS.contains(&f.as_str()) {
+                                            return Err(convert::raise(lua, "unknown flag given"));
+                                        }
+                                        flags.push(f);
+                                    }
+                                    _ => return Err(convert::raise(lua, "unknown flag given")),
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(convert::raise(
+                                lua,
+                                "flags argument to redis.register_function must be a table representing function flags",
+                            ));
+                        }
+                    },
+                    other => {
+                        return Err(convert::raise(
+                            lua,
+                            &format!("unknown argument given to redis.register_function: {other}"),
+                        ));
+                    }
+                }
+            }
+            let Some(name) = name else {
+                return Err(convert::raise(
+                    lua,
+                    "redis.register_function must get a function name argument",
+                ));
+            };
+            let Some(callback) = callback else {
+                return Err(convert::raise(
+                    lua,
+                    "redis.register_function must get a callback argument",
+                ));
+            };
+            (name, callback, flags, description)
+        }
+        (2, _) => {
+            let name = match &args[0] {
+                Value::String(s) => s.to_string_lossy(),
+                _ => {
+                    return Err(convert::raise(
+                        lua,
+                        "first argument to redis.register_function must be a string",
+                    ));
+                }
+            };
+            let callback = match &args[1] {
+                Value::Function(f) => f.clone(),
+                _ => {
+                    return Err(convert::raise(
+                        lua,
+                        "second argument to redis.register_function must be a function",
+                    ));
+                }
+            };
+            (name, callback, Vec::new(), None)
+        }
+        _ => {
+            return Err(convert::raise(
+                lua,
+                "wrong number of arguments to redis.register_function",
+            ));
+        }
+    };
+    if !valid_function_name(&name) {
+        return Err(convert::raise(
+            lua,
+            "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ));
+    }
+    let mut registering = lua
+        .app_data_mut::<Registering>()
+        .ok_or_else(|| mlua::Error::runtime("not loading"))?;
+    if registering.functions.iter().any(|(r, _)| r.name == name) {
+        drop(registering);
+        return Err(convert::raise(
+            lua,
+            "Function already exists in the library",
+        ));
+    }
+    registering.functions.push((
+        Registered {
+            name,
+            description,
+            flags,
+        },
+        callback,
+    ));
+    Ok(())
+}
