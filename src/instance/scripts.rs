@@ -164,8 +164,11 @@ impl Scripts {
         }
     }
 
-    /// Returns an interpreter after a run.
-    pub fn give_back(&self, vm: PooledVm) {
+    /// Returns an interpreter after a run (dropped if it holds too much).
+    pub fn give_back(&self, mut vm: PooledVm) {
+        if !vm.vm.settle(self.memory_limit) {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap();
         if idle.len() < IDLE_VMS {
             idle.push(vm);

@@ -399,6 +399,23 @@ impl Vm {
         self.lua.gc_collect().ok();
     }
 
+    /// After a run: collects the garbage if the heap grew past a quarter
+    /// of the limit; false when it still holds that much (the caller
+    /// drops the interpreter rather than keep it).
+    pub fn settle(&mut self, memory_limit: usize) -> bool {
+        let quarter = if memory_limit == 0 {
+            64 << 20
+        } else {
+            memory_limit / 4
+        };
+        if self.lua.used_memory() <= quarter {
+            return true;
+        }
+        self.lua.gc_collect().ok();
+        self.lua.gc_collect().ok();
+        self.lua.used_memory() <= quarter
+    }
+
     /// The bytes the interpreter holds.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
