@@ -1772,5 +1772,49 @@ mod tests {
             r#"local s = ''; for i = 0, 255 do s = s .. string.char(i) end; return cjson.decode(cjson.encode(s)) == s, cjson.decode(cjson.encode({[s] = s}))[s] == s"#,
             r#"3: true | true | true"#,
         ),
+        (
+            r#"local co = coroutine.wrap(function() return cjson.encode({1}), pcall(cjson.decode, '['), cmsgpack.unpack(cmsgpack.pack(1, 2)) end); return co()"#,
+            r#"5: true | "[1]" | false | 1 | 2"#,
+        ),
+        (
+            r#"local co = coroutine.wrap(function() return cjson.decode(string.rep('[', 1001)) end); return co()"#,
+            r#"2: false | "user_script:27: user_script:27: Found too many nested data structures (1001) at character 1001""#,
+        ),
+        (
+            r#"return xpcall(function() return cjson.decode('[') end, function(e) return 'handled: ' .. e end)"#,
+            r#"3: true | false | "handled: user_script:27: Expected value but found T_END at character 2""#,
+        ),
+        (
+            r#"return select(2, pcall(error, cjson.null)) == cjson.null"#,
+            r#"2: true | true"#,
+        ),
+        (
+            r#"local old = cjson.decode_max_depth(); cjson.decode_max_depth(100000); local ok, e = pcall(cjson.decode, nest(7998, '[', ']')); local ok2, e2 = pcall(cjson.decode, nest(7999, '[', ']')); cjson.decode_max_depth(old); return ok, ok and '' or e, ok2, ok2 and '' or e2"#,
+            r#"5: true | true | "" | false | "Found too many nested data structures (7999) at character 7999""#,
+        ),
+        (
+            r#"local old = cjson.decode_max_depth(); cjson.decode_max_depth(100000); local ok, e = pcall(cjson.decode, string.rep('{"a":', 3999) .. '1' .. string.rep('}', 3999)); local ok2, e2 = pcall(cjson.decode, string.rep('{"a":', 4000) .. '1' .. string.rep('}', 4000)); cjson.decode_max_depth(old); return ok, ok and '' or e, ok2, ok2 and '' or e2"#,
+            r#"5: true | true | "" | false | "Found too many nested data structures (4000) at character 19996""#,
+        ),
+        (
+            r#"local old = cjson.decode_max_depth(); cjson.decode_max_depth(100000); local ok, e = pcall(cjson.decode, string.rep('[{"a":', 2000) .. '1' .. string.rep('}]', 2000)); local ok2, e2 = pcall(cjson.decode, string.rep('[{"a":', 2700) .. '1' .. string.rep('}]', 2700)); cjson.decode_max_depth(old); return ok, ok and '' or e, ok2, ok2 and '' or e2"#,
+            r#"5: true | true | "" | false | "Found too many nested data structures (5333) at character 15997""#,
+        ),
+        (
+            r#"local old = cjson.encode_max_depth(); cjson.encode_max_depth(100000); local t = {}; local c = t; for i = 1, 7996 do c[1] = {}; c = c[1] end; local ok, e = pcall(cjson.encode, t); c[1] = {}; local ok2, e2 = pcall(cjson.encode, t); c[1][1] = {}; local ok3, e3 = pcall(cjson.encode, t); cjson.encode_max_depth(old); return ok, ok and #e or e, ok2, ok2 and #e2 or e2, ok3, ok3 and #e3 or e3"#,
+            r#"7: true | true | 15994 | false | "Cannot serialise, excessive nesting (7998)" | false | "Cannot serialise, excessive nesting (7998)""#,
+        ),
+        (
+            r#"local old = cjson.encode_max_depth(); cjson.encode_max_depth(100000); local t = {}; local c = t; for i = 1, 3998 do c.a = {}; c = c.a end; local ok, e = pcall(cjson.encode, t); c.a = {}; local ok2, e2 = pcall(cjson.encode, t); c.a.a = {}; local ok3, e3 = pcall(cjson.encode, t); cjson.encode_max_depth(old); return ok, ok and #e or e, ok2, ok2 and #e2 or e2, ok3, ok3 and #e3 or e3"#,
+            r#"7: true | true | 23990 | false | "Cannot serialise, excessive nesting (4000)" | false | "Cannot serialise, excessive nesting (4000)""#,
+        ),
+        (
+            r#"local old = cjson.encode_max_depth(); cjson.encode_max_depth(100000); local t = {}; t[1] = t; local ok, e = pcall(cjson.encode, t); local t2 = {}; t2.x = t2; local ok2, e2 = pcall(cjson.encode, t2); cjson.encode_max_depth(old); return ok, e, ok2, e2, cjson.encode_max_depth()"#,
+            r#"6: true | false | "Cannot serialise, excessive nesting (7998)" | false | "Cannot serialise, excessive nesting (4000)" | 1000"#,
+        ),
+        (
+            r#"local old = cjson.encode_max_depth(); cjson.encode_max_depth(5); local t = {{{{{1}}}}}; local ok, e = pcall(cjson.encode, t); local ok2, e2 = pcall(cjson.encode, {t}); cjson.encode_max_depth(old); return ok, e, ok2, e2"#,
+            r#"5: true | true | "[[[[[1]]]]]" | false | "Cannot serialise, excessive nesting (6)""#,
+        ),
     ];
 }

@@ -245,9 +245,10 @@ impl Cursor<'_> {
 
 /// What one item of the input starts.
 enum Item {
+    /// A whole value.
     Value(Value),
-    Array(usize),
-    Map(usize),
+    /// An array or map of `len` items (pairs).
+    Table { is_map: bool, len: usize },
 }
 
 /// Reads one item: a whole value, or the header of an array or map. `top`
@@ -261,6 +262,8 @@ fn read_item(lua: &Lua, c: &mut Cursor, top: usize) -> Result<Item, DecodeError>
     )?;
     let code = c.data[c.pos];
     let num = |n: f64| Item::Value(Value::Number(n));
+    let array = |len| Item::Table { is_map: false, len };
+    let map = |len| Item::Table { is_map: true, len };
     // Unsigned integers become Lua integers (64 bits, signed) first.
     let unsigned = |n: u64| num(n as i64 as f64);
     let (item, len) = match code {
@@ -325,25 +328,25 @@ fn read_item(lua: &Lua, c: &mut Cursor, top: usize) -> Result<Item, DecodeError>
         }
         0xdc => {
             c.need(3)?;
-            (Item::Array(usize::from(u16::from_be_bytes(c.bytes(1)))), 3)
+            (array(usize::from(u16::from_be_bytes(c.bytes(1)))), 3)
         }
         0xdd => {
             c.need(5)?;
-            (Item::Array(u32::from_be_bytes(c.bytes(1)) as usize), 5)
+            (array(u32::from_be_bytes(c.bytes(1)) as usize), 5)
         }
         0xde => {
             c.need(3)?;
-            (Item::Map(usize::from(u16::from_be_bytes(c.bytes(1)))), 3)
+            (map(usize::from(u16::from_be_bytes(c.bytes(1)))), 3)
         }
         0xdf => {
             c.need(5)?;
-            (Item::Map(u32::from_be_bytes(c.bytes(1)) as usize), 5)
+            (map(u32::from_be_bytes(c.bytes(1)) as usize), 5)
         }
         _ if code & 0x80 == 0 => (num(f64::from(code)), 1),
         _ if code & 0xe0 == 0xe0 => (num(f64::from(code as i8)), 1),
         _ if code & 0xe0 == 0xa0 => return read_string(lua, c, 1, usize::from(code & 0x1f)),
-        _ if code & 0xf0 == 0x90 => (Item::Array(usize::from(code & 0xf)), 1),
-        _ if code & 0xf0 == 0x80 => (Item::Map(usize::from(code & 0xf)), 1),
+        _ if code & 0xf0 == 0x90 => (array(usize::from(code & 0xf)), 1),
+        _ if code & 0xf0 == 0x80 => (map(usize::from(code & 0xf)), 1),
         _ => return Err(DecodeError::BadFormat),
     };
     c.pos += len;
@@ -408,12 +411,7 @@ fn decode(lua: &Lua, c: &mut Cursor, top: usize) -> Result<Value, DecodeError> {
         let at = frames.last().map_or(top, Frame::item_top);
         let mut value = match read_item(lua, c, at)? {
             Item::Value(v) => v,
-            item => {
-                let (is_map, len) = match item {
-                    Item::Map(len) => (true, len),
-                    Item::Array(len) => (false, len),
-                    Item::Value(_) => unreachable!(),
-                };
+            Item::Table { is_map, len } => {
                 let t = lua.create_table()?;
                 if !is_map {
                     check_stack(at + 1, 1, "in function mp_decode_to_lua_array")?;
@@ -1104,6 +1102,10 @@ mod tests {
         (
             r#"return cmsgpack.unpack('\163\0\255\1', '\196')"#,
             r#"2: true | "\000\255\001""#,
+        ),
+        (
+            r#"local co = coroutine.wrap(function() return select('#', cmsgpack.unpack(string.rep('\1', 7999))) end); return co()"#,
+            r#"2: true | 7999"#,
         ),
     ];
 }

@@ -675,5 +675,25 @@ mod tests {
             r#"return hex(struct.pack('s c2', '\255\0\1', '\0\254')), struct.unpack('s', '\255\254\0')"#,
             r#"4: true | "ff00010000fe" | "\255\254" | 4"#,
         ),
+        (
+            r#"local ok, e = pcall(struct.unpack, 'b', 'ab', 0); return e"#,
+            r#"2: true | "bad argument #3 to '?' (offset must be 1 or greater)""#,
+        ),
+        (
+            r#"local t = {}; for i = 1, 40 do t[i] = 'a' end; return select('#', struct.unpack(string.rep('c1', 40), table.concat(t)))"#,
+            r#"2: true | 41"#,
+        ),
+        (
+            r#"local t = {}; for i = 1, 40 do t[i] = i end; local ok, e = pcall(struct.pack, 'b', unpack(t)); return ok, hex(e)"#,
+            r#"3: true | true | "01""#,
+        ),
+        (
+            r#"local t = {}; for i = 1, 40 do t[i] = i end; t[41] = 'x'; return struct.pack(string.rep('b', 41), unpack(t))"#,
+            r#"2: false | "user_script:27: bad argument #42 to 'pack' (number expected, got string)""#,
+        ),
+        (
+            r#"local t = {}; for i = 1, 40 do t[i] = i end; return struct.pack(string.rep('b', 41), unpack(t))"#,
+            r#"2: false | "user_script:27: bad argument #42 to 'pack' (number expected, got nil)""#,
+        ),
     ];
 }
