@@ -183,7 +183,9 @@ fn ordered<const N: usize>(mut v: [u8; N], endian: Endian) -> [u8; N] {
 fn pack(lua: &Lua, args: Args) -> LibResult<Ret> {
     let mut fmt = Format::new(&args.check_string(lua, 1)?);
     // The C code pushes a nil above the arguments, which the argument
-    // after the last one then reads.
+    // after the last one then reads. (Past 8192 bytes of output its
+    // buffer also leaves strings there, which arguments further on would
+    // read: not reproduced, they are "no value" here.)
     let args = args.with_trailing_nil();
     let mut h = Header::new();
     let mut arg = 2;
