@@ -1,0 +1,90 @@
+//! BullMQ (npm, with ioredis): a Worker and a Queue in one Node program,
+//! results through QueueEvents (js/bullmq_check.js). BullMQ keeps its
+//! events in a Redis stream (XADD from its Lua scripts, XREAD BLOCK in
+//! QueueEvents), which respire does not have yet (issue 25): the test runs
+//! with `RESPIRE_LIBTEST_STREAMS=1` (and always against Redis) and is
+//! recorded as skipped otherwise. It installs the pinned packages into
+//! tests/libraries/js/node_modules (`npm ci`) when they are missing.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::skipped;
+use crate::harness::*;
+
+#[tokio::test]
+async fn bullmq_queue_worker_and_events_on_sqlite() {
+    bullmq(Store::Sqlite).await;
+}
+
+async fn bullmq(store: Store) {
+    if !streams_enabled() {
+        skipped("needs streams (issue 25); RESPIRE_LIBTEST_STREAMS=1 runs it");
+        return;
+    }
+    if !npm_installed().await {
+        return;
+    }
+    let Some(target) = Target::start(store).await else {
+        return;
+    };
+    let mut cmd = Command::new("node");
+    cmd.arg("bullmq_check.js")
+        .arg(target.url())
+        .current_dir(js_dir());
+    let out = target
+        .run("bullmq_check.js", cmd, Duration::from_secs(120))
+        .await;
+    assert_saw(
+        "bullmq_check.js",
+        &out,
+        &[
+            "add(2, 3) = 5",
+            "a failing job: boom, state failed",
+            "a retried job succeeded on attempt 2",
+            "delayed 500 ms: 42",
+            "bulk of 20: all results back",
+            "flow: parent summed its 3 children = 12",
+            "job counts:",
+        ],
+    );
+    target.report("BullMQ");
+}
+
+/// Installs js/package-lock.json's packages unless they are there; false
+/// (a skip, a failure under CI=true) when node or npm is missing.
+async fn npm_installed() -> bool {
+    let dir = js_dir();
+    if dir.join("node_modules/bullmq/package.json").exists()
+        && dir.join("node_modules/ioredis/package.json").exists()
+    {
+        return true;
+    }
+    let have = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("node") || !have("npm") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "node and npm are needed for BullMQ and CI=true (apt-get install nodejs npm)"
+        );
+        skipped("node or npm missing (apt-get install nodejs npm)");
+        return false;
+    }
+    let log = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("npm");
+    cmd.args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir);
+    let mut npm = Proc::spawn_split(
+        "npm ci",
+        cmd,
+        log.path().join("npm.out"),
+        log.path().join("npm.err"),
+    );
+    let status = npm.wait_exit(Duration::from_secs(300)).await;
+    assert!(status.success(), "npm ci failed: {}", npm.output());
+    true
+}
