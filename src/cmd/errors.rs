@@ -57,6 +57,34 @@ pub const BUSY_FUNCTION: &str =
 pub const BUSY_SCRIPT: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
+pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const FUNCTION_FLUSH_MODE: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const SCRIPT_DEBUG_USE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
+pub const SCRIPT_DEBUGGER: &str = "ERR respire has no Lua debugger (SCRIPT DEBUG YES|SYNC)";
+pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+pub const LIBRARY_NAME_MISSING: &str = "ERR library name argument was not given";
+pub const FUNCTION_DUMP_RESTORE: &str =
+    "ERR respire does not support FUNCTION DUMP and RESTORE yet";
+
+pub fn function_unknown_option(option: &[u8]) -> String {
+    format!(
+        "ERR Unknown option given: {}",
+        String::from_utf8_lossy(option)
+    )
+}
+
+pub fn function_unknown_argument(arg: &[u8]) -> String {
+    format!("ERR Unknown argument {}", String::from_utf8_lossy(arg))
+}
+
+pub fn library_exists(name: &str) -> String {
+    format!("ERR Library '{name}' already exists")
+}
+
+pub fn function_exists(name: &str) -> String {
+    format!("ERR Function {name} already exists")
+}
+
 /// A connection-level command respire does not run inside scripts.
 pub fn script_unsupported(name: &str) -> String {
     format!("ERR respire does not run '{name}' from scripts")
@@ -193,6 +221,13 @@ impl CmdError {
             CmdError::WrongType => Reply::error(WRONGTYPE),
             CmdError::Store(e) => Reply::error(store_error(&e)),
         }
+    }
+}
+
+/// An interpreter that could not be made (memory): Redis's ERR.
+impl From<mlua::Error> for CmdError {
+    fn from(e: mlua::Error) -> Self {
+        CmdError::Reply(format!("ERR {e}").into())
     }
 }
 

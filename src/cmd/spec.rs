@@ -352,6 +352,13 @@ impl CommandSpec {
         self.flags.contains(&"write")
     }
 
+    /// Whether the command runs in a write transaction (writes, and
+    /// scripts but their read-only forms): those go through the write
+    /// lanes and are held by CLIENT PAUSE WRITE.
+    pub fn writes(&self) -> bool {
+        self.access() == crate::store::Access::Write
+    }
+
     /// Whether the command runs inside a store transaction: data
     /// commands and scripts.
     pub fn runs_in_txn(&self) -> bool {

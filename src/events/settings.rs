@@ -25,7 +25,7 @@ use super::state::Events;
 use crate::events::flags;
 use crate::store::NOTIFY_SETTING;
 use crate::store::retry_conflicts;
-use crate::store::{Access, Event, StoreResult};
+use crate::store::{Access, Event, StoreResult, Txn};
 
 /// SCRIPT FLUSH: every instance drops its compiled scripts when the log
 /// reaches it (the scripts' rows went in the same transaction).
@@ -61,10 +61,24 @@ pub async fn set(events: &Events, changes: &[(&'static str, String)]) -> StoreRe
 }
 
 async fn try_set(events: &Events, changes: &[(&'static str, String)]) -> StoreResult<()> {
-    let mut txn = events.store.begin(Access::Write).await?;
+    debug_assert!(
+        changes.iter().all(|(name, _)| SHARED.contains(name)),
+        "not a shared setting"
+    );
+    let txn = events.store.begin(Access::Write).await?;
+    commit_with(events, txn, changes).await
+}
+
+/// Writes settings (name, value) in a write transaction that holds other
+/// changes too (a script library's rows beside [`FUNCTIONS_SETTING`]),
+/// logs their setting events and commits it all.
+pub async fn commit_with(
+    events: &Events,
+    mut txn: Box<dyn Txn>,
+    changes: &[(&'static str, String)],
+) -> StoreResult<()> {
     let mut logged = Vec::with_capacity(changes.len());
     for (name, value) in changes {
-        debug_assert!(SHARED.contains(name), "{name} is not a shared setting");
         txn.put_setting(name, value).await?;
         logged.push(Event::setting(name, value));
     }

@@ -22,6 +22,27 @@ const IDLE_VMS: usize = 16;
 pub struct PooledVm {
     pub vm: Vm,
     flushes: u64,
+    /// The libraries in force it loaded last (the same `Arc` again needs
+    /// no comparison of their code).
+    loaded: Option<Arc<HashMap<String, Bytes>>>,
+}
+
+impl PooledVm {
+    /// Loads the libraries in force (see [`Vm::use_libraries`]); one that
+    /// does not load is logged and left out.
+    pub fn use_libraries(&mut self, libraries: &Arc<HashMap<String, Bytes>>) {
+        if self
+            .loaded
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, libraries))
+        {
+            return;
+        }
+        self.loaded = Some(libraries.clone());
+        for (library, text) in self.vm.use_libraries(libraries) {
+            tracing::warn!(%library, error = %String::from_utf8_lossy(&text), "a stored library does not load");
+        }
+    }
 }
 
 /// A script running now.
@@ -53,8 +74,6 @@ pub struct Scripts {
     next_run: AtomicU64,
     memory_limit: usize,
     version: (&'static str, u32),
-    /// Scripts run and compiled here (INFO).
-    pub runs: AtomicU64,
 }
 
 impl Scripts {
@@ -70,27 +89,27 @@ impl Scripts {
             next_run: AtomicU64::new(1),
             memory_limit,
             version,
-            runs: AtomicU64::new(0),
         }
     }
 
-    /// A script's body if this instance has seen it since the last flush
-    /// (`flushes`: the log's SCRIPT FLUSH count).
-    pub fn body(&self, sha: &str, flushes: u64) -> Option<Bytes> {
+    /// The bodies seen since the last flush (`flushes`: the log's SCRIPT
+    /// FLUSH count); older ones are dropped.
+    fn bodies(&self, flushes: u64) -> std::sync::MutexGuard<'_, (u64, HashMap<String, Bytes>)> {
         let mut bodies = self.bodies.lock().unwrap();
         if bodies.0 != flushes {
             *bodies = (flushes, HashMap::new());
         }
-        bodies.1.get(sha).cloned()
+        bodies
+    }
+
+    /// A script's body if this instance has seen it since the last flush.
+    pub fn body(&self, sha: &str, flushes: u64) -> Option<Bytes> {
+        self.bodies(flushes).1.get(sha).cloned()
     }
 
     /// Remembers a script's body.
     pub fn remember(&self, sha: &str, body: Bytes, flushes: u64) {
-        let mut bodies = self.bodies.lock().unwrap();
-        if bodies.0 != flushes {
-            *bodies = (flushes, HashMap::new());
-        }
-        bodies.1.insert(sha.to_string(), body);
+        self.bodies(flushes).1.insert(sha.to_string(), body);
     }
 
     /// Forgets every body at once (SCRIPT FLUSH on this instance: the
@@ -141,7 +160,8 @@ impl Scripts {
 
     /// An idle interpreter (or a new one), its scripts dropped if a
     /// flush came since it compiled them.
-    pub fn take_vm(&self, flushes: u64) -> mlua::Result<PooledVm> {
+    pub fn take_vm(&self, events: &Events) -> mlua::Result<PooledVm> {
+        let flushes = events.scripts_flushed.load(Ordering::Relaxed);
         let pooled = self.idle.lock().unwrap().pop();
         match pooled {
             Some(mut p) => {
@@ -160,6 +180,7 @@ impl Scripts {
                     },
                 )?,
                 flushes,
+                loaded: None,
             }),
         }
     }
@@ -197,7 +218,6 @@ impl Scripts {
     /// Records a script starting; its id for [`Scripts::finished`].
     pub fn started(&self, script: RunningScript) -> u64 {
         let id = self.next_run.fetch_add(1, Ordering::Relaxed);
-        self.runs.fetch_add(1, Ordering::Relaxed);
         self.running.lock().unwrap().insert(id, script);
         id
     }

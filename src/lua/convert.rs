@@ -207,11 +207,7 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
         return Reply::error(sanitize(info.msg.as_bytes()));
     }
     if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
-        let text: Vec<u8> = s
-            .as_bytes()
-            .iter()
-            .map(|b| if *b == b'\r' || *b == b'\n' { b' ' } else { *b })
-            .collect();
+        let text = sanitize(&s.as_bytes());
         return Reply::StatusOwned(String::from_utf8_lossy(&text).into_owned());
     }
     match t.raw_get::<Value>("double") {
@@ -220,12 +216,7 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
         _ => {}
     }
     if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
-        let text: Vec<u8> = s
-            .as_bytes()
-            .iter()
-            .map(|b| if *b == b'\r' || *b == b'\n' { b' ' } else { *b })
-            .collect();
-        return Reply::BigNumber(Bytes::from(text));
+        return Reply::BigNumber(Bytes::from(sanitize(&s.as_bytes())));
     }
     if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string")
         && let (Ok(Value::String(_)), Ok(Value::String(s))) =
@@ -261,7 +252,7 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
     Reply::Array(items)
 }
 
-/// An error text as a reply line: newlines become spaces.
+/// A text as one reply line: newlines become spaces.
 fn sanitize(text: &[u8]) -> Vec<u8> {
     text.iter()
         .map(|b| if *b == b'\r' || *b == b'\n' { b' ' } else { *b })
@@ -288,7 +279,7 @@ impl ErrorInfo {
                 let text = |field: &str| match t.raw_get::<Value>(field) {
                     Ok(Value::String(s)) => Some(s.to_string_lossy()),
                     Ok(Value::Integer(i)) => Some(i.to_string()),
-                    Ok(Value::Number(n)) => Some(lua_number_text(n)),
+                    Ok(Value::Number(n)) => Some((n as i64).to_string()),
                     _ => None,
                 };
                 info.msg = text("err").unwrap_or_default();
@@ -331,38 +322,5 @@ pub fn lua_error_text(e: &mlua::Error) -> String {
         mlua::Error::MemoryError(m) => m.clone(),
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         other => other.to_string(),
-    }
-}
-
-/// A number as Lua 5.1 prints it (`%.14g`).
-pub fn lua_number_text(n: f64) -> String {
-    if n.is_nan() {
-        return if n.is_sign_negative() { "-nan" } else { "nan" }.to_string();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    if n == n.trunc() && n.abs() < 1e14 {
-        return format!("{}", n as i64);
-    }
-    // %.14g: 14 significant digits, the shorter of fixed and exponent.
-    let exp = n.abs().log10().floor() as i32;
-    if !(-5..14).contains(&exp) {
-        let s = format!("{:.13e}", n);
-        let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = trim_zeros(mantissa);
-        let e: i32 = e.parse().unwrap_or(0);
-        format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-    } else {
-        let decimals = (13 - exp).max(0) as usize;
-        trim_zeros(&format!("{:.*}", decimals, n)).to_string()
-    }
-}
-
-fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
     }
 }

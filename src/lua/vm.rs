@@ -90,9 +90,16 @@ pub struct Vm {
     scripts: HashMap<String, Function>,
     /// Functions of the loaded libraries, by function name.
     functions: HashMap<String, (Registered, Function)>,
-    /// The libraries loaded here, by name, with their code's version
-    /// (the caller decides when a library must be reloaded).
-    libraries: HashMap<String, Bytes>,
+    /// The libraries loaded here, by name: their code and the functions
+    /// they registered.
+    libraries: HashMap<String, (Bytes, Vec<Registered>)>,
+}
+
+/// What [`Vm::run`] runs: an EVAL script or a library's function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Script,
+    Function,
 }
 
 /// What a run answers besides its reply.
@@ -212,54 +219,44 @@ impl Vm {
         self.lua.gc_collect().ok();
     }
 
-    /// Runs a compiled script with its KEYS and ARGV; `name` is what
-    /// errors name it by (its SHA1).
-    pub fn run_script(
+    /// Runs a compiled script with its KEYS and ARGV (globals), or a
+    /// library's function with them as its arguments; `name` (the SHA1, or
+    /// the function's name) is what errors name it by. None when the
+    /// script is not compiled here, or no library registered the function.
+    pub fn run(
         &mut self,
-        sha: &str,
-        keys: &[Bytes],
-        argv: &[Bytes],
-        host: Box<dyn Host>,
-        stop: Stop,
-    ) -> Outcome {
-        let Some(f) = self.scripts.get(sha).cloned() else {
-            return Outcome {
-                reply: Reply::error(crate_noscript()),
-                killed: false,
-            };
-        };
-        let globals = self.lua.globals();
-        let set = (|| -> mlua::Result<()> {
-            globals.raw_set("KEYS", self.array(keys)?)?;
-            globals.raw_set("ARGV", self.array(argv)?)?;
-            Ok(())
-        })();
-        if let Err(e) = set {
-            return failed(&e);
-        }
-        self.call(f, MultiValue::new(), sha, host, stop)
-    }
-
-    /// Runs a library's function with its keys and arguments.
-    pub fn run_function(
-        &mut self,
+        target: Target,
         name: &str,
         keys: &[Bytes],
         argv: &[Bytes],
         host: Box<dyn Host>,
         stop: Stop,
-    ) -> Outcome {
-        let Some(f) = self.functions.get(name).map(|(_, f)| f.clone()) else {
-            return Outcome {
-                reply: Reply::error("ERR Function not found"),
+    ) -> Option<Outcome> {
+        let f = match target {
+            Target::Script => self.scripts.get(name).cloned()?,
+            Target::Function => self.functions.get(name).map(|(_, f)| f.clone())?,
+        };
+        let args = (|| -> mlua::Result<MultiValue> {
+            let (keys, argv) = (self.array(keys)?, self.array(argv)?);
+            Ok(match target {
+                Target::Script => {
+                    let globals = self.lua.globals();
+                    globals.raw_set("KEYS", keys)?;
+                    globals.raw_set("ARGV", argv)?;
+                    MultiValue::new()
+                }
+                Target::Function => {
+                    MultiValue::from_vec(vec![Value::Table(keys), Value::Table(argv)])
+                }
+            })
+        })();
+        Some(match args {
+            Ok(args) => self.call(f, args, name, host, stop),
+            Err(e) => Outcome {
+                reply: Reply::error(format!("ERR {}", convert::lua_error_text(&e))),
                 killed: false,
-            };
-        };
-        let args = match (self.array(keys), self.array(argv)) {
-            (Ok(k), Ok(a)) => MultiValue::from_vec(vec![Value::Table(k), Value::Table(a)]),
-            (Err(e), _) | (_, Err(e)) => return failed(&e),
-        };
-        self.call(f, args, name, host, stop)
+            },
+        })
     }
 
     fn array(&self, items: &[Bytes]) -> mlua::Result<Table> {
@@ -367,36 +364,48 @@ impl Vm {
         Ok(registering.functions.into_iter().unzip())
     }
 
-    /// Makes a library's functions callable here (replacing the library's
-    /// earlier version, if any).
-    pub fn install(&mut self, library: &str, code: &Bytes) -> Result<Vec<Registered>, Bytes> {
-        if self.libraries.get(library) == Some(code) {
-            return Ok(Vec::new());
+    /// Makes exactly these libraries (name → code, the ones in force)
+    /// callable here, loading them again only when they differ from what
+    /// is loaded. A library that does not load is left out; its name and
+    /// error come back.
+    pub fn use_libraries(&mut self, libraries: &HashMap<String, Bytes>) -> Vec<(String, Bytes)> {
+        let same = self.libraries.len() == libraries.len()
+            && libraries
+                .iter()
+                .all(|(name, code)| self.libraries.get(name).is_some_and(|(c, _)| c == code));
+        if same {
+            return Vec::new();
         }
-        let (registered, functions) = self.evaluate_library(code)?;
-        for (r, f) in registered.iter().zip(functions) {
-            self.functions.insert(r.name.clone(), (r.clone(), f));
+        self.functions.clear();
+        self.libraries.clear();
+        let mut failed = Vec::new();
+        for (name, code) in libraries {
+            match self.evaluate_library(code) {
+                Ok((registered, functions)) => {
+                    for (r, f) in registered.iter().zip(functions) {
+                        self.functions.insert(r.name.clone(), (r.clone(), f));
+                    }
+                    self.libraries
+                        .insert(name.clone(), (code.clone(), registered));
+                }
+                Err(text) => failed.push((name.clone(), text)),
+            }
         }
-        self.libraries.insert(library.to_string(), code.clone());
-        Ok(registered)
+        self.lua.gc_collect().ok();
+        failed
     }
 
-    /// Whether this interpreter holds exactly these libraries (name and
-    /// code).
-    pub fn has_libraries(&self, libraries: &HashMap<String, Bytes>) -> bool {
-        &self.libraries == libraries
+    /// The libraries loaded here, by name: their code and functions.
+    pub fn libraries(&self) -> std::collections::BTreeMap<&str, (&Bytes, &[Registered])> {
+        self.libraries
+            .iter()
+            .map(|(name, (code, fs))| (name.as_str(), (code, fs.as_slice())))
+            .collect()
     }
 
     /// A function of the libraries loaded here, with its flags.
     pub fn function(&self, name: &str) -> Option<&Registered> {
         self.functions.get(name).map(|(r, _)| r)
-    }
-
-    /// Forgets every library and function.
-    pub fn clear_libraries(&mut self) {
-        self.functions.clear();
-        self.libraries.clear();
-        self.lua.gc_collect().ok();
     }
 
     /// After a run: collects the garbage if the heap grew past a quarter
@@ -422,15 +431,37 @@ impl Vm {
     }
 }
 
-fn crate_noscript() -> &'static str {
-    "NOSCRIPT No matching script. Please use EVAL."
+/// A `redis.call` argument as Redis passes it on: strings as they are,
+/// numbers as `%.17g` (not Lua's 14 digits); None for any other type.
+fn command_arg(value: &Value) -> Option<Bytes> {
+    match value {
+        Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Integer(i) => Some(Bytes::from(i.to_string())),
+        Value::Number(n) => Some(Bytes::from(crate::reply::format_double(*n))),
+        _ => None,
+    }
 }
 
-fn failed(e: &mlua::Error) -> Outcome {
-    Outcome {
-        reply: Reply::error(format!("ERR {}", convert::lua_error_text(e))),
-        killed: false,
+/// A `redis.call`-style argument list; Redis's error text when one is not
+/// a string or a number, or when there is none.
+fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
     }
+    args.iter()
+        .map(|v| {
+            command_arg(v).ok_or("Lua redis lib command arguments must be strings or integers")
+        })
+        .collect()
+}
+
+/// A string or number as Lua's own coercion writes it (`%.14g`); None
+/// for other types.
+fn lua_text(lua: &Lua, value: &Value) -> Option<Vec<u8>> {
+    lua.coerce_string(value.clone())
+        .ok()
+        .flatten()
+        .map(|s| s.as_bytes().to_vec())
 }
 
 /// `redis.call` (`raise`: an error reply is raised) and `redis.pcall`
@@ -443,18 +474,10 @@ fn call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
             convert::error_table(lua, text.as_bytes())
         }
     };
-    if args.is_empty() {
-        return error("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = Vec::with_capacity(args.len());
-    for arg in args.iter() {
-        match arg {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
-            Value::Number(n) => argv.push(Bytes::from(crate::reply::format_double(*n))),
-            _ => return error("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
+    let argv = match command_args(&args) {
+        Ok(argv) => argv,
+        Err(text) => return error(&format!("ERR {text}")),
+    };
     let Some(mut running) = lua.app_data_mut::<Running>() else {
         return error("ERR redis.call/pcall can only be called inside a script invocation");
     };
@@ -474,12 +497,7 @@ fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
     if args.len() != 1 {
         return Err(convert::raise(lua, "wrong number of arguments"));
     }
-    let bytes: Vec<u8> = match &args[0] {
-        Value::String(s) => s.as_bytes().to_vec(),
-        Value::Integer(i) => i.to_string().into_bytes(),
-        Value::Number(n) => convert::lua_number_text(*n).into_bytes(),
-        _ => Vec::new(),
-    };
+    let bytes = lua_text(lua, &args[0]).unwrap_or_default();
     Ok(Value::String(lua.create_string(sha1_hex(&bytes))?))
 }
 
@@ -549,11 +567,8 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
     }
     let mut text = Vec::new();
     for (i, arg) in args.iter().skip(1).enumerate() {
-        let part = match arg {
-            Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(n) => n.to_string().into_bytes(),
-            Value::Number(n) => convert::lua_number_text(*n).into_bytes(),
-            _ => continue,
+        let Some(part) = lua_text(lua, arg) else {
+            continue;
         };
         if i > 0 {
             text.push(b' ');
@@ -562,8 +577,7 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
     }
     let text = String::from_utf8_lossy(&text);
     match level {
-        0 => tracing::debug!(target: "respire::script", "{text}"),
-        1 => tracing::debug!(target: "respire::script", "{text}"),
+        0 | 1 => tracing::debug!(target: "respire::script", "{text}"),
         2 => tracing::info!(target: "respire::script", "{text}"),
         _ => tracing::warn!(target: "respire::script", "{text}"),
     }
@@ -634,28 +648,13 @@ fn acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
             "redis.acl_check_cmd can only be called inside a script invocation",
         ));
     };
-    let mut argv = Vec::new();
-    for arg in args.iter() {
-        match arg {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
-            Value::Number(n) => argv.push(Bytes::from(crate::reply::format_double(*n))),
-            _ => {
-                drop(running);
-                return Err(convert::raise(
-                    lua,
-                    "Lua redis lib command arguments must be strings or integers",
-                ));
-            }
+    let argv = match command_args(&args) {
+        Ok(argv) => argv,
+        Err(text) => {
+            drop(running);
+            return Err(convert::raise(lua, text));
         }
-    }
-    if argv.is_empty() {
-        drop(running);
-        return Err(convert::raise(
-            lua,
-            "Please specify at least one argument for this redis lib call",
-        ));
-    }
+    };
     if running.host.is_command(&argv) {
         Ok(true)
     } else {

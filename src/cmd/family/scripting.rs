@@ -12,14 +12,14 @@ use bytes::Bytes;
 use crate::cmd::errors::{self, CmdResult, err};
 use crate::cmd::session::Session;
 use crate::cmd::spec::{CommandSpec, Handler, KeySpec, NO_KEYS, ScriptCall, SubSpec, keys_counted};
-use crate::events::settings::{FUNCTIONS_SETTING, SCRIPTS_SETTING};
+use crate::events::settings::{self, FUNCTIONS_SETTING, SCRIPTS_SETTING};
 use crate::glob;
-use crate::instance::scripts::KillResult;
+use crate::instance::scripts::{KillResult, PooledVm};
 use crate::instance::state::Instance;
 use crate::lua::shebang;
 use crate::lua::vm::{Registered, sha1_hex};
 use crate::reply::{OK, Reply};
-use crate::store::{Access, Event, ScriptKind, StoreResult, retry_conflicts};
+use crate::store::{Access, ScriptKind, StoreResult, retry_conflicts};
 
 const EVAL: &[&str] = &[
     "noscript",
@@ -124,13 +124,13 @@ async fn script(session: &mut Session, args: &[Bytes]) -> CmdResult {
             Ok(Reply::Array(found))
         }
         (b"flush", 2 | 3) => {
-            if let Some(mode) = args.get(2)
-                && !mode.eq_ignore_ascii_case(b"sync")
-                && !mode.eq_ignore_ascii_case(b"async")
-            {
-                return err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
-            }
-            change(&instance, ScriptKind::Script, None, SCRIPTS_SETTING).await?;
+            flush_mode(&args[2..], errors::SCRIPT_FLUSH_MODE)?;
+            store(
+                &instance,
+                Change::Delete(ScriptKind::Script, None),
+                Some(SCRIPTS_SETTING),
+            )
+            .await?;
             instance.scripts.forget_all();
             Ok(OK)
         }
@@ -143,8 +143,8 @@ async fn script(session: &mut Session, args: &[Bytes]) -> CmdResult {
             let mode = args[2].to_ascii_lowercase();
             match &mode[..] {
                 b"no" => Ok(OK),
-                b"yes" | b"sync" => err("ERR respire has no Lua debugger (SCRIPT DEBUG YES|SYNC)"),
-                _ => err("ERR Use SCRIPT DEBUG YES/SYNC/NO"),
+                b"yes" | b"sync" => err(errors::SCRIPT_DEBUGGER),
+                _ => err(errors::SCRIPT_DEBUG_USE),
             }
         }
         _ => err(errors::unknown_subcommand(&args[1], "SCRIPT")),
@@ -159,44 +159,57 @@ async fn script_load(instance: &Instance, body: &Bytes) -> CmdResult {
         Err(text) => return err(text),
     };
     let sha = sha1_hex(body);
-    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
-    let mut pooled = instance
-        .scripts
-        .take_vm(flushes)
-        .map_err(|e| errors::CmdError::Reply(format!("ERR {e}").into()))?;
+    let mut pooled = instance.scripts.take_vm(&instance.events)?;
     let compiled = pooled.vm.compile(&sha, &body[bang.code_start..]);
     instance.scripts.give_back(pooled);
-    if let Err(text) = compiled {
-        return Err(errors::CmdError::Reply(text));
-    }
-    retry_conflicts(|| async {
-        let mut txn = instance.store.begin(Access::Write).await?;
-        txn.put_script(ScriptKind::Script, &sha, body).await?;
-        instance.events.commit(txn, &[]).await
-    })
-    .await?;
+    compiled.map_err(errors::CmdError::Reply)?;
+    store(instance, Change::Put(ScriptKind::Script, &sha, body), None).await?;
+    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
     instance.scripts.remember(&sha, body.clone(), flushes);
     Ok(Reply::Bulk(Bytes::from(sha)))
 }
 
-/// Deletes scripts or libraries (one by name, or every one of the kind)
-/// and tells every instance through the log; how many went.
-async fn change(
+/// SCRIPT FLUSH's and FUNCTION FLUSH's optional mode (both run at once).
+fn flush_mode(mode: &[Bytes], error: &'static str) -> Result<(), errors::CmdError> {
+    match mode.first() {
+        Some(m) if !m.eq_ignore_ascii_case(b"sync") && !m.eq_ignore_ascii_case(b"async") => {
+            err(error)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A change of the stored scripts or libraries.
+enum Change<'a> {
+    /// A script (by SHA1) or library (by name) and its body.
+    Put(ScriptKind, &'a str, &'a [u8]),
+    /// One by name, or every one of the kind.
+    Delete(ScriptKind, Option<&'a str>),
+}
+
+/// Applies a change in one transaction with, if given, the setting
+/// event that tells every instance to drop what it cached (a new script
+/// needs none: an instance that lacks it reads the store); how many rows
+/// a deletion removed.
+async fn store(
     instance: &Instance,
-    kind: ScriptKind,
-    name: Option<&str>,
-    setting: &'static str,
+    change: Change<'_>,
+    tell: Option<&'static str>,
 ) -> StoreResult<u64> {
     retry_conflicts(|| async {
         let mut txn = instance.store.begin(Access::Write).await?;
-        let gone = txn.delete_scripts(kind, name).await?;
+        let changed = match change {
+            Change::Put(kind, name, body) => {
+                txn.put_script(kind, name, body).await?;
+                1
+            }
+            Change::Delete(kind, name) => txn.delete_scripts(kind, name).await?,
+        };
         let stamp = crate::clock::now_us().to_string();
-        txn.put_setting(setting, &stamp).await?;
-        instance
-            .events
-            .commit(txn, &[Event::setting(setting, &stamp)])
-            .await?;
-        Ok(gone)
+        let settings: Vec<(&'static str, String)> =
+            tell.map(|name| (name, stamp)).into_iter().collect();
+        settings::commit_with(&instance.events, txn, &settings).await?;
+        Ok(changed)
     })
     .await
 }
@@ -210,26 +223,21 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
         (b"load", n) if n >= 3 => function_load(&instance, &args[2..]).await,
         (b"delete", 3) => {
             let name = String::from_utf8_lossy(&args[2]).into_owned();
-            let gone = change(
-                &instance,
-                ScriptKind::Library,
-                Some(&name),
-                FUNCTIONS_SETTING,
-            )
-            .await?;
+            let delete = Change::Delete(ScriptKind::Library, Some(&name));
+            let gone = store(&instance, delete, Some(FUNCTIONS_SETTING)).await?;
             if gone == 0 {
-                return err("ERR Library not found");
+                return err(errors::LIBRARY_NOT_FOUND);
             }
             Ok(OK)
         }
         (b"flush", 2 | 3) => {
-            if let Some(mode) = args.get(2)
-                && !mode.eq_ignore_ascii_case(b"sync")
-                && !mode.eq_ignore_ascii_case(b"async")
-            {
-                return err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-            }
-            change(&instance, ScriptKind::Library, None, FUNCTIONS_SETTING).await?;
+            flush_mode(&args[2..], errors::FUNCTION_FLUSH_MODE)?;
+            store(
+                &instance,
+                Change::Delete(ScriptKind::Library, None),
+                Some(FUNCTIONS_SETTING),
+            )
+            .await?;
             Ok(OK)
         }
         (b"kill", 2) => match instance.scripts.kill(true) {
@@ -237,11 +245,9 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
             KillResult::NotBusy => err(errors::NOTBUSY),
             KillResult::OtherKind => err(errors::BUSY_SCRIPT),
         },
-        (b"list", _) => function_list(session, &instance, &args[2..]).await,
-        (b"stats", 2) => function_stats(session, &instance).await,
-        (b"dump" | b"restore", _) => {
-            err("ERR respire does not support FUNCTION DUMP and RESTORE yet")
-        }
+        (b"list", _) => function_list(&instance, &args[2..]).await,
+        (b"stats", 2) => function_stats(&instance).await,
+        (b"dump" | b"restore", _) => err(errors::FUNCTION_DUMP_RESTORE),
         _ => err(errors::unknown_subcommand(&args[1], "FUNCTION")),
     }
 }
@@ -289,31 +295,30 @@ const FUNCTION_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// The functions of every library in force, as an interpreter loads them:
-/// (library, its code, its functions).
-async fn loaded_libraries(
-    instance: &Instance,
-) -> Result<Vec<(String, Bytes, Vec<Registered>)>, errors::CmdError> {
+/// An interpreter with the libraries in force loaded (to be given back).
+async fn vm_with_libraries(instance: &Instance) -> Result<PooledVm, errors::CmdError> {
     let libs = instance
         .scripts
         .libraries_in_force(&instance.store, &instance.events)
         .await?;
-    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
-    let mut pooled = instance
-        .scripts
-        .take_vm(flushes)
-        .map_err(|e| errors::CmdError::Reply(format!("ERR {e}").into()))?;
-    pooled.vm.clear_libraries();
-    let mut out = Vec::new();
-    let mut names: Vec<&String> = libs.keys().collect();
-    names.sort();
-    for name in names {
-        let code = &libs[name];
-        let functions = pooled.vm.install(name, code).unwrap_or_default();
-        out.push((name.clone(), code.clone(), functions));
-    }
+    let mut pooled = instance.scripts.take_vm(&instance.events)?;
+    pooled.use_libraries(&libs);
+    Ok(pooled)
+}
+
+/// The libraries in force, by name: their code and functions.
+async fn loaded_libraries(
+    instance: &Instance,
+) -> Result<Vec<(String, Bytes, Vec<Registered>)>, errors::CmdError> {
+    let pooled = vm_with_libraries(instance).await?;
+    let libs = pooled
+        .vm
+        .libraries()
+        .into_iter()
+        .map(|(name, (code, fs))| (name.to_string(), code.clone(), fs.to_vec()))
+        .collect();
     instance.scripts.give_back(pooled);
-    Ok(out)
+    Ok(libs)
 }
 
 /// FUNCTION LOAD [REPLACE] code
@@ -325,45 +330,34 @@ async fn function_load(instance: &Instance, args: &[Bytes]) -> CmdResult {
         if option.eq_ignore_ascii_case(b"replace") {
             replace = true;
         } else {
-            return err(format!(
-                "ERR Unknown option given: {}",
-                String::from_utf8_lossy(option)
-            ));
+            return err(errors::function_unknown_option(option));
         }
     }
     let name = shebang::library(code).map_err(|t| errors::CmdError::Reply(t.into()))?;
-    let existing = loaded_libraries(instance).await?;
-    if !replace && existing.iter().any(|(lib, _, _)| *lib == name) {
-        return err(format!("ERR Library '{name}' already exists"));
-    }
-    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
-    let mut pooled = instance
-        .scripts
-        .take_vm(flushes)
-        .map_err(|e| errors::CmdError::Reply(format!("ERR {e}").into()))?;
+    let mut pooled = vm_with_libraries(instance).await?;
     let loaded = pooled.vm.load_library(code);
-    instance.scripts.give_back(pooled);
-    let functions = loaded.map_err(errors::CmdError::Reply)?;
-    for f in &functions {
-        let taken = existing
-            .iter()
-            .filter(|(lib, _, _)| *lib != name)
-            .any(|(_, _, fs)| fs.iter().any(|g| g.name == f.name));
-        if taken {
-            return err(format!("ERR Function {} already exists", f.name));
+    let existing = pooled.vm.libraries();
+    let checked = if !replace && existing.contains_key(name.as_str()) {
+        Err(errors::library_exists(&name))
+    } else {
+        // A function of another library with the same name.
+        let taken = loaded.as_ref().ok().and_then(|functions| {
+            functions.iter().find(|f| {
+                existing
+                    .iter()
+                    .any(|(lib, (_, fs))| *lib != name && fs.iter().any(|g| g.name == f.name))
+            })
+        });
+        match (&loaded, taken) {
+            (Err(text), _) => Err(String::from_utf8_lossy(text).into_owned()),
+            (_, Some(f)) => Err(errors::function_exists(&f.name)),
+            _ => Ok(()),
         }
-    }
-    retry_conflicts(|| async {
-        let mut txn = instance.store.begin(Access::Write).await?;
-        txn.put_script(ScriptKind::Library, &name, code).await?;
-        let stamp = crate::clock::now_us().to_string();
-        txn.put_setting(FUNCTIONS_SETTING, &stamp).await?;
-        instance
-            .events
-            .commit(txn, &[Event::setting(FUNCTIONS_SETTING, &stamp)])
-            .await
-    })
-    .await?;
+    };
+    instance.scripts.give_back(pooled);
+    checked.map_err(|text| errors::CmdError::Reply(text.into()))?;
+    let put = Change::Put(ScriptKind::Library, &name, code);
+    store(instance, put, Some(FUNCTIONS_SETTING)).await?;
     // This instance serves the new library at once.
     instance
         .events
@@ -373,7 +367,7 @@ async fn function_load(instance: &Instance, args: &[Bytes]) -> CmdResult {
 }
 
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
-async fn function_list(session: &Session, instance: &Instance, args: &[Bytes]) -> CmdResult {
+async fn function_list(instance: &Instance, args: &[Bytes]) -> CmdResult {
     let mut pattern: Option<&Bytes> = None;
     let mut with_code = false;
     let mut i = 0;
@@ -382,27 +376,16 @@ async fn function_list(session: &Session, instance: &Instance, args: &[Bytes]) -
             with_code = true;
         } else if args[i].eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
             let Some(p) = args.get(i + 1) else {
-                return err("ERR library name argument was not given");
+                return err(errors::LIBRARY_NAME_MISSING);
             };
             pattern = Some(p);
             i += 1;
         } else {
-            return err(format!(
-                "ERR Unknown argument {}",
-                String::from_utf8_lossy(&args[i])
-            ));
+            return err(errors::function_unknown_argument(&args[i]));
         }
         i += 1;
     }
     let libs = loaded_libraries(instance).await?;
-    let resp3 = session.resp3;
-    let map = |pairs: Vec<(Reply, Reply)>| {
-        if resp3 {
-            Reply::Map(pairs)
-        } else {
-            Reply::Array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
-        }
-    };
     let mut out = Vec::new();
     for (name, code, functions) in libs {
         if pattern.is_some_and(|p| !glob::matches(p, name.as_bytes())) {
@@ -411,7 +394,7 @@ async fn function_list(session: &Session, instance: &Instance, args: &[Bytes]) -
         let functions = functions
             .into_iter()
             .map(|f| {
-                map(vec![
+                Reply::Map(vec![
                     (Reply::bulk_str("name"), Reply::Bulk(Bytes::from(f.name))),
                     (
                         Reply::bulk_str("description"),
@@ -441,26 +424,18 @@ async fn function_list(session: &Session, instance: &Instance, args: &[Bytes]) -
         if with_code {
             fields.push((Reply::bulk_str("library_code"), Reply::Bulk(code)));
         }
-        out.push(map(fields));
+        out.push(Reply::Map(fields));
     }
     Ok(Reply::Array(out))
 }
 
 /// FUNCTION STATS: the function running on this instance (the longest
 /// running, if several), and the engine's counts.
-async fn function_stats(session: &Session, instance: &Instance) -> CmdResult {
+async fn function_stats(instance: &Instance) -> CmdResult {
     let libs = loaded_libraries(instance).await?;
     let functions: usize = libs.iter().map(|(_, _, f)| f.len()).sum();
-    let resp3 = session.resp3;
-    let map = |pairs: Vec<(Reply, Reply)>| {
-        if resp3 {
-            Reply::Map(pairs)
-        } else {
-            Reply::Array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
-        }
-    };
     let running = match instance.scripts.running_function() {
-        Some((name, command, ms)) => map(vec![
+        Some((name, command, ms)) => Reply::Map(vec![
             (Reply::bulk_str("name"), Reply::Bulk(Bytes::from(name))),
             (
                 Reply::bulk_str("command"),
@@ -470,7 +445,7 @@ async fn function_stats(session: &Session, instance: &Instance) -> CmdResult {
         ]),
         None => Reply::Nil,
     };
-    let engine = map(vec![
+    let engine = Reply::Map(vec![
         (
             Reply::bulk_str("libraries_count"),
             Reply::Int(libs.len() as i64),
@@ -480,11 +455,11 @@ async fn function_stats(session: &Session, instance: &Instance) -> CmdResult {
             Reply::Int(functions as i64),
         ),
     ]);
-    Ok(map(vec![
+    Ok(Reply::Map(vec![
         (Reply::bulk_str("running_script"), running),
         (
             Reply::bulk_str("engines"),
-            map(vec![(Reply::bulk_str("LUA"), engine)]),
+            Reply::Map(vec![(Reply::bulk_str("LUA"), engine)]),
         ),
     ]))
 }

@@ -513,6 +513,13 @@ async fn section_text(
             w.field("used_memory_rss_human", &human(rss));
             w.field("used_memory_peak", &rss);
             w.field("used_memory_peak_human", &human(rss));
+            let lua = session.instance.scripts.vm_memory();
+            w.field("used_memory_lua", &lua);
+            w.field("used_memory_lua_human", &human(lua as u64));
+            w.field(
+                "number_of_cached_scripts",
+                &session.instance.scripts.cached(),
+            );
             w.field("maxmemory", &0);
             w.field("maxmemory_human", &"0B");
             w.field("maxmemory_policy", &"noeviction");

@@ -52,7 +52,7 @@ pub async fn exec(session: &mut Session) -> CmdResult {
 
 /// Runs a queued block as one transaction; nil when a watched key changed.
 async fn exec_block(session: &mut Session, queue: &[Vec<Bytes>]) -> CmdResult {
-    let write = rows(queue).any(|(spec, _)| spec.access() == Access::Write);
+    let write = rows(queue).any(|(spec, _)| spec.writes());
     let instance = session.instance.clone();
     let access = if write {
         Access::Write

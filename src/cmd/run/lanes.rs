@@ -137,7 +137,7 @@ impl Batcher {
         args: Vec<Bytes>,
     ) -> Answer {
         let job = Job::new(session, spec, args);
-        if spec.access() == Access::Write {
+        if spec.writes() {
             self.write(&session.instance, job).await
         } else {
             run_alone(&session.instance, &job).await

@@ -125,7 +125,7 @@ impl Requests {
             if self
                 .group
                 .first()
-                .is_some_and(|j| writes(j.spec) != writes(spec))
+                .is_some_and(|j| j.spec.writes() != spec.writes())
             {
                 self.finish(session, wire).await;
             }
@@ -230,7 +230,7 @@ impl Requests {
         let instance = session.instance.clone();
         let started = Instant::now();
         let names: Vec<&'static str> = self.group.iter().map(|job| job.spec.name).collect();
-        let answers = if writes(first.spec) {
+        let answers = if first.spec.writes() {
             let group = std::mem::take(&mut self.group);
             self.batcher.write_many(&instance, group).await
         } else {
@@ -291,29 +291,23 @@ fn refuse_unchecked(session: &mut Session, args: &[Bytes], text: Bytes) -> Reply
 fn joins_group(session: &Session, spec: &CommandSpec) -> bool {
     spec.runs_in_txn()
         && !matches!(spec.handler, Handler::Blocking(..))
-        && (writes(spec) || spec.access() == Access::Read)
+        && (spec.writes() || spec.access() == Access::Read)
         && !session.is_subscribed()
         // A command set to panic (a test's) takes the one-command path.
         && session.instance.config.panic_on_command.as_deref() != Some(spec.name)
-}
-
-/// Whether a command runs in a write transaction (writes, and scripts
-/// but their read-only forms): those go through the write lanes.
-fn writes(spec: &CommandSpec) -> bool {
-    spec.access() == Access::Write
 }
 
 /// Whether CLIENT PAUSE WRITE holds this command: writes, PUBLISH, scripts
 /// but EVAL_RO and FCALL_RO, and an EXEC whose block writes (Redis's "may
 /// replicate" commands).
 fn holds_on_pause_write(session: &Session, spec: &CommandSpec) -> bool {
-    writes(spec)
+    spec.writes()
         || spec.may_replicate()
         || (matches!(spec.handler, Handler::Exec)
             && session
                 .multi
                 .as_ref()
-                .is_some_and(|m| exec::rows(&m.queue).any(|(s, _)| writes(s))))
+                .is_some_and(|m| exec::rows(&m.queue).any(|(s, _)| s.writes())))
 }
 
 /// Sends a command's MONITOR line (its arguments as shown) to the

@@ -20,10 +20,10 @@ use crate::cmd::run::monitor::monitor_line;
 use crate::cmd::run::txn::{Answer, Job, Open};
 use crate::cmd::spec::{CommandSpec, Handler, ScriptCall};
 use crate::cmd::table;
-use crate::instance::scripts::RunningScript;
+use crate::instance::scripts::{PooledVm, RunningScript};
 use crate::instance::state::Instance;
 use crate::lua::shebang;
-use crate::lua::vm::{Host, Stop, sha1_hex};
+use crate::lua::vm::{Host, Stop, Target, sha1_hex};
 use crate::reply::Reply;
 use crate::store::{Db, ScriptKind, StoreError};
 
@@ -62,12 +62,12 @@ fn invocation(args: &[Bytes], name: String) -> Result<Invocation, CmdError> {
 }
 
 /// Removes the running script's entry when the run ends, however it ends.
-struct Registered<'a> {
+struct RunGuard<'a> {
     instance: &'a Instance,
     id: u64,
 }
 
-impl Drop for Registered<'_> {
+impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
         self.instance.scripts.finished(self.id);
     }
@@ -84,140 +84,44 @@ async fn run_script(
         // Killed in an earlier attempt (its batch reruns): not again.
         return Ok(Err(CmdError::Reply(errors::SCRIPT_KILLED.into())));
     }
-    let ro_command = job.spec.has_flag("readonly");
-    // The script: its body or function, and whether it may write.
-    let (inv, body, read_only) = match call {
-        ScriptCall::Eval | ScriptCall::EvalSha => {
-            let (sha, body) = if call == ScriptCall::Eval {
-                let body = job.args[1].clone();
-                (sha1_hex(&body), Some(body))
-            } else {
-                let sha = String::from_utf8_lossy(&job.args[1]).to_ascii_lowercase();
-                let body = if sha.len() == 40 {
-                    instance
-                        .scripts
-                        .stored_body(&instance.store, &instance.events, &sha)
-                        .await?
-                } else {
-                    None
-                };
-                (sha, body)
-            };
-            let inv = match invocation(&job.args, sha) {
-                Ok(inv) => inv,
-                Err(e) => return Ok(Err(e)),
-            };
-            let Some(body) = body else {
-                return Ok(Err(CmdError::Reply(errors::NOSCRIPT.into())));
-            };
-            let bang = match shebang::script(&body) {
-                Ok(bang) => bang,
-                Err(text) => return Ok(Err(CmdError::Reply(text.into()))),
-            };
-            if bang.flags.is_some() && !bang.no_writes() && ro_command {
-                return Ok(Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into())));
-            }
-            let read_only = ro_command || bang.no_writes();
-            (inv, Some((body, bang.code_start)), read_only)
-        }
-        ScriptCall::Fcall => {
-            let name = String::from_utf8_lossy(&job.args[1]).into_owned();
-            let inv = match invocation(&job.args, name) {
-                Ok(inv) => inv,
-                Err(e) => return Ok(Err(e)),
-            };
-            (inv, None, ro_command)
-        }
+    let (inv, mut pooled, read_only) = match prepare(open, job, call).await {
+        Ok(ready) => ready,
+        Err(CmdError::Store(e)) => return Err(e),
+        Err(e) => return Ok(Err(e)),
     };
-    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
-    let mut pooled = match instance.scripts.take_vm(flushes) {
-        Ok(vm) => vm,
-        Err(e) => return Ok(Err(CmdError::Reply(format!("ERR {e}").into()))),
-    };
-    // Compile (EVAL) or load the libraries in force (FCALL).
-    match &body {
-        Some((body, start)) => {
-            if call == ScriptCall::Eval && instance.scripts.body(&inv.name, flushes).is_none() {
-                // EVAL caches the script, as Redis does, for every instance.
-                if job.spec.access() == crate::store::Access::Write {
-                    open.txn()
-                        .put_script(ScriptKind::Script, &inv.name, body)
-                        .await?;
-                }
-                instance.scripts.remember(&inv.name, body.clone(), flushes);
-            }
-            if !pooled.vm.has_script(&inv.name)
-                && let Err(text) = pooled.vm.compile(&inv.name, &body[*start..])
-            {
-                instance.scripts.give_back(pooled);
-                return Ok(Err(CmdError::Reply(text)));
-            }
-        }
-        None => {
-            // A function this instance does not know may have been loaded
-            // on another instance a moment ago: read the store once more.
-            for fresh in [false, true] {
-                if fresh {
-                    instance.scripts.forget_libraries();
-                }
-                let libs = instance
-                    .scripts
-                    .libraries_in_force(&instance.store, &instance.events)
-                    .await?;
-                if !pooled.vm.has_libraries(&libs) {
-                    pooled.vm.clear_libraries();
-                    for (name, code) in libs.iter() {
-                        if let Err(text) = pooled.vm.install(name, code) {
-                            tracing::warn!(library = %name, error = %String::from_utf8_lossy(&text), "a stored library does not load");
-                        }
-                    }
-                }
-                if pooled.vm.function(&inv.name).is_some() {
-                    break;
-                }
-            }
-            let Some(function) = pooled.vm.function(&inv.name) else {
-                instance.scripts.give_back(pooled);
-                return Ok(Err(CmdError::Reply(errors::FUNCTION_NOT_FOUND.into())));
-            };
-            let no_writes = function.flags.iter().any(|f| f == "no-writes");
-            if ro_command && !no_writes {
-                instance.scripts.give_back(pooled);
-                return Ok(Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into())));
-            }
-        }
-    }
-    let read_only = read_only
-        || (call == ScriptCall::Fcall
-            && pooled
-                .vm
-                .function(&inv.name)
-                .is_some_and(|f| f.flags.iter().any(|f| f == "no-writes")));
     let threshold = Duration::from_millis(instance.config.busy_reply_threshold.max(1));
     let stop = Stop {
         kill: kill.clone(),
         deadline: read_only.then(|| Instant::now() + threshold),
     };
-    let _registered = Registered {
+    let function = call == ScriptCall::Fcall;
+    let _running = RunGuard {
         instance,
         id: instance.scripts.started(RunningScript {
             kill: kill.clone(),
-            function: call == ScriptCall::Fcall,
+            function,
             name: inv.name.clone(),
-            command: job.args.clone(),
+            // FUNCTION STATS shows a function's command; nothing shows a
+            // script's.
+            command: if function {
+                job.args.clone()
+            } else {
+                Vec::new()
+            },
             started: Instant::now(),
         }),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
     let host = Box::new(ChannelHost { tx });
-    let fcall = call == ScriptCall::Fcall;
+    let target = if function {
+        Target::Function
+    } else {
+        Target::Script
+    };
     let mut handle = tokio::task::spawn_blocking(move || {
         let Invocation { name, keys, argv } = inv;
-        let outcome = if fcall {
-            pooled.vm.run_function(&name, &keys, &argv, host, stop)
-        } else {
-            pooled.vm.run_script(&name, &keys, &argv, host, stop)
-        };
+        // `prepare` compiled the script or found the function.
+        let outcome = pooled.vm.run(target, &name, &keys, &argv, host, stop);
         (pooled, outcome)
     });
     let mut state = ScriptState {
@@ -249,6 +153,9 @@ async fn run_script(
     let (pooled, outcome) =
         joined.map_err(|e| StoreError::Other(format!("the script's thread failed: {e}")))?;
     instance.scripts.give_back(pooled);
+    let Some(outcome) = outcome else {
+        return Ok(Err(CmdError::Reply(errors::NOSCRIPT.into())));
+    };
     if let Some(e) = failure {
         return Err(e);
     }
@@ -269,6 +176,100 @@ async fn run_script(
         Reply::Error(text) => Err(CmdError::Reply(text)),
         reply => Ok(reply),
     })
+}
+
+/// Finds what a job runs (an EVAL body, a stored script or a library's
+/// function), takes an interpreter that holds it compiled, and says
+/// whether the run may write. Redis's errors for a bad invocation.
+async fn prepare(
+    open: &mut Open<'_>,
+    job: &Job,
+    call: ScriptCall,
+) -> Result<(Invocation, PooledVm, bool), CmdError> {
+    let instance = open.instance();
+    let ro_command = job.spec.has_flag("readonly");
+    let name = match call {
+        ScriptCall::Eval => sha1_hex(&job.args[1]),
+        ScriptCall::EvalSha => String::from_utf8_lossy(&job.args[1]).to_ascii_lowercase(),
+        ScriptCall::Fcall => String::from_utf8_lossy(&job.args[1]).into_owned(),
+    };
+    let inv = invocation(&job.args, name)?;
+    let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
+    if call == ScriptCall::Fcall {
+        let mut pooled = instance.scripts.take_vm(&instance.events)?;
+        return match function_flags(instance, &mut pooled, &inv.name).await {
+            Ok(no_writes) if ro_command && !no_writes => {
+                instance.scripts.give_back(pooled);
+                Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into()))
+            }
+            Ok(no_writes) => Ok((inv, pooled, ro_command || no_writes)),
+            Err(e) => {
+                instance.scripts.give_back(pooled);
+                Err(e)
+            }
+        };
+    }
+    let body = if call == ScriptCall::Eval {
+        let body = job.args[1].clone();
+        if instance.scripts.body(&inv.name, flushes).is_none() {
+            // EVAL caches the script, as Redis does, for every instance.
+            if job.spec.writes() {
+                open.txn()
+                    .put_script(ScriptKind::Script, &inv.name, &body)
+                    .await?;
+            }
+            instance.scripts.remember(&inv.name, body.clone(), flushes);
+        }
+        body
+    } else {
+        let stored = match inv.name.len() {
+            40 => {
+                instance
+                    .scripts
+                    .stored_body(&instance.store, &instance.events, &inv.name)
+                    .await?
+            }
+            _ => None,
+        };
+        stored.ok_or_else(|| CmdError::Reply(errors::NOSCRIPT.into()))?
+    };
+    let bang = shebang::script(&body).map_err(|text| CmdError::Reply(text.into()))?;
+    if bang.flags.is_some() && !bang.no_writes() && ro_command {
+        return Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into()));
+    }
+    let mut pooled = instance.scripts.take_vm(&instance.events)?;
+    if !pooled.vm.has_script(&inv.name)
+        && let Err(text) = pooled.vm.compile(&inv.name, &body[bang.code_start..])
+    {
+        instance.scripts.give_back(pooled);
+        return Err(CmdError::Reply(text));
+    }
+    Ok((inv, pooled, ro_command || bang.no_writes()))
+}
+
+/// Loads the libraries in force into an interpreter and finds a function:
+/// whether it is `no-writes`. A function this instance does not know may
+/// have been loaded on another instance a moment ago: the store is read
+/// once more before it is not found.
+async fn function_flags(
+    instance: &Instance,
+    pooled: &mut PooledVm,
+    name: &str,
+) -> Result<bool, CmdError> {
+    for fresh in [false, true] {
+        if fresh {
+            instance.scripts.forget_libraries();
+        }
+        let libs = instance
+            .scripts
+            .libraries_in_force(&instance.store, &instance.events)
+            .await?;
+        pooled.use_libraries(&libs);
+        if let Some(function) = pooled.vm.function(name) {
+            return Ok(function.flags.iter().any(|f| f == "no-writes"));
+        }
+    }
+    Err(CmdError::Reply(errors::FUNCTION_NOT_FOUND.into()))
 }
 
 /// The script's own state as its commands see it.
