@@ -63,8 +63,11 @@ pub const SCRIPT_DEBUG_USE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
 pub const SCRIPT_DEBUGGER: &str = "ERR respire has no Lua debugger (SCRIPT DEBUG YES|SYNC)";
 pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
 pub const LIBRARY_NAME_MISSING: &str = "ERR library name argument was not given";
-pub const FUNCTION_DUMP_RESTORE: &str =
-    "ERR respire does not support FUNCTION DUMP and RESTORE yet";
+pub const RESTORE_POLICY: &str =
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+pub const FUNCTIONS_NO_TYPE: &str = "ERR can not read data type";
+pub const FUNCTIONS_NOT_A_FUNCTION: &str = "ERR given type is not a function";
+pub const FUNCTIONS_NO_PAYLOAD: &str = "ERR Failed loading library payload";
 
 pub fn function_unknown_option(option: &[u8]) -> String {
     format!(
@@ -79,6 +82,11 @@ pub fn function_unknown_argument(arg: &[u8]) -> String {
 
 pub fn library_exists(name: &str) -> String {
     format!("ERR Library '{name}' already exists")
+}
+
+/// FUNCTION RESTORE APPEND onto a library in force (no quotes, as Redis).
+pub fn restored_library_exists(name: &str) -> String {
+    format!("ERR Library {name} already exists")
 }
 
 pub fn function_exists(name: &str) -> String {

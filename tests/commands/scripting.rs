@@ -192,3 +192,201 @@ async fn publish_from_a_script_follows_its_commit() {
         .unwrap();
     assert_eq!(next.get_payload::<String>().unwrap(), "after");
 }
+
+/// FUNCTION DUMP and RESTORE beside the reference Redis: the same
+/// payload bytes for one library, every policy, and every refusal with
+/// Redis's text; a payload dumped by Redis restores on respire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_dump_and_restore_as_redis() {
+    if !crate::common::service_available("reference Redis", crate::common::REFERENCE_REDIS).await {
+        return;
+    }
+    let _lock = crate::common::reference_lock().await;
+    let server = TestServer::start().await;
+    let mut ours = server.client().await;
+    let mut redis =
+        crate::common::connect(&format!("redis://{}", crate::common::REFERENCE_REDIS)).await;
+    let lib = |name: &str, f: &str| {
+        format!("#!lua name={name}\nredis.register_function('{f}', function() return '{name}' end)")
+    };
+    // Each step: a command; its reply (value or error text) must match.
+    async fn both(
+        ours: &mut redis::aio::MultiplexedConnection,
+        redis: &mut redis::aio::MultiplexedConnection,
+        args: &[&[u8]],
+    ) -> redis::Value {
+        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        let a: Result<redis::Value, String> = cmd
+            .query_async(ours)
+            .await
+            .map_err(|e| crate::common::err_text(&e));
+        let b: Result<redis::Value, String> = cmd
+            .query_async(redis)
+            .await
+            .map_err(|e| crate::common::err_text(&e));
+        assert_eq!(
+            a,
+            b,
+            "{:?}",
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
+        );
+        a.unwrap_or(redis::Value::Nil)
+    }
+    let (a, b, c) = (lib("liba", "fa"), lib("libb", "fb"), lib("libc", "fa"));
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"FLUSH"]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"LOAD", a.as_bytes()]).await;
+    let dump_a = match both(&mut ours, &mut redis, &[b"FUNCTION", b"DUMP"]).await {
+        redis::Value::BulkString(b) => b,
+        other => panic!("FUNCTION DUMP: {other:?}"),
+    };
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"RESTORE", &dump_a]).await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"APPEND"],
+    )
+    .await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"REPLACE"],
+    )
+    .await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"FLUSH"],
+    )
+    .await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"BOGUS"],
+    )
+    .await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"FLUSH", b"x"],
+    )
+    .await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", b"bad payload"],
+    )
+    .await;
+    let mut corrupt = dump_a.clone();
+    corrupt[3] ^= 1;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"RESTORE", &corrupt]).await;
+    // A library whose function name another library holds.
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"FLUSH"]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"LOAD", c.as_bytes()]).await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"REPLACE"],
+    )
+    .await;
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_a, b"FLUSH"],
+    )
+    .await;
+    both(&mut ours, &mut redis, &[b"FCALL", b"fa", b"0"]).await;
+    // Two libraries dumped by Redis restore here (their order is Redis's
+    // hash order, so the bytes are compared one library at a time).
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"LOAD", b.as_bytes()]).await;
+    let dump_ab: Vec<u8> = query(&mut redis, &["FUNCTION", "DUMP"]).await.unwrap();
+    both(
+        &mut ours,
+        &mut redis,
+        &[b"FUNCTION", b"RESTORE", &dump_ab, b"FLUSH"],
+    )
+    .await;
+    both(&mut ours, &mut redis, &[b"FCALL", b"fb", b"0"]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"RESTORE", &dump_ab]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"DELETE", b"liba"]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"DUMP"]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"FLUSH"]).await;
+    both(&mut ours, &mut redis, &[b"FUNCTION", b"DUMP"]).await;
+}
+
+/// A script that holds its key past busy-reply-threshold: a write to that
+/// key waiting for it is answered BUSY (naming SCRIPT KILL, or FUNCTION
+/// KILL for a function); after the kill the key serves again, without
+/// the script's write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_behind_a_long_script_are_told_busy() {
+    let server = TestServer::start_with(|c| c.busy_reply_threshold = 100).await;
+    let mut admin = server.client().await;
+    let _: String = query(
+        &mut admin,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=spin\nredis.register_function('spin', function(keys) redis.call('set', keys[1], 'x') while true do end end)",
+        ],
+    )
+    .await
+    .unwrap();
+    let cases: [(&[&str], &str, &str); 2] = [
+        (
+            &[
+                "EVAL",
+                "redis.call('set', KEYS[1], 'x') while true do end",
+                "1",
+                "k",
+            ],
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            "SCRIPT",
+        ),
+        (
+            &["FCALL", "spin", "1", "k"],
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+            "FUNCTION",
+        ),
+    ];
+    for (command, busy, kill) in cases {
+        let url = server.url();
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        let running = tokio::spawn(async move {
+            let mut con = crate::common::connect(&url).await;
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            query::<String>(&mut con, &args).await
+        });
+        // Writes that run before the script are answered; the first one
+        // behind it waits for the threshold and is told BUSY.
+        let mut writer = crate::common::connect(&server.url()).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match query::<String>(&mut writer, &["SET", "k", "mine"]).await {
+                Ok(_) => assert!(std::time::Instant::now() < deadline, "never told BUSY"),
+                Err(e) => {
+                    assert_eq!(e, busy);
+                    break;
+                }
+            }
+        }
+        // Still busy: told at once.
+        let e = query::<String>(&mut writer, &["INCR", "k"])
+            .await
+            .unwrap_err();
+        assert_eq!(e, busy);
+        // Reads are not held.
+        let _: Option<String> = query(&mut writer, &["GET", "k"]).await.unwrap();
+        kill_when_running(&mut admin, &[kill, "KILL"]).await;
+        let e = running.await.unwrap().unwrap_err();
+        assert!(e.contains("killed"), "{}", e);
+        let ok: String = query(&mut writer, &["SET", "k", "after"]).await.unwrap();
+        assert_eq!(ok, "OK");
+        let v: String = query(&mut writer, &["GET", "k"]).await.unwrap();
+        assert_eq!(v, "after");
+    }
+}

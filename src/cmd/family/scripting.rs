@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use crate::cmd::errors::{self, CmdResult, err};
+use crate::cmd::helpers::rdb::{self, FunctionsError};
 use crate::cmd::session::Session;
 use crate::cmd::spec::{CommandSpec, Handler, KeySpec, NO_KEYS, ScriptCall, SubSpec, keys_counted};
 use crate::events::settings::{self, FUNCTIONS_SETTING, SCRIPTS_SETTING};
@@ -17,7 +18,7 @@ use crate::glob;
 use crate::instance::scripts::{KillResult, PooledVm};
 use crate::instance::state::Instance;
 use crate::lua::shebang;
-use crate::lua::vm::{Registered, sha1_hex};
+use crate::lua::vm::{Registered, Vm, sha1_hex};
 use crate::reply::{OK, Reply};
 use crate::store::{Access, ScriptKind, StoreResult, retry_conflicts};
 
@@ -127,7 +128,7 @@ async fn script(session: &mut Session, args: &[Bytes]) -> CmdResult {
             flush_mode(&args[2..], errors::SCRIPT_FLUSH_MODE)?;
             store(
                 &instance,
-                Change::Delete(ScriptKind::Script, None),
+                &[Change::Delete(ScriptKind::Script, None)],
                 Some(SCRIPTS_SETTING),
             )
             .await?;
@@ -163,7 +164,12 @@ async fn script_load(instance: &Instance, body: &Bytes) -> CmdResult {
     let compiled = pooled.vm.compile(&sha, &body[bang.code_start..]);
     instance.scripts.give_back(pooled);
     compiled.map_err(errors::CmdError::Reply)?;
-    store(instance, Change::Put(ScriptKind::Script, &sha, body), None).await?;
+    store(
+        instance,
+        &[Change::Put(ScriptKind::Script, &sha, body)],
+        None,
+    )
+    .await?;
     let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
     instance.scripts.remember(&sha, body.clone(), flushes);
     Ok(Reply::Bulk(Bytes::from(sha)))
@@ -193,18 +199,21 @@ enum Change<'a> {
 /// a deletion removed.
 async fn store(
     instance: &Instance,
-    change: Change<'_>,
+    changes: &[Change<'_>],
     tell: Option<&'static str>,
 ) -> StoreResult<u64> {
     retry_conflicts(|| async {
         let mut txn = instance.store.begin(Access::Write).await?;
-        let changed = match change {
-            Change::Put(kind, name, body) => {
-                txn.put_script(kind, name, body).await?;
-                1
-            }
-            Change::Delete(kind, name) => txn.delete_scripts(kind, name).await?,
-        };
+        let mut changed = 0;
+        for change in changes {
+            changed += match *change {
+                Change::Put(kind, name, body) => {
+                    txn.put_script(kind, name, body).await?;
+                    1
+                }
+                Change::Delete(kind, name) => txn.delete_scripts(kind, name).await?,
+            };
+        }
         let stamp = crate::clock::now_us().to_string();
         let settings: Vec<(&'static str, String)> =
             tell.map(|name| (name, stamp)).into_iter().collect();
@@ -224,7 +233,7 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
         (b"delete", 3) => {
             let name = String::from_utf8_lossy(&args[2]).into_owned();
             let delete = Change::Delete(ScriptKind::Library, Some(&name));
-            let gone = store(&instance, delete, Some(FUNCTIONS_SETTING)).await?;
+            let gone = store(&instance, &[delete], Some(FUNCTIONS_SETTING)).await?;
             if gone == 0 {
                 return err(errors::LIBRARY_NOT_FOUND);
             }
@@ -234,7 +243,7 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
             flush_mode(&args[2..], errors::FUNCTION_FLUSH_MODE)?;
             store(
                 &instance,
-                Change::Delete(ScriptKind::Library, None),
+                &[Change::Delete(ScriptKind::Library, None)],
                 Some(FUNCTIONS_SETTING),
             )
             .await?;
@@ -247,7 +256,15 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
         },
         (b"list", _) => function_list(&instance, &args[2..]).await,
         (b"stats", 2) => function_stats(&instance).await,
-        (b"dump" | b"restore", _) => err(errors::FUNCTION_DUMP_RESTORE),
+        (b"dump", 2) => {
+            let libs = loaded_libraries(&instance).await?;
+            let codes = libs.iter().map(|(_, code, _)| &code[..]);
+            Ok(Reply::Bulk(Bytes::from(rdb::encode_functions(codes))))
+        }
+        (b"restore", 3 | 4) => function_restore(&instance, &args[2], args.get(3)).await,
+        (b"restore", _) => Err(errors::CmdError::Reply(errors::subcommand_syntax(
+            &args[1], "function",
+        ))),
         _ => err(errors::unknown_subcommand(&args[1], "FUNCTION")),
     }
 }
@@ -357,13 +374,113 @@ async fn function_load(instance: &Instance, args: &[Bytes]) -> CmdResult {
     instance.scripts.give_back(pooled);
     checked.map_err(|text| errors::CmdError::Reply(text.into()))?;
     let put = Change::Put(ScriptKind::Library, &name, code);
-    store(instance, put, Some(FUNCTIONS_SETTING)).await?;
-    // This instance serves the new library at once.
+    store_libraries(instance, &[put]).await?;
+    Ok(Reply::Bulk(Bytes::from(name)))
+}
+
+/// Stores a change of the libraries and tells every instance; this one
+/// serves it at once.
+async fn store_libraries(instance: &Instance, changes: &[Change<'_>]) -> StoreResult<u64> {
+    let changed = store(instance, changes, Some(FUNCTIONS_SETTING)).await?;
     instance
         .events
         .functions_changed
         .fetch_add(1, Ordering::Relaxed);
-    Ok(Reply::Bulk(Bytes::from(name)))
+    Ok(changed)
+}
+
+/// FUNCTION RESTORE's policies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    Append,
+    Replace,
+    Flush,
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: the payload's
+/// libraries are checked as Redis loads them into a fresh set (each
+/// compiles, no name twice), then joined with those in force under the
+/// policy, all in one transaction.
+async fn function_restore(
+    instance: &Instance,
+    payload: &[u8],
+    policy: Option<&Bytes>,
+) -> CmdResult {
+    let policy = match policy {
+        None => Policy::Append,
+        Some(p) if p.eq_ignore_ascii_case(b"append") => Policy::Append,
+        Some(p) if p.eq_ignore_ascii_case(b"replace") => Policy::Replace,
+        Some(p) if p.eq_ignore_ascii_case(b"flush") => Policy::Flush,
+        Some(_) => return err(errors::RESTORE_POLICY),
+    };
+    let codes = rdb::decode_functions(payload).map_err(|e| {
+        errors::CmdError::Reply(
+            match e {
+                FunctionsError::VersionOrChecksum => errors::DUMP_PAYLOAD,
+                FunctionsError::NoType => errors::FUNCTIONS_NO_TYPE,
+                FunctionsError::NotAFunction => errors::FUNCTIONS_NOT_A_FUNCTION,
+                FunctionsError::NoPayload => errors::FUNCTIONS_NO_PAYLOAD,
+            }
+            .into(),
+        )
+    })?;
+    let mut pooled = vm_with_libraries(instance).await?;
+    let checked = check_restore(&mut pooled.vm, &codes, policy);
+    instance.scripts.give_back(pooled);
+    let names = checked.map_err(|text| errors::CmdError::Reply(text.into()))?;
+    let mut changes = Vec::with_capacity(codes.len() + 1);
+    if policy == Policy::Flush {
+        changes.push(Change::Delete(ScriptKind::Library, None));
+    }
+    for (name, code) in names.iter().zip(&codes) {
+        changes.push(Change::Put(ScriptKind::Library, name, code));
+    }
+    store_libraries(instance, &changes).await?;
+    Ok(OK)
+}
+
+/// The names of the payload's libraries, or the error Redis gives for
+/// the first that cannot join those in force.
+fn check_restore(vm: &mut Vm, codes: &[Bytes], policy: Policy) -> Result<Vec<String>, String> {
+    let mut new: Vec<(String, Vec<Registered>)> = Vec::with_capacity(codes.len());
+    for code in codes {
+        let name = shebang::library(code)?;
+        if new.iter().any(|(n, _)| *n == name) {
+            return Err(errors::library_exists(&name));
+        }
+        let functions = vm
+            .load_library(code)
+            .map_err(|text| String::from_utf8_lossy(&text).into_owned())?;
+        if let Some(f) = functions.iter().find(|f| {
+            new.iter()
+                .any(|(_, fs)| fs.iter().any(|g| g.name == f.name))
+        }) {
+            return Err(errors::function_exists(&f.name));
+        }
+        new.push((name, functions));
+    }
+    if policy != Policy::Flush {
+        let existing = vm.libraries();
+        if policy == Policy::Append
+            && let Some((name, _)) = new.iter().find(|(n, _)| existing.contains_key(n.as_str()))
+        {
+            return Err(errors::restored_library_exists(name));
+        }
+        // Functions of the libraries that stay.
+        let staying = existing
+            .iter()
+            .filter(|(lib, _)| !new.iter().any(|(n, _)| n == *lib))
+            .flat_map(|(_, (_, fs))| fs.iter());
+        let taken: Vec<&str> = staying.map(|g| g.name.as_str()).collect();
+        if let Some(f) = new
+            .iter()
+            .flat_map(|(_, fs)| fs)
+            .find(|f| taken.contains(&f.name.as_str()))
+        {
+            return Err(errors::function_exists(&f.name));
+        }
+    }
+    Ok(new.into_iter().map(|(name, _)| name).collect())
 }
 
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]

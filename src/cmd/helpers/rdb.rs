@@ -210,10 +210,81 @@ pub fn encode(object: &Object) -> Vec<u8> {
             }
         }
     }
+    finish(out)
+}
+
+/// Appends the footer (RDB version and CRC64) that ends every payload.
+fn finish(mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+// FUNCTION DUMP's opcodes: a library's code (7.0), and the 7.0 release
+// candidates' form (name, engine, description, code).
+const OPCODE_FUNCTION2: u8 = 245;
+const OPCODE_FUNCTION: u8 = 246;
+
+/// FUNCTION DUMP's payload: each library's code after opcode 245, as
+/// Redis 7.0's `rdbSaveFunctions` writes them, then the footer.
+pub fn encode_functions<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(OPCODE_FUNCTION2);
+        write_string(&mut out, code);
+    }
+    finish(out)
+}
+
+/// Why FUNCTION RESTORE refused a payload (each has its Redis text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionsError {
+    VersionOrChecksum,
+    /// "can not read data type"
+    NoType,
+    /// "given type is not a function"
+    NotAFunction,
+    /// "Failed loading library payload" (or one of the old form's parts)
+    NoPayload,
+}
+
+/// Reads FUNCTION RESTORE's payload: the libraries' code (shebang
+/// included), as Redis 7.0 reads it up to the footer; the old form is
+/// turned into the new one as Redis turns it.
+pub fn decode_functions(payload: &[u8]) -> std::result::Result<Vec<Bytes>, FunctionsError> {
+    verify(payload).map_err(|_| FunctionsError::VersionOrChecksum)?;
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
+    let mut codes = Vec::new();
+    while r.left() > 10 {
+        let kind = r.byte().map_err(|_| FunctionsError::NoType)?;
+        let mut string = || r.string().map_err(|_| FunctionsError::NoPayload);
+        match kind {
+            OPCODE_FUNCTION2 => codes.push(string()?),
+            OPCODE_FUNCTION => {
+                let name = string()?;
+                let engine = string()?;
+                let has_description = r.len().map_err(|_| FunctionsError::NoPayload)?;
+                let mut string = || r.string().map_err(|_| FunctionsError::NoPayload);
+                if has_description != 0 {
+                    string()?;
+                }
+                let blob = string()?;
+                let mut code = b"#!".to_vec();
+                code.extend_from_slice(&engine);
+                code.extend_from_slice(b" name=");
+                code.extend_from_slice(&name);
+                code.push(b'\n');
+                code.extend_from_slice(&blob);
+                codes.push(Bytes::from(code));
+            }
+            _ => return Err(FunctionsError::NotAFunction),
+        }
+    }
+    Ok(codes)
 }
 
 /// One of Redis's default encoding limits (read-only parameters).
@@ -1296,6 +1367,42 @@ mod tests {
         assert_eq!(
             encode(&Object::Hash(vec![(b("f"), Bytes::from("v".repeat(65)))]))[0],
             TYPE_HASH
+        );
+    }
+
+    #[test]
+    fn function_dumps_as_redis_7_0() {
+        let code: &[u8] =
+            b"#!lua name=mylib\nredis.register_function('f1', function() return 1 end)";
+        // FUNCTION DUMP of Redis 7.0.15 with this one library loaded.
+        let redis = b"\xf5@G#!lua name=mylib\x0aredis.register_function('f1', function() return 1 end)\x0a\x00\x07P\x04\x04\xcd\x92\xd1\xb3".to_vec();
+        assert_eq!(encode_functions([code]), redis);
+        assert_eq!(decode_functions(&redis), Ok(vec![Bytes::from(code)]));
+        assert_eq!(decode_functions(&encode_functions([])), Ok(vec![]));
+        // The release candidates' form: name, engine, no description, code.
+        let mut old = vec![OPCODE_FUNCTION];
+        for s in [&b"lib"[..], b"LUA"] {
+            write_string(&mut old, s);
+        }
+        write_len(&mut old, 0);
+        write_string(&mut old, b"return 1");
+        assert_eq!(
+            decode_functions(&finish(old)),
+            Ok(vec![b("#!LUA name=lib\nreturn 1")])
+        );
+        let mut bad = redis.clone();
+        bad[5] ^= 1;
+        assert_eq!(
+            decode_functions(&bad),
+            Err(FunctionsError::VersionOrChecksum)
+        );
+        assert_eq!(
+            decode_functions(&finish(vec![TYPE_STRING, 1, b'x'])),
+            Err(FunctionsError::NotAFunction)
+        );
+        assert_eq!(
+            decode_functions(&finish(vec![OPCODE_FUNCTION2, 30, b'x'])),
+            Err(FunctionsError::NoPayload)
         );
     }
 

@@ -14,8 +14,15 @@
 //! Before the commands of a transaction run, the store is told every key
 //! they name ([`Txn::prefetch`](crate::store::Txn::prefetch)), so a server
 //! database reads (and locks) them all in one statement.
+//!
+//! A script that runs past `busy-reply-threshold` makes its lane busy:
+//! the commands waiting for that lane, and those that come while it is
+//! busy, are answered Redis's `BUSY` error instead of waiting (a command
+//! already taken into the script's batch waits for it).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -26,7 +33,7 @@ use crate::cmd::key_args::key_args;
 use crate::cmd::run::script;
 use crate::cmd::run::txn::{Answer, Job, Open};
 use crate::cmd::session::Session;
-use crate::cmd::spec::CommandSpec;
+use crate::cmd::spec::{CommandSpec, Handler, ScriptCall};
 use crate::instance::state::Instance;
 use crate::reply::Reply;
 use crate::store::{Access, StoreError, retry_conflicts};
@@ -83,16 +90,41 @@ pub async fn read_many(instance: &Instance, jobs: &[Job]) -> Vec<Answer> {
     }
 }
 
+// A queued job's state: waiting, taken by its lane, or answered BUSY.
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const REFUSED: u8 = 2;
+
 struct Queued {
     job: Job,
     done: oneshot::Sender<Answer>,
+    state: Arc<AtomicU8>,
+}
+
+impl Queued {
+    /// True if the lane may run it (the client was not told BUSY).
+    fn take(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// What a lane is running past the busy threshold: the BUSY text to
+/// answer (it names SCRIPT KILL or FUNCTION KILL).
+type Busy = Option<&'static str>;
+
+/// One lane: its queue, and whether a script holds it past the threshold.
+struct Lane {
+    queue: mpsc::UnboundedSender<Queued>,
+    busy: tokio::sync::watch::Sender<Busy>,
 }
 
 /// The write lanes. Connections hold clones; when the last clone is
 /// dropped (after shutdown drained the connections) the lanes stop.
 #[derive(Clone)]
 pub struct Batcher {
-    lanes: Arc<Vec<mpsc::UnboundedSender<Queued>>>,
+    lanes: Arc<Vec<Lane>>,
 }
 
 impl Batcher {
@@ -105,9 +137,10 @@ impl Batcher {
         let mut senders = Vec::with_capacity(lanes);
         let mut tasks = Vec::with_capacity(lanes);
         for _ in 0..lanes.max(1) {
-            let (tx, rx) = mpsc::unbounded_channel();
-            senders.push(tx);
-            tasks.push(tokio::spawn(lane(instance.clone(), rx)));
+            let (queue, rx) = mpsc::unbounded_channel();
+            let busy = tokio::sync::watch::Sender::new(None);
+            tasks.push(tokio::spawn(lane(instance.clone(), rx, busy.clone())));
+            senders.push(Lane { queue, busy });
         }
         (
             Batcher {
@@ -160,12 +193,18 @@ impl Batcher {
     }
 
     async fn submit(&self, instance: &Instance, lane: usize, jobs: Vec<Job>) -> Vec<Answer> {
+        let lane = &self.lanes[lane];
         let mut answers = Vec::with_capacity(jobs.len());
         let mut refused = Vec::new();
         for job in jobs {
             let (done, answer) = oneshot::channel();
-            match self.lanes[lane].send(Queued { job, done }) {
-                Ok(()) => answers.push(Ok(answer)),
+            let state = Arc::new(AtomicU8::new(WAITING));
+            match lane.queue.send(Queued {
+                job,
+                done,
+                state: state.clone(),
+            }) {
+                Ok(()) => answers.push(Ok((answer, state))),
                 // The lanes are gone (shutting down): run it here.
                 Err(e) => {
                     refused.push(e.0.job);
@@ -176,9 +215,7 @@ impl Batcher {
         let mut replies = Vec::with_capacity(answers.len());
         for answer in answers {
             replies.push(match answer {
-                Ok(answer) => answer
-                    .await
-                    .unwrap_or_else(|_| Err(CmdError::Reply(errors::SHUTTING_DOWN.into()))),
+                Ok((answer, state)) => until_answered_or_busy(lane, answer, &state).await,
                 Err(i) => run_alone(instance, &refused[i]).await,
             });
         }
@@ -186,7 +223,77 @@ impl Batcher {
     }
 }
 
-async fn lane(instance: Arc<Instance>, mut queue: mpsc::UnboundedReceiver<Queued>) {
+/// A queued job's answer, or BUSY if a script holds its lane past the
+/// threshold before the lane takes the job.
+async fn until_answered_or_busy(
+    lane: &Lane,
+    mut answer: oneshot::Receiver<Answer>,
+    state: &AtomicU8,
+) -> Answer {
+    let shut = |_| Err(CmdError::Reply(errors::SHUTTING_DOWN.into()));
+    let mut busy = lane.busy.subscribe();
+    tokio::select! {
+        answer = &mut answer => return answer.unwrap_or_else(shut),
+        text = busy.wait_for(Option::is_some) => {
+            let text = text.ok().and_then(|t| *t);
+            if let Some(text) = text
+                && state
+                    .compare_exchange(WAITING, REFUSED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                return Err(CmdError::Reply(text.into()));
+            }
+        }
+    }
+    answer.await.unwrap_or_else(shut)
+}
+
+/// The BUSY text for a batch holding a script, if it does.
+fn busy_text(jobs: &[&Job]) -> Busy {
+    jobs.iter().find_map(|job| match job.spec.handler {
+        Handler::Script(ScriptCall::Fcall) => Some(errors::BUSY_FUNCTION),
+        Handler::Script(_) => Some(errors::BUSY_SCRIPT),
+        _ => None,
+    })
+}
+
+/// Runs `work` (a batch of `jobs`); if it holds a script that runs past
+/// the busy threshold, the lane is busy until it ends.
+async fn marking_busy<T>(
+    instance: &Instance,
+    busy: &tokio::sync::watch::Sender<Busy>,
+    jobs: &[&Job],
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let Some(text) = busy_text(jobs) else {
+        return work.await;
+    };
+    let threshold = Duration::from_millis(instance.config.busy_reply_threshold.max(1));
+    tokio::pin!(work);
+    tokio::select! {
+        done = &mut work => done,
+        _ = tokio::time::sleep(threshold) => {
+            busy.send_replace(Some(text));
+            let done = work.await;
+            busy.send_replace(None);
+            done
+        }
+    }
+}
+
+async fn alone_marking_busy(
+    instance: &Instance,
+    busy: &tokio::sync::watch::Sender<Busy>,
+    job: &Job,
+) -> Answer {
+    marking_busy(instance, busy, &[job], run_alone(instance, job)).await
+}
+
+async fn lane(
+    instance: Arc<Instance>,
+    mut queue: mpsc::UnboundedReceiver<Queued>,
+    busy: tokio::sync::watch::Sender<Busy>,
+) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -195,14 +302,20 @@ async fn lane(instance: Arc<Instance>, mut queue: mpsc::UnboundedReceiver<Queued
                 Err(_) => break,
             }
         }
+        // Those told BUSY meanwhile are not run.
+        batch.retain(Queued::take);
+        if batch.is_empty() {
+            continue;
+        }
         instance.metrics.batch_sizes.observe(batch.len() as u64);
         if batch.len() == 1 {
-            let Queued { job, done } = batch.pop().unwrap();
-            let _ = done.send(run_alone(&instance, &job).await);
+            let Queued { job, done, .. } = batch.pop().unwrap();
+            let _ = done.send(alone_marking_busy(&instance, &busy, &job).await);
             continue;
         }
         let jobs: Vec<&Job> = batch.iter().map(|q| &q.job).collect();
-        match run_together(&instance, Access::Write, &jobs).await {
+        let together = run_together(&instance, Access::Write, &jobs);
+        match marking_busy(&instance, &busy, &jobs, together).await {
             Ok(replies) => {
                 for (queued, reply) in batch.into_iter().zip(replies) {
                     let _ = queued.done.send(reply);
@@ -210,8 +323,8 @@ async fn lane(instance: Arc<Instance>, mut queue: mpsc::UnboundedReceiver<Queued
             }
             Err(e) => {
                 debug!(error = %e, size = batch.len(), "group commit failed; running its commands one by one");
-                for Queued { job, done } in batch {
-                    let _ = done.send(run_alone(&instance, &job).await);
+                for Queued { job, done, .. } in batch {
+                    let _ = done.send(alone_marking_busy(&instance, &busy, &job).await);
                 }
             }
         }
