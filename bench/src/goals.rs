@@ -120,6 +120,13 @@ const SPECS: &[Spec] = &[
         bound: Bound::AtLeast(5.0),
     },
     Spec {
+        text: "EVALSHA (incr script) -c 50 / own INCR -c 50 >= 0.7x",
+        applies: For::All,
+        row: "evalsha.c50",
+        versus: Versus::Row("incr.c50"),
+        bound: Bound::AtLeast(0.7),
+    },
+    Spec {
         text: "ion mix / redis >= 0.5x",
         applies: For::Embedded,
         row: "ion.c50",

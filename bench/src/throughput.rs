@@ -18,6 +18,9 @@ const HASH_FIELDS: usize = 10;
 /// The sorted set ZRANGE reads, filled before the runs.
 const ZSET_KEY: &str = "respire-bench:zset";
 const ZSET_MEMBERS: usize = 100;
+/// The script EVALSHA runs, and its SHA1.
+const INCR_SCRIPT: &str = "return redis.call('incr', KEYS[1])";
+const INCR_SCRIPT_SHA: &str = "2bab3b661081db58bd2341920e0ba7cf5dc77b25";
 
 /// One redis-benchmark test: built in (`-t name`) or a custom command.
 pub struct Test {
@@ -67,6 +70,16 @@ pub const TESTS: &[Test] = &[
         name: "ZRANGE",
         args: &["ZRANGE", ZSET_KEY, "0", "9", "WITHSCORES"],
     },
+    // A small script, loaded on every target before the runs.
+    Test {
+        name: "EVALSHA",
+        args: &[
+            "EVALSHA",
+            INCR_SCRIPT_SHA,
+            "1",
+            "respire-bench:counter:__rand_int__",
+        ],
+    },
     Test {
         name: "PUBLISH",
         args: &["PUBLISH", "respire-bench:chan:__rand_int__", "hello"],
@@ -113,7 +126,8 @@ pub struct Plan {
     pub runs: usize,
 }
 
-/// Fills the HGETALL hash and the ZRANGE sorted set on every target.
+/// Fills the HGETALL hash and the ZRANGE sorted set, and loads EVALSHA's
+/// script, on every target.
 pub async fn prepare(targets: &[Target]) -> anyhow::Result<()> {
     let mut args = vec!["HSET".to_string(), HASH_KEY.to_string()];
     for i in 0..HASH_FIELDS {
@@ -129,6 +143,10 @@ pub async fn prepare(targets: &[Target]) -> anyhow::Result<()> {
         let mut conn = Conn::connect_db(&target.addr, DB).await?;
         conn.cmd(&args).await?.ok()?;
         conn.cmd(&zadd).await?.ok()?;
+        let load = ["SCRIPT".to_string(), "LOAD".into(), INCR_SCRIPT.into()];
+        let sha = conn.cmd(&load).await?.ok()?;
+        let expected = super::resp::Value::Bulk(Some(INCR_SCRIPT_SHA.as_bytes().to_vec()));
+        anyhow::ensure!(sha == expected, "SCRIPT LOAD answered {sha:?}");
     }
     Ok(())
 }

@@ -28,6 +28,18 @@ pub fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
 }
 
+/// A blocking timeout in milliseconds (XREAD's BLOCK): Redis's
+/// `getTimeoutFromObjectOrReply` with `UNIT_MILLISECONDS`; 0 waits
+/// forever (`None`).
+pub fn timeout_ms(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let ms = crate::protocol::parse_i64(arg)
+        .ok_or_else(|| CmdError::Reply(errors::TIMEOUT_NOT_INTEGER.into()))?;
+    if ms < 0 {
+        return Err(CmdError::Reply(errors::TIMEOUT_NEGATIVE.into()));
+    }
+    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::timeout;

@@ -372,9 +372,52 @@ pub const XREAD_NOACK: &str =
 pub const XREAD_GT_ID: &str = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
 pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
 pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
-/// A stream command on an ordinary key that is not there: respire stores
-/// no streams of its own (yet).
-pub const NO_STREAM_TYPE: &str = "ERR respire has no stream type: the only streams are the read-only keyspace event streams __events@<db>__";
+pub const XADD_ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
+pub const XADD_EXHAUSTED: &str =
+    "ERR The stream has exhausted the last possible ID, unable to add more items";
+pub const XADD_ID_TOO_SMALL: &str =
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+pub const XADD_TOO_LARGE: &str = "ERR Elements are too large to be stored";
+pub const MAXLEN_AND_MINID: &str =
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
+pub const MAXLEN_NEGATIVE: &str = "ERR The MAXLEN argument must be >= 0.";
+pub const TRIM_LIMIT_NEGATIVE: &str = "ERR The LIMIT argument must be >= 0.";
+pub const LIMIT_WITHOUT_STRATEGY: &str =
+    "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
+pub const XTRIM_WITHOUT_STRATEGY: &str =
+    "ERR syntax error, XTRIM must be called with a trimming strategy";
+pub const LIMIT_WITHOUT_TILDE: &str =
+    "ERR syntax error, LIMIT cannot be used without the special ~ option";
+pub const XREADGROUP_NO_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
+pub const XREADGROUP_DOLLAR: &str = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+pub const ENTRIESREAD_NEGATIVE: &str = "ERR value for ENTRIESREAD must be positive or -1";
+pub const XGROUP_NO_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+pub const BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+pub const XSETID_ENTRIES_ADDED_NEGATIVE: &str = "ERR entries_added must be positive";
+pub const XSETID_BELOW_MAX_DELETED: &str =
+    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+pub const XSETID_BELOW_TOP: &str =
+    "ERR The ID specified in XSETID is smaller than the target stream top item";
+pub const XSETID_ADDED_BELOW_LENGTH: &str =
+    "ERR The entries_added specified in XSETID is smaller than the target stream length";
+pub const XCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XCLAIM";
+pub const XCLAIM_IDLE: &str = "ERR Invalid IDLE option argument for XCLAIM";
+pub const XCLAIM_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
+pub const XCLAIM_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+pub const XAUTOCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+/// XREAD naming event streams and ordinary streams together.
+pub const XREAD_MIXED: &str =
+    "ERR respire cannot XREAD keyspace event streams and other streams in one call";
+/// DUMP of a stream.
+pub const DUMP_STREAM: &str = "ERR respire cannot DUMP streams yet";
+
+pub fn xclaim_option(opt: &[u8]) -> bytes::Bytes {
+    let mut text = b"ERR Unrecognized XCLAIM option '".to_vec();
+    text.extend_from_slice(c_str(opt, usize::MAX));
+    text.push(b'\'');
+    sanitized(text)
+}
 
 /// Any write to an event stream's name (XADD, SET, DEL, RENAME, EXPIRE, ...).
 pub fn read_only_stream(name: &[u8]) -> bytes::Bytes {
@@ -417,7 +460,14 @@ pub fn no_consumer_group(group: &[u8], key: &[u8]) -> bytes::Bytes {
     sanitized(text)
 }
 
-/// XPENDING of a group that does not exist.
+/// XREADGROUP of a key or group that does not exist.
+pub fn no_key_or_group_xreadgroup(key: &[u8], group: &[u8]) -> bytes::Bytes {
+    let mut text = no_key_or_group(key, group).to_vec();
+    text.extend_from_slice(b" in XREADGROUP with GROUP option");
+    bytes::Bytes::from(text)
+}
+
+/// XPENDING, XCLAIM, XAUTOCLAIM of a key or group that does not exist.
 pub fn no_key_or_group(key: &[u8], group: &[u8]) -> bytes::Bytes {
     let mut text = b"NOGROUP No such key '".to_vec();
     text.extend_from_slice(c_str(key, 128));

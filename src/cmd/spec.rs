@@ -67,9 +67,7 @@ pub enum Handler {
     /// waits on and where its timeout is.
     Blocking(DataFn, fn(&[Bytes]) -> BlockOn),
     /// A session command: runs against the client's session.
-    Session(
-        for<'a> fn(&'a mut Session, &'static CommandSpec, &'a [Bytes]) -> BoxFuture<'a, CmdResult>,
-    ),
+    Session(SessionFn),
     /// EXEC: the dispatcher runs the queued block itself.
     Exec,
     /// EVAL, EVALSHA, FCALL and their read-only forms: a script run inside
@@ -175,6 +173,9 @@ impl Props {
     /// row it holds for the container alone and its unknown
     /// subcommands; a known subcommand says for itself.
     pub const ADMIN: Props = Props(1 << 6);
+    /// Runs in a write transaction although its row has no `write` flag:
+    /// a container whose subcommands write (XGROUP).
+    pub const WRITES: Props = Props(1 << 7);
 
     /// Both sets.
     pub const fn and(self, other: Props) -> Props {
@@ -375,6 +376,7 @@ impl CommandSpec {
     pub fn access(&self) -> crate::store::Access {
         use crate::store::Access;
         if self.is_write()
+            || self.props.has(Props::WRITES)
             || (matches!(self.handler, Handler::Script(_)) && !self.has_flag("readonly"))
         {
             Access::Write
@@ -493,20 +495,55 @@ pub const fn spec(
 pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 pub const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
 
-/// Where a blocking command waits: its keys, and the index of its timeout
-/// argument.
+/// A session command's body (see [`Handler::Session`]).
+pub type SessionFn =
+    for<'a> fn(&'a mut Session, &'static CommandSpec, &'a [Bytes]) -> BoxFuture<'a, CmdResult>;
+
+/// How long a blocking command waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// The argument at this index, in seconds (BLPOP's timeout).
+    Seconds(usize),
+    /// The argument at this index, in milliseconds (XREAD's BLOCK).
+    Millis(usize),
+    /// Not at all: the attempt runs once (XREAD without BLOCK).
+    Never,
+}
+
+/// Where a blocking command waits: its keys, how long, and how.
 pub struct BlockOn {
     pub keys: Vec<Bytes>,
-    pub timeout: usize,
+    pub wait: Wait,
+    /// Every waiter of a key looks again when it changes, not only the
+    /// first (readers that take nothing away: XREAD, and XREADGROUP,
+    /// whose consumers may read different groups).
+    pub every: bool,
+    /// Runs once before the first attempt, alone; its reply (the
+    /// arguments, as bulk strings) replaces the command's: XREAD's `$`
+    /// becomes the stream's last id.
+    pub resolve: Option<DataFn>,
+    /// Runs instead of waiting on keys (XREAD BLOCK of an event stream
+    /// waits on the event log).
+    pub instead: Option<SessionFn>,
+}
+
+impl BlockOn {
+    /// Waits on `keys` for the timeout in seconds at argument `at`.
+    pub fn seconds(keys: Vec<Bytes>, at: usize) -> BlockOn {
+        BlockOn {
+            keys,
+            wait: Wait::Seconds(at),
+            every: false,
+            resolve: None,
+            instead: None,
+        }
+    }
 }
 
 /// BLPOP, BRPOP, BZPOPMIN, BZPOPMAX: every argument between the name and
 /// the timeout, which is last, is a key waited on.
 pub fn every_key(args: &[Bytes]) -> BlockOn {
-    BlockOn {
-        keys: args[1..args.len() - 1].to_vec(),
-        timeout: args.len() - 1,
-    }
+    BlockOn::seconds(args[1..args.len() - 1].to_vec(), args.len() - 1)
 }
 
 /// The key specs most rows share (as COMMAND INFO prints them): one key

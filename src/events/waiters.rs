@@ -40,6 +40,8 @@ struct Inner {
 /// One waiting client.
 struct Slot {
     keys: Vec<(Db, Bytes)>,
+    /// Woken by every change of its keys, not only when first.
+    every: bool,
     notify: Notify,
     /// Wakes it was given, ever: one it has not answered with an attempt
     /// is passed on when it leaves.
@@ -47,13 +49,16 @@ struct Slot {
 }
 
 impl Waiters {
-    /// Queues a client behind the earlier waiters of each of `keys`.
-    pub fn register(&self, db: Db, keys: &[Bytes]) -> Waiter<'_> {
+    /// Queues a client behind the earlier waiters of each of `keys`;
+    /// with `every`, it is woken by every change of them, first or not
+    /// (a reader that takes nothing away, as XREAD).
+    pub fn register(&self, db: Db, keys: &[Bytes], every: bool) -> Waiter<'_> {
         let mut keys: Vec<(Db, Bytes)> = keys.iter().map(|k| (db, k.clone())).collect();
         keys.sort_unstable();
         keys.dedup();
         let slot = Arc::new(Slot {
             keys,
+            every,
             notify: Notify::new(),
             wakes: AtomicU64::new(0),
         });
@@ -95,11 +100,19 @@ impl Waiters {
 }
 
 impl Inner {
+    /// Wakes the first waiter of `key`, and every waiter that asked to be
+    /// woken by every change.
     fn wake_first(&self, key: &(Db, Bytes)) {
-        let first = self.queues.get(key).and_then(|q| q.front());
-        if let Some(slot) = first.and_then(|id| self.slots.get(id)) {
-            slot.wakes.fetch_add(1, Ordering::SeqCst);
-            slot.notify.notify_one();
+        let Some(queue) = self.queues.get(key) else {
+            return;
+        };
+        for (i, id) in queue.iter().enumerate() {
+            if let Some(slot) = self.slots.get(id)
+                && (i == 0 || slot.every)
+            {
+                slot.wakes.fetch_add(1, Ordering::SeqCst);
+                slot.notify.notify_one();
+            }
         }
     }
 }
@@ -140,9 +153,13 @@ impl Waiter<'_> {
         self.slot.notify.notified().await;
     }
 
-    /// True when it is the first waiter of any of its keys (only those
-    /// poll as a safety net, so the order holds).
+    /// True when it is the first waiter of any of its keys, or is woken
+    /// by every change (only those poll as a safety net, so the order
+    /// holds).
     pub fn is_first(&self) -> bool {
+        if self.slot.every {
+            return true;
+        }
         let inner = self.waiters.inner.lock().unwrap();
         self.slot.keys.iter().any(|k| {
             inner
@@ -187,8 +204,8 @@ mod tests {
     #[tokio::test]
     async fn the_first_waiter_is_woken_and_passes_the_wake_on() {
         let waiters = Waiters::default();
-        let mut first = waiters.register(0, &[key("k")]);
-        let second = waiters.register(0, &[key("k"), key("j")]);
+        let mut first = waiters.register(0, &[key("k")], false);
+        let second = waiters.register(0, &[key("k"), key("j")], false);
         assert!(first.is_first() && second.is_first());
         waiters.wake(0, b"k");
         first.attempting();
@@ -208,8 +225,8 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_that_missed_keeps_its_place_quietly() {
         let waiters = Waiters::default();
-        let mut first = waiters.register(0, &[key("k")]);
-        let second = waiters.register(0, &[key("k")]);
+        let mut first = waiters.register(0, &[key("k")], false);
+        let second = waiters.register(0, &[key("k")], false);
         waiters.wake(0, b"k");
         first.attempting();
         first.missed();

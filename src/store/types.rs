@@ -24,8 +24,9 @@ pub type Db = u32;
 pub enum KeyKind {
     String,
     Hash,
-    /// A stream: today only the read-only event streams, which the command
-    /// layer answers from the event log; no row holds this kind.
+    /// A stream: its entries, groups, consumers and pending entries are
+    /// [`Member`] rows (see `cmd::helpers::streams`); the read-only event
+    /// streams are answered from the event log and have no row.
     Stream,
     /// Lists, sets and sorted sets keep their elements as [`Member`] rows.
     List,
@@ -49,6 +50,7 @@ impl KeyKind {
         match code {
             0 => Ok(KeyKind::String),
             1 => Ok(KeyKind::Hash),
+            2 => Ok(KeyKind::Stream),
             3 => Ok(KeyKind::List),
             4 => Ok(KeyKind::Set),
             5 => Ok(KeyKind::ZSet),
@@ -72,7 +74,10 @@ impl KeyKind {
 
     /// True for the kinds whose elements are [`Member`] rows.
     pub fn has_members(self) -> bool {
-        matches!(self, KeyKind::List | KeyKind::Set | KeyKind::ZSet)
+        matches!(
+            self,
+            KeyKind::List | KeyKind::Set | KeyKind::ZSet | KeyKind::Stream
+        )
     }
 }
 

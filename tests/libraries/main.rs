@@ -19,3 +19,4 @@ mod celery;
 mod dramatiq;
 mod limits;
 mod redis_lock;
+mod rq;

@@ -420,14 +420,16 @@ pub async fn read_value(
                 .unwrap_or_default(),
         ),
         KeyKind::Hash => Value::Hash(ctx.txn.hash_all(db, key).await?),
-        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet) => Value::Members(
+        // An event stream has no rows (its writes are refused first).
+        KeyKind::Stream if ctx.event_stream(key).is_some() => {
+            return err(errors::read_only_stream(key));
+        }
+        kind @ (KeyKind::List | KeyKind::Set | KeyKind::ZSet | KeyKind::Stream) => Value::Members(
             kind,
             ctx.txn
                 .members_range(db, key, &MemberRange::All, false, 0, None)
                 .await?,
         ),
-        // No row holds a stream (the event streams refuse writes first).
-        KeyKind::Stream => return err(errors::read_only_stream(key)),
     })
 }
 
@@ -578,6 +580,9 @@ async fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(meta) = meta else {
         return Ok(Reply::Nil);
     };
+    if meta.kind == KeyKind::Stream && ctx.event_stream(key).is_none() {
+        return err(errors::DUMP_STREAM);
+    }
     let value = read_value(ctx, ctx.db, key, meta.kind).await?;
     Ok(Reply::Bulk(Bytes::from(rdb::encode(&to_object(value)))))
 }

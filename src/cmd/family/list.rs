@@ -788,10 +788,7 @@ async fn cmd_blmpop(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Byte
 
 /// BLMOVE / BRPOPLPUSH wait on the source; the timeout is last.
 fn block_on_source(args: &[Bytes]) -> BlockOn {
-    BlockOn {
-        keys: vec![args[1].clone()],
-        timeout: args.len() - 1,
-    }
+    BlockOn::seconds(vec![args[1].clone()], args.len() - 1)
 }
 
 /// BLMPOP waits on its `numkeys` keys; the timeout comes first.
@@ -800,5 +797,5 @@ fn block_on_numkeys(args: &[Bytes]) -> BlockOn {
         Ok((keys, _, _)) => keys.to_vec(),
         Err(_) => Vec::new(),
     };
-    BlockOn { keys, timeout: 1 }
+    BlockOn::seconds(keys, 1)
 }

@@ -3,6 +3,7 @@
 
 pub mod bits;
 pub mod connection;
+pub mod event_stream;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -13,6 +14,7 @@ pub mod server;
 pub mod set;
 pub mod sort;
 pub mod stream;
+pub mod stream_group;
 pub mod string;
 pub mod transaction;
 pub mod zset;

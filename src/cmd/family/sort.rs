@@ -174,7 +174,7 @@ async fn sort(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
     let key = &args[1];
     let kind = match ctx.live(key).await? {
         None => None,
-        Some(m) if m.kind.has_members() => Some(m.kind),
+        Some(m) if m.kind.has_members() && m.kind != KeyKind::Stream => Some(m.kind),
         Some(_) => return Err(CmdError::WrongType),
     };
     // A set has no order of its own: stored, it is sorted alphabetically.

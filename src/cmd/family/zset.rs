@@ -857,10 +857,7 @@ fn bzmpop_keys(args: &[Bytes]) -> BlockOn {
         .and_then(|a| crate::protocol::parse_i64(a))
         .filter(|&n| n >= 1 && (n as u64) < args.len() as u64 - 3)
         .unwrap_or(0) as usize;
-    BlockOn {
-        keys: args[3..3 + count].to_vec(),
-        timeout: 1,
-    }
+    BlockOn::seconds(args[3..3 + count].to_vec(), 1)
 }
 
 /// Largest reply ZRANDMEMBER with a negative count builds (as HRANDFIELD).

@@ -12,3 +12,4 @@ pub mod rdb;
 pub mod scan;
 pub mod scored_members;
 pub mod scores;
+pub mod streams;

@@ -22,12 +22,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cmd::args::timeout;
+use crate::cmd::args::{timeout, timeout_ms};
 use crate::cmd::errors::{self, CmdError};
-use crate::cmd::run::lanes::Batcher;
-use crate::cmd::run::txn::Answer;
+use crate::cmd::run::lanes::{self, Batcher};
+use crate::cmd::run::txn::{Answer, Job};
 use crate::cmd::session::Session;
-use crate::cmd::spec::{BlockOn, CommandSpec};
+use crate::cmd::spec::{BlockOn, CommandSpec, Wait};
 use crate::instance::clients::UnblockHow;
 use crate::reply::Reply;
 use crate::store::StoreError;
@@ -62,13 +62,24 @@ pub async fn run(
     session: &mut Session,
     batcher: &Batcher,
     spec: &'static CommandSpec,
-    args: Vec<Bytes>,
+    mut args: Vec<Bytes>,
     on: fn(&[Bytes]) -> BlockOn,
 ) -> Reply {
     let block = on(&args);
-    let wait = match args.get(block.timeout).map(|a| timeout(a)) {
+    if let Some(instead) = block.instead {
+        return instead(session, spec, &args)
+            .await
+            .unwrap_or_else(CmdError::into_reply);
+    }
+    let wait = match block.wait {
+        Wait::Seconds(at) => args.get(at).map(|a| timeout(a)),
+        Wait::Millis(at) => args.get(at).map(|a| timeout_ms(a)),
+        Wait::Never => None,
+    };
+    let wait = match wait {
         Some(Ok(wait)) => wait,
-        // The attempt answers the error, in Redis's order of checks.
+        // The attempt answers the error, in Redis's order of checks (or,
+        // without a timeout, is all there is).
         _ => {
             return batcher
                 .run(session, spec, args)
@@ -82,7 +93,26 @@ pub async fn run(
     let unblock = session.unblock.clone();
     let info = session.info.clone();
     let mut shutdown = instance.shutdown.clone();
-    let mut waiter = instance.events.waiters.register(session.db, &block.keys);
+    let mut waiter = instance
+        .events
+        .waiters
+        .register(session.db, &block.keys, block.every);
+    if let Some(resolve) = block.resolve {
+        let mut job = Job::new(session, spec, args.clone());
+        job.body = Some(resolve);
+        match lanes::run_alone(&instance, &job).await {
+            Ok(Reply::Array(resolved)) => {
+                args = resolved
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Reply::Bulk(b) => Some(b),
+                        _ => None,
+                    })
+                    .collect();
+            }
+            other => return other.unwrap_or_else(CmdError::into_reply),
+        }
+    }
     let mut blocked = None;
     loop {
         waiter.attempting();

@@ -348,6 +348,7 @@ async fn call_command(
                 resp3,
                 touches: state.touches,
                 kill: None,
+                body: None,
             };
             open.run(&job).await?.unwrap_or_else(CmdError::into_reply)
         }

@@ -15,7 +15,7 @@ use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::event_view;
 use crate::cmd::key_args::key_args;
 use crate::cmd::session::Session;
-use crate::cmd::spec::{CommandSpec, Handler};
+use crate::cmd::spec::{CommandSpec, DataFn, Handler};
 use crate::instance::state::Instance;
 use crate::reply::Reply;
 use crate::store::{Access, Db, Event, StoreError, Txn};
@@ -36,6 +36,9 @@ pub struct Job {
     /// A script's stop flag (SCRIPT KILL): set, the script is not run
     /// again when its batch reruns.
     pub kill: Option<Arc<AtomicBool>>,
+    /// Runs instead of the row's handler (a blocking command's
+    /// preparation, [`crate::cmd::spec::BlockOn::resolve`]).
+    pub body: Option<DataFn>,
 }
 
 impl Job {
@@ -48,6 +51,7 @@ impl Job {
             resp3: session.resp3,
             touches: !session.no_touch,
             kill: matches!(spec.handler, Handler::Script(_)).then(Default::default),
+            body: None,
         }
     }
 }
@@ -124,7 +128,10 @@ impl<'i> Open<'i> {
             resp3: job.resp3,
             touches: job.touches,
         };
-        let result = execute(&mut ctx, job.spec, &job.args).await;
+        let result = match job.body {
+            Some(body) => body(&mut ctx, job.spec, &job.args).await,
+            None => execute(&mut ctx, job.spec, &job.args).await,
+        };
         self.events = ctx.events;
         match result {
             Err(CmdError::Store(e)) => Err(e),
