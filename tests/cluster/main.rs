@@ -12,4 +12,5 @@ mod isolation;
 mod multi_instance;
 mod nats;
 mod scripts;
+mod streams;
 mod tls_links;

@@ -1,9 +1,7 @@
 //! BullMQ (npm, with ioredis): a Worker and a Queue in one Node program,
 //! results through QueueEvents (js/bullmq_check.js). BullMQ keeps its
 //! events in a Redis stream (XADD from its Lua scripts, XREAD BLOCK in
-//! QueueEvents), which respire does not have yet (issue 25): the test runs
-//! with `RESPIRE_LIBTEST_STREAMS=1` (and always against Redis) and is
-//! recorded as skipped otherwise. It installs the pinned packages into
+//! QueueEvents). It installs the pinned packages into
 //! tests/libraries/js/node_modules (`npm ci`) when they are missing.
 
 use std::process::Command;
@@ -17,11 +15,12 @@ async fn bullmq_queue_worker_and_events_on_sqlite() {
     bullmq(Store::Sqlite).await;
 }
 
+#[tokio::test]
+async fn bullmq_queue_worker_and_events_on_mariadb() {
+    bullmq(Store::MariaDb).await;
+}
+
 async fn bullmq(store: Store) {
-    if !streams_enabled() {
-        skipped("needs streams (issue 25); RESPIRE_LIBTEST_STREAMS=1 runs it");
-        return;
-    }
     if !npm_installed().await {
         return;
     }

@@ -10,8 +10,6 @@
 //!   writes `DIR/<test>.monitor.log`, and `DIR/<test>.commands.txt` counts
 //!   the distinct commands, those a client sent apart from those its
 //!   scripts called (`[0 lua]` in Redis's MONITOR).
-//! - `RESPIRE_LIBTEST_STREAMS=1`: runs the tests that need Redis streams
-//!   (BullMQ), which otherwise skip (they always run against Redis).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -44,11 +42,6 @@ fn env_on(name: &str) -> bool {
 /// True when the tests run against a private redis-server.
 pub fn against_redis() -> bool {
     env_on("RESPIRE_LIBTEST_AGAINST_REDIS")
-}
-
-/// True when the tests that need Redis streams run.
-pub fn streams_enabled() -> bool {
-    env_on("RESPIRE_LIBTEST_STREAMS") || against_redis()
 }
 
 /// Which respire store the server under test uses.

@@ -7,7 +7,7 @@
 //!
 //! `RESPIRE_LIBTEST_AGAINST_REDIS=1` runs the same tests against a private
 //! redis-server instead, to prove them; see harness.rs for the other
-//! switches (MONITOR capture, the tests that need streams).
+//! switches (MONITOR capture).
 
 #[path = "../common/mod.rs"]
 mod common;

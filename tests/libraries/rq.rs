@@ -6,14 +6,11 @@
 //! on another (deferred, then run after its parent), a dependent of the
 //! failed job (still deferred), a retried job, twenty jobs at once.
 //! rq (1.12 on) keeps each job's results in a Redis stream
-//! (`rq:results:<id>`, XADD MAXLEN ~ 10 from the worker, XREVRANGE and
-//! XREAD to read), which respire does not have yet (issue 25): the test
-//! runs with `RESPIRE_LIBTEST_STREAMS=1` (and always against Redis) and is
-//! recorded as skipped otherwise.
+//! (`rq:results:<id>`, XADD MAXLEN ~ 10 from the worker inside MULTI,
+//! XREVRANGE and XREAD BLOCK to read).
 
 use std::time::Duration;
 
-use crate::common::skipped;
 use crate::harness::*;
 
 #[tokio::test]
@@ -27,10 +24,6 @@ async fn rq_burst_worker_and_results_on_mariadb() {
 }
 
 async fn rq(store: Store) {
-    if !streams_enabled() {
-        skipped("needs streams (issue 25); RESPIRE_LIBTEST_STREAMS=1 runs it");
-        return;
-    }
     if !python_has(&[("redis", "redis"), ("rq", "rq")]) {
         return;
     }

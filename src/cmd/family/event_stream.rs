@@ -200,8 +200,9 @@ struct Reader {
     scanned: StreamId,
 }
 
-/// The event streams an XREAD names, and where each read starts; an
-/// ordinary key among them is refused (it would be read in another way).
+/// The event streams an XREAD names, and where each read starts
+/// (ordinary keys among them were checked to hold nothing: see
+/// [`check_ordinary`]).
 async fn readers(
     instance: &Instance,
     args: &[Bytes],
@@ -210,7 +211,7 @@ async fn readers(
     let mut readers = Vec::with_capacity(parsed.streams);
     for (key, id) in parsed.keys(args).iter().zip(parsed.ids(args)) {
         let Some(view) = view(instance, key) else {
-            return err(errors::XREAD_MIXED);
+            continue;
         };
         let view = view?;
         let after = match c_str(id) {
@@ -226,6 +227,17 @@ async fn readers(
         });
     }
     Ok(readers)
+}
+
+/// An ordinary key named beside event streams: nothing to read when it
+/// is missing; WRONGTYPE for another kind; a stream cannot be read in
+/// the same call.
+pub fn check_ordinary(kind: Option<crate::store::KeyKind>) -> Result<(), CmdError> {
+    match kind {
+        None => Ok(()),
+        Some(crate::store::KeyKind::Stream) => err(errors::XREAD_MIXED),
+        Some(_) => Err(CmdError::WrongType),
+    }
 }
 
 /// XREAD of event streams without waiting (no BLOCK, or inside MULTI or
@@ -262,6 +274,19 @@ pub async fn xread_blocking(
         None => None,
     };
     let instance = session.instance.clone();
+    let ordinary: Vec<&Bytes> = parsed
+        .keys(args)
+        .iter()
+        .filter(|k| !event_view::is_reserved(k))
+        .collect();
+    if !ordinary.is_empty() {
+        let mut txn = instance.store.begin(crate::store::Access::Read).await?;
+        let now = crate::clock::now_ms();
+        for key in ordinary {
+            let meta = txn.meta(session.db, key).await?.filter(|m| m.is_live(now));
+            check_ordinary(meta.map(|m| m.kind))?;
+        }
+    }
     let mut readers = readers(&instance, args, &parsed).await?;
     let deadline = timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
     let mut tip = instance.events.stream_tip.subscribe();

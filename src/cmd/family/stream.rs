@@ -452,6 +452,10 @@ async fn cmd_xread(ctx: &mut Ctx<'_>, _spec: &'static CommandSpec, args: &[Bytes
     let parsed = ReadArgs::parse(args, false)?;
     let keys = parsed.keys(args);
     if keys.iter().any(|k| event_view::is_reserved(k)) {
+        for key in keys.iter().filter(|k| !event_view::is_reserved(k)) {
+            let meta = ctx.live(key).await?;
+            event_stream::check_ordinary(meta.map(|m| m.kind))?;
+        }
         return event_stream::xread_once(ctx.instance, ctx.resp3, args, &parsed).await;
     }
     let mut reads = Vec::with_capacity(keys.len());

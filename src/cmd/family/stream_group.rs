@@ -349,14 +349,21 @@ pub fn xreadgroup_block_on(args: &[Bytes]) -> BlockOn {
 
 // --- XACK and XPENDING --------------------------------------------------------------
 
-/// The stream and group a command names, or `None` when either is
-/// missing (WRONGTYPE for a key of another kind).
+/// The stream and group a command names, looked up for a write or a
+/// read, or `None` when either is missing (WRONGTYPE for a key of another
+/// kind).
 async fn stream_and_group<'k>(
     ctx: &mut Ctx<'_>,
     key: &'k Bytes,
     group: &[u8],
+    write: bool,
 ) -> Result<Option<(Stream<'k>, Group)>, CmdError> {
-    let Some(stream) = streams::write(ctx, key).await? else {
+    let stream = if write {
+        streams::write(ctx, key).await?
+    } else {
+        streams::read(ctx, key).await?
+    };
+    let Some(stream) = stream else {
         return Ok(None);
     };
     Ok(stream.group(ctx, group).await?.map(|g| (stream, g)))
@@ -365,7 +372,7 @@ async fn stream_and_group<'k>(
 /// XACK key group id [id ...]: a missing key or group acknowledges
 /// nothing (before the ids are read, as in Redis).
 pub async fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let Some((stream, _)) = stream_and_group(ctx, &args[1], &args[2]).await? else {
+    let Some((stream, _)) = stream_and_group(ctx, &args[1], &args[2], true).await? else {
         return Ok(Reply::Int(0));
     };
     let ids = args[3..]
@@ -399,7 +406,7 @@ pub async fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         extended = Some((min_idle, start, end, count, args.get(at + 3)));
     }
     let (key, name) = (&args[1], &args[2]);
-    let Some((stream, _)) = stream_and_group(ctx, key, name).await? else {
+    let Some((stream, _)) = stream_and_group(ctx, key, name, false).await? else {
         return err(errors::no_key_or_group(key, name));
     };
     let Some((min_idle, start, end, count, consumer)) = extended else {
@@ -468,7 +475,7 @@ pub async fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// unix-ms] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]
 pub async fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (key, name, consumer) = (&args[1], &args[2], &args[3]);
-    let Some((stream, mut group)) = stream_and_group(ctx, key, name).await? else {
+    let Some((stream, mut group)) = stream_and_group(ctx, key, name, true).await? else {
         return err(errors::no_key_or_group(key, name));
     };
     let min_idle = int_or(&args[4], errors::XCLAIM_MIN_IDLE)?.max(0);
@@ -591,7 +598,7 @@ pub async fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         j += 1;
     }
     let (key, name, consumer) = (&args[1], &args[2], &args[3]);
-    let Some((stream, _)) = stream_and_group(ctx, key, name).await? else {
+    let Some((stream, _)) = stream_and_group(ctx, key, name, true).await? else {
         return err(errors::no_key_or_group(key, name));
     };
     let mut attempts = count.saturating_mul(10);

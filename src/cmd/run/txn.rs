@@ -15,7 +15,7 @@ use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::helpers::event_view;
 use crate::cmd::key_args::key_args;
 use crate::cmd::session::Session;
-use crate::cmd::spec::{CommandSpec, DataFn, Handler};
+use crate::cmd::spec::{CommandSpec, DataFn, Handler, Props};
 use crate::instance::state::Instance;
 use crate::reply::Reply;
 use crate::store::{Access, Db, Event, StoreError, Txn};
@@ -171,7 +171,7 @@ impl<'i> Open<'i> {
 /// DEL, RENAME, EXPIRE, HSET, ... at any of the row's key positions) is
 /// refused, before it runs.
 async fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> CmdResult {
-    if spec.is_write()
+    if (spec.is_write() || spec.props.has(Props::WRITES))
         && let Some(key) = key_args(spec, args)
             .into_iter()
             .find(|k| event_view::is_reserved(k))
