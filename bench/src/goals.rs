@@ -120,6 +120,13 @@ const SPECS: &[Spec] = &[
         bound: Bound::AtLeast(5.0),
     },
     Spec {
+        text: "XADD -c 50 / own SET -c 50 >= 0.5x",
+        applies: For::All,
+        row: "xadd.c50",
+        versus: Versus::Row("set.c50"),
+        bound: Bound::AtLeast(0.5),
+    },
+    Spec {
         text: "EVALSHA (incr script) -c 50 / own INCR -c 50 >= 0.7x",
         applies: For::All,
         row: "evalsha.c50",

@@ -14,6 +14,7 @@ mod nats;
 mod queue;
 mod report;
 mod resp;
+mod stream;
 mod targets;
 mod throughput;
 mod workers;
@@ -260,6 +261,9 @@ async fn measure(
 
     progress.say("queue: BLPOP consumers, an LPUSH producer");
     rows.extend(queue::rows(targets, plan.throughput.seconds, plan.latency_samples).await?);
+
+    progress.say("stream queue: XREADGROUP consumers, an XADD producer");
+    rows.extend(stream::rows(targets, plan.throughput.seconds, plan.latency_samples).await?);
 
     rows.push(ion);
     rows.extend(sequencing_rows(targets).await);

@@ -70,6 +70,11 @@ pub const TESTS: &[Test] = &[
         name: "ZRANGE",
         args: &["ZRANGE", ZSET_KEY, "0", "9", "WITHSCORES"],
     },
+    // One entry to one of 10,000 streams.
+    Test {
+        name: "XADD",
+        args: &["XADD", "respire-bench:stream:__rand_int__", "*", "f", "v"],
+    },
     // A small script, loaded on every target before the runs.
     Test {
         name: "EVALSHA",

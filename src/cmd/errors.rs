@@ -51,6 +51,7 @@ pub const SCRIPT_KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 pub const SCRIPT_TIMED_OUT: &str =
     "ERR Script killed: a read-only script ran past busy-reply-threshold";
 pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const FCALL_BAD_NUMKEYS: &str = "ERR Bad number of keys provided";
 pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";

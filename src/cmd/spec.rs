@@ -24,8 +24,8 @@ pub enum Family {
     Introspection,
     PubSub,
     Transaction,
-    /// The read-only event streams (XRANGE, XREAD, ...): session commands
-    /// that read the event log and may wait for it.
+    /// Streams (XADD, XREAD, XREADGROUP, ...): data commands; the
+    /// read-only event streams are answered from the event log.
     Stream,
     /// EVAL, FCALL (run inside a store transaction, like data commands),
     /// SCRIPT and FUNCTION (against the session and the stored scripts).
@@ -42,6 +42,7 @@ impl Family {
                 | Family::List
                 | Family::Set
                 | Family::SortedSet
+                | Family::Stream
         )
     }
 }

@@ -57,6 +57,19 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Milliseconds a script runs before it is reported busy: CONFIG SET
+    /// `busy-reply-threshold` (or its alias `lua-time-limit`) on this
+    /// instance, else `--busy-reply-threshold`.
+    pub fn busy_reply_threshold(&self) -> std::time::Duration {
+        let kept = self
+            .kept_parameters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get("busy-reply-threshold")
+            .and_then(|v| v.parse::<u64>().ok());
+        std::time::Duration::from_millis(kept.unwrap_or(self.config.busy_reply_threshold).max(1))
+    }
+
     /// Protected mode refuses clients from other hosts while no password
     /// is set (Redis 7: whatever the bind address).
     pub fn refuses_as_protected(&self, peer: SocketAddr) -> bool {

@@ -7,9 +7,11 @@ use mlua::{Lua, Table, Value};
 
 use crate::reply::{Reply, format_double};
 
-/// Deepest nesting of a script's reply (Redis stops at its Lua stack
-/// limit: a table that contains itself).
-const MAX_DEPTH: usize = 1000;
+/// Deepest nesting of a script's reply: Redis stops at its Lua stack
+/// limit (about 8000 levels of a table that contains itself); respire
+/// stops sooner, so that converting, encoding and dropping the reply stay
+/// well within a thread's stack.
+const MAX_DEPTH: usize = 200;
 
 /// A command's reply as a Lua value, in the protocol the script chose
 /// (`redis.setresp`).

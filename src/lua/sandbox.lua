@@ -31,13 +31,22 @@ end
 local function readonly_call_error()
   error('Attempt to modify a readonly table', 0)
 end
+-- A proxy whose own metatable stays hidden.
+local function freeze(t)
+  local proxy = {}
+  protected[proxy] = t
+  setmetatable(proxy, { __index = t, __newindex = readonly_error, __metatable = false })
+  return proxy
+end
+-- getmetatable of a proxy answers a read-only table whose `__index` is
+-- the proxy (as Redis's read-only globals answer theirs).
 local function readonly(t, index)
   local proxy = {}
   protected[proxy] = t
   setmetatable(proxy, {
     __index = index or t,
     __newindex = readonly_error,
-    __metatable = false,
+    __metatable = freeze({ __index = proxy }),
   })
   return proxy
 end
@@ -89,9 +98,13 @@ math.randomseed = host.randomseed
 -- pcall as Redis has it: an error table with `err` comes back as its
 -- text.
 local function pack(...) return { n = select('#', ...), ... } end
+-- A killed script's error is raised again past every pcall, xpcall and
+-- coroutine that would catch it (Redis raises it on every line).
+local killed = host.killed
 local function redis_pcall(f, ...)
   local r = pack(pcall(f, ...))
   if not r[1] then
+    if killed() then error(r[2], 0) end
     local err = error_value(r[2])
     if type(err) == 'table' and type(err.err) == 'string' then
       return false, err.err
@@ -120,15 +133,28 @@ local function safe_setmetatable(t, mt)
   if protected[t] then readonly_call_error() end
   return setmetatable(t, mt)
 end
+-- Only source text loads (Redis's Lua refuses precompiled chunks, whose
+-- bytecode Lua 5.1 does not check).
+local function binary(s)
+  return type(s) == 'string' and s:byte(1) == 27
+end
+local binary_error = [[[string "?"]:1: unexpected symbol near 'char(27)']]
 local function safe_loadstring(s, name)
+  if binary(s) then return nil, binary_error end
   local f, e = loadstring(s, name)
   if f then setfenv(f, env) end
   return f, e
 end
 local function safe_load(fn, name)
-  local f, e = load(fn, name)
-  if f then setfenv(f, env) end
-  return f, e
+  if type(fn) ~= 'function' then return load(fn, name) end
+  local parts = {}
+  while true do
+    local piece = fn()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  return safe_loadstring(table.concat(parts), name or '=(load)')
 end
 
 G.rawset = safe_rawset
@@ -136,6 +162,20 @@ G.setmetatable = safe_setmetatable
 G.loadstring = safe_loadstring
 G.load = safe_load
 G.pcall = redis_pcall
+G.xpcall = function(f, h)
+  local r = pack(xpcall(f, h))
+  if not r[1] and killed() then error(r[2], 0) end
+  return unpack(r, 1, r.n)
+end
+do
+  local co = rawget(G, 'coroutine')
+  local resume = co.resume
+  co.resume = function(...)
+    local r = pack(resume(...))
+    if not r[1] and killed() then error(r[2], 0) end
+    return unpack(r, 1, r.n)
+  end
+end
 G.print = nil
 G.dofile = nil
 G.loadfile = nil
@@ -147,6 +187,13 @@ for _, lib in ipairs({ 'string', 'table', 'math', 'cjson', 'cmsgpack', 'bit', 's
 end
 env = readonly(G, missing_global)
 G._G = env
+-- Strings' methods come from the read-only string table, and their
+-- metatable cannot be changed either.
+do
+  local smt = getmetatable('')
+  smt.__index = G.string
+  smt.__metatable = freeze({ __index = G.string })
+end
 -- New globals on the real table fail too (a chunk that escaped the
 -- proxy).
 setmetatable(G, { __newindex = readonly_error, __index = missing_global, __metatable = false })
@@ -182,6 +229,9 @@ end
 -- over the scripts' one, where `redis` is, while the library loads,
 -- register_function with the logging and version fields, and, when its
 -- functions run later, the whole API.
+-- While the code loads, `redis` is the library API alone and no other
+-- global exists (Redis's library load environment); when its functions
+-- run, they see what scripts see.
 local loading = false
 local load_api = {
   register_function = register_function,
@@ -189,15 +239,28 @@ local load_api = {
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = redis.REDIS_VERSION,
   REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
-  setresp = redis.setresp,
 }
+local function nonexistent(name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 3)
+end
 local lib_redis = readonly({}, function(_, k)
-  if loading then return load_api[k] end
+  if loading then
+    local v = load_api[k]
+    if v == nil then nonexistent(k) end
+    return v
+  end
+  if k == 'register_function' then return register_function end
   return redis[k]
 end)
-local lib_env = readonly(setmetatable({ redis = lib_redis }, { __index = env }))
+local lib_env = readonly({}, function(_, k)
+  if k == 'redis' then return lib_redis end
+  local v = not loading and rawget(G, k)
+  if v == nil or v == false then nonexistent(k) end
+  return v
+end)
 
 local function load_library(code)
+  if binary(code) then return false, binary_error end
   local f, e = loadstring(code, '@user_function')
   if not f then return false, e end
   setfenv(f, lib_env)

@@ -63,35 +63,38 @@ pub fn library(code: &[u8]) -> Result<String, String> {
     if !code.starts_with(b"#!") {
         return Err("ERR Missing library metadata".into());
     }
-    let end = code.iter().position(|b| *b == b'\n').unwrap_or(code.len());
-    let line = String::from_utf8_lossy(&code[2..end]);
-    let mut parts = line.split_ascii_whitespace();
-    let engine = parts.next().unwrap_or("");
-    if engine.is_empty() {
-        return Err("ERR Invalid metadata value, Engine is missing".into());
-    }
-    if !engine.eq_ignore_ascii_case("lua") {
-        return Err(format!("ERR Engine '{engine}' not found"));
-    }
+    // Redis's functionExtractLibMetaData: the first line split as
+    // sdssplitargs splits (quotes work), the engine after `#!`.
+    let Some(end) = code.iter().position(|b| *b == b'\n') else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    let parts = match crate::protocol::split_args(&code[..end]) {
+        Some(parts) if !parts.is_empty() => parts,
+        _ => return Err("ERR Invalid library metadata".into()),
+    };
+    let engine = String::from_utf8_lossy(&parts[0][2.min(parts[0].len())..]).into_owned();
     let mut name = None;
-    for part in parts {
-        match part.split_once('=') {
-            Some(("name", value)) => {
-                if name.is_some() {
-                    return Err(
-                        "ERR Invalid metadata value, name argument was given multiple times".into(),
-                    );
-                }
-                name = Some(value.to_string());
+    for part in &parts[1..] {
+        let text = String::from_utf8_lossy(part);
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
-            _ => return Err(format!("ERR Invalid metadata value given: {part}")),
+            name = Some(text[5..].to_string());
+            continue;
         }
+        return Err(format!("ERR Invalid metadata value given: {text}"));
     }
     let Some(name) = name else {
         return Err("ERR Library name was not given".into());
     };
     if !valid_function_name(&name) {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
+    }
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
     }
     Ok(name)
 }

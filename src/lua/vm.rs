@@ -88,7 +88,8 @@ pub struct Vm {
     load_library: Function,
     /// Compiled EVAL scripts by SHA1.
     scripts: HashMap<String, Function>,
-    /// Functions of the loaded libraries, by function name.
+    /// Functions of the loaded libraries, by function name in lower case
+    /// (names are case-insensitive, as in Redis).
     functions: HashMap<String, (Registered, Function)>,
     /// The libraries loaded here, by name: their code and the functions
     /// they registered.
@@ -114,6 +115,16 @@ const SANDBOX: &str = include_str!("sandbox.lua");
 /// Instructions between two looks at SCRIPT KILL and the deadline.
 const HOOK_EVERY: u32 = 100_000;
 
+/// How long a library's code may run while it loads (Redis's
+/// `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A library loading: until when it may run, and whether it ran out.
+struct Loading {
+    until: Instant,
+    timed_out: bool,
+}
+
 impl Vm {
     /// A fresh interpreter using at most `memory_limit` bytes (0: no
     /// limit).
@@ -138,6 +149,13 @@ impl Vm {
             lua.create_function(|lua, args| call(lua, args, false))?,
         )?;
         host.set("take_error", lua.create_function(convert::take_error)?)?;
+        host.set(
+            "killed",
+            lua.create_function(|lua, ()| {
+                Ok(lua.app_data_ref::<Running>().is_some_and(|r| r.killed)
+                    || lua.app_data_ref::<Loading>().is_some_and(|l| l.timed_out))
+            })?,
+        )?;
         host.set("sha1hex", lua.create_function(sha1hex)?)?;
         host.set(
             "error_reply",
@@ -165,6 +183,12 @@ impl Vm {
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             |lua, _debug| {
+                if let Some(mut loading) = lua.app_data_mut::<Loading>()
+                    && Instant::now() >= loading.until
+                {
+                    loading.timed_out = true;
+                    return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                }
                 let Some(mut running) = lua.app_data_mut::<Running>() else {
                     return Ok(VmState::Continue);
                 };
@@ -195,6 +219,13 @@ impl Vm {
     /// Compiles an EVAL script's body (its shebang line, if any,
     /// removed by the caller) under `sha`; the error is Redis's text.
     pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), Bytes> {
+        // Only source text: Redis's Lua takes a precompiled chunk for
+        // text, which fails at its first byte.
+        if body.first() == Some(&0x1b) {
+            return Err(Bytes::from_static(
+                b"ERR Error compiling script (new function): user_script:1: unexpected symbol near 'char(27)'",
+            ));
+        }
         match self
             .lua
             .load(body)
@@ -234,7 +265,10 @@ impl Vm {
     ) -> Option<Outcome> {
         let f = match target {
             Target::Script => self.scripts.get(name).cloned()?,
-            Target::Function => self.functions.get(name).map(|(_, f)| f.clone())?,
+            Target::Function => self
+                .functions
+                .get(&name.to_ascii_lowercase())
+                .map(|(_, f)| f.clone())?,
         };
         let args = (|| -> mlua::Result<MultiValue> {
             let (keys, argv) = (self.array(keys)?, self.array(argv)?);
@@ -330,7 +364,12 @@ impl Vm {
             Ok(s) => s,
             Err(e) => return Err(Bytes::from(format!("ERR {e}"))),
         };
+        self.lua.set_app_data(Loading {
+            until: Instant::now() + LOAD_TIMEOUT,
+            timed_out: false,
+        });
         let result: mlua::Result<MultiValue> = self.load_library.call(code);
+        self.lua.remove_app_data::<Loading>();
         let registering = self
             .lua
             .remove_app_data::<Registering>()
@@ -346,15 +385,10 @@ impl Vm {
                     "ERR Error compiling function: {}",
                     String::from_utf8_lossy(&s.as_bytes())
                 ),
-                other => {
-                    let info = ErrorInfo::of(other);
-                    let msg = info
-                        .msg
-                        .strip_prefix("ERR ")
-                        .unwrap_or(&info.msg)
-                        .to_string();
-                    format!("ERR Error registering functions: {msg}")
-                }
+                other => format!(
+                    "ERR Error registering functions: {}",
+                    ErrorInfo::of(other).msg
+                ),
             };
             return Err(Bytes::from(text));
         }
@@ -383,7 +417,8 @@ impl Vm {
             match self.evaluate_library(code) {
                 Ok((registered, functions)) => {
                     for (r, f) in registered.iter().zip(functions) {
-                        self.functions.insert(r.name.clone(), (r.clone(), f));
+                        self.functions
+                            .insert(r.name.to_ascii_lowercase(), (r.clone(), f));
                     }
                     self.libraries
                         .insert(name.clone(), (code.clone(), registered));
@@ -405,7 +440,9 @@ impl Vm {
 
     /// A function of the libraries loaded here, with its flags.
     pub fn function(&self, name: &str) -> Option<&Registered> {
-        self.functions.get(name).map(|(r, _)| r)
+        self.functions
+            .get(&name.to_ascii_lowercase())
+            .map(|(r, _)| r)
     }
 
     /// After a run: collects the garbage if the heap grew past a quarter
@@ -521,11 +558,19 @@ fn single_field(lua: &Lua, args: MultiValue, field: &str) -> mlua::Result<Value>
         }
     };
     if field == "err" {
-        let mut text = text;
-        if text.first() != Some(&b'-') {
-            text.insert(0, b'-');
-        }
-        return convert::error_table(lua, &text);
+        // Redis's luaPushErrorBuff: the code is what comes before the
+        // first space (`ERR` when there is none), then the message.
+        let body = text.strip_prefix(b"-").unwrap_or(&text);
+        let full = match body.iter().position(|b| *b == b' ') {
+            Some(space) => {
+                let mut full = body[..space].to_vec();
+                full.push(b' ');
+                full.extend_from_slice(&body[space + 1..]);
+                full
+            }
+            None => [&b"ERR "[..], body].concat(),
+        };
+        return convert::error_table(lua, &full);
     }
     let t = lua.create_table()?;
     t.raw_set(field, lua.create_string(&text)?)?;
@@ -712,14 +757,18 @@ fn random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
 }
 
 fn randomseed(lua: &Lua, seed: Value) -> mlua::Result<()> {
+    // luaL_checkint: a number, or a string that reads as one.
     let seed = match seed {
         Value::Integer(i) => i as i32,
         Value::Number(n) => n as i64 as i32,
-        _ => {
-            return Err(mlua::Error::runtime(
-                "bad argument #1 to 'randomseed' (number expected)",
-            ));
-        }
+        other => match lua.coerce_number(other)? {
+            Some(n) => n as i64 as i32,
+            None => {
+                return Err(mlua::Error::runtime(
+                    "bad argument #1 to 'randomseed' (number expected)",
+                ));
+            }
+        },
     };
     lua.set_app_data(Rand::seed(seed));
     Ok(())
@@ -801,10 +850,10 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
                             ));
                         }
                     },
-                    other => {
+                    _ => {
                         return Err(convert::raise(
                             lua,
-                            &format!("unknown argument given to redis.register_function: {other}"),
+                            "unknown argument given to redis.register_function",
                         ));
                     }
                 }
@@ -822,6 +871,12 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
                 ));
             };
             (name, callback, flags, description)
+        }
+        (1, _) => {
+            return Err(convert::raise(
+                lua,
+                "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+            ));
         }
         (2, _) => {
             let name = match &args[0] {
@@ -852,15 +907,20 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
         }
     };
     if !valid_function_name(&name) {
+        // Redis 7.0's text for a bad function name.
         return Err(convert::raise(
             lua,
-            "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
         ));
     }
     let mut registering = lua
         .app_data_mut::<Registering>()
         .ok_or_else(|| mlua::Error::runtime("not loading"))?;
-    if registering.functions.iter().any(|(r, _)| r.name == name) {
+    if registering
+        .functions
+        .iter()
+        .any(|(r, _)| r.name.eq_ignore_ascii_case(&name))
+    {
         drop(registering);
         return Err(convert::raise(
             lua,

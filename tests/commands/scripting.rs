@@ -390,3 +390,144 @@ async fn writes_behind_a_long_script_are_told_busy() {
         assert_eq!(v, "after");
     }
 }
+
+/// Libraries as Redis 7.0 loads them, beside the reference: the load
+/// environment (only `redis`'s library API), the load timeout, names
+/// case-insensitive, shebang parsing, FCALL's checks in Redis's order,
+/// and the subcommands' syntax errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libraries_load_as_redis_loads_them() {
+    if !crate::common::service_available("reference Redis", crate::common::REFERENCE_REDIS).await {
+        return;
+    }
+    let _lock = crate::common::reference_lock().await;
+    let server = TestServer::start().await;
+    let mut ours = server.client().await;
+    let mut redis =
+        crate::common::connect(&format!("redis://{}", crate::common::REFERENCE_REDIS)).await;
+    let steps: &[&[&str]] = &[
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "LOAD", "#!lua name=lib2\nreturn math.random()"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib2\nreturn redis.call('ping')",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib2\nreturn redis.setresp(3)",
+        ],
+        &["FUNCTION", "LOAD", "#!lua name=lib2\nmt = getmetatable(_G)"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib2\nlocal a = 1\nwhile 1 do a = a + 1 end",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#! name=test\nredis.register_function('foo', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=test foo=bar\nredis.register_function('foo', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=\"foo\"\nredis.register_function('foo', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=FOO\nredis.register_function('bar', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=other\nredis.register_function('FOO', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=other\nredis.register_function('bad name', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=other\nredis.register_function('x')",
+        ],
+        &["FCALL", "FOO", "0"],
+        &["FCALL", "foo", "bad_arg"],
+        &["FCALL", "missing", "bad_arg"],
+        &["FCALL", "foo", "3", "a"],
+        &["FCALL", "foo", "-1"],
+        &["FUNCTION", "DELETE", "FOO"],
+        &["FCALL", "foo", "0"],
+        &["FUNCTION", "FLUSH", "sync", "extra"],
+        &["FUNCTION", "FLUSH", "bad"],
+        &["SCRIPT", "FLUSH", "sync", "extra"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib1\nlocal lib = redis\nlib.register_function('f1', function() lib.redis = redis return 1 end)\nlib.register_function('f2', function() lib.register_function('f3', function() return 1 end) end)",
+        ],
+        &["FCALL", "f1", "0"],
+        &["FCALL", "f2", "0"],
+        &["FUNCTION", "FLUSH"],
+    ];
+    for step in steps {
+        let mut cmd = redis::cmd(step[0]);
+        for a in &step[1..] {
+            cmd.arg(*a);
+        }
+        let a: Result<redis::Value, String> = cmd
+            .query_async(&mut ours)
+            .await
+            .map_err(|e| crate::common::err_text(&e));
+        let b: Result<redis::Value, String> = cmd
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| crate::common::err_text(&e));
+        // Error texts carry positions ("user_function:2:"), compared too.
+        assert_eq!(a, b, "{step:?}");
+    }
+}
+
+/// A script that returns a table nested in itself gets an error, and one
+/// that keeps catching the kill with pcall is stopped all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_replies_and_pcall_do_not_outlive_the_script() {
+    let server = TestServer::start().await;
+    let mut raw = crate::common::Raw::connect(server.addr).await;
+    let body = "local a = {}; local b = {a}; a[1] = b; return a";
+    raw.send(&crate::common::encode(&[b"EVAL", body.as_bytes(), b"0"]))
+        .await;
+    // Nested arrays, then Redis's error where the nesting stops.
+    let mut expected = b"*1\r\n".repeat(201);
+    expected.extend_from_slice(b"-ERR reached lua stack limit\r\n");
+    raw.expect(&expected).await;
+    assert_eq!(raw.cmd(&["PING"]).await, b"+PONG\r\n");
+    let mut con = server.client().await;
+    let url = server.url();
+    let looping = tokio::spawn(async move {
+        let mut con = crate::common::connect(&url).await;
+        query::<String>(
+            &mut con,
+            &[
+                "EVAL",
+                "redis.call('set', KEYS[1], 'x') local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+                "1",
+                "k",
+            ],
+        )
+        .await
+    });
+    kill_when_running(&mut con, &["SCRIPT", "KILL"]).await;
+    let e = looping.await.unwrap().unwrap_err();
+    assert!(e.contains("killed"), "{e}");
+    let v: Option<String> = query(&mut con, &["GET", "k"]).await.unwrap();
+    assert_eq!(v, None);
+}

@@ -1955,3 +1955,166 @@ async fn the_catch_up_reader_follows_a_redis_7_stream() {
     );
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// The entry ids of an XREADGROUP or XREAD reply (RESP2).
+fn stream_ids(reply: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Value::Array(streams) = reply {
+        for stream in streams {
+            if let Value::Array(pair) = stream
+                && let Some(Value::Array(entries)) = pair.get(1)
+            {
+                for entry in entries {
+                    if let Value::Array(e) = entry
+                        && let Some(Value::BulkString(id)) = e.first()
+                    {
+                        out.push(String::from_utf8_lossy(id).into_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A consumer group spans the datacenters: entries added in dc1 are
+/// consumed by consumers blocked in XREADGROUP in dc2 and dc3, each
+/// exactly once; every datacenter sees the same pending list; a blocked
+/// XREAD in dc3 is woken by an XADD in dc1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_group_spans_datacenters() {
+    let _turn = SERIAL.lock().await;
+    let Some(d) = Deployment::start().await else {
+        return;
+    };
+    let (dc1, dc2, dc3) = (d.of(0), d.of(1), d.of(2));
+    let mut producer = common::connect(&d.url(dc1[0])).await;
+    let _: String = common::query(
+        &mut producer,
+        &["XGROUP", "CREATE", "dc/jobs", "g", "$", "MKSTREAM"],
+    )
+    .await
+    .unwrap();
+    const N: usize = 200;
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut consumers = Vec::new();
+    for (i, at) in [dc2[0], dc2[1], dc3[0], dc3[1]].into_iter().enumerate() {
+        let url = d.url(at);
+        let seen = seen.clone();
+        consumers.push(tokio::spawn(async move {
+            let mut con = common::connect(&url).await;
+            let name = format!("c{i}");
+            let mut got = Vec::new();
+            while seen.load(std::sync::atomic::Ordering::SeqCst) < N {
+                let reply: Value = common::query(
+                    &mut con,
+                    &[
+                        "XREADGROUP",
+                        "GROUP",
+                        "g",
+                        &name,
+                        "COUNT",
+                        "5",
+                        "BLOCK",
+                        "500",
+                        "STREAMS",
+                        "dc/jobs",
+                        ">",
+                    ],
+                )
+                .await
+                .unwrap();
+                let ids = stream_ids(&reply);
+                for id in &ids {
+                    let n: i64 = common::query(&mut con, &["XACK", "dc/jobs", "g", id])
+                        .await
+                        .unwrap();
+                    assert_eq!(n, 1, "{name} acked {id}");
+                }
+                seen.fetch_add(ids.len(), std::sync::atomic::Ordering::SeqCst);
+                got.extend(ids);
+            }
+            got
+        }));
+    }
+    let mut added = HashSet::new();
+    for i in 0..N {
+        let id: String = common::query(
+            &mut producer,
+            &["XADD", "dc/jobs", "*", "n", &i.to_string()],
+        )
+        .await
+        .unwrap();
+        added.insert(id);
+    }
+    let mut consumed = Vec::new();
+    for c in consumers {
+        consumed.extend(c.await.unwrap());
+    }
+    let unique: HashSet<String> = consumed.iter().cloned().collect();
+    assert_eq!(consumed.len(), N, "an entry was delivered twice");
+    assert_eq!(unique, added, "every entry, exactly once");
+    // One pending list, seen alike from every datacenter.
+    let mut doomed = common::connect(&d.url(dc2[0])).await;
+    for i in 0..3 {
+        let _: String = common::query(
+            &mut producer,
+            &["XADD", "dc/jobs", "*", "late", &i.to_string()],
+        )
+        .await
+        .unwrap();
+    }
+    let taken: Value = common::query(
+        &mut doomed,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "doomed",
+            "STREAMS",
+            "dc/jobs",
+            ">",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(stream_ids(&taken).len(), 3);
+    let mut summaries = Vec::new();
+    for at in [dc1[0], dc2[1], dc3[0]] {
+        let mut con = common::connect(&d.url(at)).await;
+        let v: Value = common::query(&mut con, &["XPENDING", "dc/jobs", "g"])
+            .await
+            .unwrap();
+        summaries.push(v);
+    }
+    assert!(summaries.windows(2).all(|w| w[0] == w[1]), "{summaries:?}");
+    // A blocked XREAD in dc3, woken by XADD in dc1.
+    let url = d.url(dc3[1]);
+    let reader = tokio::spawn(async move {
+        let mut con = common::connect(&url).await;
+        let reply: Value = common::query(
+            &mut con,
+            &["XREAD", "BLOCK", "0", "STREAMS", "dc/jobs", "$"],
+        )
+        .await
+        .unwrap();
+        stream_ids(&reply)
+    });
+    let mut written = Vec::new();
+    while !reader.is_finished() {
+        let id: String = common::query(&mut producer, &["XADD", "dc/jobs", "*", "wake", "1"])
+            .await
+            .unwrap();
+        written.push(id);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(written.len() < 400, "the XREAD in dc3 was never woken");
+    }
+    let got = reader.await.unwrap();
+    assert!(
+        !got.is_empty() && got.iter().all(|id| written.contains(id)),
+        "{got:?}"
+    );
+    eprintln!(
+        "a group over dc2 and dc3 consumed {N} entries from dc1 once each; XREAD in dc3 woken from dc1"
+    );
+}

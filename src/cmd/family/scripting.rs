@@ -124,7 +124,10 @@ async fn script(session: &mut Session, args: &[Bytes]) -> CmdResult {
             }
             Ok(Reply::Array(found))
         }
-        (b"flush", 2 | 3) => {
+        (b"flush", n) => {
+            if n > 3 {
+                return err(errors::SCRIPT_FLUSH_MODE);
+            }
             flush_mode(&args[2..], errors::SCRIPT_FLUSH_MODE)?;
             store(
                 &instance,
@@ -148,7 +151,20 @@ async fn script(session: &mut Session, args: &[Bytes]) -> CmdResult {
                 _ => err(errors::SCRIPT_DEBUG_USE),
             }
         }
-        _ => err(errors::unknown_subcommand(&args[1], "SCRIPT")),
+        _ => bad_subcommand(&args[1], SCRIPT_SUBCOMMANDS, "SCRIPT"),
+    }
+}
+
+/// A subcommand this container does not run with these arguments:
+/// Redis's syntax error for a known one, "unknown subcommand" otherwise.
+fn bad_subcommand(sub: &[u8], known: &[SubSpec], command: &str) -> CmdResult {
+    if known
+        .iter()
+        .any(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
+    {
+        err(errors::subcommand_syntax(sub, command))
+    } else {
+        err(errors::unknown_subcommand(sub, command))
     }
 }
 
@@ -233,7 +249,7 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
         (b"delete", 3) => {
             let name = String::from_utf8_lossy(&args[2]).into_owned();
             let delete = Change::Delete(ScriptKind::Library, Some(&name));
-            let gone = store(&instance, &[delete], Some(FUNCTIONS_SETTING)).await?;
+            let gone = store_libraries(&instance, &[delete]).await?;
             if gone == 0 {
                 return err(errors::LIBRARY_NOT_FOUND);
             }
@@ -241,12 +257,7 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
         }
         (b"flush", 2 | 3) => {
             flush_mode(&args[2..], errors::FUNCTION_FLUSH_MODE)?;
-            store(
-                &instance,
-                &[Change::Delete(ScriptKind::Library, None)],
-                Some(FUNCTIONS_SETTING),
-            )
-            .await?;
+            store_libraries(&instance, &[Change::Delete(ScriptKind::Library, None)]).await?;
             Ok(OK)
         }
         (b"kill", 2) => match instance.scripts.kill(true) {
@@ -262,10 +273,7 @@ async fn function(session: &mut Session, args: &[Bytes]) -> CmdResult {
             Ok(Reply::Bulk(Bytes::from(rdb::encode_functions(codes))))
         }
         (b"restore", 3 | 4) => function_restore(&instance, &args[2], args.get(3)).await,
-        (b"restore", _) => Err(errors::CmdError::Reply(errors::subcommand_syntax(
-            &args[1], "function",
-        ))),
-        _ => err(errors::unknown_subcommand(&args[1], "FUNCTION")),
+        _ => bad_subcommand(&args[1], FUNCTION_SUBCOMMANDS, "FUNCTION"),
     }
 }
 
@@ -352,17 +360,19 @@ async fn function_load(instance: &Instance, args: &[Bytes]) -> CmdResult {
     }
     let name = shebang::library(code).map_err(|t| errors::CmdError::Reply(t.into()))?;
     let mut pooled = vm_with_libraries(instance).await?;
-    let loaded = pooled.vm.load_library(code);
-    let existing = pooled.vm.libraries();
-    let checked = if !replace && existing.contains_key(name.as_str()) {
+    // Function names are case-insensitive; library names are not.
+    let exists = pooled.vm.libraries().contains_key(name.as_str());
+    let checked = if !replace && exists {
         Err(errors::library_exists(&name))
     } else {
+        let loaded = pooled.vm.load_library(code);
+        let libraries = pooled.vm.libraries();
         // A function of another library with the same name.
         let taken = loaded.as_ref().ok().and_then(|functions| {
             functions.iter().find(|f| {
-                existing
-                    .iter()
-                    .any(|(lib, (_, fs))| *lib != name && fs.iter().any(|g| g.name == f.name))
+                libraries.iter().any(|(lib, (_, fs))| {
+                    *lib != name && fs.iter().any(|g| g.name.eq_ignore_ascii_case(&f.name))
+                })
             })
         });
         match (&loaded, taken) {
@@ -453,7 +463,7 @@ fn check_restore(vm: &mut Vm, codes: &[Bytes], policy: Policy) -> Result<Vec<Str
             .map_err(|text| String::from_utf8_lossy(&text).into_owned())?;
         if let Some(f) = functions.iter().find(|f| {
             new.iter()
-                .any(|(_, fs)| fs.iter().any(|g| g.name == f.name))
+                .any(|(_, fs)| fs.iter().any(|g| g.name.eq_ignore_ascii_case(&f.name)))
         }) {
             return Err(errors::function_exists(&f.name));
         }
@@ -475,7 +485,7 @@ fn check_restore(vm: &mut Vm, codes: &[Bytes], policy: Policy) -> Result<Vec<Str
         if let Some(f) = new
             .iter()
             .flat_map(|(_, fs)| fs)
-            .find(|f| taken.contains(&f.name.as_str()))
+            .find(|f| taken.iter().any(|t| t.eq_ignore_ascii_case(&f.name)))
         {
             return Err(errors::function_exists(&f.name));
         }

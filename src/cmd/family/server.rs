@@ -89,6 +89,7 @@ fn canonical(name: &str) -> &str {
         "zset-max-ziplist-value" => "zset-max-listpack-value",
         "list-max-ziplist-size" => "list-max-listpack-size",
         "slaveof" => "replicaof",
+        "lua-time-limit" => "busy-reply-threshold",
         "masterauth" | "masteruser" => name,
         other => match other.strip_prefix("slave-") {
             Some(rest) => match rest {
@@ -139,6 +140,11 @@ fn live_parameter(session: &Session, name: &str, notify: u32) -> Option<String> 
         }
         .into(),
         "client-query-buffer-limit" => c.client_query_buffer_limit.to_string(),
+        "busy-reply-threshold" | "lua-time-limit" => session
+            .instance
+            .busy_reply_threshold()
+            .as_millis()
+            .to_string(),
         "client-output-buffer-limit" => format!(
             "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
             c.pubsub_hard_limit, c.pubsub_soft_limit, c.pubsub_soft_seconds

@@ -22,7 +22,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -268,7 +267,7 @@ async fn marking_busy<T>(
     let Some(text) = busy_text(jobs) else {
         return work.await;
     };
-    let threshold = Duration::from_millis(instance.config.busy_reply_threshold.max(1));
+    let threshold = instance.busy_reply_threshold();
     tokio::pin!(work);
     tokio::select! {
         done = &mut work => done,

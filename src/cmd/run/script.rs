@@ -8,7 +8,7 @@
 //! KILL rolls it back.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +26,11 @@ use crate::lua::shebang;
 use crate::lua::vm::{Host, Stop, Target, sha1_hex};
 use crate::reply::Reply;
 use crate::store::{Db, ScriptKind, StoreError};
+
+/// The stack of a script's thread: deep enough for what the libraries and
+/// the conversions recurse through (cjson's 1000 levels in a debug
+/// build); untouched pages cost nothing.
+const LUA_STACK: usize = 32 << 20;
 
 /// Runs one job of a transaction: a script through its interpreter, any
 /// other data command directly.
@@ -47,6 +52,18 @@ struct Invocation {
 /// Splits `EVAL body|sha|function numkeys key... arg...`.
 fn invocation(args: &[Bytes], name: String) -> Result<Invocation, CmdError> {
     let numkeys = int_arg(&args[2])?;
+    keys_and_args(args, name, numkeys)
+}
+
+/// FCALL's: the function is found first, and a bad key count has its own
+/// text.
+fn fcall_invocation(args: &[Bytes], name: String) -> Result<Invocation, CmdError> {
+    let numkeys = crate::protocol::parse_i64(&args[2])
+        .ok_or_else(|| CmdError::Reply(errors::FCALL_BAD_NUMKEYS.into()))?;
+    keys_and_args(args, name, numkeys)
+}
+
+fn keys_and_args(args: &[Bytes], name: String, numkeys: i64) -> Result<Invocation, CmdError> {
     if numkeys > (args.len() - 3) as i64 {
         return Err(CmdError::Reply(errors::SCRIPT_TOO_MANY_KEYS.into()));
     }
@@ -89,7 +106,7 @@ async fn run_script(
         Err(CmdError::Store(e)) => return Err(e),
         Err(e) => return Ok(Err(e)),
     };
-    let threshold = Duration::from_millis(instance.config.busy_reply_threshold.max(1));
+    let threshold = instance.busy_reply_threshold();
     let stop = Stop {
         kill: kill.clone(),
         deadline: read_only.then(|| Instant::now() + threshold),
@@ -118,12 +135,19 @@ async fn run_script(
     } else {
         Target::Script
     };
-    let mut handle = tokio::task::spawn_blocking(move || {
-        let Invocation { name, keys, argv } = inv;
-        // `prepare` compiled the script or found the function.
-        let outcome = pooled.vm.run(target, &name, &keys, &argv, host, stop);
-        (pooled, outcome)
-    });
+    let (done, mut handle) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("respire-lua".into())
+        .stack_size(LUA_STACK)
+        .spawn(move || {
+            let Invocation { name, keys, argv } = inv;
+            // `prepare` compiled the script or found the function.
+            let outcome = pooled.vm.run(target, &name, &keys, &argv, host, stop);
+            let _ = done.send((pooled, outcome));
+        });
+    if let Err(e) = spawned {
+        return Err(StoreError::Other(format!("no thread for the script: {e}")));
+    }
     let mut state = ScriptState {
         db: job.db,
         read_only,
@@ -193,22 +217,27 @@ async fn prepare(
         ScriptCall::EvalSha => String::from_utf8_lossy(&job.args[1]).to_ascii_lowercase(),
         ScriptCall::Fcall => String::from_utf8_lossy(&job.args[1]).into_owned(),
     };
-    let inv = invocation(&job.args, name)?;
     let flushes = instance.events.scripts_flushed.load(Ordering::Relaxed);
     if call == ScriptCall::Fcall {
         let mut pooled = instance.scripts.take_vm(&instance.events)?;
-        return match function_flags(instance, &mut pooled, &inv.name).await {
-            Ok(no_writes) if ro_command && !no_writes => {
-                instance.scripts.give_back(pooled);
-                Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into()))
-            }
-            Ok(no_writes) => Ok((inv, pooled, ro_command || no_writes)),
+        let checked = function_flags(instance, &mut pooled, &name)
+            .await
+            .and_then(|no_writes| {
+                let inv = fcall_invocation(&job.args, name)?;
+                if ro_command && !no_writes {
+                    return Err(CmdError::Reply(errors::SCRIPT_WRITE_FLAG_RO.into()));
+                }
+                Ok((inv, no_writes))
+            });
+        return match checked {
+            Ok((inv, no_writes)) => Ok((inv, pooled, ro_command || no_writes)),
             Err(e) => {
                 instance.scripts.give_back(pooled);
                 Err(e)
             }
         };
     }
+    let inv = invocation(&job.args, name)?;
     let body = if call == ScriptCall::Eval {
         let body = job.args[1].clone();
         if instance.scripts.body(&inv.name, flushes).is_none() {
