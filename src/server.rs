@@ -191,6 +191,8 @@ pub async fn run(
     drop(listener);
     drop(tls);
     let _ = stop_tx.send(true);
+    // A script that would run on holds its connection (and its lane).
+    instance.scripts.kill_all();
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(10), drain)
         .await

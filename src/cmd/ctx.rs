@@ -23,6 +23,10 @@ pub struct Ctx<'a> {
     /// The client is not in CLIENT NO-TOUCH mode: the keys it names count
     /// as accessed (OBJECT IDLETIME).
     pub touches: bool,
+    /// The attempt of a blocking command that has already waited
+    /// (XREADGROUP then answers Redis's texts for a stream or group that
+    /// went away meanwhile).
+    pub blocked: bool,
 }
 
 impl Ctx<'_> {

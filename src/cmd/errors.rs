@@ -389,6 +389,11 @@ pub const XTRIM_WITHOUT_STRATEGY: &str =
     "ERR syntax error, XTRIM must be called with a trimming strategy";
 pub const LIMIT_WITHOUT_TILDE: &str =
     "ERR syntax error, LIMIT cannot be used without the special ~ option";
+/// A blocked XREADGROUP whose stream was deleted or changed type.
+pub const XREADGROUP_KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
+/// A blocked XREADGROUP whose group was destroyed.
+pub const XREADGROUP_GROUP_GONE: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
 pub const XREADGROUP_NO_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
 pub const XREADGROUP_DOLLAR: &str = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
 pub const ENTRIESREAD_NEGATIVE: &str = "ERR value for ENTRIESREAD must be positive or -1";
@@ -412,6 +417,14 @@ pub const XREAD_MIXED: &str =
     "ERR respire cannot XREAD keyspace event streams and other streams in one call";
 /// DUMP of a stream.
 pub const DUMP_STREAM: &str = "ERR respire cannot DUMP streams yet";
+
+/// XREAD or XREADGROUP with BLOCK from a script (the name as written).
+pub fn block_in_script(name: &[u8]) -> bytes::Bytes {
+    let mut text = b"ERR ".to_vec();
+    text.extend_from_slice(c_str(name, 128));
+    text.extend_from_slice(b" command is not allowed with BLOCK option from scripts");
+    sanitized(text)
+}
 
 pub fn xclaim_option(opt: &[u8]) -> bytes::Bytes {
     let mut text = b"ERR Unrecognized XCLAIM option '".to_vec();

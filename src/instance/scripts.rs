@@ -228,6 +228,14 @@ impl Scripts {
 
     /// Stops every running script of the kind (SCRIPT KILL: EVAL scripts;
     /// FUNCTION KILL: functions); false when none runs.
+    /// Stops every running script (shutdown): each is rolled back, as a
+    /// killed one is.
+    pub fn kill_all(&self) {
+        for script in self.running.lock().unwrap().values() {
+            script.kill.store(true, Ordering::Relaxed);
+        }
+    }
+
     pub fn kill(&self, functions: bool) -> KillResult {
         let running = self.running.lock().unwrap();
         let mut found = KillResult::NotBusy;

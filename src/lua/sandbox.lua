@@ -249,7 +249,6 @@ local lib_redis = readonly({}, function(_, k)
     if v == nil then nonexistent(k) end
     return v
   end
-  if k == 'register_function' then return register_function end
   return redis[k]
 end)
 local lib_env = readonly({}, function(_, k)

@@ -180,7 +180,8 @@ impl Vm {
         if memory_limit > 0 {
             lua.set_memory_limit(memory_limit)?;
         }
-        lua.set_hook(
+        // Global: coroutines a script makes are watched too.
+        lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             |lua, _debug| {
                 if let Some(mut loading) = lua.app_data_mut::<Loading>()

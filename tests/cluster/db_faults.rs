@@ -214,3 +214,93 @@ async fn after_the_database_cuts_every_connection_one_command_fails_at_most() {
     }
     assert!(failed <= 1, "{failed} reads failed after the cut");
 }
+
+/// A consumer blocked in XREADGROUP while the database goes away keeps
+/// waiting (no wrong entry, no error), and after the database returns it
+/// gets the next entry once; the group's pending list holds it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blocked_xreadgroup_waits_out_a_database_outage() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let proxy = Proxy::start(true).await;
+    let server = start_through(&proxy, &db).await;
+    server.wait_store_ready().await;
+    let mut c = server.client().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "s", "g", "$", "MKSTREAM"])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut consumer = server.client().await;
+    let reading = tokio::spawn(async move {
+        redis::cmd("XREADGROUP")
+            .arg(&["GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"])
+            .query_async::<redis::Value>(&mut consumer)
+            .await
+    });
+    // Blocked (INFO counts it), then the database goes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the XREADGROUP never blocked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.cut();
+    // Writes fail while it is away; the reader is still waiting.
+    let failed = redis::cmd("XADD")
+        .arg(&["s", "*", "during", "1"])
+        .query_async::<String>(&mut c)
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !reading.is_finished(),
+        "the reader gave up during the outage"
+    );
+    proxy.set_open(true);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let id: String = loop {
+        match redis::cmd("XADD")
+            .arg(&["s", "*", "after", "1"])
+            .query_async::<String>(&mut c)
+            .await
+        {
+            Ok(id) => break id,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never recovered: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let got = tokio::time::timeout(Duration::from_secs(15), reading)
+        .await
+        .expect("the reader was never woken")
+        .unwrap()
+        .unwrap();
+    let text = format!("{got:?}");
+    assert!(text.contains(&id), "{text}");
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg(&["s", "g"])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let redis::Value::Array(summary) = pending else {
+        panic!("{pending:?}")
+    };
+    assert_eq!(summary[0], redis::Value::Int(1));
+    // The entry written during the outage was refused, not half-written.
+    let len: i64 = redis::cmd("XLEN")
+        .arg("s")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(len, 1);
+}

@@ -16,4 +16,5 @@ mod server_commands;
 mod sets;
 mod store_members;
 mod story;
+mod streams;
 mod transactions;

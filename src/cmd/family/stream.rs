@@ -17,7 +17,7 @@ use crate::cmd::family::event_stream;
 use crate::cmd::family::stream_group as group;
 use crate::cmd::helpers::event_view;
 use crate::cmd::helpers::streams::{
-    self, Entry, GivenId, Id, NODE_ENTRIES, ReadArgs, Strategy, Stream, Trim, c_str, entries_reply,
+    self, Entry, GivenId, Id, Limit, ReadArgs, Strategy, Stream, Trim, c_str, entries_reply,
     entry_reply, range_end, range_start, strict_id, xadd_id,
 };
 use crate::cmd::spec::{
@@ -231,11 +231,10 @@ fn parse_add_trim(args: &[Bytes], xadd: bool) -> Result<AddTrim, CmdError> {
         approx,
         limit: match limit {
             // LIMIT 0: no limit.
-            Some(0) => None,
-            Some(n) => Some(n as u64),
-            // Redis's default: 100 nodes.
-            None if approx => Some(100 * NODE_ENTRIES),
-            None => None,
+            Some(0) => Limit::None,
+            Some(n) => Limit::At(n as u64),
+            None if approx => Limit::Default,
+            None => Limit::None,
         },
     });
     Ok(parsed)

@@ -190,12 +190,20 @@ pub async fn xreadgroup(
     };
     let mut reads = Vec::with_capacity(parsed.streams);
     for (key, id) in parsed.keys(args).iter().zip(parsed.ids(args)) {
-        let stream = streams::write(ctx, key).await?;
+        // A client that waited is told when its stream or group went.
+        let stream = match streams::write(ctx, key).await {
+            Err(CmdError::WrongType) if ctx.blocked => return err(errors::XREADGROUP_KEY_GONE),
+            other => other?,
+        };
         let group = match &stream {
             Some(stream) => stream.group(ctx, &group_name).await?,
+            None if ctx.blocked => return err(errors::XREADGROUP_KEY_GONE),
             None => None,
         };
         let (Some(stream), Some(group)) = (stream, group) else {
+            if ctx.blocked {
+                return err(errors::XREADGROUP_GROUP_GONE);
+            }
             return err(errors::no_key_or_group_xreadgroup(key, &group_name));
         };
         let after = match c_str(id) {

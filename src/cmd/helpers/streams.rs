@@ -751,10 +751,11 @@ impl Stream<'_> {
     }
 
     /// XINFO STREAM's `radix-tree-keys` and `radix-tree-nodes`: the tree
-    /// Redis would hold for nodes of [`NODE_ENTRIES`] entries (its keys
+    /// Redis would hold for nodes of [`node_entries`] entries (its keys
     /// are each node's first id), counted exactly up to 64 nodes.
     pub async fn radix_tree(&self, ctx: &mut Ctx<'_>) -> Result<(u64, u64), CmdError> {
-        let nodes = self.meta.length.div_ceil(NODE_ENTRIES);
+        let per_node = node_entries(ctx);
+        let nodes = self.meta.length.div_ceil(per_node);
         if nodes > 64 {
             return Ok((nodes, nodes * 2 + 1));
         }
@@ -767,7 +768,7 @@ impl Stream<'_> {
                     self.key,
                     &entry_range(Id::MIN, Id::MAX),
                     false,
-                    i * NODE_ENTRIES,
+                    i * per_node,
                     Some(1),
                 )
                 .await?;
@@ -837,7 +838,7 @@ impl Stream<'_> {
     /// Trims (XTRIM, XADD's MAXLEN/MINID): how many entries went. Exact
     /// trimming removes every entry over the bound; `~` removes only
     /// whole nodes (Redis trims whole radix-tree nodes: here the entries
-    /// from the first, [`NODE_ENTRIES`] to a node, the last one partly
+    /// from the first, [`node_entries`] to a node, the last one partly
     /// filled), at most `limit` entries. Writes the counters when any
     /// went.
     pub async fn trim(&mut self, ctx: &mut Ctx<'_>, trim: &Trim) -> Result<u64, CmdError> {
@@ -860,11 +861,18 @@ impl Stream<'_> {
             }
         };
         let n = if trim.approx {
-            // Whole nodes from the head while they fit in the excess.
+            // Whole nodes from the head while they fit in the excess;
+            // without LIMIT, at most 100 nodes (Redis's default).
+            let per_node = node_entries(ctx);
+            let limit = match trim.limit {
+                Limit::Default => Some(per_node.saturating_mul(100).clamp(10_000, 1_000_000)),
+                Limit::None => None,
+                Limit::At(n) => Some(n),
+            };
             let mut n = 0;
             while n < length {
-                let node = NODE_ENTRIES.min(length - n);
-                if n + node > excess || trim.limit.is_some_and(|l| n + node > l) {
+                let node = per_node.min(length - n);
+                if n + node > excess || limit.is_some_and(|l| n + node > l) {
                     break;
                 }
                 n += node;
@@ -1102,9 +1110,24 @@ impl Stream<'_> {
     }
 }
 
-/// Entries per node when trimming with `~` (Redis's
-/// `stream-node-max-entries`).
-pub const NODE_ENTRIES: u64 = 100;
+/// Entries per node when trimming with `~`: Redis's
+/// `stream-node-max-entries` (deployment-wide, 100 by default; 0, no
+/// limit by count, is taken as one node for everything).
+pub fn node_entries(ctx: &Ctx<'_>) -> u64 {
+    let set = ctx
+        .instance
+        .events
+        .limits
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get("stream-node-max-entries")
+        .and_then(|v| v.parse::<u64>().ok());
+    match set {
+        None => 100,
+        Some(0) => u64::MAX,
+        Some(n) => n,
+    }
+}
 
 /// How many nodes Redis's radix tree (rax) has for these keys (the
 /// nodes' first ids, 16 bytes each, sorted): a compressed node for each
@@ -1147,12 +1170,22 @@ pub enum Strategy {
     MinId(Id),
 }
 
+/// How many entries `~` trimming may remove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// No LIMIT: Redis's default, 100 nodes.
+    Default,
+    /// LIMIT 0, or exact trimming: no limit.
+    None,
+    At(u64),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trim {
     pub strategy: Strategy,
     pub approx: bool,
-    /// LIMIT (with `~`; Redis's default 100 nodes when not given).
-    pub limit: Option<u64>,
+    /// LIMIT (with `~`).
+    pub limit: Limit,
 }
 
 #[cfg(test)]

@@ -116,7 +116,9 @@ pub async fn run(
     let mut blocked = None;
     loop {
         waiter.attempting();
-        let answer = batcher.run(session, spec, args.clone()).await;
+        let mut job = Job::new(session, spec, args.clone());
+        job.blocked = blocked.is_some();
+        let answer = batcher.run_job(&instance, job).await;
         // Once blocked, a key turned into another kind keeps the client
         // waiting (as Redis 7.0 does), and so does a database outage.
         if !found_nothing(&answer) && (blocked.is_none() || !still_waiting(&answer)) {

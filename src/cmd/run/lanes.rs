@@ -168,11 +168,16 @@ impl Batcher {
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
     ) -> Answer {
-        let job = Job::new(session, spec, args);
-        if spec.writes() {
-            self.write(&session.instance, job).await
+        self.run_job(&session.instance, Job::new(session, spec, args))
+            .await
+    }
+
+    /// Runs a job as [`Batcher::run`] runs a command.
+    pub async fn run_job(&self, instance: &Instance, job: Job) -> Answer {
+        if job.spec.writes() {
+            self.write(instance, job).await
         } else {
-            run_alone(&session.instance, &job).await
+            run_alone(instance, &job).await
         }
     }
 

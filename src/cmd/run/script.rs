@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::now_us;
 use crate::cmd::args::int_arg;
 use crate::cmd::errors::{self, CmdError};
+use crate::cmd::helpers::streams::ReadArgs;
 use crate::cmd::run::monitor::monitor_line;
 use crate::cmd::run::txn::{Answer, Job, Open};
 use crate::cmd::spec::{CommandSpec, Handler, ScriptCall};
@@ -358,8 +359,17 @@ async fn call_command(
     if spec.has_flag("noscript") {
         return refuse(errors::SCRIPT_NOT_ALLOWED);
     }
-    if state.read_only && (spec.is_write() || spec.may_replicate()) {
+    if state.read_only && (spec.writes() || spec.may_replicate()) {
         return refuse(errors::SCRIPT_WRITE_IN_RO);
+    }
+    // Scripts never block: Redis refuses XREAD's and XREADGROUP's BLOCK.
+    if let Some(xreadgroup) = match spec.name {
+        "xread" => Some(false),
+        "xreadgroup" => Some(true),
+        _ => None,
+    } && ReadArgs::parse(&args, xreadgroup).is_ok_and(|p| p.block.is_some())
+    {
+        return Ok(Reply::Error(errors::block_in_script(&args[0])));
     }
     let instance = open.instance();
     if instance.monitors.is_active() && !spec.is_admin(&args) {
@@ -378,6 +388,7 @@ async fn call_command(
                 touches: state.touches,
                 kill: None,
                 body: None,
+                blocked: false,
             };
             open.run(&job).await?.unwrap_or_else(CmdError::into_reply)
         }

@@ -39,6 +39,8 @@ pub struct Job {
     /// Runs instead of the row's handler (a blocking command's
     /// preparation, [`crate::cmd::spec::BlockOn::resolve`]).
     pub body: Option<DataFn>,
+    /// A blocking command's attempt after it waited ([`Ctx::blocked`]).
+    pub blocked: bool,
 }
 
 impl Job {
@@ -52,6 +54,7 @@ impl Job {
             touches: !session.no_touch,
             kill: matches!(spec.handler, Handler::Script(_)).then(Default::default),
             body: None,
+            blocked: false,
         }
     }
 }
@@ -127,6 +130,7 @@ impl<'i> Open<'i> {
             instance: self.instance,
             resp3: job.resp3,
             touches: job.touches,
+            blocked: job.blocked,
         };
         let result = match job.body {
             Some(body) => body(&mut ctx, job.spec, &job.args).await,
