@@ -12,6 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::events::Events;
+use crate::lua::threads::Threads;
 use crate::lua::vm::{Version, Vm};
 use crate::store::{ScriptKind, Store, StoreResult};
 
@@ -74,6 +75,8 @@ pub struct Scripts {
     next_run: AtomicU64,
     memory_limit: usize,
     version: (&'static str, u32),
+    /// The threads scripts run on.
+    pub threads: Threads,
 }
 
 impl Scripts {
@@ -89,6 +92,7 @@ impl Scripts {
             next_run: AtomicU64::new(1),
             memory_limit,
             version,
+            threads: Threads::default(),
         }
     }
 

@@ -243,16 +243,18 @@ local load_api = {
 local function nonexistent(name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 3)
 end
+-- The load-time `redis` (a library may keep it): its API, whose
+-- register_function then refuses, and nothing else.
 local lib_redis = readonly({}, function(_, k)
-  if loading then
-    local v = load_api[k]
-    if v == nil then nonexistent(k) end
-    return v
-  end
-  return redis[k]
+  local v = load_api[k]
+  if v == nil and loading then nonexistent(k) end
+  return v
 end)
 local lib_env = readonly({}, function(_, k)
-  if k == 'redis' then return lib_redis end
+  if k == 'redis' then
+    if loading then return lib_redis end
+    return G.redis
+  end
   local v = not loading and rawget(G, k)
   if v == nil or v == false then nonexistent(k) end
   return v

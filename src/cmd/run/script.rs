@@ -28,11 +28,6 @@ use crate::lua::vm::{Host, Stop, Target, sha1_hex};
 use crate::reply::Reply;
 use crate::store::{Db, ScriptKind, StoreError};
 
-/// The stack of a script's thread: deep enough for what the libraries and
-/// the conversions recurse through (cjson's 1000 levels in a debug
-/// build); untouched pages cost nothing.
-const LUA_STACK: usize = 32 << 20;
-
 /// Runs one job of a transaction: a script through its interpreter, any
 /// other data command directly.
 pub async fn run_job(open: &mut Open<'_>, job: &Job) -> Result<Answer, StoreError> {
@@ -137,15 +132,12 @@ async fn run_script(
         Target::Script
     };
     let (done, mut handle) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("respire-lua".into())
-        .stack_size(LUA_STACK)
-        .spawn(move || {
-            let Invocation { name, keys, argv } = inv;
-            // `prepare` compiled the script or found the function.
-            let outcome = pooled.vm.run(target, &name, &keys, &argv, host, stop);
-            let _ = done.send((pooled, outcome));
-        });
+    let spawned = instance.scripts.threads.run(move || {
+        let Invocation { name, keys, argv } = inv;
+        // `prepare` compiled the script or found the function.
+        let outcome = pooled.vm.run(target, &name, &keys, &argv, host, stop);
+        let _ = done.send((pooled, outcome));
+    });
     if let Err(e) = spawned {
         return Err(StoreError::Other(format!("no thread for the script: {e}")));
     }
