@@ -30,6 +30,16 @@ pub trait Members: Send {
         kind: KeyKind,
         rows: &[Member],
     ) -> StoreResult<()>;
+    /// [`Members::members_put`], but a key that exists keeps its WATCH
+    /// version: a stream's group bookkeeping, which Redis does not
+    /// signal to WATCH.
+    async fn members_put_quiet(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+    ) -> StoreResult<()>;
     /// Removes members; returns how many existed. Touches nothing else
     /// (see [`Txn::members_delete`](super::keyspace::Txn::members_delete)).
     async fn members_remove(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64>;

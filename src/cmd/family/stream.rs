@@ -381,7 +381,8 @@ async fn cmd_xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !max_deleted.is_zero() {
         stream.meta.max_deleted = max_deleted;
     }
-    stream.save(ctx).await?;
+    // Redis does not signal XSETID to WATCH.
+    stream.save_quiet(ctx).await?;
     ctx.notify(b't', "xsetid", key);
     Ok(OK)
 }

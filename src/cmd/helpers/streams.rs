@@ -619,6 +619,13 @@ impl Pending {
     }
 }
 
+/// Whether a write gives the stream a new WATCH version.
+#[derive(Clone, Copy)]
+enum Signal {
+    Watch,
+    Quiet,
+}
+
 /// One entry: its id and field/value pairs.
 pub type Entry = (Id, Vec<Bytes>);
 
@@ -683,18 +690,36 @@ impl Stream<'_> {
         row(Bytes::from_static(&[META]), self.meta.encode())
     }
 
-    /// Writes the counters (creating the key if new).
+    /// Writes the counters (creating the key if new) after a change of
+    /// the entries, which WATCH sees (XADD, XDEL, XTRIM).
     pub async fn save(&self, ctx: &mut Ctx<'_>) -> Result<(), CmdError> {
-        self.put(ctx, Vec::new()).await
+        self.put(ctx, Vec::new(), Signal::Watch).await
+    }
+
+    /// Writes the counters without a new WATCH version (XSETID, and the
+    /// groups' bookkeeping: Redis does not signal them).
+    pub async fn save_quiet(&self, ctx: &mut Ctx<'_>) -> Result<(), CmdError> {
+        self.put(ctx, Vec::new(), Signal::Quiet).await
     }
 
     /// Writes `rows` and the counters in one statement (creating the key
     /// if new).
-    async fn put(&self, ctx: &mut Ctx<'_>, mut rows: Vec<Member>) -> Result<(), CmdError> {
+    async fn put(
+        &self,
+        ctx: &mut Ctx<'_>,
+        mut rows: Vec<Member>,
+        signal: Signal,
+    ) -> Result<(), CmdError> {
         rows.push(self.meta_row());
-        ctx.txn
-            .members_put(ctx.db, self.key, KeyKind::Stream, &rows)
-            .await?;
+        let (db, key) = (ctx.db, self.key);
+        match signal {
+            Signal::Watch => ctx.txn.members_put(db, key, KeyKind::Stream, &rows).await?,
+            Signal::Quiet => {
+                ctx.txn
+                    .members_put_quiet(db, key, KeyKind::Stream, &rows)
+                    .await?
+            }
+        }
         Ok(())
     }
 
@@ -713,7 +738,7 @@ impl Stream<'_> {
         self.meta.added += 1;
         self.meta.length += 1;
         let entry = row(entry_member(id), encode_fields(pairs));
-        self.put(ctx, vec![entry]).await
+        self.put(ctx, vec![entry], Signal::Watch).await
     }
 
     /// The entries from `from` to `to` (inclusive), reversed when `rev`,
@@ -929,8 +954,8 @@ impl Stream<'_> {
         name: &[u8],
         group: &Group,
     ) -> Result<(), CmdError> {
-        self.put(ctx, vec![row(tagged(GROUP, &[name]), group.encode())])
-            .await
+        let group = row(tagged(GROUP, &[name]), group.encode());
+        self.put(ctx, vec![group], Signal::Quiet).await
     }
 
     /// Deletes a group with its consumers and pending entries.
@@ -948,7 +973,7 @@ impl Stream<'_> {
                 .members_remove_range(ctx.db, self.key, &range)
                 .await?;
         }
-        self.save(ctx).await?;
+        self.save_quiet(ctx).await?;
         Ok(true)
     }
 
@@ -1001,8 +1026,8 @@ impl Stream<'_> {
         seen: i64,
     ) -> Result<(), CmdError> {
         let value = Bytes::copy_from_slice(&seen.to_be_bytes());
-        self.put(ctx, vec![row(consumer_member(group, name), value)])
-            .await
+        let consumer = row(consumer_member(group, name), value);
+        self.put(ctx, vec![consumer], Signal::Quiet).await
     }
 
     /// Deletes a consumer and its pending entries: how many it had.
@@ -1023,7 +1048,7 @@ impl Stream<'_> {
             .members_remove(ctx.db, self.key, &[consumer_member(group, name)])
             .await?;
         ctx.txn.members_remove(ctx.db, self.key, &theirs).await?;
-        self.save(ctx).await?;
+        self.save_quiet(ctx).await?;
         Ok(theirs.len() as u64)
     }
 
@@ -1091,7 +1116,7 @@ impl Stream<'_> {
             .iter()
             .map(|(id, p)| row(pending_member(group, *id), p.encode()))
             .collect();
-        self.put(ctx, rows).await
+        self.put(ctx, rows, Signal::Quiet).await
     }
 
     /// Removes pending entries (XACK): how many were pending.
@@ -1104,7 +1129,7 @@ impl Stream<'_> {
         let members: Vec<Bytes> = ids.iter().map(|id| pending_member(group, *id)).collect();
         let n = ctx.txn.members_remove(ctx.db, self.key, &members).await? as u64;
         if n > 0 {
-            self.save(ctx).await?;
+            self.save_quiet(ctx).await?;
         }
         Ok(n)
     }

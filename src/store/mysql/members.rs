@@ -36,6 +36,60 @@ fn bind_args(mut q: MySqlQuery<'_>, args: Vec<SqlArg>) -> MySqlQuery<'_> {
     q
 }
 
+impl MySqlTxn {
+    /// Writes members, creating the key as `kind` if it does not exist;
+    /// `touch` gives an existing key a new WATCH version.
+    async fn put_members(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+        touch: bool,
+    ) -> StoreResult<()> {
+        for m in rows {
+            check_key("member", &m.member)?;
+            self.check_value(m.value.len())?;
+        }
+        let version = new_version();
+        let row = match self.row(db, key, true).await? {
+            Some(row) if !touch => row,
+            Some(row) => KeyRow {
+                meta: KeyMeta {
+                    version,
+                    ..row.meta
+                },
+                ..row
+            },
+            None => KeyRow {
+                meta: KeyMeta {
+                    kind,
+                    expire_at: None,
+                    version,
+                },
+                kid: new_version(),
+                value: None,
+            },
+        };
+        let kid = row.kid;
+        self.stage(db, key, row, &[]);
+        let budget = self.max_value.max(0) as usize;
+        for chunk in chunks(rows, budget, |m| m.member.len() + m.value.len()) {
+            let mut q =
+                QueryBuilder::<MySql>::new("INSERT INTO kv_members (kid, member, score, value) ");
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(kid)
+                    .push_bind(m.member.as_ref())
+                    .push_bind(m.score)
+                    .push_bind(m.value.as_ref());
+            });
+            q.push(" ON DUPLICATE KEY UPDATE score = VALUES(score), value = VALUES(value)");
+            q.build().execute(self.tx.conn()).await?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Members for MySqlTxn {
     async fn members_get(
@@ -74,45 +128,17 @@ impl Members for MySqlTxn {
         kind: KeyKind,
         rows: &[Member],
     ) -> StoreResult<()> {
-        for m in rows {
-            check_key("member", &m.member)?;
-            self.check_value(m.value.len())?;
-        }
-        let version = new_version();
-        let row = match self.row(db, key, true).await? {
-            Some(row) => KeyRow {
-                meta: KeyMeta {
-                    version,
-                    ..row.meta
-                },
-                ..row
-            },
-            None => KeyRow {
-                meta: KeyMeta {
-                    kind,
-                    expire_at: None,
-                    version,
-                },
-                kid: new_version(),
-                value: None,
-            },
-        };
-        let kid = row.kid;
-        self.stage(db, key, row, &[]);
-        let budget = self.max_value.max(0) as usize;
-        for chunk in chunks(rows, budget, |m| m.member.len() + m.value.len()) {
-            let mut q =
-                QueryBuilder::<MySql>::new("INSERT INTO kv_members (kid, member, score, value) ");
-            q.push_values(chunk, |mut b, m| {
-                b.push_bind(kid)
-                    .push_bind(m.member.as_ref())
-                    .push_bind(m.score)
-                    .push_bind(m.value.as_ref());
-            });
-            q.push(" ON DUPLICATE KEY UPDATE score = VALUES(score), value = VALUES(value)");
-            q.build().execute(self.tx.conn()).await?;
-        }
-        Ok(())
+        self.put_members(db, key, kind, rows, true).await
+    }
+
+    async fn members_put_quiet(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+    ) -> StoreResult<()> {
+        self.put_members(db, key, kind, rows, false).await
     }
 
     async fn members_remove(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64> {

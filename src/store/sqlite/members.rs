@@ -41,6 +41,48 @@ fn member_params(
     rusqlite::params_from_iter(values)
 }
 
+impl SqliteTxn {
+    /// Writes members, creating the key as `kind` if it does not exist;
+    /// `touch` gives an existing key a new WATCH version.
+    fn put_members(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+        touch: bool,
+    ) -> StoreResult<()> {
+        let c = self.c();
+        let on_conflict = if touch {
+            "DO UPDATE SET version = excluded.version"
+        } else {
+            "DO NOTHING"
+        };
+        run(
+            c,
+            &format!(
+                "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, ?, NULL, ?, NULL) \
+                 ON CONFLICT(db, key) {on_conflict}"
+            ),
+            params![db as i64, key, key_hash(key), kind.code(), new_version()],
+        )?;
+        let mut upsert = c.prepare_cached(
+            "INSERT INTO kv_members (db, key, member, score, value) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT(db, key, member) DO UPDATE SET score = excluded.score, value = excluded.value",
+        )?;
+        for m in rows {
+            upsert.execute(params![
+                db as i64,
+                key,
+                m.member.as_ref(),
+                m.score,
+                m.value.as_ref()
+            ])?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Members for SqliteTxn {
     async fn members_get(
@@ -70,27 +112,17 @@ impl Members for SqliteTxn {
         kind: KeyKind,
         rows: &[Member],
     ) -> StoreResult<()> {
-        let c = self.c();
-        run(
-            c,
-            "INSERT INTO kv_keys (db, key, kh, kind, expire_at, version, value) VALUES (?, ?, ?, ?, NULL, ?, NULL) \
-             ON CONFLICT(db, key) DO UPDATE SET version = excluded.version",
-            params![db as i64, key, key_hash(key), kind.code(), new_version()],
-        )?;
-        let mut upsert = c.prepare_cached(
-            "INSERT INTO kv_members (db, key, member, score, value) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT(db, key, member) DO UPDATE SET score = excluded.score, value = excluded.value",
-        )?;
-        for m in rows {
-            upsert.execute(params![
-                db as i64,
-                key,
-                m.member.as_ref(),
-                m.score,
-                m.value.as_ref()
-            ])?;
-        }
-        Ok(())
+        self.put_members(db, key, kind, rows, true)
+    }
+
+    async fn members_put_quiet(
+        &mut self,
+        db: Db,
+        key: &[u8],
+        kind: KeyKind,
+        rows: &[Member],
+    ) -> StoreResult<()> {
+        self.put_members(db, key, kind, rows, false)
     }
 
     async fn members_remove(&mut self, db: Db, key: &[u8], members: &[Bytes]) -> StoreResult<i64> {
