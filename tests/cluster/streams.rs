@@ -10,28 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use redis::Value;
 
-use crate::common::{ProcessServer, TestDb, connect, query};
-
-/// The ids of an XREADGROUP reply (`[[key, [[id, fields], ...]]]`).
-fn ids_of(reply: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Value::Array(streams) = reply {
-        for stream in streams {
-            if let Value::Array(pair) = stream
-                && let Some(Value::Array(entries)) = pair.get(1)
-            {
-                for entry in entries {
-                    if let Value::Array(e) = entry
-                        && let Some(Value::BulkString(id)) = e.first()
-                    {
-                        out.push(String::from_utf8_lossy(id).into_owned());
-                    }
-                }
-            }
-        }
-    }
-    out
-}
+use crate::common::{ProcessServer, TestDb, connect, query, stream_ids as ids_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_split_over_two_instances_consumes_each_entry_once() {

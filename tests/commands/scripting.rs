@@ -25,27 +25,33 @@ async fn kill_when_running(con: &mut redis::aio::MultiplexedConnection, command:
     }
 }
 
+/// Runs `EVAL body 1 k` on a connection of its own, kills it with
+/// SCRIPT KILL once it runs, and checks it answered the kill and that
+/// nothing it wrote to `k` stands.
+async fn killed_and_rolled_back(server: &TestServer, body: &str) {
+    let mut admin = server.client().await;
+    let url = server.url();
+    let body = body.to_string();
+    let looping = tokio::spawn(async move {
+        let mut con = crate::common::connect(&url).await;
+        query::<String>(&mut con, &["EVAL", &body, "1", "k"]).await
+    });
+    kill_when_running(&mut admin, &["SCRIPT", "KILL"]).await;
+    let e = looping.await.unwrap().unwrap_err();
+    assert!(e.contains("killed"), "{e}");
+    let v: Option<String> = query(&mut admin, &["GET", "k"]).await.unwrap();
+    assert_eq!(v, None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_kill_rolls_back_a_script_that_wrote() {
     let server = TestServer::start().await;
     let mut admin = server.client().await;
-    let url = server.url();
-    let looping = tokio::spawn(async move {
-        let mut con = crate::common::connect(&url).await;
-        query::<String>(
-            &mut con,
-            &[
-                "EVAL",
-                "redis.call('set', KEYS[1], 'written') while true do end",
-                "1",
-                "k",
-            ],
-        )
-        .await
-    });
-    kill_when_running(&mut admin, &["SCRIPT", "KILL"]).await;
-    let e = looping.await.unwrap().unwrap_err();
-    assert!(e.contains("killed"), "{}", e);
+    killed_and_rolled_back(
+        &server,
+        "redis.call('set', KEYS[1], 'written') while true do end",
+    )
+    .await;
     // Nothing of the killed script stands, and the instance serves on.
     let v: Option<String> = query(&mut admin, &["GET", "k"]).await.unwrap();
     assert_eq!(v, None);
@@ -193,6 +199,31 @@ async fn publish_from_a_script_follows_its_commit() {
     assert_eq!(next.get_payload::<String>().unwrap(), "after");
 }
 
+/// Sends one command to respire and to the reference; their replies
+/// (value or error text, positions included) must be the same. The
+/// reply, for what follows.
+async fn both(
+    ours: &mut redis::aio::MultiplexedConnection,
+    redis: &mut redis::aio::MultiplexedConnection,
+    args: &[&[u8]],
+) -> redis::Value {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    let a: Result<redis::Value, String> = cmd
+        .query_async(ours)
+        .await
+        .map_err(|e| crate::common::err_text(&e));
+    let b: Result<redis::Value, String> = cmd
+        .query_async(redis)
+        .await
+        .map_err(|e| crate::common::err_text(&e));
+    let shown: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
+    assert_eq!(a, b, "{shown:?}");
+    a.unwrap_or(redis::Value::Nil)
+}
+
 /// FUNCTION DUMP and RESTORE beside the reference Redis: the same
 /// payload bytes for one library, every policy, and every refusal with
 /// Redis's text; a payload dumped by Redis restores on respire.
@@ -209,34 +240,6 @@ async fn function_dump_and_restore_as_redis() {
     let lib = |name: &str, f: &str| {
         format!("#!lua name={name}\nredis.register_function('{f}', function() return '{name}' end)")
     };
-    // Each step: a command; its reply (value or error text) must match.
-    async fn both(
-        ours: &mut redis::aio::MultiplexedConnection,
-        redis: &mut redis::aio::MultiplexedConnection,
-        args: &[&[u8]],
-    ) -> redis::Value {
-        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        let a: Result<redis::Value, String> = cmd
-            .query_async(ours)
-            .await
-            .map_err(|e| crate::common::err_text(&e));
-        let b: Result<redis::Value, String> = cmd
-            .query_async(redis)
-            .await
-            .map_err(|e| crate::common::err_text(&e));
-        assert_eq!(
-            a,
-            b,
-            "{:?}",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        );
-        a.unwrap_or(redis::Value::Nil)
-    }
     let (a, b, c) = (lib("liba", "fa"), lib("libb", "fb"), lib("libc", "fa"));
     both(&mut ours, &mut redis, &[b"FUNCTION", b"FLUSH"]).await;
     both(&mut ours, &mut redis, &[b"FUNCTION", b"LOAD", a.as_bytes()]).await;
@@ -479,20 +482,8 @@ async fn libraries_load_as_redis_loads_them() {
         &["FUNCTION", "FLUSH"],
     ];
     for step in steps {
-        let mut cmd = redis::cmd(step[0]);
-        for a in &step[1..] {
-            cmd.arg(*a);
-        }
-        let a: Result<redis::Value, String> = cmd
-            .query_async(&mut ours)
-            .await
-            .map_err(|e| crate::common::err_text(&e));
-        let b: Result<redis::Value, String> = cmd
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| crate::common::err_text(&e));
-        // Error texts carry positions ("user_function:2:"), compared too.
-        assert_eq!(a, b, "{step:?}");
+        let args: Vec<&[u8]> = step.iter().map(|a| a.as_bytes()).collect();
+        both(&mut ours, &mut redis, &args).await;
     }
 }
 
@@ -510,24 +501,9 @@ async fn nested_replies_and_pcall_do_not_outlive_the_script() {
     expected.extend_from_slice(b"-ERR reached lua stack limit\r\n");
     raw.expect(&expected).await;
     assert_eq!(raw.cmd(&["PING"]).await, b"+PONG\r\n");
-    let mut con = server.client().await;
-    let url = server.url();
-    let looping = tokio::spawn(async move {
-        let mut con = crate::common::connect(&url).await;
-        query::<String>(
-            &mut con,
-            &[
-                "EVAL",
-                "redis.call('set', KEYS[1], 'x') local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
-                "1",
-                "k",
-            ],
-        )
-        .await
-    });
-    kill_when_running(&mut con, &["SCRIPT", "KILL"]).await;
-    let e = looping.await.unwrap().unwrap_err();
-    assert!(e.contains("killed"), "{e}");
-    let v: Option<String> = query(&mut con, &["GET", "k"]).await.unwrap();
-    assert_eq!(v, None);
+    killed_and_rolled_back(
+        &server,
+        "redis.call('set', KEYS[1], 'x') local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+    )
+    .await;
 }

@@ -708,3 +708,26 @@ pub fn python_scripts_dirs() -> Vec<std::path::PathBuf> {
     }
     dirs
 }
+
+/// The entry ids of an XREAD or XREADGROUP reply (RESP2: `[[key,
+/// [[id, fields], ...]], ...]`).
+pub fn stream_ids(reply: &redis::Value) -> Vec<String> {
+    use redis::Value;
+    let mut out = Vec::new();
+    if let Value::Array(streams) = reply {
+        for stream in streams {
+            if let Value::Array(pair) = stream
+                && let Some(Value::Array(entries)) = pair.get(1)
+            {
+                for entry in entries {
+                    if let Value::Array(e) = entry
+                        && let Some(Value::BulkString(id)) = e.first()
+                    {
+                        out.push(String::from_utf8_lossy(id).into_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
+}

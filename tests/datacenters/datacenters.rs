@@ -1956,27 +1956,6 @@ async fn the_catch_up_reader_follows_a_redis_7_stream() {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-/// The entry ids of an XREADGROUP or XREAD reply (RESP2).
-fn stream_ids(reply: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Value::Array(streams) = reply {
-        for stream in streams {
-            if let Value::Array(pair) = stream
-                && let Some(Value::Array(entries)) = pair.get(1)
-            {
-                for entry in entries {
-                    if let Value::Array(e) = entry
-                        && let Some(Value::BulkString(id)) = e.first()
-                    {
-                        out.push(String::from_utf8_lossy(id).into_owned());
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// A consumer group spans the datacenters: entries added in dc1 are
 /// consumed by consumers blocked in XREADGROUP in dc2 and dc3, each
 /// exactly once; every datacenter sees the same pending list; a blocked
@@ -2024,7 +2003,7 @@ async fn a_stream_group_spans_datacenters() {
                 )
                 .await
                 .unwrap();
-                let ids = stream_ids(&reply);
+                let ids = common::stream_ids(&reply);
                 for id in &ids {
                     let n: i64 = common::query(&mut con, &["XACK", "dc/jobs", "g", id])
                         .await
@@ -2078,7 +2057,7 @@ async fn a_stream_group_spans_datacenters() {
     )
     .await
     .unwrap();
-    assert_eq!(stream_ids(&taken).len(), 3);
+    assert_eq!(common::stream_ids(&taken).len(), 3);
     let mut summaries = Vec::new();
     for at in [dc1[0], dc2[1], dc3[0]] {
         let mut con = common::connect(&d.url(at)).await;
@@ -2098,7 +2077,7 @@ async fn a_stream_group_spans_datacenters() {
         )
         .await
         .unwrap();
-        stream_ids(&reply)
+        common::stream_ids(&reply)
     });
     let mut written = Vec::new();
     while !reader.is_finished() {
