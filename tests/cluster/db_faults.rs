@@ -240,19 +240,7 @@ async fn a_blocked_xreadgroup_waits_out_a_database_outage() {
             .await
     });
     // Blocked (INFO counts it), then the database goes.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        if info.contains("blocked_clients:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the XREADGROUP never blocked");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::common::until_blocked(&mut c, 1).await;
     proxy.cut();
     // Writes fail while it is away; the reader is still waiting.
     let failed = redis::cmd("XADD")

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use redis::Value;
 
-use crate::common::{ProcessServer, TestDb, connect, query, stream_ids as ids_of};
+use crate::common::{ProcessServer, TestDb, connect, query, stream_ids as ids_of, until_blocked};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_split_over_two_instances_consumes_each_entry_once() {
@@ -108,15 +108,7 @@ async fn a_group_split_over_two_instances_consumes_each_entry_once() {
         .await
         .unwrap()
     });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let info: String = query(&mut admin_b, &["INFO", "clients"]).await.unwrap();
-        if info.contains("blocked_clients:1\r") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{info}");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    until_blocked(&mut admin_b, 1).await;
     let id: String = query(&mut admin_a, &["XADD", "jobs", "*", "for", "b"])
         .await
         .unwrap();

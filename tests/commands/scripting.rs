@@ -247,31 +247,17 @@ async fn function_dump_and_restore_as_redis() {
         redis::Value::BulkString(b) => b,
         other => panic!("FUNCTION DUMP: {other:?}"),
     };
-    both(&mut ours, &mut redis, &[b"FUNCTION", b"RESTORE", &dump_a]).await;
-    both(
-        &mut ours,
-        &mut redis,
-        &[b"FUNCTION", b"RESTORE", &dump_a, b"APPEND"],
-    )
-    .await;
-    both(
-        &mut ours,
-        &mut redis,
-        &[b"FUNCTION", b"RESTORE", &dump_a, b"REPLACE"],
-    )
-    .await;
-    both(
-        &mut ours,
-        &mut redis,
-        &[b"FUNCTION", b"RESTORE", &dump_a, b"FLUSH"],
-    )
-    .await;
-    both(
-        &mut ours,
-        &mut redis,
-        &[b"FUNCTION", b"RESTORE", &dump_a, b"BOGUS"],
-    )
-    .await;
+    for policy in [
+        &[][..],
+        &[&b"APPEND"[..]],
+        &[b"REPLACE"],
+        &[b"FLUSH"],
+        &[b"BOGUS"],
+    ] {
+        let mut args: Vec<&[u8]> = vec![b"FUNCTION", b"RESTORE", &dump_a];
+        args.extend_from_slice(policy);
+        both(&mut ours, &mut redis, &args).await;
+    }
     both(
         &mut ours,
         &mut redis,

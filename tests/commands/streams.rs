@@ -7,20 +7,7 @@ use std::time::Duration;
 
 use redis::Value;
 
-use crate::common::{TestServer, connect, query};
-
-/// Waits until `n` clients are blocked (INFO's blocked_clients).
-async fn until_blocked(con: &mut redis::aio::MultiplexedConnection, n: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let info: String = query(con, &["INFO", "clients"]).await.unwrap();
-        if info.contains(&format!("blocked_clients:{n}\r")) {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{info}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::common::{TestServer, connect, query, until_blocked};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_blocked_reader_gets_a_new_entry() {

@@ -731,3 +731,17 @@ pub fn stream_ids(reply: &redis::Value) -> Vec<String> {
     }
     out
 }
+
+/// Waits until `n` clients of the server `con` is connected to are blocked
+/// (INFO's blocked_clients), at most 10 s.
+pub async fn until_blocked(con: &mut redis::aio::MultiplexedConnection, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let info: String = query(con, &["INFO", "clients"]).await.unwrap();
+        if info.contains(&format!("blocked_clients:{n}\r")) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{info}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
