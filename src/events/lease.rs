@@ -51,12 +51,7 @@ impl Lease {
         {
             Ok(held) => held,
             Err(e) => {
-                if matches!(e, StoreError::Loading) {
-                    // The store is still starting: try again at the job's
-                    // next poll rather than a second later, so that a fresh
-                    // instance sequences and sweeps as soon as it serves.
-                    self.last_try = None;
-                } else if !matches!(e, StoreError::Unavailable(_)) {
+                if !matches!(e, StoreError::Unavailable(_) | StoreError::Loading) {
                     warn!(lease = %self.name, error = %e, "cannot renew a lease");
                 }
                 false
