@@ -8,9 +8,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-/// A thread's stack: cjson's 1000 levels fit in a debug build; untouched
-/// pages cost nothing.
-const STACK: usize = 32 << 20;
+/// The stack a script's run may use: cjson's 1000 levels fit in a debug
+/// build; untouched pages cost nothing.
+const RUN_STACK: usize = 32 << 20;
+
+/// A thread's stack, here and on the server's runtime (scripts run on
+/// both): a run's [`RUN_STACK`] and what lies under it.
+pub const STACK: usize = RUN_STACK + (8 << 20);
+
+/// Runs `f` (a script's run) with [`RUN_STACK`] left: in place on a
+/// thread of [`STACK`], on a stack of its own elsewhere (a test's
+/// runtime).
+pub fn with_run_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(RUN_STACK, RUN_STACK, f)
+}
 
 type Task = Box<dyn FnOnce() + Send>;
 

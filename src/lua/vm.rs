@@ -18,7 +18,7 @@ use crate::reply::Reply;
 
 /// What executes the commands a script calls (`redis.call`), on the
 /// thread the script runs on.
-pub trait Host: Send {
+pub trait Host {
     /// Runs one command and answers its reply in the given protocol (a
     /// refusal is a [`Reply::Error`] with Redis's text).
     fn call(&mut self, args: Vec<Bytes>, resp3: bool) -> Reply;
@@ -34,13 +34,44 @@ pub struct Stop {
     pub deadline: Option<Instant>,
 }
 
+/// The host of the run in progress: the caller's `&mut dyn Host`, kept
+/// in [`Running`] only while [`Vm::run`] borrows it (a guard removes it
+/// before the run returns or unwinds).
+struct HostRef(*mut (dyn Host + 'static));
+
+// SAFETY: the pointer is only followed by the thread running the script,
+// during the run, while the caller's borrow lasts.
+unsafe impl Send for HostRef {}
+
+/// Removes the run's state when the run ends, however it ends: the host
+/// it points to is borrowed for the run only.
+struct RunningGuard<'l>(&'l Lua);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.remove_app_data::<Running>();
+    }
+}
+
 /// One run's state, kept in the interpreter while it runs.
 struct Running {
-    host: Box<dyn Host>,
+    host: HostRef,
     /// `redis.setresp`: the protocol of the replies the script sees.
     resp3: bool,
     stop: Stop,
     killed: bool,
+}
+
+impl Running {
+    fn host(&self) -> &dyn Host {
+        // SAFETY: see [`HostRef`]: the run that set it is in progress.
+        unsafe { &*self.host.0 }
+    }
+
+    fn host_mut(&mut self) -> &mut dyn Host {
+        // SAFETY: as for `host`.
+        unsafe { &mut *self.host.0 }
+    }
 }
 
 /// Redis's `redisLrand48` state (`math.random` is deterministic).
@@ -261,7 +292,7 @@ impl Vm {
         name: &str,
         keys: &[Bytes],
         argv: &[Bytes],
-        host: Box<dyn Host>,
+        host: &mut dyn Host,
         stop: Stop,
     ) -> Option<Outcome> {
         let f = match target {
@@ -307,12 +338,17 @@ impl Vm {
         f: Function,
         args: MultiValue,
         name: &str,
-        host: Box<dyn Host>,
+        host: &mut dyn Host,
         stop: Stop,
     ) -> Outcome {
         self.lua.remove_app_data::<convert::PendingError>();
+        let host: *mut (dyn Host + '_) = host;
+        // SAFETY: only the lifetime bound changes; `_guard` removes the
+        // pointer before `host`'s borrow ends.
+        let host: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host) };
+        let _guard = RunningGuard(&self.lua);
         self.lua.set_app_data(Running {
-            host,
+            host: HostRef(host),
             resp3: false,
             stop,
             killed: false,
@@ -520,7 +556,7 @@ fn call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
         return error("ERR redis.call/pcall can only be called inside a script invocation");
     };
     let resp3 = running.resp3;
-    let reply = running.host.call(argv, resp3);
+    let reply = running.host_mut().call(argv, resp3);
     drop(running);
     if let Reply::Error(text) = &reply {
         if raise {
@@ -701,7 +737,7 @@ fn acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
             return Err(convert::raise(lua, text));
         }
     };
-    if running.host.is_command(&argv) {
+    if running.host().is_command(&argv) {
         Ok(true)
     } else {
         drop(running);

@@ -273,16 +273,18 @@ async fn marking_busy<T>(
         return work.await;
     };
     let threshold = instance.busy_reply_threshold();
-    tokio::pin!(work);
-    tokio::select! {
-        done = &mut work => done,
-        _ = tokio::time::sleep(threshold) => {
-            busy.send_replace(Some(text));
-            let done = work.await;
-            busy.send_replace(None);
-            done
-        }
-    }
+    // A timer task of its own: the script may hold this task's thread
+    // while it runs (see `script`).
+    let marker = busy.clone();
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(threshold).await;
+        marker.send_replace(Some(text));
+    });
+    let done = work.await;
+    timer.abort();
+    let _ = timer.await;
+    busy.send_if_modified(|busy| busy.take().is_some());
+    done
 }
 
 async fn alone_marking_busy(

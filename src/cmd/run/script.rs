@@ -7,7 +7,8 @@
 //! to anyone before the commit; a conflict reruns the whole script; SCRIPT
 //! KILL rolls it back.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,7 +25,8 @@ use crate::cmd::table;
 use crate::instance::scripts::{PooledVm, RunningScript};
 use crate::instance::state::Instance;
 use crate::lua::shebang;
-use crate::lua::vm::{Host, Stop, Target, sha1_hex};
+use crate::lua::threads::with_run_stack;
+use crate::lua::vm::{Host, Outcome, Stop, Target, sha1_hex};
 use crate::reply::Reply;
 use crate::store::{Db, ScriptKind, StoreError};
 
@@ -97,7 +99,7 @@ async fn run_script(
         // Killed in an earlier attempt (its batch reruns): not again.
         return Ok(Err(CmdError::Reply(errors::SCRIPT_KILLED.into())));
     }
-    let (inv, mut pooled, read_only) = match prepare(open, job, call).await {
+    let (inv, pooled, read_only) = match prepare(open, job, call).await {
         Ok(ready) => ready,
         Err(CmdError::Store(e)) => return Err(e),
         Err(e) => return Ok(Err(e)),
@@ -124,56 +126,36 @@ async fn run_script(
             started: Instant::now(),
         }),
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
-    let host = Box::new(ChannelHost { tx });
     let target = if function {
         Target::Function
     } else {
         Target::Script
     };
-    let (done, mut handle) = tokio::sync::oneshot::channel();
-    let spawned = instance.scripts.threads.run(move || {
-        let Invocation { name, keys, argv } = inv;
-        // `prepare` compiled the script or found the function.
-        let outcome = pooled.vm.run(target, &name, &keys, &argv, host, stop);
-        let _ = done.send((pooled, outcome));
-    });
-    if let Err(e) = spawned {
-        return Err(StoreError::Other(format!("no thread for the script: {e}")));
-    }
     let mut state = ScriptState {
         db: job.db,
         read_only,
         touches: job.touches,
+        kill: kill.clone(),
+        failure: None,
     };
-    let mut failure: Option<StoreError> = None;
-    let joined = loop {
-        tokio::select! {
-            Some(call) = rx.recv() => {
-                let reply = match &failure {
-                    Some(_) => Reply::error(errors::SCRIPT_KILLED),
-                    None => match call_command(open, &mut state, call.args, call.resp3).await {
-                        Ok(reply) => reply,
-                        Err(e) => {
-                            // The transaction is lost: stop the script.
-                            kill.store(true, Ordering::Relaxed);
-                            failure = Some(e);
-                            Reply::error(errors::SCRIPT_KILLED)
-                        }
-                    },
-                };
-                let _ = call.done.send(reply);
-            }
-            joined = &mut handle => break joined,
-        }
+    let run = Run {
+        pooled,
+        inv,
+        target,
+        stop,
     };
-    let (pooled, outcome) =
-        joined.map_err(|e| StoreError::Other(format!("the script's thread failed: {e}")))?;
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    let (pooled, outcome) = if multi_thread {
+        run_here(open, &mut state, run)
+    } else {
+        run_on_thread(open, &mut state, run).await?
+    };
     instance.scripts.give_back(pooled);
     let Some(outcome) = outcome else {
         return Ok(Err(CmdError::Reply(errors::NOSCRIPT.into())));
     };
-    if let Some(e) = failure {
+    if let Some(e) = state.failure {
         return Err(e);
     }
     if outcome.killed {
@@ -193,6 +175,69 @@ async fn run_script(
         Reply::Error(text) => Err(CmdError::Reply(text)),
         reply => Ok(reply),
     })
+}
+
+/// A script's run, ready: its interpreter (holding it compiled), what
+/// it is called with, and how it may be stopped.
+struct Run {
+    pooled: PooledVm,
+    inv: Invocation,
+    target: Target,
+    stop: Stop,
+}
+
+impl Run {
+    fn go(mut self, host: &mut dyn Host) -> (PooledVm, Option<Outcome>) {
+        let Invocation { name, keys, argv } = &self.inv;
+        let (vm, target, stop) = (&mut self.pooled.vm, self.target, self.stop);
+        // `prepare` compiled the script or found the function.
+        let outcome = with_run_stack(|| vm.run(target, name, keys, argv, host, stop));
+        (self.pooled, outcome)
+    }
+}
+
+/// Runs the script on this task's thread, its `redis.call`s straight on
+/// the transaction: no thread hand-off. The runtime meanwhile moves its
+/// other tasks to another thread, so a long script holds only its
+/// transaction's keys (and its lane), as on a thread of its own.
+fn run_here(open: &mut Open<'_>, state: &mut ScriptState, run: Run) -> (PooledVm, Option<Outcome>) {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        let mut host = DirectHost {
+            open,
+            state,
+            handle,
+        };
+        run.go(&mut host)
+    })
+}
+
+/// Runs the script on a thread of its own, each `redis.call` coming back
+/// to this task (a runtime of one thread, as tests use, cannot lend its
+/// thread).
+async fn run_on_thread(
+    open: &mut Open<'_>,
+    state: &mut ScriptState,
+    run: Run,
+) -> Result<(PooledVm, Option<Outcome>), StoreError> {
+    let instance = open.instance();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
+    let (done, mut handle) = oneshot::channel();
+    let spawned = instance.scripts.threads.run(move || {
+        let _ = done.send(run.go(&mut ChannelHost { tx }));
+    });
+    if let Err(e) = spawned {
+        return Err(StoreError::Other(format!("no thread for the script: {e}")));
+    }
+    let joined = loop {
+        tokio::select! {
+            Some(call) = rx.recv() => {
+                let _ = call.done.send(answer(open, state, call.args, call.resp3).await);
+            }
+            joined = &mut handle => break joined,
+        }
+    };
+    joined.map_err(|e| StoreError::Other(format!("the script's thread failed: {e}")))
 }
 
 /// Finds what a job runs (an EVAL body, a stored script or a library's
@@ -300,6 +345,48 @@ struct ScriptState {
     db: Db,
     read_only: bool,
     touches: bool,
+    kill: Arc<AtomicBool>,
+    /// The store failed under a command: the transaction is lost.
+    failure: Option<StoreError>,
+}
+
+/// A `redis.call`'s reply; once the store failed, the script is stopped
+/// and every later call answered that it was killed.
+async fn answer(
+    open: &mut Open<'_>,
+    state: &mut ScriptState,
+    args: Vec<Bytes>,
+    resp3: bool,
+) -> Reply {
+    if state.failure.is_some() {
+        return Reply::error(errors::SCRIPT_KILLED);
+    }
+    match call_command(open, state, args, resp3).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            state.kill.store(true, Ordering::Relaxed);
+            state.failure = Some(e);
+            Reply::error(errors::SCRIPT_KILLED)
+        }
+    }
+}
+
+/// The host of a script run on the task's own thread.
+struct DirectHost<'a, 'o> {
+    open: &'a mut Open<'o>,
+    state: &'a mut ScriptState,
+    handle: tokio::runtime::Handle,
+}
+
+impl Host for DirectHost<'_, '_> {
+    fn call(&mut self, args: Vec<Bytes>, resp3: bool) -> Reply {
+        self.handle
+            .block_on(answer(self.open, self.state, args, resp3))
+    }
+
+    fn is_command(&self, args: &[Bytes]) -> bool {
+        is_command(args)
+    }
 }
 
 /// A `redis.call` on its way from the script's thread.
@@ -326,8 +413,12 @@ impl Host for ChannelHost {
     }
 
     fn is_command(&self, args: &[Bytes]) -> bool {
-        table::lookup(&args[0]).is_some()
+        is_command(args)
     }
+}
+
+fn is_command(args: &[Bytes]) -> bool {
+    table::lookup(&args[0]).is_some()
 }
 
 /// Runs one command a script called, in the script's transaction.
