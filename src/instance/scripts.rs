@@ -230,8 +230,6 @@ impl Scripts {
         self.running.lock().unwrap().remove(&id);
     }
 
-    /// Stops every running script of the kind (SCRIPT KILL: EVAL scripts;
-    /// FUNCTION KILL: functions); false when none runs.
     /// Stops every running script (shutdown): each is rolled back, as a
     /// killed one is.
     pub fn kill_all(&self) {
@@ -240,6 +238,8 @@ impl Scripts {
         }
     }
 
+    /// Stops every running script of the kind (SCRIPT KILL: EVAL scripts;
+    /// FUNCTION KILL: functions); false when none runs.
     pub fn kill(&self, functions: bool) -> KillResult {
         let running = self.running.lock().unwrap();
         let mut found = KillResult::NotBusy;
@@ -269,6 +269,16 @@ impl Scripts {
                     s.started.elapsed().as_millis(),
                 )
             })
+    }
+
+    /// True if an EVAL script has run for `threshold` or longer: Redis
+    /// would be serving other clients only from inside it by then, and
+    /// FUNCTION STATS answers BUSY.
+    pub fn eval_running_past(&self, threshold: std::time::Duration) -> bool {
+        let running = self.running.lock().unwrap();
+        running
+            .values()
+            .any(|s| !s.function && s.started.elapsed() >= threshold)
     }
 
     /// Memory held by idle interpreters (INFO's used_memory_lua).

@@ -25,6 +25,33 @@ async fn kill_when_running(con: &mut redis::aio::MultiplexedConnection, command:
     }
 }
 
+/// Waits until a script runs on the server, as FUNCTION STATS tells: a
+/// function shows as its `running_script`, an EVAL script (once past the
+/// busy threshold) makes it answer BUSY.
+async fn until_running(con: &mut redis::aio::MultiplexedConnection, function: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = redis::cmd("FUNCTION")
+            .arg("STATS")
+            .query_async::<redis::Value>(con)
+            .await;
+        // RESP2: [running_script, value, engines, ...].
+        let running = match stats {
+            Ok(redis::Value::Array(fields)) => fields.get(1) != Some(&redis::Value::Nil),
+            Ok(other) => panic!("FUNCTION STATS answered {other:?}"),
+            Err(e) => {
+                assert!(!function && e.to_string().contains("BUSY"), "{}", e);
+                true
+            }
+        };
+        if running {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the script never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Runs `EVAL body 1 k` on a connection of its own, kills it with
 /// SCRIPT KILL once it runs, and checks it answered the kill and that
 /// nothing it wrote to `k` stands.
@@ -350,19 +377,14 @@ async fn writes_behind_a_long_script_are_told_busy() {
             let args: Vec<&str> = command.iter().map(String::as_str).collect();
             query::<String>(&mut con, &args).await
         });
-        // Writes that run before the script are answered; the first one
-        // behind it waits for the threshold and is told BUSY.
+        // Once it runs, a write behind it waits for the threshold and is
+        // told BUSY.
+        until_running(&mut admin, kill == "FUNCTION").await;
         let mut writer = crate::common::connect(&server.url()).await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            match query::<String>(&mut writer, &["SET", "k", "mine"]).await {
-                Ok(_) => assert!(std::time::Instant::now() < deadline, "never told BUSY"),
-                Err(e) => {
-                    assert_eq!(e, busy);
-                    break;
-                }
-            }
-        }
+        let e = query::<String>(&mut writer, &["SET", "k", "mine"])
+            .await
+            .unwrap_err();
+        assert_eq!(e, busy);
         // Still busy: told at once.
         let e = query::<String>(&mut writer, &["INCR", "k"])
             .await

@@ -557,8 +557,15 @@ async fn function_list(instance: &Instance, args: &[Bytes]) -> CmdResult {
 }
 
 /// FUNCTION STATS: the function running on this instance (the longest
-/// running, if several), and the engine's counts.
+/// running, if several), and the engine's counts; BUSY while an EVAL
+/// script runs past the busy threshold, as in Redis.
 async fn function_stats(instance: &Instance) -> CmdResult {
+    if instance
+        .scripts
+        .eval_running_past(instance.busy_reply_threshold())
+    {
+        return err(errors::BUSY_SCRIPT);
+    }
     let libs = loaded_libraries(instance).await?;
     let functions: usize = libs.iter().map(|(_, _, f)| f.len()).sum();
     let running = match instance.scripts.running_function() {

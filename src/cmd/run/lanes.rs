@@ -17,8 +17,10 @@
 //!
 //! A script that runs past `busy-reply-threshold` makes its lane busy:
 //! the commands waiting for that lane, and those that come while it is
-//! busy, are answered Redis's `BUSY` error instead of waiting (a command
-//! already taken into the script's batch waits for it).
+//! busy, are answered Redis's `BUSY` error instead of waiting. So are
+//! those in the script's own batch queued behind it: a job is claimed when
+//! it starts, not when its batch forms (one queued ahead of the script
+//! has started, and waits for it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -47,15 +49,35 @@ pub async fn run_together(
     access: Access,
     jobs: &[&Job],
 ) -> Result<Vec<Answer>, StoreError> {
+    run_claimed(instance, access, jobs, |_| true).await
+}
+
+/// Like [`run_together`], but runs only the jobs `claim` lets run, asked
+/// as each one's turn comes; the others are answered [`UNCLAIMED`] (their
+/// client was answered already).
+async fn run_claimed(
+    instance: &Instance,
+    access: Access,
+    jobs: &[&Job],
+    claim: impl Fn(usize) -> bool,
+) -> Result<Vec<Answer>, StoreError> {
     let mut open = Open::begin(instance, access).await?;
     open.prefetch(jobs).await?;
     let mut replies = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        replies.push(script::run_job(&mut open, job).await?);
+    for (i, job) in jobs.iter().enumerate() {
+        replies.push(if claim(i) {
+            script::run_job(&mut open, job).await?
+        } else {
+            Err(CmdError::Reply(UNCLAIMED.into()))
+        });
     }
     open.commit().await?;
     Ok(replies)
 }
+
+/// The answer of a job its lane did not run: its client had been told
+/// BUSY, so nobody reads it.
+const UNCLAIMED: &str = "ERR not run: answered BUSY";
 
 /// Runs one command in its own transaction, rerunning it after deadlocks
 /// and write conflicts a bounded number of times.
@@ -101,11 +123,22 @@ struct Queued {
 }
 
 impl Queued {
-    /// True if the lane may run it (the client was not told BUSY).
-    fn take(&self) -> bool {
-        self.state
+    /// True if the lane may run it (the client was not told BUSY); from
+    /// then on it is never told BUSY. Asked again (its batch reruns job by
+    /// job), the same answer.
+    fn claim(&self) -> bool {
+        match self
+            .state
             .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        {
+            Ok(_) => true,
+            Err(now) => now == TAKEN,
+        }
+    }
+
+    /// True if its client was told BUSY.
+    fn refused(&self) -> bool {
+        self.state.load(Ordering::Acquire) == REFUSED
     }
 }
 
@@ -309,18 +342,21 @@ async fn lane(
             }
         }
         // Those told BUSY meanwhile are not run.
-        batch.retain(Queued::take);
+        batch.retain(|q| !q.refused());
         if batch.is_empty() {
             continue;
         }
         instance.metrics.batch_sizes.observe(batch.len() as u64);
         if batch.len() == 1 {
-            let Queued { job, done, .. } = batch.pop().unwrap();
-            let _ = done.send(alone_marking_busy(&instance, &busy, &job).await);
+            let queued = batch.pop().unwrap();
+            if queued.claim() {
+                let answer = alone_marking_busy(&instance, &busy, &queued.job).await;
+                let _ = queued.done.send(answer);
+            }
             continue;
         }
         let jobs: Vec<&Job> = batch.iter().map(|q| &q.job).collect();
-        let together = run_together(&instance, Access::Write, &jobs);
+        let together = run_claimed(&instance, Access::Write, &jobs, |i| batch[i].claim());
         match marking_busy(&instance, &busy, &jobs, together).await {
             Ok(replies) => {
                 for (queued, reply) in batch.into_iter().zip(replies) {
@@ -329,8 +365,11 @@ async fn lane(
             }
             Err(e) => {
                 debug!(error = %e, size = batch.len(), "group commit failed; running its commands one by one");
-                for Queued { job, done, .. } in batch {
-                    let _ = done.send(alone_marking_busy(&instance, &busy, &job).await);
+                for queued in batch {
+                    if queued.claim() {
+                        let answer = alone_marking_busy(&instance, &busy, &queued.job).await;
+                        let _ = queued.done.send(answer);
+                    }
                 }
             }
         }
