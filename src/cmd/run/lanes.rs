@@ -357,6 +357,15 @@ async fn lane(
         }
         let jobs: Vec<&Job> = batch.iter().map(|q| &q.job).collect();
         let together = run_claimed(&instance, Access::Write, &jobs, |i| batch[i].claim());
+        let together = async {
+            // Its scripts run on this thread, handed off from the runtime
+            // once for the batch.
+            if busy_text(&jobs).is_some() && script::runs_here() {
+                script::off_core(together)
+            } else {
+                together.await
+            }
+        };
         match marking_busy(&instance, &busy, &jobs, together).await {
             Ok(replies) => {
                 for (queued, reply) in batch.into_iter().zip(replies) {

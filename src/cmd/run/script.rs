@@ -144,9 +144,7 @@ async fn run_script(
         target,
         stop,
     };
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
-    let (pooled, outcome) = if multi_thread {
+    let (pooled, outcome) = if runs_here() {
         run_here(open, &mut state, run)
     } else {
         run_on_thread(open, &mut state, run).await?
@@ -199,17 +197,44 @@ impl Run {
 /// Runs the script on this task's thread, its `redis.call`s straight on
 /// the transaction: no thread hand-off. The runtime meanwhile moves its
 /// other tasks to another thread, so a long script holds only its
-/// transaction's keys (and its lane), as on a thread of its own.
+/// transaction's keys (and its lane), as on a thread of its own; inside
+/// [`off_core`] that was done once for the whole batch.
 fn run_here(open: &mut Open<'_>, state: &mut ScriptState, run: Run) -> (PooledVm, Option<Outcome>) {
+    let go = || run.go(&mut DirectHost { open, state });
+    if OFF_CORE.get() {
+        go()
+    } else {
+        tokio::task::block_in_place(go)
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs [`off_core`] work.
+    static OFF_CORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` (a batch that holds scripts) to its end on this thread,
+/// after handing the runtime's other tasks to another thread (one
+/// hand-off for the batch, not one per script). Only on a multi-thread
+/// runtime.
+pub fn off_core<F: std::future::Future>(work: F) -> F::Output {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            OFF_CORE.set(self.0);
+        }
+    }
     let handle = tokio::runtime::Handle::current();
     tokio::task::block_in_place(|| {
-        let mut host = DirectHost {
-            open,
-            state,
-            handle,
-        };
-        run.go(&mut host)
+        let _reset = Reset(OFF_CORE.replace(true));
+        handle.block_on(work)
     })
+}
+
+/// True if scripts run on the thread of the task that runs them (see
+/// [`run_here`]): the runtime has other threads to move its tasks to.
+pub fn runs_here() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
 }
 
 /// Runs the script on a thread of its own, each `redis.call` coming back
@@ -375,13 +400,16 @@ async fn answer(
 struct DirectHost<'a, 'o> {
     open: &'a mut Open<'o>,
     state: &'a mut ScriptState,
-    handle: tokio::runtime::Handle,
 }
 
 impl Host for DirectHost<'_, '_> {
     fn call(&mut self, args: Vec<Bytes>, resp3: bool) -> Reply {
-        self.handle
-            .block_on(answer(self.open, self.state, args, resp3))
+        // The thread is out of the runtime's scheduling (see `run_here`),
+        // so it may wait here; unconstrained, as no scheduler renews a
+        // budget between the polls of this wait.
+        futures::executor::block_on(tokio::task::unconstrained(answer(
+            self.open, self.state, args, resp3,
+        )))
     }
 
     fn is_command(&self, args: &[Bytes]) -> bool {
