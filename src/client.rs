@@ -28,6 +28,9 @@ use crate::instance::state::Instance;
 use crate::protocol::{FrameError, FrameLimits, Framer};
 use crate::reply::Reply;
 
+/// Where a RESP2 redirect target receives invalidations.
+const TRACKING_CHANNEL: &str = "__redis__:invalidate";
+
 /// Bytes read from the socket at a time (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
 /// A reply buffer past this size, once released, has the allocator give
@@ -431,8 +434,13 @@ impl ClientWire {
 
     fn encode_delivery(&mut self, session: &Session, delivery: Delivery) {
         session.subs.subscriber().taken(&delivery);
-        // CLIENT REPLY OFF silences pushes too (Redis 7.0).
-        if session.predates(&delivery) || session.reply_mode == ReplyMode::Off {
+        // CLIENT REPLY OFF silences pub/sub messages too (Redis 7.0), not
+        // tracking's pushes.
+        let tracking = matches!(
+            delivery,
+            Delivery::Invalidate { .. } | Delivery::RedirectBroken { .. }
+        );
+        if session.predates(&delivery) || (session.reply_mode == ReplyMode::Off && !tracking) {
             return;
         }
         let frame = match delivery {
@@ -454,6 +462,30 @@ impl ClientWire {
                 Reply::Bulk(channel),
                 Reply::Bulk(payload),
             ]),
+            // As Redis's sendTrackingMessage: a RESP3 connection gets the
+            // push; a RESP2 one only when it is a redirect target in
+            // subscribed mode, as a message on __redis__:invalidate.
+            Delivery::Invalidate { keys, redirected } => {
+                let keys = keys.map_or(Reply::Nil, |keys| {
+                    Reply::Array(keys.into_iter().map(Reply::Bulk).collect())
+                });
+                if session.resp3 {
+                    Reply::Push(vec![Reply::bulk_str("invalidate"), keys])
+                } else if redirected && session.is_subscribed() {
+                    Reply::Push(vec![
+                        Reply::bulk_str("message"),
+                        Reply::bulk_str(TRACKING_CHANNEL),
+                        keys,
+                    ])
+                } else {
+                    return;
+                }
+            }
+            Delivery::RedirectBroken { to } if session.resp3 => Reply::Push(vec![
+                Reply::bulk_str("tracking-redir-broken"),
+                Reply::Int(to as i64),
+            ]),
+            Delivery::RedirectBroken { .. } => return,
         };
         frame.encode(&mut self.outbuf, session.resp3);
     }

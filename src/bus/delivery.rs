@@ -25,6 +25,17 @@ pub enum Delivery {
         payload: Bytes,
         event: Option<i64>,
     },
+    /// Client-side caching: these keys changed (`None`: every key, as
+    /// after FLUSHALL). `redirected`: sent on behalf of another client
+    /// (CLIENT TRACKING REDIRECT), so a RESP2 connection subscribed to
+    /// `__redis__:invalidate` gets it as a message there.
+    Invalidate {
+        keys: Option<Vec<Bytes>>,
+        redirected: bool,
+    },
+    /// The client this connection's invalidations went to is gone
+    /// (`tracking-redir-broken`, RESP3 only).
+    RedirectBroken { to: u64 },
 }
 
 impl Delivery {
@@ -40,6 +51,10 @@ impl Delivery {
                 payload,
                 ..
             } => 48 + pattern.len() + channel.len() + payload.len(),
+            Delivery::Invalidate { keys, .. } => {
+                32 + keys.iter().flatten().map(|k| 16 + k.len()).sum::<usize>()
+            }
+            Delivery::RedirectBroken { .. } => 32,
         }
     }
 }
@@ -132,9 +147,14 @@ impl Subscriber {
         self.pending.count.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// True once the connection is gone (its queue's receiver dropped).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Queues a delivery unless the subscriber is over its limits, in which
     /// case it is disconnected (as Redis does) and the message dropped.
-    pub(super) fn send(&self, delivery: Delivery) -> bool {
+    pub fn send(&self, delivery: Delivery) -> bool {
         let pending = self
             .pending
             .bytes

@@ -509,3 +509,33 @@ pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
 pub fn no_input_keys(command: &str) -> String {
     format!("ERR at least 1 input key is needed for '{command}' command")
 }
+
+// CLIENT TRACKING and CLIENT CACHING, as Redis 7.0's clientCommand.
+pub const TRACKING_ONE_REDIRECT: &str = "ERR A client can only redirect to a single other client";
+pub const TRACKING_NO_REDIRECT_CLIENT: &str =
+    "ERR The client ID you want redirect to does not exist";
+pub const TRACKING_PREFIX_NEEDS_BCAST: &str = "ERR PREFIX option requires BCAST mode to be enabled";
+pub const TRACKING_SWITCH_BCAST: &str = "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+pub const TRACKING_OPT_WITH_BCAST: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+pub const TRACKING_OPTIN_AND_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+pub const TRACKING_SWITCH_OPT: &str = "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+pub const CACHING_NOT_TRACKING: &str = "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled";
+pub const CACHING_YES_NOT_OPTIN: &str =
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+pub const CACHING_NO_NOT_OPTOUT: &str =
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// A BCAST prefix overlapping one the client has (`existing`) or another
+/// given in the same command.
+pub fn tracking_prefix_overlap(prefix: &[u8], other: &[u8], existing: bool) -> bytes::Bytes {
+    let what = if existing {
+        "an existing prefix"
+    } else {
+        "another provided prefix"
+    };
+    bytes::Bytes::from(format!(
+        "ERR Prefix '{}' overlaps with {what} '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(prefix),
+        String::from_utf8_lossy(other)
+    ))
+}

@@ -70,6 +70,11 @@ pub struct Session {
     pub no_touch: bool,
     /// Set by MONITOR: the commands this instance runs, one line each.
     pub monitor: Option<tokio::sync::mpsc::Receiver<Bytes>>,
+    /// CLIENT TRACKING is on (the instance's tracking table holds the
+    /// rest, [`crate::events::tracking`]).
+    pub tracking: bool,
+    /// CLIENT CACHING was given for the next command.
+    pub caching: bool,
 }
 
 /// Where a connection comes from: CLIENT LIST's `addr`, `laddr` and `fd`.
@@ -153,6 +158,7 @@ impl Session {
                 unblock: unblock.clone(),
                 buffers: buffers.clone(),
                 backlog: subscriber.backlog(),
+                deliveries: subscriber.clone(),
             },
         );
         let authenticated = instance.config.requirepass.is_none();
@@ -178,6 +184,8 @@ impl Session {
             reply_mode: ReplyMode::On,
             no_touch: false,
             monitor: None,
+            tracking: false,
+            caching: false,
         };
         (session, delivery_rx)
     }
@@ -221,6 +229,23 @@ impl Session {
         info.multi_mem = 0;
     }
 
+    /// CLIENT TRACKING: remembers `keys` for this client, about to read
+    /// them.
+    pub fn track_reads<'k>(&self, keys: impl IntoIterator<Item = &'k Bytes>) {
+        if self.tracking {
+            self.instance.events.tracking.remember(self.id, keys);
+        }
+    }
+
+    /// After a command: CLIENT CACHING lasts for one command (or one MULTI
+    /// block), unless that command was CLIENT itself, as in Redis.
+    pub fn caching_done(&mut self, client_command: bool) {
+        if self.caching && self.multi.is_none() && !client_command {
+            self.caching = false;
+            self.instance.events.tracking.set_caching(self.id, false);
+        }
+    }
+
     pub fn is_subscribed(&self) -> bool {
         !self.subs.is_empty()
     }
@@ -236,6 +261,7 @@ impl Session {
         let (marks, name, event) = match delivery {
             Delivery::Message { channel, event, .. } => (&self.channel_marks, channel, event),
             Delivery::PMessage { pattern, event, .. } => (&self.pattern_marks, pattern, event),
+            Delivery::Invalidate { .. } | Delivery::RedirectBroken { .. } => return false,
         };
         match (event, marks.get(name)) {
             (Some(id), Some(&mark)) => *id <= mark,
@@ -249,6 +275,9 @@ impl Drop for Session {
         // The subscriptions release themselves; the client list entry and
         // the monitor feed here.
         self.instance.clients.remove(&self.id);
+        if self.tracking {
+            self.instance.events.tracking.disable(self.id);
+        }
         if self.monitor.is_some() {
             self.instance.monitors.remove(self.id);
         }

@@ -395,6 +395,13 @@ impl CommandSpec {
         self.flags.contains(&flag)
     }
 
+    /// Its keys are remembered for a tracking client before it runs (CLIENT
+    /// TRACKING): a read-only command's; a script's are remembered when it
+    /// reads ([`crate::cmd::run::script`]).
+    pub fn tracks_reads(&self) -> bool {
+        self.has_flag("readonly") && !matches!(self.handler, Handler::Script(_))
+    }
+
     /// Runs at once inside MULTI instead of being queued.
     pub fn skips_queue(&self) -> bool {
         self.props.has(Props::SKIPS_QUEUE)

@@ -9,6 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::flags;
 use super::settings;
 use super::state::Events;
+use super::tracking;
 use crate::store::LoggedEvent;
 
 /// Hands one sequenced event on to this instance's subscribers, in log
@@ -33,6 +34,9 @@ pub fn hand_on(events: &Events, event: &LoggedEvent) {
         return;
     }
     events.waiters.wake(event.db, &event.key);
+    if tracking::invalidates(event.class) {
+        events.tracking.invalidate(&event.key);
+    }
     deliver(events, events.notify_flags(), event);
 }
 

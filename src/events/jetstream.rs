@@ -255,16 +255,26 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
             }
         };
         loop {
-            let item = tokio::select! {
-                item = messages.next() => item,
-                _ = shutdown.changed() => return,
-                // The consumer lived on the server the link just lost (an
-                // ordered consumer is kept in memory only): start a new one
-                // at once, after the last message delivered, rather than
-                // wait for the old one's pull request to fail.
-                _ = connects.changed() => {
-                    info!(next, "NATS reconnected; resuming the event stream");
-                    break;
+            // Messages already here are handed on together; BCAST
+            // invalidations go out once none is left waiting.
+            let ready = futures::FutureExt::now_or_never(messages.next());
+            if ready.is_none() {
+                events.tracking.flush();
+            }
+            let item = if let Some(item) = ready {
+                item
+            } else {
+                tokio::select! {
+                    item = messages.next() => item,
+                    _ = shutdown.changed() => return,
+                    // The consumer lived on the server the link just lost (an
+                    // ordered consumer is kept in memory only): start a new one
+                    // at once, after the last message delivered, rather than
+                    // wait for the old one's pull request to fail.
+                    _ = connects.changed() => {
+                        info!(next, "NATS reconnected; resuming the event stream");
+                        break;
+                    }
                 }
             };
             match item {

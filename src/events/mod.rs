@@ -27,6 +27,7 @@ pub mod settings;
 pub mod start;
 pub mod state;
 pub mod sweeper;
+pub mod tracking;
 pub mod waiters;
 
 pub use start::run;

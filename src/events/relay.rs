@@ -107,6 +107,7 @@ async fn run_local(events: Arc<Events>) {
                 for event in &batch {
                     hand_on(&events, event);
                 }
+                events.tracking.flush();
                 if let Some(last) = batch.last() {
                     position = last.seq;
                 }

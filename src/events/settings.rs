@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 use super::state::Events;
 use crate::events::flags;
+use crate::events::tracking::FLUSHED_SETTING;
 use crate::store::NOTIFY_SETTING;
 use crate::store::retry_conflicts;
 use crate::store::{Access, Event, StoreResult, Txn};
@@ -111,6 +112,7 @@ pub fn apply(events: &Events, name: &str, value: &[u8]) {
         FUNCTIONS_SETTING => {
             events.functions_changed.fetch_add(1, Ordering::Relaxed);
         }
+        FLUSHED_SETTING => events.tracking.invalidate_all(),
         other => debug!(setting = other, "ignoring a change of an unknown setting"),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{Notify, watch};
 
+use super::tracking::Tracking;
 use super::waiters::Waiters;
 use crate::bus::Bus;
 use crate::clock::now_ms;
@@ -68,6 +69,9 @@ pub struct Events {
     /// This instance's clients blocked on keys, woken as events of their
     /// keys are handed on.
     pub waiters: Waiters,
+    /// This instance's clients tracking keys (CLIENT TRACKING), invalidated
+    /// as events are handed on.
+    pub tracking: Tracking,
 }
 
 impl Events {
@@ -99,6 +103,7 @@ impl Events {
             functions_changed: AtomicU64::new(0),
             shutdown,
             waiters: Waiters::default(),
+            tracking: Tracking::default(),
         }
     }
 

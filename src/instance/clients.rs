@@ -22,6 +22,8 @@ pub struct ClientHandle {
     pub buffers: Arc<Buffers>,
     /// Its queue of pub/sub deliveries: bytes and messages waiting.
     pub backlog: Arc<crate::bus::Backlog>,
+    /// Its queue itself (invalidations redirected to it).
+    pub deliveries: crate::bus::Subscriber,
 }
 
 /// A connection's buffers, as CLIENT LIST shows them: stored by the

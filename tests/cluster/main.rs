@@ -14,3 +14,4 @@ mod nats;
 mod scripts;
 mod streams;
 mod tls_links;
+mod tracking;

@@ -17,4 +17,5 @@ mod sets;
 mod store_members;
 mod story;
 mod streams;
+mod tracking;
 mod transactions;

@@ -7,7 +7,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::skipped;
 use crate::harness::*;
 
 #[tokio::test]
@@ -48,42 +47,4 @@ async fn bullmq(store: Store) {
         ],
     );
     target.report("BullMQ");
-}
-
-/// Installs js/package-lock.json's packages unless they are there; false
-/// (a skip, a failure under CI=true) when node or npm is missing.
-async fn npm_installed() -> bool {
-    let dir = js_dir();
-    if dir.join("node_modules/bullmq/package.json").exists()
-        && dir.join("node_modules/ioredis/package.json").exists()
-    {
-        return true;
-    }
-    let have = |tool: &str| {
-        Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !have("node") || !have("npm") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "node and npm are needed for BullMQ and CI=true (apt-get install nodejs npm)"
-        );
-        skipped("node or npm missing (apt-get install nodejs npm)");
-        return false;
-    }
-    let log = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new("npm");
-    cmd.args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir);
-    let mut npm = Proc::spawn_split(
-        "npm ci",
-        cmd,
-        log.path().join("npm.out"),
-        log.path().join("npm.err"),
-    );
-    let status = npm.wait_exit(Duration::from_secs(300)).await;
-    assert!(status.success(), "npm ci failed: {}", npm.output());
-    true
 }

@@ -295,6 +295,17 @@ impl Target {
         Some(target)
     }
 
+    /// A second respire on the same MariaDB database (none for the other
+    /// targets): another instance of the deployment.
+    pub async fn second_instance(&self) -> Option<ProcessServer> {
+        let db = self._db.as_ref()?;
+        let server =
+            ProcessServer::spawn(&self.dir.path().join("data2"), &["--database-url", &db.url])
+                .await;
+        wait_store_ready(&server).await;
+        Some(server)
+    }
+
     /// `redis://127.0.0.1:PORT/0`
     pub fn url(&self) -> String {
         format!("redis://{}/0", self.addr)
@@ -551,4 +562,43 @@ fn quoted_words(rest: &str, n: usize) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+/// Installs js/package-lock.json's packages unless they are there; false
+/// (a skip, a failure under CI=true) when node or npm is missing.
+pub async fn npm_installed() -> bool {
+    let dir = js_dir();
+    if ["bullmq", "ioredis", "redis"]
+        .iter()
+        .all(|p| dir.join(format!("node_modules/{p}/package.json")).exists())
+    {
+        return true;
+    }
+    let have = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("node") || !have("npm") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "node and npm are needed for the Node libraries' tests and CI=true (apt-get install nodejs npm)"
+        );
+        skipped("node or npm missing (apt-get install nodejs npm)");
+        return false;
+    }
+    let log = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("npm");
+    cmd.args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir);
+    let mut npm = Proc::spawn_split(
+        "npm ci",
+        cmd,
+        log.path().join("npm.out"),
+        log.path().join("npm.err"),
+    );
+    let status = npm.wait_exit(Duration::from_secs(300)).await;
+    assert!(status.success(), "npm ci failed: {}", npm.output());
+    true
 }

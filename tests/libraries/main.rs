@@ -16,6 +16,7 @@ mod harness;
 
 mod bullmq;
 mod celery;
+mod client_cache;
 mod dramatiq;
 mod limits;
 mod redis_lock;

@@ -49,6 +49,10 @@ static CLIENT_SUBCOMMANDS: &[SubSpec] = subcommands! {
     "no-evict", 3, "Set client eviction mode for the current connection", flags: ADMIN_SUB, props: Props::ADMIN;
     "no-touch", 3, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", flags: CLIENT_SUB;
     "pause", -3, "Stop processing commands from clients for some time", flags: ADMIN_SUB, props: Props::ADMIN;
+    "tracking", -3, "Enable or disable server assisted client side caching support", flags: CLIENT_SUB;
+    "caching", 3, "Instruct the server about tracking or not keys in the next request", flags: CLIENT_SUB;
+    "getredir", 2, "Get tracking notifications redirection client ID if any", flags: CLIENT_SUB;
+    "trackinginfo", 2, "Return information about server assisted client side caching for the current connection", flags: CLIENT_SUB;
     "unpause", 2, "Resume processing of clients that were paused", flags: ADMIN_SUB, props: Props::ADMIN;
     help;
 };
@@ -123,6 +127,11 @@ pub fn reset(session: &mut Session) {
     session.db = 0;
     session.resp3 = false;
     session.authenticated = session.instance.config.requirepass.is_none();
+    if session.tracking {
+        session.instance.events.tracking.disable(session.id);
+        session.tracking = false;
+        session.caching = false;
+    }
     let mut info = session.info.lock().unwrap();
     info.db = 0;
     info.resp = 2;
@@ -326,6 +335,12 @@ fn client(session: &mut Session, args: &[Bytes]) -> CmdResult {
             session.instance.pause.unpause();
             Ok(OK)
         }
+        b"tracking" => client_tracking(session, args),
+        b"caching" => client_caching(session, &args[2]),
+        b"getredir" => Ok(Reply::Int(
+            tracking_info(session).map_or(-1, |i| i.options.redirect as i64),
+        )),
+        b"trackinginfo" => Ok(client_trackinginfo(session)),
         b"help" => Ok(Reply::help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GETNAME",
@@ -356,6 +371,15 @@ fn client(session: &mut Session, args: &[Bytes]) -> CmdResult {
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",
             "    Will not touch LRU/LFU stats when this mode is on.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "HELP",
             "    Print this help.",
         ])),
@@ -660,4 +684,181 @@ fn kill(session: &Session, id: u64) {
     if let Some((_, handle)) = session.instance.clients.remove(&id) {
         handle.kill.notify_one();
     }
+}
+
+/// The client's tracking state, if it tracks.
+fn tracking_info(session: &Session) -> Option<crate::events::tracking::Info> {
+    if !session.tracking {
+        return None;
+    }
+    session.instance.events.tracking.info(session.id)
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN]
+/// [OPTOUT] [NOLOOP], with Redis 7.0's checks in its order.
+fn client_tracking(session: &mut Session, args: &[Bytes]) -> CmdResult {
+    use crate::events::tracking::Options;
+    let mut options = Options::default();
+    let mut target = None;
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        let opt = args[i].to_ascii_lowercase();
+        match &opt[..] {
+            b"redirect" if more => {
+                i += 1;
+                if options.redirect != 0 {
+                    return err(errors::TRACKING_ONE_REDIRECT);
+                }
+                let id = crate::cmd::args::int_arg(&args[i])?;
+                let handle = u64::try_from(id)
+                    .ok()
+                    .and_then(|id| session.instance.clients.get(&id));
+                let Some(handle) = handle else {
+                    return err(errors::TRACKING_NO_REDIRECT_CLIENT);
+                };
+                target = Some(handle.deliveries.clone());
+                options.redirect = id as u64;
+            }
+            b"bcast" => options.bcast = true,
+            b"optin" => options.optin = true,
+            b"optout" => options.optout = true,
+            b"noloop" => options.noloop = true,
+            b"prefix" if more => {
+                i += 1;
+                options.prefixes.push(args[i].clone());
+            }
+            _ => return err(errors::SYNTAX),
+        }
+        i += 1;
+    }
+    let tracking = &session.instance.events.tracking;
+    if is(&args[2], "off") {
+        if session.tracking {
+            tracking.disable(session.id);
+            session.tracking = false;
+            session.caching = false;
+        }
+        return Ok(OK);
+    }
+    if !is(&args[2], "on") {
+        return err(errors::SYNTAX);
+    }
+    if !options.bcast && !options.prefixes.is_empty() {
+        return err(errors::TRACKING_PREFIX_NEEDS_BCAST);
+    }
+    let now = tracking_info(session);
+    if let Some(now) = &now
+        && now.options.bcast != options.bcast
+    {
+        return err(errors::TRACKING_SWITCH_BCAST);
+    }
+    if options.bcast && (options.optin || options.optout) {
+        return err(errors::TRACKING_OPT_WITH_BCAST);
+    }
+    if options.optin && options.optout {
+        return err(errors::TRACKING_OPTIN_AND_OPTOUT);
+    }
+    if let Some(now) = &now
+        && ((options.optin && now.options.optout) || (options.optout && now.options.optin))
+    {
+        return err(errors::TRACKING_SWITCH_OPT);
+    }
+    if options.bcast {
+        let existing = now.as_ref().map_or(&[][..], |n| &n.options.prefixes[..]);
+        for (j, prefix) in options.prefixes.iter().enumerate() {
+            let overlaps = |a: &[u8], b: &[u8]| {
+                let n = a.len().min(b.len());
+                a[..n] == b[..n]
+            };
+            if let Some(old) = existing.iter().find(|old| overlaps(old, prefix)) {
+                return Err(crate::cmd::errors::CmdError::Reply(
+                    errors::tracking_prefix_overlap(prefix, old, true),
+                ));
+            }
+            if let Some(other) = options.prefixes[j + 1..]
+                .iter()
+                .find(|o| overlaps(prefix, o))
+            {
+                return Err(crate::cmd::errors::CmdError::Reply(
+                    errors::tracking_prefix_overlap(prefix, other, false),
+                ));
+            }
+        }
+    }
+    let own = session.subs.subscriber().clone();
+    tracking.enable(session.id, options, own, target);
+    session.tracking = true;
+    Ok(OK)
+}
+
+/// CLIENT CACHING YES|NO: for the next command, in OPTIN or OPTOUT mode.
+fn client_caching(session: &mut Session, arg: &[u8]) -> CmdResult {
+    let Some(info) = tracking_info(session) else {
+        return err(errors::CACHING_NOT_TRACKING);
+    };
+    if is(arg, "yes") {
+        if !info.options.optin {
+            return err(errors::CACHING_YES_NOT_OPTIN);
+        }
+    } else if is(arg, "no") {
+        if !info.options.optout {
+            return err(errors::CACHING_NO_NOT_OPTOUT);
+        }
+    } else {
+        return err(errors::SYNTAX);
+    }
+    session
+        .instance
+        .events
+        .tracking
+        .set_caching(session.id, true);
+    session.caching = true;
+    Ok(OK)
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and prefixes, as Redis shows them.
+fn client_trackinginfo(session: &Session) -> Reply {
+    let info = tracking_info(session);
+    let mut flags = Vec::new();
+    let mut redirect = -1;
+    let mut prefixes = Vec::new();
+    match &info {
+        None => flags.push("off"),
+        Some(info) => {
+            let o = &info.options;
+            flags.push("on");
+            if o.bcast {
+                flags.push("bcast");
+            }
+            if o.optin {
+                flags.push("optin");
+                if info.caching {
+                    flags.push("caching-yes");
+                }
+            }
+            if o.optout {
+                flags.push("optout");
+                if info.caching {
+                    flags.push("caching-no");
+                }
+            }
+            if o.noloop {
+                flags.push("noloop");
+            }
+            if info.broken {
+                flags.push("broken_redirect");
+            }
+            redirect = o.redirect as i64;
+            prefixes = o.prefixes.iter().cloned().map(Reply::Bulk).collect();
+        }
+    }
+    Reply::Map(vec![
+        (
+            Reply::bulk_str("flags"),
+            Reply::Set(flags.into_iter().map(Reply::bulk_str).collect()),
+        ),
+        (Reply::bulk_str("redirect"), Reply::Int(redirect)),
+        (Reply::bulk_str("prefixes"), Reply::Array(prefixes)),
+    ])
 }

@@ -242,6 +242,11 @@ async fn flush(ctx: &mut Ctx<'_>, args: &[Bytes], db: Option<Db>) -> CmdResult {
         return err(errors::SYNTAX);
     }
     ctx.txn.flush(db).await?;
+    // Every instance's tracking clients drop what they cached.
+    ctx.events.push(crate::store::Event::setting(
+        crate::events::tracking::FLUSHED_SETTING,
+        "",
+    ));
     Ok(OK)
 }
 

@@ -380,6 +380,11 @@ async fn config_set(session: &mut Session, args: &[Bytes]) -> CmdResult {
             // This instance's own listener setting, as in Redis.
             NewValue::ProtectedMode(on) => session.instance.protected_mode.store(on, Relaxed),
             NewValue::Kept(name, value) => {
+                if name == "tracking-table-max-keys"
+                    && let Ok(max) = value.parse::<usize>()
+                {
+                    session.instance.events.tracking.set_max_keys(max);
+                }
                 session
                     .instance
                     .kept_parameters
@@ -507,7 +512,7 @@ async fn section_text(
                 "blocked_clients",
                 &instance.metrics.blocked_clients.load(Relaxed),
             );
-            w.field("tracking_clients", &0);
+            w.field("tracking_clients", &instance.events.tracking.stats().0);
             w.field("clients_in_timeout_table", &0);
         }
         "memory" => {
@@ -566,6 +571,10 @@ async fn section_text(
             w.field("pubsub_channels", &instance.bus.channels(None).len());
             w.field("pubsub_patterns", &instance.bus.numpat());
             w.field("pubsubshard_channels", &0);
+            let (_, keys, items, prefixes) = instance.events.tracking.stats();
+            w.field("tracking_total_keys", &keys);
+            w.field("tracking_total_items", &items);
+            w.field("tracking_total_prefixes", &prefixes);
             w.field("unexpected_error_replies", &0);
             w.field("total_error_replies", &s.error_replies.load(Relaxed));
         }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use crate::clock::now_ms;
 use crate::cmd::errors::{self, CmdError, CmdResult, err};
 use crate::cmd::family::transaction;
+use crate::cmd::key_args::key_args;
 use crate::cmd::run::txn::{Job, Open};
 use crate::cmd::run::{direct, script};
 use crate::cmd::session::Session;
@@ -30,6 +31,11 @@ pub async fn exec(session: &mut Session) -> CmdResult {
     if multi.dirty {
         transaction::end_multi(session);
         return err(errors::EXECABORT);
+    }
+    for (spec, args) in rows(&multi.queue) {
+        if spec.tracks_reads() {
+            session.track_reads(key_args(spec, args));
+        }
     }
     let mut attempt = 0;
     let start_db = session.db;

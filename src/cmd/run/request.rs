@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use crate::clock::now_us;
 use crate::cmd::errors::{self, CmdError};
+use crate::cmd::key_args::key_args;
 use crate::cmd::run::lanes::{self, Batcher};
 use crate::cmd::run::monitor::{monitor_line, redacted};
 use crate::cmd::run::txn::Job;
@@ -133,6 +134,10 @@ impl Requests {
             if let Some(shown) = &monitored {
                 feed_monitors(session, shown);
             }
+            if spec.tracks_reads() {
+                session.track_reads(key_args(spec, &args));
+            }
+            session.caching_done(false);
             self.group.push(Job::new(session, spec, args));
             return Ok(Next::Go);
         }
@@ -149,6 +154,9 @@ impl Requests {
         };
         let started = Instant::now();
         session.touch_info(spec.full_name(&args), &args);
+        if matches!(verdict, Verdict::Runs) && spec.tracks_reads() {
+            session.track_reads(key_args(spec, &args));
+        }
         let reply = match verdict {
             Verdict::Refused(reply) => reply,
             Verdict::Queued => {
@@ -167,6 +175,7 @@ impl Requests {
             Verdict::Runs => self.run(session, spec, args).await,
         };
         session.command_done();
+        session.caching_done(spec.name == "client");
         let micros = started.elapsed().as_micros() as u64;
         let metrics = &session.instance.metrics;
         metrics.record(spec.name, micros, reply.error_text());

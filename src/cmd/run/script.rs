@@ -18,6 +18,7 @@ use crate::clock::now_us;
 use crate::cmd::args::int_arg;
 use crate::cmd::errors::{self, CmdError};
 use crate::cmd::helpers::streams::ReadArgs;
+use crate::cmd::key_args::key_args;
 use crate::cmd::run::monitor::monitor_line;
 use crate::cmd::run::txn::{Answer, Job, Open};
 use crate::cmd::spec::{CommandSpec, Handler, ScriptCall};
@@ -137,6 +138,12 @@ async fn run_script(
         touches: job.touches,
         kill: kill.clone(),
         failure: None,
+        client: job.client,
+        declared: instance
+            .events
+            .tracking
+            .tracks(job.client)
+            .then(|| key_args(job.spec, &job.args).into_iter().cloned().collect()),
     };
     let run = Run {
         pooled,
@@ -373,6 +380,10 @@ struct ScriptState {
     kill: Arc<AtomicBool>,
     /// The store failed under a command: the transaction is lost.
     failure: Option<StoreError>,
+    /// The client the script runs for.
+    client: u64,
+    /// Its declared keys, while its client tracks and it has not read yet.
+    declared: Option<Vec<Bytes>>,
 }
 
 /// A `redis.call`'s reply; once the store failed, the script is stopped
@@ -500,7 +511,15 @@ async fn call_command(
                 kill: None,
                 body: None,
                 blocked: false,
+                client: state.client,
             };
+            if spec.has_flag("readonly")
+                && let Some(keys) = state.declared.take()
+            {
+                // A script that reads tracks the keys it declared, as
+                // Redis tracks them for the script's caller.
+                instance.events.tracking.remember(state.client, &keys);
+            }
             open.run(&job).await?.unwrap_or_else(CmdError::into_reply)
         }
         _ => connection_command(open, state, spec, &args),

@@ -16,6 +16,7 @@ use crate::cmd::helpers::event_view;
 use crate::cmd::key_args::key_args;
 use crate::cmd::session::Session;
 use crate::cmd::spec::{CommandSpec, DataFn, Handler, Props};
+use crate::events::tracking::FLUSHED_SETTING;
 use crate::instance::state::Instance;
 use crate::reply::Reply;
 use crate::store::{Access, Db, Event, StoreError, Txn};
@@ -41,6 +42,8 @@ pub struct Job {
     pub body: Option<DataFn>,
     /// A blocking command's attempt after it waited ([`Ctx::blocked`]).
     pub blocked: bool,
+    /// The client it runs for (CLIENT TRACKING's NOLOOP).
+    pub client: u64,
 }
 
 impl Job {
@@ -55,6 +58,7 @@ impl Job {
             kill: matches!(spec.handler, Handler::Script(_)).then(Default::default),
             body: None,
             blocked: false,
+            client: session.id,
         }
     }
 }
@@ -87,6 +91,9 @@ pub struct Open<'i> {
     /// Messages scripts published (channel, message): sent after the
     /// commit, never for a transaction rolled back.
     published: Vec<(Bytes, Bytes)>,
+    /// While some client tracks keys: each command's client and the index
+    /// of its first event.
+    origins: Vec<(u64, usize)>,
 }
 
 impl<'i> Open<'i> {
@@ -97,6 +104,7 @@ impl<'i> Open<'i> {
             instance,
             events: Vec::new(),
             published: Vec::new(),
+            origins: Vec::new(),
         })
     }
 
@@ -122,6 +130,9 @@ impl<'i> Open<'i> {
     /// a Redis error: the command changed nothing), or the store's
     /// failure, which dooms the whole transaction.
     pub async fn run(&mut self, job: &Job) -> Result<Answer, StoreError> {
+        if self.instance.events.tracking.active() {
+            self.origins.push((job.client, self.events.len()));
+        }
         let mut ctx = Ctx {
             txn: &mut *self.txn,
             db: job.db,
@@ -160,13 +171,38 @@ impl<'i> Open<'i> {
     /// (the one commit-and-wake sequence, [`crate::events`]), then sends
     /// what scripts published.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.instance.events.commit(self.txn, &self.events).await?;
+        // Client-side caching: this instance's commits invalidate before
+        // their replies go out (see `crate::events::tracking`).
+        let tracking = &self.instance.events.tracking;
+        let writes = self.own_writes();
+        let flush = self.events.iter().any(|e| e.name == FLUSHED_SETTING);
+        let noted = tracking.committing(&writes, flush);
+        let result = self.instance.events.commit(self.txn, &self.events).await;
+        tracking.committed(&writes, noted, result.is_ok());
+        result?;
         for (channel, message) in &self.published {
             if let Err(e) = self.instance.bus.publish(channel, message).await {
                 tracing::warn!(error = %e, "a script's PUBLISH was not sent");
             }
         }
         Ok(())
+    }
+}
+
+impl Open<'_> {
+    /// The (client, key) of each event that invalidates its key, for the
+    /// commands whose client was noted (see `origins`).
+    fn own_writes(&self) -> Vec<(u64, Bytes)> {
+        let mut own = Vec::new();
+        for (i, &(client, start)) in self.origins.iter().enumerate() {
+            let end = self.origins.get(i + 1).map_or(self.events.len(), |o| o.1);
+            for event in &self.events[start..end.max(start)] {
+                if crate::events::tracking::invalidates(event.class) {
+                    own.push((client, event.key.clone()));
+                }
+            }
+        }
+        own
     }
 }
 

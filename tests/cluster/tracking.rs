@@ -1,0 +1,62 @@
+//! Client-side caching across instances on one MariaDB: a client tracking
+//! on B is invalidated by writes on A (a key it read, BCAST prefixes, the
+//! sweeper's expiry, FLUSHALL's null invalidation), as the event log
+//! brings A's events to B.
+
+use crate::common::{Raw, TestDb};
+
+fn invalidate(keys: &[&str]) -> Vec<u8> {
+    let mut out = format!(">2\r\n$10\r\ninvalidate\r\n*{}\r\n", keys.len()).into_bytes();
+    for k in keys {
+        out.extend_from_slice(format!("${}\r\n{k}\r\n", k.len()).as_bytes());
+    }
+    out
+}
+
+async fn resp3_tracking(addr: std::net::SocketAddr, options: &[&str]) -> Raw {
+    let mut c = Raw::connect(addr).await;
+    c.cmd(&["HELLO", "3"]).await;
+    let mut args = vec!["CLIENT", "TRACKING", "on"];
+    args.extend_from_slice(options);
+    assert_eq!(c.cmd(&args).await, b"+OK\r\n");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_on_one_instance_invalidate_clients_of_another() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b) = (db.server().await, db.server().await);
+    let mut w = Raw::connect(a.addr).await;
+    assert_eq!(w.cmd(&["SET", "k", "1"]).await, b"+OK\r\n");
+
+    // Default mode: a key read on B, written on A.
+    let mut c = resp3_tracking(b.addr, &[]).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n1\r\n");
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":2\r\n");
+    c.expect(&invalidate(&["k"])).await;
+
+    // FLUSHALL on A: the null invalidation on B.
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n2\r\n");
+    assert_eq!(w.cmd(&["FLUSHALL"]).await, b"+OK\r\n");
+    c.expect(b">2\r\n$10\r\ninvalidate\r\n_\r\n").await;
+
+    // BCAST on B: A's writes under the prefix, read or not.
+    let mut bc = resp3_tracking(b.addr, &["BCAST", "PREFIX", "p:"]).await;
+    assert_eq!(w.cmd(&["SET", "q:1", "x"]).await, b"+OK\r\n");
+    assert_eq!(w.cmd(&["SET", "p:1", "x"]).await, b"+OK\r\n");
+    bc.expect(&invalidate(&["p:1"])).await;
+
+    // Expiry: PEXPIRE's event, then the sweeper's `expired`, wherever it
+    // runs (unless the key was gone already when read again). Last: a push may
+    // follow a read that found it gone.
+    assert_eq!(w.cmd(&["SET", "e", "2"]).await, b"+OK\r\n");
+    let mut e = resp3_tracking(b.addr, &[]).await;
+    assert_eq!(e.cmd(&["GET", "e"]).await, b"$1\r\n2\r\n");
+    assert_eq!(w.cmd(&["PEXPIRE", "e", "300"]).await, b":1\r\n");
+    e.expect(&invalidate(&["e"])).await;
+    if e.cmd(&["GET", "e"]).await == b"$1\r\n2\r\n" {
+        e.expect(&invalidate(&["e"])).await;
+    }
+}
