@@ -230,11 +230,9 @@ impl Session {
     }
 
     /// CLIENT TRACKING: remembers `keys` for this client, about to read
-    /// them.
+    /// them (callers check [`Session::tracking`] before naming the keys).
     pub fn track_reads<'k>(&self, keys: impl IntoIterator<Item = &'k Bytes>) {
-        if self.tracking {
-            self.instance.events.tracking.remember(self.id, keys);
-        }
+        self.instance.events.tracking.remember(self.id, keys);
     }
 
     /// After a command: CLIENT CACHING lasts for one command (or one MULTI

@@ -3,24 +3,7 @@
 //! sweeper's expiry, FLUSHALL's null invalidation), as the event log
 //! brings A's events to B.
 
-use crate::common::{Raw, TestDb};
-
-fn invalidate(keys: &[&str]) -> Vec<u8> {
-    let mut out = format!(">2\r\n$10\r\ninvalidate\r\n*{}\r\n", keys.len()).into_bytes();
-    for k in keys {
-        out.extend_from_slice(format!("${}\r\n{k}\r\n", k.len()).as_bytes());
-    }
-    out
-}
-
-async fn resp3_tracking(addr: std::net::SocketAddr, options: &[&str]) -> Raw {
-    let mut c = Raw::connect(addr).await;
-    c.cmd(&["HELLO", "3"]).await;
-    let mut args = vec!["CLIENT", "TRACKING", "on"];
-    args.extend_from_slice(options);
-    assert_eq!(c.cmd(&args).await, b"+OK\r\n");
-    c
-}
+use crate::common::{Raw, TestDb, invalidate, resp3_tracking};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_on_one_instance_invalidate_clients_of_another() {

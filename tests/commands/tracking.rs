@@ -5,28 +5,10 @@
 //! invalidation. (Redis's own `unit/tracking` runs against respire too:
 //! README, "Client-side caching".)
 
-use crate::common::{Raw, TestServer};
+use crate::common::{Raw, TestServer, invalidate, resp3_tracking};
 
 fn show(frame: &[u8]) -> String {
     String::from_utf8_lossy(frame).into_owned()
-}
-
-async fn resp3_tracking(server: &TestServer, options: &[&str]) -> Raw {
-    let mut c = Raw::connect(server.addr).await;
-    let hello = c.cmd(&["HELLO", "3"]).await;
-    assert!(hello.starts_with(b"%"), "{}", show(&hello));
-    let mut args = vec!["CLIENT", "TRACKING", "on"];
-    args.extend_from_slice(options);
-    assert_eq!(c.cmd(&args).await, b"+OK\r\n");
-    c
-}
-
-fn invalidate(keys: &[&str]) -> Vec<u8> {
-    let mut out = format!(">2\r\n$10\r\ninvalidate\r\n*{}\r\n", keys.len()).into_bytes();
-    for k in keys {
-        out.extend_from_slice(format!("${}\r\n{k}\r\n", k.len()).as_bytes());
-    }
-    out
 }
 
 /// A read tracks its key; another client's write pushes `invalidate`;
@@ -35,7 +17,7 @@ fn invalidate(keys: &[&str]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_invalidates_a_key_read_once() {
     let server = TestServer::start().await;
-    let mut c = resp3_tracking(&server, &[]).await;
+    let mut c = resp3_tracking(server.addr, &[]).await;
     let mut w = Raw::connect(server.addr).await;
     assert_eq!(w.cmd(&["SET", "k", "1"]).await, b"+OK\r\n");
     assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n1\r\n");
@@ -59,7 +41,7 @@ async fn a_write_invalidates_a_key_read_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn noloop_leaves_out_the_clients_own_writes() {
     let server = TestServer::start().await;
-    let mut c = resp3_tracking(&server, &["NOLOOP"]).await;
+    let mut c = resp3_tracking(server.addr, &["NOLOOP"]).await;
     let mut w = Raw::connect(server.addr).await;
     assert_eq!(c.cmd(&["GET", "k"]).await, b"_\r\n");
     assert_eq!(c.cmd(&["SET", "k", "mine"]).await, b"+OK\r\n");
@@ -109,7 +91,7 @@ async fn resp2_invalidations_are_redirected_to_a_subscriber() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bcast_sends_a_transactions_keys_per_prefix() {
     let server = TestServer::start().await;
-    let mut c = resp3_tracking(&server, &["BCAST", "PREFIX", "a:", "PREFIX", "b:"]).await;
+    let mut c = resp3_tracking(server.addr, &["BCAST", "PREFIX", "a:", "PREFIX", "b:"]).await;
     let mut w = Raw::connect(server.addr).await;
     w.cmd(&["MULTI"]).await;
     for key in ["a:2", "a:1", "c:1", "b:1"] {

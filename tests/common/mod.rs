@@ -745,3 +745,27 @@ pub async fn until_blocked(con: &mut redis::aio::MultiplexedConnection, n: usize
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// A RESP3 connection with CLIENT TRACKING on (and `options`).
+pub async fn resp3_tracking(addr: SocketAddr, options: &[&str]) -> Raw {
+    let mut c = Raw::connect(addr).await;
+    let hello = c.cmd(&["HELLO", "3"]).await;
+    assert!(
+        hello.starts_with(b"%"),
+        "{}",
+        String::from_utf8_lossy(&hello)
+    );
+    let mut args = vec!["CLIENT", "TRACKING", "on"];
+    args.extend_from_slice(options);
+    assert_eq!(c.cmd(&args).await, b"+OK\r\n");
+    c
+}
+
+/// The RESP3 push invalidating `keys`.
+pub fn invalidate(keys: &[&str]) -> Vec<u8> {
+    let mut out = format!(">2\r\n$10\r\ninvalidate\r\n*{}\r\n", keys.len()).into_bytes();
+    for k in keys {
+        out.extend_from_slice(format!("${}\r\n{k}\r\n", k.len()).as_bytes());
+    }
+    out
+}

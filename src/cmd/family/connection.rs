@@ -827,28 +827,18 @@ fn client_trackinginfo(session: &Session) -> Reply {
         None => flags.push("off"),
         Some(info) => {
             let o = &info.options;
-            flags.push("on");
-            if o.bcast {
-                flags.push("bcast");
-            }
-            if o.optin {
-                flags.push("optin");
-                if info.caching {
-                    flags.push("caching-yes");
-                }
-            }
-            if o.optout {
-                flags.push("optout");
-                if info.caching {
-                    flags.push("caching-no");
-                }
-            }
-            if o.noloop {
-                flags.push("noloop");
-            }
-            if info.broken {
-                flags.push("broken_redirect");
-            }
+            // In Redis's order.
+            let shown = [
+                (true, "on"),
+                (o.bcast, "bcast"),
+                (o.optin, "optin"),
+                (o.optin && info.caching, "caching-yes"),
+                (o.optout, "optout"),
+                (o.optout && info.caching, "caching-no"),
+                (o.noloop, "noloop"),
+                (info.broken, "broken_redirect"),
+            ];
+            flags.extend(shown.into_iter().filter(|f| f.0).map(|f| f.1));
             redirect = o.redirect as i64;
             prefixes = o.prefixes.iter().cloned().map(Reply::Bulk).collect();
         }

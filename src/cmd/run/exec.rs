@@ -32,8 +32,8 @@ pub async fn exec(session: &mut Session) -> CmdResult {
         transaction::end_multi(session);
         return err(errors::EXECABORT);
     }
-    for (spec, args) in rows(&multi.queue) {
-        if spec.tracks_reads() {
+    if session.tracking {
+        for (spec, args) in rows(&multi.queue).filter(|(spec, _)| spec.tracks_reads()) {
             session.track_reads(key_args(spec, args));
         }
     }

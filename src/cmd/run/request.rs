@@ -120,6 +120,10 @@ impl Requests {
             && session.instance.monitors.is_active()
             && !spec.is_admin(&args))
         .then(|| redacted(&args));
+        // CLIENT TRACKING: a read's keys are tracked before it reads.
+        if matches!(verdict, Verdict::Runs) && session.tracking && spec.tracks_reads() {
+            session.track_reads(key_args(spec, &args));
+        }
         if matches!(verdict, Verdict::Runs) && joins_group(session, spec) {
             // Reads and writes never share a group: the group so far is
             // answered first, so order holds.
@@ -133,9 +137,6 @@ impl Requests {
             session.touch_info(spec.full_name(&args), &args);
             if let Some(shown) = &monitored {
                 feed_monitors(session, shown);
-            }
-            if spec.tracks_reads() {
-                session.track_reads(key_args(spec, &args));
             }
             session.caching_done(false);
             self.group.push(Job::new(session, spec, args));
@@ -154,9 +155,6 @@ impl Requests {
         };
         let started = Instant::now();
         session.touch_info(spec.full_name(&args), &args);
-        if matches!(verdict, Verdict::Runs) && spec.tracks_reads() {
-            session.track_reads(key_args(spec, &args));
-        }
         let reply = match verdict {
             Verdict::Refused(reply) => reply,
             Verdict::Queued => {
