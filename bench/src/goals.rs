@@ -120,6 +120,13 @@ const SPECS: &[Spec] = &[
         bound: Bound::AtLeast(5.0),
     },
     Spec {
+        text: "GET -c 50 tracking / no tracking >= 0.9x",
+        applies: For::All,
+        row: "trk.get.on",
+        versus: Versus::Row("trk.get.off"),
+        bound: Bound::AtLeast(0.9),
+    },
+    Spec {
         text: "XADD -c 50 / own SET -c 50 >= 0.5x",
         applies: For::All,
         row: "xadd.c50",

@@ -27,6 +27,9 @@ struct Probe {
     matches: fn(usize, &[u8], &[u8]) -> bool,
     /// Time from the reply (else from sending the command).
     from_reply: bool,
+    /// The subscriber gets the invalidations of a connection tracking the
+    /// probe's keys (BCAST, redirected to it).
+    tracking: bool,
 }
 
 /// What a probe found.
@@ -65,6 +68,7 @@ pub async fn notification(target: &Target, samples: usize) -> anyhow::Result<Tim
             channel == format!("__keyspace@{DB}__:{LATENCY_KEY}{i}").as_bytes()
         },
         from_reply: true,
+        tracking: false,
     };
     let timing = run(&target.addr, &target.sub_addr, &probe, samples).await;
     for (addr, value) in restore {
@@ -83,6 +87,7 @@ pub async fn publish(target: &Target, samples: usize) -> anyhow::Result<Timing> 
         command: |i| vec!["PUBLISH".into(), LATENCY_CHANNEL.into(), i.to_string()],
         matches: |i, _, payload| payload == i.to_string().as_bytes(),
         from_reply: false,
+        tracking: false,
     };
     run(&target.addr, &target.sub_addr, &probe, samples).await
 }
@@ -107,8 +112,24 @@ pub async fn notification_across(
             channel == format!("__keyspace@{DB}__:{LATENCY_KEY}{i}").as_bytes()
         },
         from_reply: false,
+        tracking: false,
     };
     run(writer, subscriber, &probe, samples).await
+}
+
+/// Client-side caching: a `SET` sent on `writer` → the invalidation of its
+/// key received on `reader`, by the connection a tracking client there
+/// redirects its invalidations to (BCAST on the probe's keys). Timed from
+/// sending the write.
+pub async fn invalidation(writer: &str, reader: &str, samples: usize) -> anyhow::Result<Timing> {
+    let probe = Probe {
+        subscribe: ["SUBSCRIBE".into(), "__redis__:invalidate".into()],
+        command: |i| vec!["SET".into(), format!("{LATENCY_KEY}{i}"), "v".into()],
+        matches: |i, _, key| key == format!("{LATENCY_KEY}{i}").as_bytes(),
+        from_reply: false,
+        tracking: true,
+    };
+    run(writer, reader, &probe, samples).await
 }
 
 /// Each `SET` on `addr`, sent → reply.
@@ -138,7 +159,29 @@ async fn config_get(conn: &mut Conn, name: &str) -> anyhow::Result<String> {
 
 async fn run(addr: &str, sub_addr: &str, probe: &Probe, samples: usize) -> anyhow::Result<Timing> {
     let mut subscriber = Conn::connect(sub_addr).await?;
+    let id = match subscriber.cmd(&["CLIENT", "ID"]).await?.ok()? {
+        Value::Int(id) => id.to_string(),
+        other => bail!("CLIENT ID answered {other:?}"),
+    };
     subscriber.cmd(&probe.subscribe).await?.ok()?;
+    // Kept open while the probe runs.
+    let mut _tracker = None;
+    if probe.tracking {
+        let mut conn = Conn::connect(sub_addr).await?;
+        conn.cmd(&[
+            "CLIENT",
+            "TRACKING",
+            "ON",
+            "REDIRECT",
+            &id,
+            "BCAST",
+            "PREFIX",
+            LATENCY_KEY,
+        ])
+        .await?
+        .ok()?;
+        _tracker = Some(conn);
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let listener = tokio::spawn(async move {
         while let Ok(value) = subscriber.read().await {

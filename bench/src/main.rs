@@ -17,6 +17,7 @@ mod resp;
 mod stream;
 mod targets;
 mod throughput;
+mod tracking;
 mod workers;
 
 use std::path::PathBuf;
@@ -264,6 +265,17 @@ async fn measure(
 
     progress.say("stream queue: XREADGROUP consumers, an XADD producer");
     rows.extend(stream::rows(targets, plan.throughput.seconds, plan.latency_samples).await?);
+
+    progress.say("client-side caching: GET with tracking, invalidation latency");
+    rows.extend(
+        tracking::rows(
+            targets,
+            plan.throughput.seconds,
+            plan.throughput.runs,
+            plan.latency_samples,
+        )
+        .await?,
+    );
 
     rows.push(ion);
     rows.extend(sequencing_rows(targets).await);

@@ -146,7 +146,7 @@ impl Conn {
 }
 
 /// The last element of a pub/sub push (`message`/`pmessage`), as the
-/// channel it came on and its payload.
+/// channel it came on and its payload (an invalidation's: its first key).
 pub fn pushed_message(value: &Value) -> Option<(&[u8], &[u8])> {
     let Value::Array(Some(items)) = value else {
         return None;
@@ -158,6 +158,9 @@ pub fn pushed_message(value: &Value) -> Option<(&[u8], &[u8])> {
         }
     }
     match items.as_slice() {
+        [kind, channel, Value::Array(Some(keys))] if bulk(kind) == Some(b"message") => {
+            Some((bulk(channel)?, bulk(keys.first()?)?))
+        }
         [kind, channel, payload] if bulk(kind) == Some(b"message") => {
             Some((bulk(channel)?, bulk(payload)?))
         }

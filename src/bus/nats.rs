@@ -57,6 +57,8 @@ pub struct NatsLink {
     /// reconnect): what was built on the old connection's server (a
     /// JetStream consumer above all) may be gone with it.
     connects: Arc<watch::Sender<u64>>,
+    /// How many times the link has lost its connection.
+    disconnects: Arc<watch::Sender<u64>>,
 }
 
 /// The bucket subscriptions, and the SUBs still to be settled.
@@ -126,6 +128,8 @@ impl NatsLink {
         }
         let connects = Arc::new(watch::Sender::new(0u64));
         let counter = connects.clone();
+        let disconnects = Arc::new(watch::Sender::new(0u64));
+        let lost = disconnects.clone();
         let options = options
             .name(format!("respire {}", config.instance_name()))
             .max_reconnects(None)
@@ -133,6 +137,7 @@ impl NatsLink {
             .connection_timeout(Duration::from_secs(2))
             .event_callback(move |event| {
                 let counter = counter.clone();
+                let lost = lost.clone();
                 async move {
                     match event {
                         async_nats::Event::Connected => {
@@ -140,7 +145,8 @@ impl NatsLink {
                             counter.send_modify(|n| *n += 1);
                         }
                         async_nats::Event::Disconnected => {
-                            warn!("NATS disconnected; reconnecting")
+                            warn!("NATS disconnected; reconnecting");
+                            lost.send_modify(|n| *n += 1);
                         }
                         other => info!(event = %other, "NATS event"),
                     }
@@ -175,6 +181,7 @@ impl NatsLink {
         });
         Ok(NatsLink {
             connects,
+            disconnects,
             sync_subject,
             client,
             prefix: config.nats_prefix.clone(),
@@ -194,6 +201,11 @@ impl NatsLink {
     /// Changes each time the link (re)connects.
     pub fn connects(&self) -> watch::Receiver<u64> {
         self.connects.subscribe()
+    }
+
+    /// Changes each time the link loses its connection.
+    pub fn disconnects(&self) -> watch::Receiver<u64> {
+        self.disconnects.subscribe()
     }
 
     /// Waits until the link reconnects, at most `limit`.

@@ -20,8 +20,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use super::delivery::hand_on;
-use super::settings::load_waiting;
+use super::delivery::{Position, catch_up};
 use super::state::Events;
 use crate::bus::nats::NatsLink;
 use crate::config::Config;
@@ -41,6 +40,8 @@ const MS_HEADER: &str = "Respire-Ms";
 const PULL_EXPIRES: Duration = Duration::from_secs(1);
 /// Between attempts to (re)create the consumer.
 const RETRY: Duration = Duration::from_millis(200);
+/// How often the log in the database is read while NATS is down.
+const FOLLOW_POLL: Duration = Duration::from_millis(50);
 
 pub struct EventStream {
     js: jetstream::Context,
@@ -142,21 +143,29 @@ impl EventStream {
 
     /// The sequence number of the last event in the stream, if any.
     pub async fn last_seq(&self) -> anyhow::Result<Option<i64>> {
+        Ok(self.tip().await?.1)
+    }
+
+    /// The stream's state, and the log's number of its last message if it
+    /// is one of this log's.
+    async fn tip(&self) -> anyhow::Result<(stream::Info, Option<i64>)> {
         let mut stream = self.js.get_stream(&self.name).await?;
-        let last = stream.info().await?.state.last_sequence;
+        let info = stream.info().await?.clone();
+        let last = info.state.last_sequence;
         if last == 0 {
-            return Ok(None);
+            return Ok((info, None));
         }
         let msg = match stream.get_raw_message(last).await {
             Ok(msg) => msg,
             // Expired or deleted: nothing newer than what the log says.
-            Err(_) => return Ok(None),
+            Err(_) => return Ok((info, None)),
         };
         // Another log's events (a recreated database) say nothing about ours.
-        Ok(msg
+        let seq = msg
             .headers
             .get(async_nats::header::NATS_MESSAGE_ID)
-            .and_then(|v| self.seq_of(v.as_str())))
+            .and_then(|v| self.seq_of(v.as_str()));
+        Ok((info, seq))
     }
 
     /// The sequence number in a message id of this log.
@@ -188,41 +197,63 @@ fn decode(
 
 /// Delivers the stream's events to this instance's subscribers, from the
 /// stream's end at start; after an interruption it resumes right after the
-/// last message it delivered, so nothing is skipped or repeated.
-pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
+/// last message it delivered, so nothing is skipped or repeated. While the
+/// NATS link is down (or the stream cannot be read) the instance follows
+/// the log in the database itself ([`catch_up`]), so its subscribers,
+/// blocked readers and tracking clients keep hearing of every write; the
+/// stream's copies of those events are passed over when it resumes (the
+/// log's numbers say which were handed on, see [`Position`]).
+pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>, mut position: Position) {
     let Some(link) = events.bus.nats.as_ref() else {
         return;
     };
     let prefix_len = format!("{}.ev.{}.", link.prefix, stream.dc).len();
     let mut shutdown = events.shutdown.clone();
-    // Start at the end of the stream as it is now.
-    // Where to read from, in the stream created at `created`.
+    let mut connects = link.connects();
+    let mut disconnects = link.disconnects();
+    // Where to read from, in the stream created at `created`: its end as
+    // it is when first read.
     let (mut next, mut created) = loop {
-        match stream.js.get_stream(&stream.name).await {
-            Ok(mut handle) => match handle.info().await {
-                Ok(info) => break (info.state.last_sequence + 1, info.created),
-                Err(e) => warn!(error = %e, "cannot read the event stream"),
-            },
-            Err(e) => warn!(error = %e, "cannot read the event stream"),
-        }
         if events.is_shutting_down() {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        disconnects.borrow_and_update();
+        if !link.connected() {
+            follow_log(&events, link, &mut position).await;
+            continue;
+        }
+        // A request in flight when the link goes waits out its timeout:
+        // the log is followed meanwhile instead.
+        let tip = tokio::select! {
+            tip = stream.tip() => tip,
+            _ = disconnects.changed() => continue,
+            _ = shutdown.changed() => return,
+        };
+        match tip {
+            Ok((info, seq)) => {
+                if position.last().is_none() {
+                    position.start(&events, seq).await;
+                }
+                break (info.state.last_sequence + 1, info.created);
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read the event stream");
+                fall_back(&events, &mut position).await;
+            }
+        }
     };
-    // The shared settings as they are now, read after fixing the start:
-    // a change logged before the start is in them, a later one arrives as
-    // its setting event and is applied at its position.
-    load_waiting(&events).await;
-    let mut connects = link.connects();
-    // The log's number of the last event handed on.
-    let mut delivered = 0;
     loop {
         if events.is_shutting_down() {
             return;
         }
-        // A reconnect from here on restarts the consumer (see below).
+        // A reconnect or a lost link from here on restarts the consumer
+        // (see below).
         connects.borrow_and_update();
+        disconnects.borrow_and_update();
+        if !link.connected() {
+            follow_log(&events, link, &mut position).await;
+            continue;
+        }
         let messages = async {
             let mut handle = stream.js.get_stream(&stream.name).await?;
             // A stream recreated since (a NATS server replaced with an
@@ -246,11 +277,16 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
                 .await?;
             anyhow::Ok(consumer.messages().await?)
         };
-        let mut messages = match messages.await {
+        let messages = tokio::select! {
+            messages = messages => messages,
+            _ = disconnects.changed() => continue,
+            _ = shutdown.changed() => return,
+        };
+        let mut messages = match messages {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "cannot consume the event stream; retrying");
-                tokio::time::sleep(RETRY).await;
+                fall_back(&events, &mut position).await;
                 continue;
             }
         };
@@ -275,6 +311,8 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
                         info!(next, "NATS reconnected; resuming the event stream");
                         break;
                     }
+                    // Lost: the log in the database is followed meanwhile.
+                    _ = disconnects.changed() => break,
                 }
             };
             match item {
@@ -284,21 +322,46 @@ pub async fn consume(events: Arc<Events>, stream: Arc<EventStream>) {
                     }
                     // The log's numbers only grow: one already handed on
                     // (published again after a takeover, into a stream
-                    // recreated meanwhile) is not handed on twice.
-                    if let Some(event) = decode(&stream, &msg, prefix_len)
-                        && event.seq > delivered
-                    {
-                        delivered = event.seq;
-                        hand_on(&events, &event);
+                    // recreated meanwhile, or read from the database while
+                    // NATS was down) is passed over.
+                    if let Some(event) = decode(&stream, &msg, prefix_len) {
+                        position.hand_on(&events, &event);
                     }
                 }
                 Some(Err(e)) => {
                     warn!(error = %e, "event stream interrupted; resuming");
-                    tokio::time::sleep(RETRY).await;
+                    fall_back(&events, &mut position).await;
                     break;
                 }
                 None => break,
             }
+        }
+    }
+}
+
+/// The stream cannot be read for now: what the database's log holds is
+/// handed on meanwhile, then the stream is tried again.
+async fn fall_back(events: &Events, position: &mut Position) {
+    if let Err(e) = catch_up(events, position).await {
+        warn!(error = %e, "cannot read the event log either");
+    }
+    tokio::time::sleep(RETRY).await;
+}
+
+/// While the NATS link is down: the log in the database, followed until
+/// the link is back (or shutdown).
+async fn follow_log(events: &Events, link: &NatsLink, position: &mut Position) {
+    info!("NATS is down: following the event log in the database");
+    let mut connects = link.connects();
+    let mut shutdown = events.shutdown.clone();
+    while !link.connected() && !events.is_shutting_down() {
+        if let Err(e) = catch_up(events, position).await {
+            warn!(error = %e, "cannot read the event log; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+            _ = connects.changed() => {}
+            _ = shutdown.changed() => {}
         }
     }
 }

@@ -49,9 +49,16 @@ impl Lease {
             .try_lease(&self.name, &self.holder, now_ms(), TTL_MS)
             .await
         {
-            Ok(held) => held,
+            Ok(held) => {
+                events.tracking.database_reached(true);
+                held
+            }
             Err(e) => {
-                if !matches!(e, StoreError::Unavailable(_) | StoreError::Loading) {
+                // Every instance tries for the sequencer's lease each
+                // second: the database's reach is noticed here.
+                if matches!(e, StoreError::Unavailable(_)) {
+                    events.tracking.database_reached(false);
+                } else if !matches!(e, StoreError::Loading) {
                     warn!(lease = %self.name, error = %e, "cannot renew a lease");
                 }
                 false

@@ -33,16 +33,13 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::delivery::hand_on;
+use super::delivery::{BATCH, Position, catch_up};
 use super::jetstream::EventStream;
 use super::lease::Lease;
-use super::settings;
 use super::state::Events;
 use crate::clock::now_ms;
 use crate::store::{LoggedEvent, StoreError};
 
-/// Events read per batch.
-const BATCH: u32 = 1000;
 /// How often delivery looks at the log without being woken (picks up the
 /// sequencer's work on another instance when NATS cannot say).
 const IDLE_POLL: Duration = Duration::from_millis(50);
@@ -91,34 +88,18 @@ async fn idle(events: &Events) {
 }
 
 /// Without NATS: the sequenced log straight to this instance's subscribers,
-/// from the log's end at start. The shared settings are read after fixing
-/// the start: a change before it is in them, a later one arrives as its
-/// setting event.
+/// from the log's end at start.
 async fn run_local(events: Arc<Events>) {
-    let Some(mut position) =
-        wait_for(&events, "the sequence", || events.store.last_sequence()).await
+    let Some(start) = wait_for(&events, "the sequence", || events.store.last_sequence()).await
     else {
         return;
     };
-    settings::load_waiting(&events).await;
+    let mut position = Position::default();
+    position.start(&events, Some(start)).await;
     loop {
-        match events.store.sequenced_after(position, BATCH).await {
-            Ok(batch) => {
-                for event in &batch {
-                    hand_on(&events, event);
-                }
-                events.tracking.flush();
-                if let Some(last) = batch.last() {
-                    position = last.seq;
-                }
-                if batch.len() as u32 == BATCH {
-                    continue;
-                }
-            }
-            Err(e) => {
-                warn!(error = %e, "cannot read the event log; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+        if let Err(e) = catch_up(&events, &mut position).await {
+            warn!(error = %e, "cannot read the event log; retrying");
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         if events.is_shutting_down() {
             return;

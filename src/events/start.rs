@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tracing::warn;
 
+use super::delivery::{Position, catch_up};
 use super::jetstream::{self, EventStream};
 use super::relay;
 use super::sequencer;
@@ -38,6 +39,9 @@ async fn start_event_stream(events: Arc<Events>) {
     let Some(link) = events.bus.nats.as_ref() else {
         return;
     };
+    // Until the stream is there, this instance follows the log in the
+    // database itself (see [`jetstream::consume`]).
+    let mut position = Position::default();
     let stream = loop {
         let log_id = match events.store.get_setting(EVENT_LOG_SETTING).await {
             Ok(Some(id)) => id,
@@ -47,19 +51,27 @@ async fn start_event_stream(events: Arc<Events>) {
                 continue;
             }
         };
-        match EventStream::open(link, &events.config, log_id).await {
+        let opened = if link.connected() {
+            EventStream::open(link, &events.config, log_id).await
+        } else {
+            Err(anyhow::anyhow!("NATS unavailable"))
+        };
+        match opened {
             Ok(stream) => break Arc::new(stream),
             Err(e) => {
-                warn!(error = %e, "cannot set up the event stream; retrying");
+                if link.connected() {
+                    warn!(error = %e, "cannot set up the event stream; retrying");
+                }
                 if events.is_shutting_down() {
                     return;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = catch_up(&events, &mut position).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };
     let _ = events.stream_name.set(stream.name().to_string());
-    let consumer = tokio::spawn(jetstream::consume(events.clone(), stream.clone()));
+    let consumer = tokio::spawn(jetstream::consume(events.clone(), stream.clone(), position));
     relay::run(events, Some(stream)).await;
     let _ = consumer.await;
 }

@@ -34,6 +34,9 @@ pub struct Events {
     /// The highest sequence number this instance has handed on: blocked
     /// readers of the event streams wait on it.
     pub stream_tip: watch::Sender<i64>,
+    /// This instance's delivery has fixed where it starts in the log
+    /// (INFO's `delivering`): invalidations and notifications flow.
+    pub delivering: AtomicBool,
     /// Woken after every commit that logged events.
     pub sequencer_wake: Notify,
     /// Whether this instance holds the sequencer lease (INFO).
@@ -89,6 +92,7 @@ impl Events {
             limits: Default::default(),
             delivered_event: AtomicI64::new(0),
             stream_tip: watch::Sender::new(0),
+            delivering: AtomicBool::new(false),
             sequencer_wake: Notify::new(),
             sequencer_holder: AtomicBool::new(false),
             sequencer_batches: AtomicU64::new(0),

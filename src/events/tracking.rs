@@ -19,10 +19,16 @@
 //!   events, reaching the instance again through the log, are then passed
 //!   over (counted per key: each one noted before its commit is passed
 //!   over once). NOLOOP leaves out the writer itself.
+//! - When the instance cannot tell what changed, its clients get the null
+//!   invalidation ([`Tracking::lost_track`]): a gap in the log's numbers as
+//!   they reach it, a delivery start it chose (its first, or after NATS
+//!   came back with events it never saw), the database out of reach. While
+//!   NATS is down the instance follows the log in the database itself
+//!   ([`super::delivery::Position`]), so invalidations keep coming.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 
@@ -238,6 +244,8 @@ pub struct Tracking {
     clients: AtomicUsize,
     /// tracking-table-max-keys (0: no limit).
     max_keys: AtomicUsize,
+    /// The database did not answer the last lease renewal.
+    unreachable: AtomicBool,
 }
 
 impl Default for Tracking {
@@ -246,6 +254,7 @@ impl Default for Tracking {
             inner: Mutex::default(),
             clients: AtomicUsize::new(0),
             max_keys: AtomicUsize::new(1_000_000),
+            unreachable: AtomicBool::new(false),
         }
     }
 }
@@ -472,6 +481,43 @@ impl Tracking {
             inner.local_flushes -= 1;
         } else if !inner.clients.is_empty() {
             inner.invalidate_all();
+        }
+    }
+
+    /// This instance cannot tell what changed (its event stream had a gap,
+    /// it started delivering at a point it chose, the database was out of
+    /// reach): every tracking client is told to drop all it cached. The
+    /// notes of its own commits go too: their events may never come back,
+    /// and one left behind would pass over a later write of its key (one
+    /// that does come back invalidates once more, which does no harm).
+    ///
+    /// Only clients that may have cached something are told: BCAST ones,
+    /// and default-mode ones with keys in the table.
+    pub fn lost_track(&self) {
+        let mut inner = self.lock();
+        inner.local.clear();
+        inner.local_flushes = 0;
+        let mut told: HashSet<u64> = inner.keys.values().flatten().copied().collect();
+        told.extend(inner.prefixes.values().flatten().copied());
+        inner.keys.clear();
+        inner.items = 0;
+        inner.pending.clear();
+        for id in told {
+            if let Some(tracker) = inner.clients.get_mut(&id) {
+                tracker.send(None);
+            }
+        }
+    }
+
+    /// Whether the database answered a lease's renewal: when it stops
+    /// answering, writes elsewhere (instances that still reach it) are
+    /// unknown here until it answers again, so tracking clients drop what
+    /// they cached (their reads fail meanwhile, caching nothing new).
+    pub fn database_reached(&self, reached: bool) {
+        if reached {
+            self.unreachable.store(false, Ordering::Relaxed);
+        } else if !self.unreachable.swap(true, Ordering::Relaxed) {
+            self.lost_track();
         }
     }
 

@@ -292,3 +292,44 @@ async fn a_blocked_xreadgroup_waits_out_a_database_outage() {
         .unwrap();
     assert_eq!(len, 1);
 }
+
+/// An instance that loses the database cannot know what other instances
+/// write meanwhile: its tracking clients are told to drop everything (the
+/// null invalidation) once it notices, and after the outage they read
+/// what was written during it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracking_clients_drop_their_caches_when_the_database_is_lost() {
+    use crate::common::{Raw, resp3_tracking};
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = db.server().await;
+    let proxy = Proxy::start(true).await;
+    let b = start_through(&proxy, &db).await;
+    b.wait_store_ready().await;
+    let mut w = Raw::connect(a.addr).await;
+    assert_eq!(w.cmd(&["SET", "k", "1"]).await, b"+OK\r\n");
+    let mut c = resp3_tracking(b.addr, &[]).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n1\r\n");
+
+    proxy.cut();
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":2\r\n");
+    // Noticed at the next lease renewal (each second), once the pool gives
+    // up on the database (5 s).
+    let push = tokio::time::timeout(Duration::from_secs(15), c.read_frame())
+        .await
+        .expect("no null invalidation after the database was lost");
+    assert_eq!(push, b">2\r\n$10\r\ninvalidate\r\n_\r\n");
+
+    proxy.set_open(true);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = c.cmd(&["GET", "k"]).await;
+        if got == b"$1\r\n2\r\n" {
+            break;
+        }
+        assert!(got.starts_with(b"-"), "{}", String::from_utf8_lossy(&got));
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

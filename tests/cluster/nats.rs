@@ -1367,3 +1367,64 @@ async fn many_subscriptions_deliver_once_across_instances_and_give_memory_back()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Client-side caching through a NATS outage: while the link is down an
+/// instance follows the event log in the database, so a write on A still
+/// invalidates B's tracking clients (default mode and BCAST), and an
+/// instance restarted during the outage does too; once NATS is back the
+/// stream's copies of those events invalidate nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracking_clients_hear_of_writes_while_nats_is_down() {
+    use crate::common::{Raw, invalidate, resp3_tracking};
+    let Some((db, mut nats, a, b)) = PrivatePair::start().await else {
+        return;
+    };
+    let mut w = Raw::connect(a.addr).await;
+    assert_eq!(w.cmd(&["SET", "k", "1"]).await, b"+OK\r\n");
+    let mut c = resp3_tracking(b.addr, &[]).await;
+    let mut bc = resp3_tracking(b.addr, &["BCAST", "PREFIX", "p:"]).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n1\r\n");
+
+    nats.stop();
+    until_links(&mut [a.client().await, b.client().await], false).await;
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":2\r\n");
+    c.expect(&invalidate(&["k"])).await;
+    assert_eq!(w.cmd(&["SET", "p:1", "x"]).await, b"+OK\r\n");
+    bc.expect(&invalidate(&["p:1"])).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n2\r\n");
+
+    // An instance that starts while NATS is down delivers from the log.
+    let p = b.dir.path().to_path_buf();
+    drop(p);
+    let b2 = {
+        let (url, nats_url) = (db.url.clone(), nats.url());
+        let server = TestServer::start_with(move |cfg| {
+            cfg.database_url = Some(url);
+            cfg.nats_url = Some(nats_url);
+            cfg.nats_prefix = "unused".into();
+            cfg.nats_stream_storage = "file".into();
+        })
+        .await;
+        server.wait_store_ready().await;
+        server
+    };
+    let mut c2 = resp3_tracking(b2.addr, &[]).await;
+    assert_eq!(c2.cmd(&["GET", "k"]).await, b"$1\r\n2\r\n");
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":3\r\n");
+    c2.expect(&invalidate(&["k"])).await;
+    c.expect(&invalidate(&["k"])).await;
+
+    // NATS back: the outage's events come again through the stream and
+    // are passed over; new writes invalidate as before.
+    nats.restart();
+    nats.wait_up().await;
+    until_links(&mut [a.client().await, b.client().await], true).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n3\r\n");
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":4\r\n");
+    c.expect(&invalidate(&["k"])).await;
+    assert_eq!(w.cmd(&["SET", "p:2", "x"]).await, b"+OK\r\n");
+    bc.expect(&invalidate(&["p:2"])).await;
+    // Nothing more came in between: the next replies are the replies.
+    assert_eq!(c.cmd(&["PING"]).await, b"+PONG\r\n");
+    assert_eq!(bc.cmd(&["PING"]).await, b"+PONG\r\n");
+}

@@ -281,13 +281,22 @@ pub fn rand_u64() -> u64 {
 
 impl TestServer {
     /// Waits until data commands stop answering TRYAGAIN (the store is
-    /// connected and migrated).
+    /// connected and migrated) and the instance delivers the event log
+    /// (its start in the log is fixed: a tracking client connecting now is
+    /// told of every later write, and is not told to drop everything).
     pub async fn wait_store_ready(&self) {
         let mut conn = self.client().await;
         for _ in 0..500 {
             let r: redis::RedisResult<i64> = redis::cmd("DBSIZE").query_async(&mut conn).await;
             if r.is_ok() {
-                return;
+                let info: String = redis::cmd("INFO")
+                    .arg("respire")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                if info.contains("delivering:1") {
+                    return;
+                }
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }

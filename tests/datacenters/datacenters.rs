@@ -1730,6 +1730,45 @@ async fn publish_crosses_datacenters_once() {
     eprintln!("PUBLISH in dc1 reached SUBSCRIBE in dc3 and PSUBSCRIBE in dc2, once each");
 }
 
+/// Client-side caching across datacenters: RESP3 tracking clients in dc2
+/// (default mode) and dc3 (BCAST) are invalidated by writes in dc1, and by
+/// its FLUSHALL (the null invalidation), each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracking_invalidations_cross_datacenters() {
+    use crate::common::{Raw, invalidate, resp3_tracking};
+    let _turn = SERIAL.lock().await;
+    let Some(d) = Deployment::start().await else {
+        return;
+    };
+    let (dc1, dc2, dc3) = (d.of(0), d.of(1), d.of(2));
+    let addr = |i: usize| d.instances[i].server.as_ref().expect("running").addr;
+    let mut w = Raw::connect(addr(dc1[0])).await;
+    assert_eq!(w.cmd(&["SET", "dc/k", "1"]).await, b"+OK\r\n");
+    let mut c = resp3_tracking(addr(dc2[0]), &[]).await;
+    let mut bc = resp3_tracking(addr(dc3[1]), &["BCAST", "PREFIX", "dc/p/"]).await;
+    // Both see dc1's write before they read (their datacenters caught up).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.cmd(&["GET", "dc/k"]).await != b"$1\r\n1\r\n" {
+        assert!(Instant::now() < deadline, "dc1's write never reached dc2");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = Instant::now();
+    assert_eq!(w.cmd(&["INCR", "dc/k"]).await, b":2\r\n");
+    c.expect(&invalidate(&["dc/k"])).await;
+    assert_eq!(w.cmd(&["SET", "dc/p/1", "x"]).await, b"+OK\r\n");
+    bc.expect(&invalidate(&["dc/p/1"])).await;
+    assert_eq!(w.cmd(&["FLUSHALL"]).await, b"+OK\r\n");
+    c.expect(b">2\r\n$10\r\ninvalidate\r\n_\r\n").await;
+    bc.expect(b">2\r\n$10\r\ninvalidate\r\n_\r\n").await;
+    // Once each: the next replies are the replies.
+    assert_eq!(c.cmd(&["PING"]).await, b"+PONG\r\n");
+    assert_eq!(bc.cmd(&["PING"]).await, b"+PONG\r\n");
+    eprintln!(
+        "writes in dc1 invalidated tracking clients in dc2 and dc3 ({} ms for the three)",
+        t.elapsed().as_millis()
+    );
+}
+
 /// DC1's NATS dies alone: DC1's instances keep answering data commands;
 /// what PUBLISH answers meanwhile is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

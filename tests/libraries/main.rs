@@ -21,3 +21,4 @@ mod dramatiq;
 mod limits;
 mod redis_lock;
 mod rq;
+mod tracking_redirect;

@@ -677,6 +677,10 @@ async fn section_text(
                 "sequenced_events",
                 &instance.events.sequenced_events.load(Relaxed),
             );
+            w.field(
+                "delivering",
+                &(instance.events.delivering.load(Relaxed) as u8),
+            );
             w.field("delivered_sequence", &*instance.events.stream_tip.borrow());
             let position = instance.events.relay_position.load(Relaxed);
             w.field(
