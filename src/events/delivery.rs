@@ -38,7 +38,7 @@ impl Position {
     /// one arrives as its setting event.
     pub async fn start(&mut self, events: &Events, seq: Option<i64>) {
         self.last = seq;
-        events.tracking.lost_track();
+        events.tracking.lost_track("delivery starts");
         settings::load_waiting(events).await;
         events.delivering.store(true, Ordering::Relaxed);
     }
@@ -52,7 +52,9 @@ impl Position {
                 return;
             }
             if event.seq != last + 1 {
-                events.tracking.lost_track();
+                events
+                    .tracking
+                    .lost_track("events missing from the log as it reached this instance");
             }
         }
         self.last = Some(event.seq);

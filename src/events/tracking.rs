@@ -147,11 +147,12 @@ impl Inner {
             }
         }
         if self.clients.is_empty() {
-            // Nobody left to tell: the tables start again empty.
+            // Nobody left to tell: the tables start again empty. The notes
+            // of this instance's commits stay until their events come back
+            // (a client tracking by then must not be told of them).
             self.keys.clear();
             self.items = 0;
             self.pending.clear();
-            self.local.clear();
         }
     }
 
@@ -493,7 +494,7 @@ impl Tracking {
     ///
     /// Only clients that may have cached something are told: BCAST ones,
     /// and default-mode ones with keys in the table.
-    pub fn lost_track(&self) {
+    pub fn lost_track(&self, why: &str) {
         let mut inner = self.lock();
         inner.local.clear();
         inner.local_flushes = 0;
@@ -502,6 +503,12 @@ impl Tracking {
         inner.keys.clear();
         inner.items = 0;
         inner.pending.clear();
+        if !told.is_empty() {
+            tracing::info!(
+                clients = told.len(),
+                "{why}: tracking clients told to drop what they cached"
+            );
+        }
         for id in told {
             if let Some(tracker) = inner.clients.get_mut(&id) {
                 tracker.send(None);
@@ -517,7 +524,7 @@ impl Tracking {
         if reached {
             self.unreachable.store(false, Ordering::Relaxed);
         } else if !self.unreachable.swap(true, Ordering::Relaxed) {
-            self.lost_track();
+            self.lost_track("the database is out of reach");
         }
     }
 
@@ -534,5 +541,48 @@ impl Tracking {
             inner.items,
             inner.prefixes.len(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use tokio::sync::Notify;
+
+    use crate::bus::{Delivery, OutputLimits, Subscriber};
+    use crate::config::Config;
+    use crate::events::tracking::{Options, Tracking};
+
+    /// An instance's own write invalidates at once; its event, coming back
+    /// through the log after tracking was turned off and on (on MariaDB
+    /// the sequencer can take a while), is passed over: Redis's
+    /// unit/tracking "NOLOOP mode in BCAST mode" caught this.
+    #[test]
+    fn an_own_write_coming_back_after_tracking_restarted_is_passed_over() {
+        let tracking = Tracking::default();
+        let limits = OutputLimits::from_config(&Config::defaults());
+        let (own, mut rx) = Subscriber::new(limits, Arc::new(Notify::new()));
+        let k = Bytes::from_static(b"k");
+        let noloop = Options {
+            noloop: true,
+            ..Options::default()
+        };
+        tracking.enable(1, noloop.clone(), own.clone(), None);
+        tracking.remember(1, [&k]);
+        let writes = [(1, k.clone())];
+        let noted = tracking.committing(&writes, false);
+        tracking.committed(&writes, noted, true);
+        tracking.disable(1);
+        let bcast = Options {
+            bcast: true,
+            ..noloop
+        };
+        tracking.enable(1, bcast, own, None);
+        tracking.invalidate(&k);
+        tracking.flush();
+        let sent: Vec<Box<Delivery>> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert!(sent.is_empty(), "{sent:?}");
     }
 }
