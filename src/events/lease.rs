@@ -56,10 +56,13 @@ impl Lease {
             Err(e) => {
                 // Every instance tries for the sequencer's lease each
                 // second: the database's reach is noticed here.
-                if matches!(e, StoreError::Unavailable(_)) {
-                    events.tracking.database_reached(false);
-                } else if !matches!(e, StoreError::Loading) {
-                    warn!(lease = %self.name, error = %e, "cannot renew a lease");
+                match e {
+                    StoreError::Unavailable(_) => events.tracking.database_reached(false),
+                    // The store is still starting (migrations): tried again
+                    // at the next call, not a second later, so a fresh
+                    // deployment's first events are not held back.
+                    StoreError::Loading => self.last_try = None,
+                    e => warn!(lease = %self.name, error = %e, "cannot renew a lease"),
                 }
                 false
             }

@@ -43,3 +43,28 @@ async fn writes_on_one_instance_invalidate_clients_of_another() {
         e.expect(&invalidate(&["e"])).await;
     }
 }
+
+/// An instance restarted: its tracking clients' connections close (client
+/// libraries drop their caches then); reconnected, they read what was
+/// written meanwhile and are invalidated by later writes on the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_after_an_instance_restarts() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b) = (db.server().await, db.server().await);
+    let mut w = Raw::connect(a.addr).await;
+    assert_eq!(w.cmd(&["SET", "k", "1"]).await, b"+OK\r\n");
+    let mut c = resp3_tracking(b.addr, &[]).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n1\r\n");
+    let _ = b.stop().await;
+    c.expect_closed().await;
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":2\r\n");
+
+    let b = db.server().await;
+    let mut c = resp3_tracking(b.addr, &[]).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n2\r\n");
+    assert_eq!(w.cmd(&["INCR", "k"]).await, b":3\r\n");
+    c.expect(&invalidate(&["k"])).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n3\r\n");
+}
