@@ -4,6 +4,7 @@
 //! library. See README.md, "Benchmark".
 
 mod ceiling;
+mod cpu;
 mod distance;
 mod exec;
 mod goals;
@@ -250,6 +251,9 @@ async fn measure(
     progress.say("throughput: redis-benchmark");
     throughput::prepare(targets).await?;
     let mut bench = throughput::measure(targets, &plan.throughput).await?;
+
+    progress.say("CPU per command: SET, GET, HSET, LPUSH");
+    bench.extend(cpu::rows(targets).await?);
 
     progress.say("database ceiling");
     let ceilings = ceilings(targets, plan.ceiling_seconds).await?;
