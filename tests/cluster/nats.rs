@@ -1393,21 +1393,20 @@ async fn tracking_clients_hear_of_writes_while_nats_is_down() {
     bc.expect(&invalidate(&["p:1"])).await;
     assert_eq!(c.cmd(&["GET", "k"]).await, b"$1\r\n2\r\n");
 
-    // An instance that starts while NATS is down delivers from the log.
-    let p = b.dir.path().to_path_buf();
-    drop(p);
-    let b2 = {
-        let (url, nats_url) = (db.url.clone(), nats.url());
-        let server = TestServer::start_with(move |cfg| {
-            cfg.database_url = Some(url);
-            cfg.nats_url = Some(nats_url);
-            cfg.nats_prefix = "unused".into();
-            cfg.nats_stream_storage = "file".into();
-        })
-        .await;
-        server.wait_store_ready().await;
-        server
-    };
+    // An instance that starts while NATS is down (one more of the same
+    // deployment: its prefix) delivers from the log.
+    let info: String = redis::cmd("INFO")
+        .arg("respire")
+        .query_async(&mut b.client().await)
+        .await
+        .unwrap();
+    let prefix = info
+        .lines()
+        .find_map(|l| l.strip_prefix("nats_prefix:"))
+        .expect("nats_prefix in INFO")
+        .trim()
+        .to_string();
+    let b2 = instance(&db, &nats.url(), &prefix).await;
     let mut c2 = resp3_tracking(b2.addr, &[]).await;
     assert_eq!(c2.cmd(&["GET", "k"]).await, b"$1\r\n2\r\n");
     assert_eq!(w.cmd(&["INCR", "k"]).await, b":3\r\n");
