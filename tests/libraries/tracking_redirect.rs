@@ -48,9 +48,9 @@ async fn redirect(store: Store, two_instances: bool) {
         &out,
         &[
             "trackinginfo:",
-            "read: b'1'",
+            "read: None",
             "invalidated by a write elsewhere: [b'rc:k']",
-            "read again: b'2'",
+            "read again: b'1'",
             "bcast prefix rc:p: [b'rc:p:1']",
             "flushall: None",
             "getredir: True",
