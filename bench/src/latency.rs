@@ -159,14 +159,13 @@ async fn config_get(conn: &mut Conn, name: &str) -> anyhow::Result<String> {
 
 async fn run(addr: &str, sub_addr: &str, probe: &Probe, samples: usize) -> anyhow::Result<Timing> {
     let mut subscriber = Conn::connect(sub_addr).await?;
-    let id = match subscriber.cmd(&["CLIENT", "ID"]).await?.ok()? {
-        Value::Int(id) => id.to_string(),
-        other => bail!("CLIENT ID answered {other:?}"),
-    };
-    subscriber.cmd(&probe.subscribe).await?.ok()?;
     // Kept open while the probe runs.
     let mut _tracker = None;
     if probe.tracking {
+        let id = match subscriber.cmd(&["CLIENT", "ID"]).await?.ok()? {
+            Value::Int(id) => id.to_string(),
+            other => bail!("CLIENT ID answered {other:?}"),
+        };
         let mut conn = Conn::connect(sub_addr).await?;
         conn.cmd(&[
             "CLIENT",
@@ -182,6 +181,7 @@ async fn run(addr: &str, sub_addr: &str, probe: &Probe, samples: usize) -> anyho
         .ok()?;
         _tracker = Some(conn);
     }
+    subscriber.cmd(&probe.subscribe).await?.ok()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let listener = tokio::spawn(async move {
         while let Ok(value) = subscriber.read().await {

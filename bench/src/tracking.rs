@@ -54,29 +54,19 @@ async fn get_rate(addr: &str, seconds: f64, tracking: bool) -> anyhow::Result<f6
     } else {
         None
     };
-    let mut conns = Vec::with_capacity(CONNECTIONS);
-    for _ in 0..CONNECTIONS {
-        let mut conn = Conn::connect_db(addr, DB).await?;
-        if let Some((_, id)) = &sink {
-            let id = id.to_string();
-            conn.cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id])
-                .await?
-                .ok()?;
-        }
-        conns.push(tokio::sync::Mutex::new(Some(conn)));
-    }
-    let conns = std::sync::Arc::new(conns);
+    let redirect = sink.as_ref().map(|(_, id)| id.to_string());
     let rate = ops_per_sec(
         CONNECTIONS,
         Duration::from_secs_f64(seconds),
         |i, deadline| {
-            let conns = conns.clone();
+            let (addr, redirect) = (addr.to_string(), redirect.clone());
             async move {
-                let mut conn = conns[i]
-                    .lock()
-                    .await
-                    .take()
-                    .expect("one worker per connection");
+                let mut conn = Conn::connect_db(&addr, DB).await?;
+                if let Some(id) = &redirect {
+                    conn.cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", id])
+                        .await?
+                        .ok()?;
+                }
                 let mut done = 0u64;
                 let mut key = i * 7919;
                 while std::time::Instant::now() < deadline {

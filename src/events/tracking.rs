@@ -150,9 +150,7 @@ impl Inner {
             // Nobody left to tell: the tables start again empty. The notes
             // of this instance's commits stay until their events come back
             // (a client tracking by then must not be told of them).
-            self.keys.clear();
-            self.items = 0;
-            self.pending.clear();
+            self.clear_tables();
         }
     }
 
@@ -228,12 +226,17 @@ impl Inner {
 
     /// Every tracking client drops all it cached.
     fn invalidate_all(&mut self) {
-        self.keys.clear();
-        self.items = 0;
-        self.pending.clear();
+        self.clear_tables();
         for tracker in self.clients.values_mut() {
             tracker.send(None);
         }
+    }
+
+    /// Forgets every key read and every BCAST write not yet sent.
+    fn clear_tables(&mut self) {
+        self.keys.clear();
+        self.items = 0;
+        self.pending.clear();
     }
 }
 
@@ -500,9 +503,7 @@ impl Tracking {
         inner.local_flushes = 0;
         let mut told: HashSet<u64> = inner.keys.values().flatten().copied().collect();
         told.extend(inner.prefixes.values().flatten().copied());
-        inner.keys.clear();
-        inner.items = 0;
-        inner.pending.clear();
+        inner.clear_tables();
         if !told.is_empty() {
             tracing::info!(
                 clients = told.len(),

@@ -19,7 +19,7 @@ use crate::cmd::spec::{CommandSpec, DataFn, Handler, Props};
 use crate::events::tracking::FLUSHED_SETTING;
 use crate::instance::state::Instance;
 use crate::reply::Reply;
-use crate::store::{Access, Db, Event, StoreError, Txn};
+use crate::store::{Access, Db, Event, SETTING_CLASS, StoreError, Txn};
 
 /// What a data command answers: its reply, or its error as a value (the
 /// wire turns it into Redis's text; a blocked client tells a WRONGTYPE or
@@ -175,7 +175,10 @@ impl<'i> Open<'i> {
         // their replies go out (see `crate::events::tracking`).
         let tracking = &self.instance.events.tracking;
         let writes = self.own_writes();
-        let flush = self.events.iter().any(|e| e.name == FLUSHED_SETTING);
+        let flush = self
+            .events
+            .iter()
+            .any(|e| e.class == SETTING_CLASS && e.name == FLUSHED_SETTING);
         let noted = tracking.committing(&writes, flush);
         let result = self.instance.events.commit(self.txn, &self.events).await;
         tracking.committed(&writes, noted, result.is_ok());
